@@ -1,0 +1,1244 @@
+//! A scannerless recursive-descent parser over bytes.
+//!
+//! One pass, no backtracking beyond a few bytes of lookahead, no
+//! allocation per token: parsing time is linear in the input. On an error
+//! the parser records it, skips past the next `;` and goes on, so one run
+//! reports every broken statement (up to [`MAX_ERRORS`]).
+//!
+//! Invariant: every span handed out is shifted by `base`, the offset of this
+//! fragment in the text of the stub being built.
+
+use crate::ast::*;
+use crate::directive::{DirectiveArgs, IntUse, SignatureKind};
+use crate::error::{SyntaxError, SyntaxErrorKind};
+use crate::span::Span;
+use std::collections::HashMap;
+
+/// Parsing stops after this many errors.
+pub const MAX_ERRORS: usize = 50;
+
+type PResult<T> = Result<T, SyntaxError>;
+
+/// Label names of a stub being built, shared by all its fragments.
+#[derive(Default, Debug, Clone)]
+pub(crate) struct LabelTable {
+    pub(crate) names: Vec<Box<str>>,
+    index: Option<HashMap<Box<str>, u32>>,
+}
+
+/// Beyond this many labels a hash map replaces the linear search.
+const LINEAR_LABELS: usize = 16;
+
+impl LabelTable {
+    /// Forget the labels interned after the first `len`.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if len < self.names.len() {
+            self.names.truncate(len);
+            self.index = None;
+        }
+    }
+
+    pub(crate) fn intern(&mut self, name: &str) -> LabelId {
+        if let Some(index) = &self.index {
+            if let Some(&id) = index.get(name) {
+                return LabelId(id);
+            }
+        } else if let Some(p) = self.names.iter().position(|n| &**n == name) {
+            return LabelId(p as u32);
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.into());
+        if let Some(index) = &mut self.index {
+            index.insert(name.into(), id);
+        } else if self.names.len() > LINEAR_LABELS {
+            self.index = Some(
+                self.names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.clone(), i as u32))
+                    .collect(),
+            );
+        }
+        LabelId(id)
+    }
+}
+
+/// Name of the `n`-th generated label (`%g`), as DRLVM spelled them.
+pub(crate) fn generated_label_name(n: u32) -> String {
+    format!("${n:x}")
+}
+
+pub(crate) struct Parser<'s, 'd> {
+    bytes: &'s [u8],
+    src: &'s str,
+    pos: usize,
+    base: u32,
+    args: &'d mut dyn DirectiveArgs,
+    labels: &'d mut LabelTable,
+    label_counter: &'d mut u32,
+    pub(crate) errors: Vec<SyntaxError>,
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_ident_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_label_char(b: u8) -> bool {
+    is_ident_char(b) || b == b'$'
+}
+
+fn parse_type(word: &str) -> Option<Type> {
+    Some(match word {
+        "g1" => Type::G1,
+        "g2" => Type::G2,
+        "g4" => Type::G4,
+        "g8" => Type::G8,
+        "f4" => Type::F4,
+        "f8" => Type::F8,
+        "ref" => Type::Ref,
+        "pint" => Type::Pint,
+        _ => return None,
+    })
+}
+
+fn parse_cc(word: &str) -> Option<CallConv> {
+    Some(match word {
+        "platform" => CallConv::Platform,
+        "managed" => CallConv::Managed,
+        "rth" => CallConv::Rth,
+        "jni" => CallConv::Jni,
+        "stdcall" => CallConv::StdCall,
+        "handler" => CallConv::Handler,
+        _ => return None,
+    })
+}
+
+fn parse_unary(word: &str) -> Option<UnaryOp> {
+    Some(match word {
+        "neg" => UnaryOp::Neg,
+        "not" => UnaryOp::Not,
+        "sx1" => UnaryOp::Sx1,
+        "sx2" => UnaryOp::Sx2,
+        "sx4" => UnaryOp::Sx4,
+        "zx1" => UnaryOp::Zx1,
+        "zx2" => UnaryOp::Zx2,
+        "zx4" => UnaryOp::Zx4,
+        _ => return None,
+    })
+}
+
+/// A `%` directive as written.
+enum Directive {
+    /// `%Ni`
+    Int(usize),
+    /// `%Nm` / `%Nj`
+    Signature(usize, SignatureKind),
+    /// `%g`, `%p`, `%n`, `%o`
+    Label(u8),
+}
+
+impl<'s, 'd> Parser<'s, 'd> {
+    pub(crate) fn new(
+        src: &'s str,
+        base: u32,
+        args: &'d mut dyn DirectiveArgs,
+        labels: &'d mut LabelTable,
+        label_counter: &'d mut u32,
+    ) -> Parser<'s, 'd> {
+        Parser {
+            bytes: src.as_bytes(),
+            src,
+            pos: 0,
+            base,
+            args,
+            labels,
+            label_counter,
+            errors: Vec::new(),
+        }
+    }
+
+    // ---------------------------------------------------------------- lexing
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(start as u32 + self.base, end as u32 + self.base)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<u8> {
+        self.bytes.get(self.pos + offset).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b) = self.peek() {
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' => self.pos += 1,
+                b'/' if self.peek_at(1) == Some(b'/') => {
+                    self.pos = match self.bytes[self.pos..].iter().position(|&c| c == b'\n') {
+                        Some(p) => self.pos + p + 1,
+                        None => self.bytes.len(),
+                    };
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.skip_ws();
+        self.pos >= self.bytes.len()
+    }
+
+    /// The identifier starting at the current position (not consumed).
+    fn peek_word(&self) -> &'s str {
+        let rest = &self.bytes[self.pos..];
+        if rest.first().is_some_and(|&b| is_ident_start(b)) {
+            let len = rest.iter().take_while(|&&b| is_ident_char(b)).count();
+            &self.src[self.pos..self.pos + len]
+        } else {
+            ""
+        }
+    }
+
+    /// Consume an identifier; `expected` names it for the error message.
+    fn word(&mut self, expected: &'static str) -> PResult<(&'s str, Span)> {
+        self.skip_ws();
+        let w = self.peek_word();
+        if w.is_empty() {
+            return Err(self.expected(expected));
+        }
+        let start = self.pos;
+        self.pos += w.len();
+        Ok((w, self.span(start, self.pos)))
+    }
+
+    /// An error saying what was expected and what is here instead.
+    fn expected(&self, expected: &'static str) -> SyntaxError {
+        let start = self.pos;
+        match self.peek() {
+            None => SyntaxError {
+                kind: SyntaxErrorKind::UnexpectedEnd { expected },
+                span: self.span(start, start),
+            },
+            Some(b) => {
+                let w = self.peek_word();
+                let (found, len) = if !w.is_empty() {
+                    (format!("`{w}`"), w.len())
+                } else if b.is_ascii() {
+                    (format!("`{}`", b as char), 1)
+                } else {
+                    let c = self.src[start..].chars().next().unwrap_or('?');
+                    (format!("`{c}`"), c.len_utf8())
+                };
+                SyntaxError {
+                    kind: SyntaxErrorKind::Expected { expected, found },
+                    span: self.span(start, start + len),
+                }
+            }
+        }
+    }
+
+    /// End of the word or character at `start` (for error spans).
+    fn token_end(&self, start: usize) -> usize {
+        let rest = &self.src[start..];
+        let word = rest.bytes().take_while(|&b| is_ident_char(b)).count();
+        if word > 0 {
+            start + word
+        } else {
+            start + rest.chars().next().map_or(0, char::len_utf8)
+        }
+    }
+
+    fn error(&self, kind: SyntaxErrorKind, start: usize, end: usize) -> SyntaxError {
+        SyntaxError {
+            kind,
+            span: self.span(start, end),
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        self.skip_ws();
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, b: u8, expected: &'static str) -> PResult<()> {
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(self.expected(expected))
+        }
+    }
+
+    fn keyword(&mut self, kw: &'static str, expected: &'static str) -> PResult<Span> {
+        self.skip_ws();
+        if self.peek_word() == kw {
+            let start = self.pos;
+            self.pos += kw.len();
+            Ok(self.span(start, self.pos))
+        } else {
+            Err(self.expected(expected))
+        }
+    }
+
+    // ------------------------------------------------------- numbers & directives
+
+    /// A decimal or hex literal with an optional `-`, as an exact i128 in
+    /// `-2^63 ..= 2^64-1`.
+    fn literal(&mut self) -> PResult<(i128, usize, usize)> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let hex = self.peek() == Some(b'0') && matches!(self.peek_at(1), Some(b'x' | b'X'));
+        if hex {
+            self.pos += 2;
+        }
+        let digits_start = self.pos;
+        let radix: u128 = if hex { 16 } else { 10 };
+        let mut value: u128 = 0;
+        let mut overflow = false;
+        while let Some(b) = self.peek() {
+            let d = match b {
+                b'0'..=b'9' => (b - b'0') as u128,
+                b'a'..=b'f' if hex => (b - b'a' + 10) as u128,
+                b'A'..=b'F' if hex => (b - b'A' + 10) as u128,
+                _ => break,
+            };
+            value = value * radix + d;
+            if value > u64::MAX as u128 + 1 {
+                overflow = true;
+                value = u64::MAX as u128 + 2;
+            }
+            self.pos += 1;
+        }
+        let end_digits = self.pos;
+        if end_digits == digits_start || self.peek().is_some_and(is_ident_char) {
+            while self.peek().is_some_and(is_ident_char) {
+                self.pos += 1;
+            }
+            return Err(self.error(
+                SyntaxErrorKind::MalformedNumber(self.src[start..self.pos].to_owned()),
+                start,
+                self.pos,
+            ));
+        }
+        let text = || self.src[start..self.pos].to_owned();
+        let limit = if negative {
+            1u128 << 63
+        } else {
+            u64::MAX as u128
+        };
+        if overflow || value > limit {
+            return Err(self.error(
+                SyntaxErrorKind::ImmediateOutOfRange(text()),
+                start,
+                self.pos,
+            ));
+        }
+        let v = if negative {
+            -(value as i128)
+        } else {
+            value as i128
+        };
+        Ok((v, start, self.pos))
+    }
+
+    /// `%` directive at the current position.
+    fn directive(&mut self) -> PResult<(Directive, &'s str, usize)> {
+        let start = self.pos;
+        self.pos += 1; // '%'
+        let digits_start = self.pos;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        let digits = &self.src[digits_start..self.pos];
+        let letter = self.peek();
+        if letter.is_some_and(|b| b.is_ascii_alphabetic()) {
+            self.pos += 1;
+        }
+        let text = &self.src[start..self.pos];
+        let bad = |p: &Self, reason| {
+            Err(p.error(
+                SyntaxErrorKind::BadDirective {
+                    directive: text.to_owned(),
+                    reason,
+                },
+                start,
+                p.pos,
+            ))
+        };
+        let index = || digits.parse::<usize>().ok();
+        let d = match (letter, digits.is_empty()) {
+            (Some(c @ (b'g' | b'p' | b'n' | b'o')), true) => Directive::Label(c),
+            (Some(b'i'), false) => match index() {
+                Some(n) => Directive::Int(n),
+                None => return bad(self, "argument index too large"),
+            },
+            (Some(b'm'), false) => match index() {
+                Some(n) => Directive::Signature(n, SignatureKind::Managed),
+                None => return bad(self, "argument index too large"),
+            },
+            (Some(b'j'), false) => match index() {
+                Some(n) => Directive::Signature(n, SignatureKind::Jni),
+                None => return bad(self, "argument index too large"),
+            },
+            _ => {
+                return bad(
+                    self,
+                    "directives are %Ni, %Nm, %Nj (N an argument index) and the label directives %g %p %n %o",
+                );
+            }
+        };
+        Ok((d, text, start))
+    }
+
+    /// `{name}` hole at the current position.
+    fn hole(&mut self, usage: IntUse) -> PResult<(i128, usize, usize)> {
+        let start = self.pos;
+        let close = match self.bytes[start..].iter().position(|&b| b == b'}') {
+            Some(p) => start + p,
+            None => {
+                self.pos = self.bytes.len();
+                return Err(self.error(
+                    SyntaxErrorKind::UnexpectedEnd { expected: "`}`" },
+                    start,
+                    self.pos,
+                ));
+            }
+        };
+        let name = self.src[start + 1..close].trim();
+        self.pos = close + 1;
+        let span = self.span(start, self.pos);
+        match self.args.hole(name, span, usage) {
+            Ok(v) => Ok((v, start, self.pos)),
+            Err(kind) => Err(self.error(kind, start, self.pos)),
+        }
+    }
+
+    /// An integer: literal, `%Ni` or hole. Literals are checked against `usage`;
+    /// directive values are checked by the [`DirectiveArgs`].
+    fn int_value(&mut self, usage: IntUse, expected: &'static str) -> PResult<(i128, Span)> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b'%') => {
+                let (d, text, start) = self.directive()?;
+                match d {
+                    Directive::Int(n) => match self.args.int(n, text, usage) {
+                        Ok(v) => Ok((v, self.span(start, self.pos))),
+                        Err(kind) => Err(self.error(kind, start, self.pos)),
+                    },
+                    _ => Err(self.error(
+                        SyntaxErrorKind::BadDirective {
+                            directive: text.to_owned(),
+                            reason: "an integer (`%Ni`) is needed here",
+                        },
+                        start,
+                        self.pos,
+                    )),
+                }
+            }
+            Some(b'{') => {
+                let (v, start, end) = self.hole(usage)?;
+                Ok((v, self.span(start, end)))
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let (v, start, end) = self.literal()?;
+                let ok = match usage {
+                    IntUse::Immediate => true,
+                    IntUse::Index | IntUse::Count => {
+                        if v < 0 {
+                            false
+                        } else if v > MAX_INDEX as i128 {
+                            let what = if usage == IntUse::Index {
+                                "variable index"
+                            } else {
+                                "count"
+                            };
+                            return Err(self.error(
+                                SyntaxErrorKind::IndexTooLarge {
+                                    what,
+                                    text: self.src[start..end].to_owned(),
+                                    max: MAX_INDEX as u64,
+                                },
+                                start,
+                                end,
+                            ));
+                        } else {
+                            true
+                        }
+                    }
+                    IntUse::Size => usage.accepts(v),
+                };
+                if ok {
+                    Ok((v, self.span(start, end)))
+                } else {
+                    Err(self.error(
+                        SyntaxErrorKind::Expected {
+                            expected,
+                            found: format!("`{}`", &self.src[start..end]),
+                        },
+                        start,
+                        end,
+                    ))
+                }
+            }
+            _ => Err(self.expected(expected)),
+        }
+    }
+
+    fn u32_value(&mut self, usage: IntUse, expected: &'static str) -> PResult<(u32, Span)> {
+        let (v, span) = self.int_value(usage, expected)?;
+        // Directive values were range checked by the DirectiveArgs; the macro's
+        // placeholders are chosen to fit in u32.
+        match u32::try_from(v) {
+            Ok(v) => Ok((v, span)),
+            Err(_) => Err(SyntaxError {
+                kind: SyntaxErrorKind::ArgumentOutOfRange {
+                    directive: self.src
+                        [(span.start - self.base) as usize..(span.end - self.base) as usize]
+                        .to_owned(),
+                    what: usage.describe(),
+                    value: v,
+                },
+                span,
+            }),
+        }
+    }
+
+    // ------------------------------------------------------------- variables
+
+    /// Whether a variable starts at the current position.
+    fn at_var(&self) -> bool {
+        let w = self.peek_word();
+        let after = self.bytes.get(self.pos + w.len()).copied();
+        let indexed = |prefix: &str| {
+            w.len() > prefix.len()
+                && w.starts_with(prefix)
+                && w[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
+                || (w == prefix && matches!(after, Some(b'%' | b'{')))
+        };
+        w == "r" || indexed("i") || indexed("l") || indexed("o") || indexed("sp")
+    }
+
+    fn var(&mut self) -> PResult<Place> {
+        self.skip_ws();
+        let start = self.pos;
+        let w = self.peek_word();
+        let (prefix_len, make): (usize, fn(u32) -> Var) = if w == "r" {
+            self.pos += 1;
+            return Ok(Place {
+                var: Var::Ret,
+                span: self.span(start, self.pos),
+            });
+        } else if w.starts_with("sp") {
+            (2, Var::StdPlace)
+        } else if w.starts_with('i') {
+            (1, Var::Input)
+        } else if w.starts_with('l') {
+            (1, Var::Local)
+        } else if w.starts_with('o') {
+            (1, Var::Output)
+        } else {
+            return Err(self.expected("a variable (iN, lN, oN, spN or r)"));
+        };
+        self.pos += prefix_len;
+        let digits = w[prefix_len..]
+            .bytes()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let index = if digits == 0 && matches!(self.peek(), Some(b'%' | b'{')) {
+            self.u32_value(IntUse::Index, "a variable index")?.0
+        } else if digits > 0 && digits == w.len() - prefix_len {
+            self.u32_value(IntUse::Index, "a variable index")?.0
+        } else {
+            self.pos = start;
+            return Err(self.expected("a variable (iN, lN, oN, spN or r)"));
+        };
+        if self.peek().is_some_and(is_ident_char) {
+            let end = start + w.len();
+            return Err(self.error(
+                SyntaxErrorKind::Expected {
+                    expected: "a variable (iN, lN, oN, spN or r)",
+                    found: format!("`{}`", &self.src[start..end.max(self.pos)]),
+                },
+                start,
+                end.max(self.pos),
+            ));
+        }
+        Ok(Place {
+            var: make(index),
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn ty(&mut self) -> PResult<Type> {
+        let (w, span) = self.word("a type")?;
+        parse_type(w).ok_or(SyntaxError {
+            kind: SyntaxErrorKind::UnknownType(w.to_owned()),
+            span,
+        })
+    }
+
+    fn ret_ty(&mut self) -> PResult<Option<Type>> {
+        let (w, span) = self.word("a return type")?;
+        if w == "void" {
+            return Ok(None);
+        }
+        parse_type(w).map(Some).ok_or(SyntaxError {
+            kind: SyntaxErrorKind::UnknownType(w.to_owned()),
+            span,
+        })
+    }
+
+    fn cc(&mut self) -> PResult<(CallConv, Span)> {
+        let (w, span) = self.word("a calling convention")?;
+        match parse_cc(w) {
+            Some(cc) => Ok((cc, span)),
+            None => Err(SyntaxError {
+                kind: SyntaxErrorKind::UnknownCallConv(w.to_owned()),
+                span,
+            }),
+        }
+    }
+
+    /// An operand with an optional cast.
+    fn operand(&mut self) -> PResult<Operand> {
+        self.skip_ws();
+        let start = self.pos;
+        let kind = match self.peek() {
+            Some(b'-' | b'0'..=b'9' | b'%' | b'{') => {
+                OperandKind::Imm(self.int_value(IntUse::Immediate, "an operand")?.0)
+            }
+            Some(b) if is_ident_start(b) && self.at_var() => OperandKind::Var(self.var()?.var),
+            _ => return Err(self.expected("an operand (a variable or an immediate)")),
+        };
+        let before_cast = self.pos;
+        let cast = if self.eat(b':') {
+            Some(self.ty()?)
+        } else {
+            self.pos = before_cast;
+            None
+        };
+        Ok(Operand {
+            kind,
+            cast,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    // --------------------------------------------------------------- pieces
+
+    fn label_ref(&mut self) -> PResult<LabelRef> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.peek() == Some(b'%') {
+            let (d, text, _) = self.directive()?;
+            let n = match d {
+                Directive::Label(b'g') => {
+                    *self.label_counter += 1;
+                    *self.label_counter
+                }
+                Directive::Label(b'p') => *self.label_counter,
+                Directive::Label(b'n') => *self.label_counter + 1,
+                Directive::Label(_) => *self.label_counter + 2,
+                _ => {
+                    return Err(self.error(
+                        SyntaxErrorKind::BadDirective {
+                            directive: text.to_owned(),
+                            reason: "a label (a name, %g, %p, %n or %o) is needed here",
+                        },
+                        start,
+                        self.pos,
+                    ));
+                }
+            };
+            let id = self.labels.intern(&generated_label_name(n));
+            return Ok(LabelRef {
+                id,
+                span: self.span(start, self.pos),
+            });
+        }
+        if !self.peek().is_some_and(|b| is_ident_start(b) || b == b'$') {
+            return Err(self.expected("a label name"));
+        }
+        while self.peek().is_some_and(is_label_char) {
+            self.pos += 1;
+        }
+        let id = self.labels.intern(&self.src[start..self.pos]);
+        Ok(LabelRef {
+            id,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// What follows `cc:` in a signature; `arbitrary` only when allowed.
+    fn signature_rest(
+        &mut self,
+        cc: CallConv,
+        start: usize,
+        allow_arbitrary: bool,
+    ) -> PResult<EntrySignature> {
+        self.skip_ws();
+        if self.peek() == Some(b'%') {
+            let (d, text, dstart) = self.directive()?;
+            return match d {
+                Directive::Signature(n, kind) => match self.args.signature(n, text, kind) {
+                    Ok((params, ret)) => Ok(EntrySignature::Typed(Signature {
+                        cc,
+                        params,
+                        ret,
+                        span: self.span(start, self.pos),
+                    })),
+                    Err(kind) => Err(self.error(kind, dstart, self.pos)),
+                },
+                _ => Err(self.error(
+                    SyntaxErrorKind::BadDirective {
+                        directive: text.to_owned(),
+                        reason: "a signature (`%Nm` or `%Nj`) is needed here",
+                    },
+                    dstart,
+                    self.pos,
+                )),
+            };
+        }
+        if self.peek_word() == "arbitrary" {
+            let astart = self.pos;
+            self.pos += "arbitrary".len();
+            if !allow_arbitrary {
+                return Err(self.error(SyntaxErrorKind::ArbitraryNotAllowed, astart, self.pos));
+            }
+            return Ok(EntrySignature::Arbitrary {
+                cc,
+                span: self.span(start, self.pos),
+            });
+        }
+        let mut params = Vec::new();
+        if self.peek() != Some(b':') {
+            loop {
+                params.push(self.ty()?);
+                if !self.eat(b',') {
+                    break;
+                }
+            }
+        }
+        self.expect(b':', "`:` before the return type")?;
+        let ret = self.ret_ty()?;
+        Ok(EntrySignature::Typed(Signature {
+            cc,
+            params,
+            ret,
+            span: self.span(start, self.pos),
+        }))
+    }
+
+    fn signature(&mut self) -> PResult<Signature> {
+        self.skip_ws();
+        let start = self.pos;
+        let (cc, _) = self.cc()?;
+        self.expect(b':', "`:` after the calling convention")?;
+        match self.signature_rest(cc, start, false)? {
+            EntrySignature::Typed(sig) => Ok(sig),
+            EntrySignature::Arbitrary { span, .. } => Err(SyntaxError {
+                kind: SyntaxErrorKind::ArbitraryNotAllowed,
+                span,
+            }),
+        }
+    }
+
+    fn address(&mut self) -> PResult<Address> {
+        self.skip_ws();
+        let start = self.pos;
+        self.expect(b'[', "`[`")?;
+        let mut base: Option<Place> = None;
+        let mut index: Option<(Place, u32)> = None;
+        let mut offset: i128 = 0;
+        let mut negative = false;
+        loop {
+            self.skip_ws();
+            let term_start = self.pos;
+            if self.peek().is_some_and(is_ident_start) {
+                let v = self.var()?;
+                if self.eat(b'*') {
+                    let (scale, _) = self.u32_value(IntUse::Size, "a scale")?;
+                    if negative {
+                        return Err(self.error(
+                            SyntaxErrorKind::SubtractedVariable,
+                            term_start,
+                            self.pos,
+                        ));
+                    }
+                    if index.is_some() {
+                        return Err(self.error(
+                            SyntaxErrorKind::TooManyAddressTerms,
+                            term_start,
+                            self.pos,
+                        ));
+                    }
+                    index = Some((v, scale));
+                } else {
+                    if negative {
+                        return Err(self.error(
+                            SyntaxErrorKind::SubtractedVariable,
+                            term_start,
+                            self.pos,
+                        ));
+                    }
+                    if base.is_none() {
+                        base = Some(v);
+                    } else if index.is_none() {
+                        index = Some((v, 1));
+                    } else {
+                        return Err(self.error(
+                            SyntaxErrorKind::TooManyAddressTerms,
+                            term_start,
+                            self.pos,
+                        ));
+                    }
+                }
+            } else {
+                let (value, _) = self.int_value(IntUse::Immediate, "an address term")?;
+                if self.eat(b'*') {
+                    let v = self.var()?;
+                    if negative {
+                        return Err(self.error(
+                            SyntaxErrorKind::SubtractedVariable,
+                            term_start,
+                            self.pos,
+                        ));
+                    }
+                    if index.is_some() {
+                        return Err(self.error(
+                            SyntaxErrorKind::TooManyAddressTerms,
+                            term_start,
+                            self.pos,
+                        ));
+                    }
+                    let scale = match u32::try_from(value) {
+                        Ok(s) => s,
+                        Err(_) => {
+                            return Err(self.error(
+                                SyntaxErrorKind::Expected {
+                                    expected: "a scale (1, 2, 4 or 8)",
+                                    found: format!("`{value}`"),
+                                },
+                                term_start,
+                                self.pos,
+                            ));
+                        }
+                    };
+                    index = Some((v, scale));
+                } else if negative {
+                    offset -= value;
+                } else {
+                    offset += value;
+                }
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b'+') => {
+                    self.pos += 1;
+                    negative = false;
+                }
+                Some(b'-') => {
+                    self.pos += 1;
+                    negative = true;
+                }
+                Some(b':') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(self.expected("`+`, `-` or `:` in the address")),
+            }
+        }
+        let ty = self.ty()?;
+        let mut ordering = Ordering::Plain;
+        if self.eat(b',') {
+            let (w, span) = self.word("`acquire` or `release`")?;
+            ordering = match w {
+                "acquire" => Ordering::Acquire,
+                "release" => Ordering::Release,
+                _ => {
+                    return Err(SyntaxError {
+                        kind: SyntaxErrorKind::Expected {
+                            expected: "`acquire` or `release`",
+                            found: format!("`{w}`"),
+                        },
+                        span,
+                    });
+                }
+            };
+        }
+        self.expect(b']', "`]`")?;
+        Ok(Address {
+            base,
+            index,
+            offset,
+            ty,
+            ordering,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    fn predicate(&mut self) -> PResult<Predicate> {
+        self.skip_ws();
+        let b0 = self.peek();
+        let b1 = self.peek_at(1);
+        let b2 = self.peek_at(2);
+        let (p, len) = match (b0, b1, b2) {
+            (Some(b'='), Some(b'='), _) => (Predicate::Eq, 2),
+            (Some(b'='), _, _) => (Predicate::Eq, 1),
+            (Some(b'!'), Some(b'='), _) => (Predicate::Ne, 2),
+            (Some(b'<'), Some(b'='), Some(b'u')) => (Predicate::Ule, 3),
+            (Some(b'<'), Some(b'='), _) => (Predicate::Le, 2),
+            (Some(b'<'), Some(b'u'), _) => (Predicate::Ult, 2),
+            (Some(b'<'), _, _) => (Predicate::Lt, 1),
+            (Some(b'>'), Some(b'='), Some(b'u')) => (Predicate::Uge, 3),
+            (Some(b'>'), Some(b'='), _) => (Predicate::Ge, 2),
+            (Some(b'>'), Some(b'u'), _) => (Predicate::Ugt, 2),
+            (Some(b'>'), _, _) => (Predicate::Gt, 1),
+            _ => return Err(self.expected("a comparison (= != < <= > >= <u <=u >u >=u)")),
+        };
+        self.pos += len;
+        Ok(p)
+    }
+
+    fn binary_op(&mut self) -> Option<BinaryOp> {
+        self.skip_ws();
+        let (op, len) = match (self.peek(), self.peek_at(1), self.peek_at(2)) {
+            (Some(b'+'), _, _) => (BinaryOp::Add, 1),
+            (Some(b'-'), _, _) => (BinaryOp::Sub, 1),
+            (Some(b'*'), _, _) => (BinaryOp::Mul, 1),
+            (Some(b'&'), _, _) => (BinaryOp::And, 1),
+            (Some(b'|'), _, _) => (BinaryOp::Or, 1),
+            (Some(b'^'), _, _) => (BinaryOp::Xor, 1),
+            (Some(b'<'), Some(b'<'), _) => (BinaryOp::Shl, 2),
+            (Some(b'>'), Some(b'>'), Some(b'u')) => (BinaryOp::Shr, 3),
+            (Some(b'>'), Some(b'>'), _) => (BinaryOp::Sar, 2),
+            _ => return None,
+        };
+        self.pos += len;
+        Some(op)
+    }
+
+    fn string(&mut self) -> PResult<Box<str>> {
+        let start = self.pos;
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let rest = &self.src[self.pos..];
+            let Some(c) = rest.chars().next() else {
+                return Err(self.error(SyntaxErrorKind::UnterminatedString, start, self.pos));
+            };
+            self.pos += c.len_utf8();
+            match c {
+                '\'' => return Ok(out.into()),
+                '\\' => {
+                    let Some(e) = self.src[self.pos..].chars().next() else {
+                        return Err(self.error(
+                            SyntaxErrorKind::UnterminatedString,
+                            start,
+                            self.pos,
+                        ));
+                    };
+                    self.pos += e.len_utf8();
+                    out.push(match e {
+                        'n' => '\n',
+                        't' => '\t',
+                        '0' => '\0',
+                        other => other,
+                    });
+                }
+                c => out.push(c),
+            }
+        }
+    }
+
+    // ---------------------------------------------------------- statements
+
+    pub(crate) fn parse_entry(&mut self) -> PResult<Entry> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.peek_word() != "entry" {
+            let end = self.token_end(start);
+            return Err(self.error(SyntaxErrorKind::MissingEntry, start, end));
+        }
+        self.pos += "entry".len();
+        let (std_places, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
+        self.expect(b':', "`:` after the number of standard places")?;
+        self.skip_ws();
+        let sig_start = self.pos;
+        let (cc, _) = self.cc()?;
+        self.expect(b':', "`:` after the calling convention")?;
+        let signature = self.signature_rest(cc, sig_start, true)?;
+        self.expect(b';', "`;`")?;
+        Ok(Entry {
+            std_places,
+            signature,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// Parse instructions until the end of the text, recovering after errors.
+    pub(crate) fn parse_body(&mut self, out: &mut Vec<Instruction>) {
+        while !self.at_end() {
+            let start = self.pos;
+            match self.instruction() {
+                Ok(kind) => out.push(Instruction {
+                    kind,
+                    span: self.span(start, self.pos),
+                }),
+                Err(e) => {
+                    self.errors.push(e);
+                    if self.errors.len() >= MAX_ERRORS {
+                        let at = self.pos;
+                        self.errors
+                            .push(self.error(SyntaxErrorKind::TooManyErrors, at, at));
+                        return;
+                    }
+                    self.recover(start);
+                }
+            }
+        }
+    }
+
+    /// Skip past the next `;` (at least one byte past `start`).
+    fn recover(&mut self, start: usize) {
+        let from = self.pos.max(start + 1).min(self.bytes.len());
+        self.pos = match self.bytes[from..].iter().position(|&b| b == b';') {
+            Some(p) => from + p + 1,
+            None => self.bytes.len(),
+        };
+    }
+
+    fn instruction(&mut self) -> PResult<InstKind> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.peek() == Some(b':') {
+            self.pos += 1;
+            let label = self.label_ref()?;
+            self.expect(b';', "`;`")?;
+            return Ok(InstKind::Label(label));
+        }
+        if self.peek().is_some_and(is_ident_start) && self.at_var() {
+            return self.assignment();
+        }
+        let word = self.peek_word();
+        if word.is_empty() {
+            let c = self.src[start..].chars().next().unwrap_or('?');
+            self.pos += c.len_utf8();
+            return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
+        }
+        self.pos += word.len();
+        let kind = match word {
+            "entry" => return Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
+            "locals" => InstKind::Locals(self.u32_value(IntUse::Count, "the number of locals")?.0),
+            "std_places" => InstKind::StdPlaces(
+                self.u32_value(IntUse::Count, "the number of standard places")?
+                    .0,
+            ),
+            "alloc" => {
+                let dst = self.var()?;
+                self.expect(b',', "`,`")?;
+                let (size, _) = self.u32_value(IntUse::Size, "a size in bytes")?;
+                InstKind::Alloc { dst, size }
+            }
+            "ld" => {
+                let dst = self.var()?;
+                self.expect(b',', "`,`")?;
+                let addr = self.address()?;
+                let ext = if self.eat(b',') {
+                    let (w, span) = self.word("`sx` or `zx`")?;
+                    match w {
+                        "sx" => Some(Extension::Sign),
+                        "zx" => Some(Extension::Zero),
+                        _ => {
+                            return Err(SyntaxError {
+                                kind: SyntaxErrorKind::UnknownSuffix(w.to_owned()),
+                                span,
+                            });
+                        }
+                    }
+                } else {
+                    None
+                };
+                InstKind::Ld { dst, addr, ext }
+            }
+            "st" => {
+                let addr = self.address()?;
+                self.expect(b',', "`,`")?;
+                let src = self.operand()?;
+                InstKind::St { addr, src }
+            }
+            "inc" => InstKind::Inc {
+                addr: self.address()?,
+            },
+            "cas" => {
+                let addr = self.address()?;
+                self.expect(b'=', "`=`")?;
+                let compare = self.operand()?;
+                self.expect(b',', "`,`")?;
+                let source = self.operand()?;
+                self.expect(b',', "`,`")?;
+                let on_fail = self.label_ref()?;
+                InstKind::Cas {
+                    addr,
+                    compare,
+                    source,
+                    on_fail,
+                }
+            }
+            "j" => InstKind::Jump(self.label_ref()?),
+            "jc" => {
+                let lhs = self.operand()?;
+                let predicate = self.predicate()?;
+                let rhs = self.operand()?;
+                let cond = Condition {
+                    span: lhs.span.to(rhs.span),
+                    lhs,
+                    predicate,
+                    rhs,
+                };
+                self.expect(b',', "`,`")?;
+                let target = self.label_ref()?;
+                InstKind::JumpIf { cond, target }
+            }
+            "out" => InstKind::Out(self.signature()?),
+            "in2out" => {
+                self.skip_ws();
+                let sig_start = self.pos;
+                let (cc, _) = self.cc()?;
+                self.expect(b':', "`:` after the calling convention")?;
+                let ret = self.ret_ty()?;
+                InstKind::In2Out {
+                    cc,
+                    ret,
+                    sig_span: self.span(sig_start, self.pos),
+                }
+            }
+            "call" => {
+                let noret = self.peek() == Some(b'.')
+                    && self.bytes[self.pos + 1..].starts_with(b"noret")
+                    && !self
+                        .bytes
+                        .get(self.pos + 6)
+                        .is_some_and(|&b| is_ident_char(b));
+                let kind = if noret {
+                    self.pos += ".noret".len();
+                    CallKind::NoReturn
+                } else {
+                    CallKind::Call
+                };
+                InstKind::Call {
+                    kind,
+                    target: self.operand()?,
+                }
+            }
+            "tailcall" => InstKind::Call {
+                kind: CallKind::Tail,
+                target: self.operand()?,
+            },
+            "ret" => InstKind::Ret,
+            "push_m2n" => self.push_m2n()?,
+            "pop_m2n" => InstKind::PopM2n,
+            "m2n_save_all" => InstKind::M2nSaveAll,
+            "handles" => {
+                self.expect(b'=', "`=`")?;
+                InstKind::Handles(self.operand()?)
+            }
+            "print" => {
+                self.skip_ws();
+                let message = if self.peek() == Some(b'\'') {
+                    PrintMessage::Text(self.string()?)
+                } else {
+                    PrintMessage::Address(
+                        self.int_value(IntUse::Immediate, "a string or an address")?
+                            .0,
+                    )
+                };
+                let operand = if self.eat(b',') {
+                    Some(self.operand()?)
+                } else {
+                    None
+                };
+                InstKind::Print { message, operand }
+            }
+            other => {
+                return Err(self.error(
+                    SyntaxErrorKind::UnknownInstruction(other.to_owned()),
+                    start,
+                    self.pos,
+                ));
+            }
+        };
+        self.expect(b';', "`;`")?;
+        Ok(kind)
+    }
+
+    fn push_m2n(&mut self) -> PResult<InstKind> {
+        let mut method = None;
+        let mut frame_type = None;
+        let mut handles = false;
+        self.skip_ws();
+        if self.peek() != Some(b';') {
+            method = Some(self.operand()?);
+            if self.eat(b',') {
+                self.skip_ws();
+                if self.peek_word() == "handles" {
+                    self.keyword("handles", "`handles`")?;
+                    handles = true;
+                } else {
+                    frame_type = Some(self.operand()?);
+                    if self.eat(b',') {
+                        self.keyword("handles", "`handles`")?;
+                        handles = true;
+                    }
+                }
+            }
+        }
+        Ok(InstKind::PushM2n {
+            method,
+            frame_type,
+            handles,
+        })
+    }
+
+    fn assignment(&mut self) -> PResult<InstKind> {
+        let dst = self.var()?;
+        self.expect(b'=', "`=`")?;
+        self.skip_ws();
+        let word = self.peek_word();
+        if word == "ts" {
+            self.pos += 2;
+            self.expect(b';', "`;`")?;
+            return Ok(InstKind::Ts { dst });
+        }
+        if let Some(op) = parse_unary(word) {
+            self.pos += word.len();
+            let src = self.operand()?;
+            self.expect(b';', "`;`")?;
+            return Ok(InstKind::Unary { dst, op, src });
+        }
+        let lhs = self.operand()?;
+        let kind = match self.binary_op() {
+            Some(op) => {
+                let rhs = self.operand()?;
+                InstKind::Binary { dst, op, lhs, rhs }
+            }
+            None => InstKind::Move { dst, src: lhs },
+        };
+        self.expect(b';', "`;`")?;
+        Ok(kind)
+    }
+}
