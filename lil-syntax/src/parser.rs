@@ -454,7 +454,27 @@ impl<'s, 'd> Parser<'s, 'd> {
                 Ok((v, self.span(start, end)))
             }
             Some(b'-' | b'0'..=b'9') => {
-                let (v, start, end) = self.literal()?;
+                let (v, start, end) = match self.literal() {
+                    Err(SyntaxError {
+                        kind: SyntaxErrorKind::ImmediateOutOfRange(text),
+                        span,
+                    }) if matches!(usage, IntUse::Index | IntUse::Count) => {
+                        let what = if usage == IntUse::Index {
+                            "variable index"
+                        } else {
+                            "count"
+                        };
+                        return Err(SyntaxError {
+                            kind: SyntaxErrorKind::IndexTooLarge {
+                                what,
+                                text,
+                                max: MAX_INDEX as u64,
+                            },
+                            span,
+                        });
+                    }
+                    other => other?,
+                };
                 let ok = match usage {
                     IntUse::Immediate => true,
                     IntUse::Index | IntUse::Count => {
