@@ -1,1 +1,3 @@
-//! placeholder
+//! What both LIL backends share.
+
+pub mod cache;

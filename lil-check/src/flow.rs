@@ -1,0 +1,1438 @@
+//! The dataflow: a control-flow graph of basic blocks, block-entry states
+//! computed to a fixpoint, then one checking pass that records the context
+//! before every instruction and reports every rule violated.
+//!
+//! Invariant: the fixpoint pass and the checking pass run the same transfer
+//! function ([`Checker::step`]); only the second reports, so every error is
+//! reported exactly once.
+
+use crate::error::{CheckError, ty_name};
+use crate::state::{Bits, Clobbers, Conflict, M2nState, State, Ty};
+use crate::{MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES};
+use lil_syntax::*;
+
+/// A maximal straight-line run of instructions.
+#[derive(Clone, Debug)]
+pub(crate) struct Block {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    pub(crate) succs: [Option<u32>; 2],
+}
+
+/// One compact context record per instruction; types live in an arena.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) std_start: u32,
+    pub(crate) std_len: u32,
+    pub(crate) locals_start: u32,
+    pub(crate) locals_len: u32,
+    pub(crate) out: u32,
+    pub(crate) m2n: M2nState,
+    pub(crate) ret: Ty,
+    pub(crate) alloc: u32,
+}
+
+pub(crate) const NO_OUT: u32 = u32::MAX;
+
+/// Everything the checking pass produces.
+#[derive(Clone, Debug)]
+pub(crate) struct Facts {
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) block_of_inst: Vec<u32>,
+    pub(crate) reachable: Vec<bool>,
+    pub(crate) snapshots: Vec<Snapshot>,
+    pub(crate) arena: Vec<Ty>,
+    pub(crate) op_types: Vec<Ty>,
+    pub(crate) sigs: Vec<Signature>,
+    pub(crate) input_reads_after: Clobbers,
+    pub(crate) writes_inputs: bool,
+    pub(crate) reads_inputs: bool,
+    pub(crate) std_written: u32,
+    pub(crate) max_std: u32,
+    pub(crate) max_locals: u32,
+    pub(crate) max_alloc: u32,
+    pub(crate) local_read: Bits,
+    pub(crate) local_first_write: Vec<Option<Span>>,
+}
+
+pub(crate) struct Checker<'s> {
+    stub: &'s Stub,
+    params: Option<&'s [Type]>,
+    ret_type: Option<Type>,
+    pub(crate) errors: Vec<CheckError>,
+    pub(crate) facts: Facts,
+    label_pos: Vec<Option<u32>>,
+}
+
+fn is_terminal(kind: &InstKind) -> bool {
+    matches!(
+        kind,
+        InstKind::Ret
+            | InstKind::Jump(_)
+            | InstKind::Call {
+                kind: CallKind::Tail | CallKind::NoReturn,
+                ..
+            }
+    )
+}
+
+fn ends_block(kind: &InstKind) -> bool {
+    is_terminal(kind) || matches!(kind, InstKind::JumpIf { .. } | InstKind::Cas { .. })
+}
+
+/// Whether an immediate fits a general-purpose type of the given width.
+pub(crate) fn fits(value: i128, ty: Type) -> bool {
+    let bits = ty.bits();
+    let min = -(1i128 << (bits - 1));
+    let max = (1i128 << bits) - 1;
+    (min..=max).contains(&value)
+}
+
+fn cast_ok(from: Type, to: Type) -> bool {
+    from == to || (from.is_pointer_sized_integer() && to.is_pointer_sized_integer())
+}
+
+impl<'s> Checker<'s> {
+    pub(crate) fn new(stub: &'s Stub) -> Checker<'s> {
+        let (params, ret_type) = match &stub.entry.signature {
+            EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
+            EntrySignature::Arbitrary { .. } => (None, None),
+        };
+        let n = stub.body.len();
+        Checker {
+            stub,
+            params,
+            ret_type,
+            errors: Vec::new(),
+            facts: Facts {
+                blocks: Vec::new(),
+                block_of_inst: vec![0; n],
+                reachable: vec![false; n],
+                snapshots: Vec::with_capacity(n),
+                arena: Vec::new(),
+                op_types: vec![Ty::UNDEF; n],
+                sigs: Vec::new(),
+                input_reads_after: Clobbers::empty(),
+                writes_inputs: false,
+                reads_inputs: false,
+                std_written: 0,
+                max_std: stub.entry.std_places,
+                max_locals: 0,
+                max_alloc: 0,
+                local_read: Bits::default(),
+                local_first_write: Vec::new(),
+            },
+            label_pos: vec![None; stub.labels.len()],
+        }
+    }
+
+    fn err(&mut self, report: bool, e: CheckError) {
+        if report {
+            self.errors.push(e);
+        }
+    }
+
+    fn label_name(&self, l: LabelRef) -> String {
+        self.stub.label_name(l.id).to_owned()
+    }
+
+    // ------------------------------------------------------------------ CFG
+
+    pub(crate) fn build_cfg(&mut self) {
+        let body = &self.stub.body;
+        for (i, inst) in body.iter().enumerate() {
+            if let InstKind::Label(l) = inst.kind {
+                match self.label_pos.get(l.id.index()).copied().flatten() {
+                    Some(first) => {
+                        let first_span = body[first as usize].span;
+                        let name = self.label_name(l);
+                        self.errors.push(CheckError::DuplicateLabel {
+                            name,
+                            span: inst.span,
+                            first: first_span,
+                        });
+                    }
+                    None => {
+                        if let Some(slot) = self.label_pos.get_mut(l.id.index()) {
+                            *slot = Some(i as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let mut starts = Vec::new();
+        for (i, inst) in body.iter().enumerate() {
+            let leader =
+                i == 0 || matches!(inst.kind, InstKind::Label(_)) || ends_block(&body[i - 1].kind);
+            if leader {
+                starts.push(i as u32);
+            }
+        }
+        let n = body.len() as u32;
+        let mut blocks: Vec<Block> = Vec::with_capacity(starts.len());
+        for (b, &start) in starts.iter().enumerate() {
+            let end = starts.get(b + 1).copied().unwrap_or(n);
+            for i in start..end {
+                self.facts.block_of_inst[i as usize] = b as u32;
+            }
+            blocks.push(Block {
+                start,
+                end,
+                succs: [None, None],
+            });
+        }
+        for b in 0..blocks.len() {
+            let last = &body[(blocks[b].end - 1) as usize];
+            let next = if b + 1 < blocks.len() {
+                Some(b as u32 + 1)
+            } else {
+                None
+            };
+            let target = |l: &LabelRef| -> Option<u32> {
+                self.label_pos
+                    .get(l.id.index())
+                    .copied()
+                    .flatten()
+                    .map(|i| self.facts.block_of_inst[i as usize])
+            };
+            blocks[b].succs = match &last.kind {
+                InstKind::Jump(l) => [target(l), None],
+                InstKind::JumpIf { target: l, .. } | InstKind::Cas { on_fail: l, .. } => {
+                    [target(l), next]
+                }
+                k if is_terminal(k) => [None, None],
+                _ => [next, None],
+            };
+        }
+        // Undeclared labels.
+        for inst in body {
+            let used = match &inst.kind {
+                InstKind::Jump(l) => Some(*l),
+                InstKind::JumpIf { target, .. } => Some(*target),
+                InstKind::Cas { on_fail, .. } => Some(*on_fail),
+                _ => None,
+            };
+            if let Some(l) = used
+                && self
+                    .label_pos
+                    .get(l.id.index())
+                    .copied()
+                    .flatten()
+                    .is_none()
+            {
+                let name = self.label_name(l);
+                self.errors
+                    .push(CheckError::UndeclaredLabel { name, span: l.span });
+            }
+        }
+        match body.last() {
+            Some(last) if is_terminal(&last.kind) => {}
+            Some(last) => self
+                .errors
+                .push(CheckError::FallsOffEnd { span: last.span }),
+            None => self.errors.push(CheckError::FallsOffEnd {
+                span: self.stub.entry.span,
+            }),
+        }
+        self.facts.blocks = blocks;
+    }
+
+    // ------------------------------------------------------------- dataflow
+
+    /// Compute block-entry states to a fixpoint, then run the checking pass.
+    pub(crate) fn run(&mut self) {
+        if self.stub.entry.std_places > MAX_STD_PLACES {
+            self.errors.push(CheckError::TooManyStdPlaces {
+                count: self.stub.entry.std_places,
+                max: MAX_STD_PLACES,
+                span: self.stub.entry.span,
+            });
+        }
+        self.check_entry();
+        let nblocks = self.facts.blocks.len();
+        if nblocks == 0 {
+            return;
+        }
+        let mut entry: Vec<Option<State>> = vec![None; nblocks];
+        // For each block, the instruction whose edge first brought a state.
+        let mut origin: Vec<u32> = vec![u32::MAX; nblocks];
+        entry[0] = Some(State::entry(self.stub.entry.std_places.min(MAX_STD_PLACES)));
+        let mut worklist: Vec<u32> = vec![0];
+        let mut queued = vec![false; nblocks];
+        queued[0] = true;
+        let mut conflicts: Vec<(u32, Conflict, u32, u32)> = Vec::new();
+        let mut scratch = Vec::new();
+        // Process in program order as far as possible: pop the smallest index.
+        while let Some(pos) = worklist
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, b)| **b)
+            .map(|(p, _)| p)
+        {
+            let b = worklist.swap_remove(pos);
+            queued[b as usize] = false;
+            let Some(mut st) = entry[b as usize].clone() else {
+                continue;
+            };
+            let block = self.facts.blocks[b as usize].clone();
+            for i in block.start..block.end {
+                self.step(&mut st, i as usize, false);
+            }
+            let from = block.end - 1;
+            for succ in block.succs.into_iter().flatten() {
+                let s = succ as usize;
+                let changed = match &mut entry[s] {
+                    None => {
+                        entry[s] = Some(st.clone());
+                        origin[s] = from;
+                        true
+                    }
+                    Some(existing) => {
+                        scratch.clear();
+                        let changed = existing.merge(&st, &mut scratch);
+                        for c in scratch.drain(..) {
+                            if !conflicts
+                                .iter()
+                                .any(|(bb, cc, _, _)| *bb == succ && *cc == c)
+                            {
+                                conflicts.push((succ, c, origin[s], from));
+                            }
+                        }
+                        changed
+                    }
+                };
+                if changed && !queued[s] {
+                    queued[s] = true;
+                    worklist.push(succ);
+                }
+            }
+        }
+        // Join conflicts, reported once each with both paths.
+        for (b, c, first, second) in conflicts {
+            self.report_conflict(&entry, b, c, first, second);
+        }
+        // The checking pass, in program order.
+        let mut unreachable_run = false;
+        for b in 0..nblocks {
+            let block = self.facts.blocks[b].clone();
+            match entry[b].clone() {
+                Some(mut st) => {
+                    unreachable_run = false;
+                    for i in block.start..block.end {
+                        self.facts.reachable[i as usize] = true;
+                        self.record(&st);
+                        self.step(&mut st, i as usize, true);
+                    }
+                }
+                None => {
+                    for i in block.start..block.end {
+                        self.record_unreachable();
+                        let inst = &self.stub.body[i as usize];
+                        if !unreachable_run && !matches!(inst.kind, InstKind::Label(_)) {
+                            unreachable_run = true;
+                            self.errors
+                                .push(CheckError::Unreachable { span: inst.span });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn report_conflict(
+        &mut self,
+        entry: &[Option<State>],
+        b: u32,
+        c: Conflict,
+        first: u32,
+        second: u32,
+    ) {
+        let block = &self.facts.blocks[b as usize];
+        let join_span = self.stub.body[block.start as usize].span;
+        let path = |i: u32| -> (Span, &'static str) {
+            let inst = &self.stub.body[i as usize];
+            let how = match inst.kind {
+                InstKind::Jump(_) => "on the path from this `j`",
+                InstKind::JumpIf { .. } => "on the path from this `jc`",
+                InstKind::Cas { .. } => "on the path from this `cas`",
+                _ => "on the fall-through from here",
+            };
+            (inst.span, how)
+        };
+        // Recompute the state each path brings, to describe it.
+        let state_after = |this: &mut Self, i: u32| -> Option<State> {
+            let blk = this.facts.block_of_inst[i as usize] as usize;
+            let mut st = entry.get(blk)?.clone()?;
+            let start = this.facts.blocks[blk].start;
+            for k in start..=i {
+                this.step(&mut st, k as usize, false);
+            }
+            Some(st)
+        };
+        let (Some(a), Some(bst)) = (state_after(self, first), state_after(self, second)) else {
+            return;
+        };
+        let (what, da, db): (&'static str, String, String) = match c {
+            Conflict::M2n => (
+                "the M2N frame",
+                a.m2n.describe().into(),
+                bst.m2n.describe().into(),
+            ),
+            Conflict::LocalCount => (
+                "the number of locals",
+                format!("{} locals", a.locals.len()),
+                format!("{} locals", bst.locals.len()),
+            ),
+            Conflict::LocalType(k) => (
+                "the type of a local",
+                format!(
+                    "l{k} is {}",
+                    ty_name(a.locals.get(k as usize).and_then(|t| t.get()))
+                ),
+                format!(
+                    "l{k} is {}",
+                    ty_name(bst.locals.get(k as usize).and_then(|t| t.get()))
+                ),
+            ),
+            Conflict::Out => (
+                "the output area",
+                self.describe_out(a.out),
+                self.describe_out(bst.out),
+            ),
+            Conflict::Alloc => (
+                "the bytes allocated",
+                format!("{} bytes allocated", a.alloc),
+                format!("{} bytes allocated", bst.alloc),
+            ),
+        };
+        let (sa, ha) = path(first);
+        let (sb, hb) = path(second);
+        self.errors.push(CheckError::JoinMismatch {
+            what,
+            span: join_span,
+            first: (sa, format!("{da} {ha}")),
+            second: (sb, format!("{db} {hb}")),
+        });
+    }
+
+    fn describe_out(&self, out: Option<u32>) -> String {
+        match out.and_then(|o| self.facts.sigs.get(o as usize)) {
+            Some(sig) => format!("output area `{sig}`"),
+            None => "no output area".to_owned(),
+        }
+    }
+
+    fn record(&mut self, st: &State) {
+        let f = &mut self.facts;
+        let std_start = f.arena.len() as u32;
+        f.arena.extend_from_slice(&st.std);
+        let locals_start = f.arena.len() as u32;
+        f.arena.extend_from_slice(&st.locals);
+        f.snapshots.push(Snapshot {
+            std_start,
+            std_len: st.std.len() as u32,
+            locals_start,
+            locals_len: st.locals.len() as u32,
+            out: st.out.unwrap_or(NO_OUT),
+            m2n: st.m2n,
+            ret: st.ret,
+            alloc: st.alloc,
+        });
+        f.max_locals = f.max_locals.max(st.locals.len() as u32);
+        f.max_std = f.max_std.max(st.std.len() as u32);
+        f.max_alloc = f.max_alloc.max(st.alloc);
+    }
+
+    fn record_unreachable(&mut self) {
+        self.facts.snapshots.push(Snapshot {
+            std_start: 0,
+            std_len: 0,
+            locals_start: 0,
+            locals_len: 0,
+            out: NO_OUT,
+            m2n: M2nState::None,
+            ret: Ty::UNDEF,
+            alloc: 0,
+        });
+    }
+
+    fn check_entry(&mut self) {
+        let entry = &self.stub.entry;
+        if entry.signature.cc() == CallConv::Handler {
+            let ok = matches!(&entry.signature, EntrySignature::Typed(sig) if sig.params.is_empty() && sig.ret.is_none());
+            if !ok {
+                self.errors.push(CheckError::BadHandlerSignature {
+                    what: "a `handler` stub takes no parameters and returns nothing: write `entry N:handler::void;`",
+                    span: entry.span,
+                });
+            }
+        }
+    }
+
+    fn intern_sig(&mut self, sig: Signature) -> u32 {
+        if let Some(p) = self.facts.sigs.iter().position(|s| *s == sig) {
+            return p as u32;
+        }
+        self.facts.sigs.push(sig);
+        self.facts.sigs.len() as u32 - 1
+    }
+
+    fn out_sig(&self, st: &State) -> Option<&Signature> {
+        st.out.and_then(|o| self.facts.sigs.get(o as usize))
+    }
+
+    // -------------------------------------------------------- variables
+
+    fn read_var(&mut self, st: &mut State, var: Var, span: Span, report: bool) -> Option<Type> {
+        match var {
+            Var::Input(k) => {
+                let Some(params) = self.params else {
+                    self.err(report, CheckError::InputInArbitrary { index: k, span });
+                    return None;
+                };
+                if report {
+                    self.facts.input_reads_after |= st.clobbered;
+                    self.facts.reads_inputs = true;
+                }
+                match params.get(k as usize) {
+                    Some(t) => Some(*t),
+                    None => {
+                        let arity = params.len();
+                        self.err(
+                            report,
+                            CheckError::NoSuchInput {
+                                index: k,
+                                arity,
+                                span,
+                            },
+                        );
+                        None
+                    }
+                }
+            }
+            Var::Output(k) => {
+                let Some(sig) = self.out_sig(st) else {
+                    self.err(report, CheckError::NoOutputArea { index: k, span });
+                    return None;
+                };
+                let Some(t) = sig.params.get(k as usize).copied() else {
+                    let arity = sig.params.len();
+                    self.err(
+                        report,
+                        CheckError::NoSuchOutput {
+                            index: k,
+                            arity,
+                            span,
+                        },
+                    );
+                    return None;
+                };
+                if !st.outputs_set.contains(k) {
+                    self.err(report, CheckError::OutputReadBeforeSet { index: k, span });
+                }
+                Some(t)
+            }
+            Var::Local(k) => {
+                if report {
+                    self.facts.local_read.insert(k);
+                }
+                match st.locals.get(k as usize) {
+                    None => {
+                        let reason = format!(
+                            "does not exist here: {} local(s) are declared",
+                            st.locals.len()
+                        );
+                        self.err(
+                            report,
+                            CheckError::LocalUnavailable {
+                                index: k,
+                                reason,
+                                span,
+                            },
+                        );
+                        None
+                    }
+                    Some(t) => match t.get() {
+                        Some(t) => Some(t),
+                        None => {
+                            let reason = "holds no value here".to_owned();
+                            self.err(
+                                report,
+                                CheckError::LocalUnavailable {
+                                    index: k,
+                                    reason,
+                                    span,
+                                },
+                            );
+                            None
+                        }
+                    },
+                }
+            }
+            Var::StdPlace(k) => match st.std.get(k as usize) {
+                None => {
+                    let reason = format!(
+                        "does not exist here: {} standard place(s) live",
+                        st.std.len()
+                    );
+                    self.err(
+                        report,
+                        CheckError::StdPlaceUnavailable {
+                            index: k,
+                            reason,
+                            span,
+                        },
+                    );
+                    None
+                }
+                Some(t) => match t.get() {
+                    Some(t) => Some(t),
+                    None => {
+                        let reason = "holds no value here".to_owned();
+                        self.err(
+                            report,
+                            CheckError::StdPlaceUnavailable {
+                                index: k,
+                                reason,
+                                span,
+                            },
+                        );
+                        None
+                    }
+                },
+            },
+            Var::Ret => match st.ret.get() {
+                Some(t) => Some(t),
+                None => {
+                    self.err(report, CheckError::RetUndefined { span });
+                    None
+                }
+            },
+        }
+    }
+
+    /// The type a write to `var` requires, if it is a typed destination.
+    /// (For `r`, the stub's return type: what an untyped immediate moved
+    /// into `r` most likely means.)
+    fn declared_type(&self, st: &State, var: Var) -> Option<Type> {
+        match var {
+            Var::Input(k) => self.params.and_then(|p| p.get(k as usize).copied()),
+            Var::Output(k) => self
+                .out_sig(st)
+                .and_then(|s| s.params.get(k as usize).copied()),
+            Var::Ret => self.ret_type,
+            _ => None,
+        }
+    }
+
+    fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
+        let span = place.span;
+        match place.var {
+            Var::Input(k) => {
+                let Some(params) = self.params else {
+                    self.err(report, CheckError::InputInArbitrary { index: k, span });
+                    return;
+                };
+                if report {
+                    self.facts.writes_inputs = true;
+                }
+                match params.get(k as usize) {
+                    None => {
+                        let arity = params.len();
+                        self.err(
+                            report,
+                            CheckError::NoSuchInput {
+                                index: k,
+                                arity,
+                                span,
+                            },
+                        );
+                    }
+                    Some(p) => {
+                        if let Some(t) = ty
+                            && t != *p
+                        {
+                            self.err(
+                                report,
+                                CheckError::TypeMismatch {
+                                    what: "an assignment to an input",
+                                    left: p.to_string(),
+                                    right: t.to_string(),
+                                    span,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            Var::Output(k) => {
+                st.clobbered |= Clobbers::OUTPUT;
+                let Some(sig) = self.out_sig(st) else {
+                    self.err(report, CheckError::NoOutputArea { index: k, span });
+                    return;
+                };
+                match sig.params.get(k as usize).copied() {
+                    None => {
+                        let arity = sig.params.len();
+                        self.err(
+                            report,
+                            CheckError::NoSuchOutput {
+                                index: k,
+                                arity,
+                                span,
+                            },
+                        );
+                    }
+                    Some(p) => {
+                        if let Some(t) = ty
+                            && t != p
+                        {
+                            self.err(
+                                report,
+                                CheckError::TypeMismatch {
+                                    what: "an assignment to an output",
+                                    left: p.to_string(),
+                                    right: t.to_string(),
+                                    span,
+                                },
+                            );
+                        }
+                        st.outputs_set.insert(k);
+                    }
+                }
+            }
+            Var::Local(k) => {
+                if report && (k as usize) < st.locals.len() {
+                    let f = &mut self.facts.local_first_write;
+                    if f.len() <= k as usize {
+                        f.resize(k as usize + 1, None);
+                    }
+                    f[k as usize].get_or_insert(span);
+                }
+                match st.locals.get_mut(k as usize) {
+                    Some(slot) => *slot = Ty::from_opt(ty),
+                    None => {
+                        let reason = format!(
+                            "does not exist here: {} local(s) are declared",
+                            st.locals.len()
+                        );
+                        self.err(
+                            report,
+                            CheckError::LocalUnavailable {
+                                index: k,
+                                reason,
+                                span,
+                            },
+                        );
+                    }
+                }
+            }
+            Var::StdPlace(k) => {
+                if let Some(t) = ty
+                    && t.is_float()
+                {
+                    self.err(
+                        report,
+                        CheckError::FloatNotAllowed {
+                            what: "a standard place",
+                            ty: t,
+                            span,
+                        },
+                    );
+                }
+                if report && k < 32 {
+                    self.facts.std_written |= 1 << k;
+                }
+                match st.std.get_mut(k as usize) {
+                    Some(slot) => *slot = Ty::from_opt(ty),
+                    None => {
+                        let reason = format!(
+                            "does not exist here: {} standard place(s) live",
+                            st.std.len()
+                        );
+                        self.err(
+                            report,
+                            CheckError::StdPlaceUnavailable {
+                                index: k,
+                                reason,
+                                span,
+                            },
+                        );
+                    }
+                }
+            }
+            Var::Ret => st.ret = Ty::from_opt(ty),
+        }
+    }
+
+    // --------------------------------------------------------- operands
+
+    fn is_untyped_imm(o: &Operand) -> bool {
+        matches!(o.kind, OperandKind::Imm(_)) && o.cast.is_none()
+    }
+
+    /// The type of an operand. An immediate without a cast takes `expected`
+    /// (or `pint`). Reports invalid reads, bad casts and immediates that do
+    /// not fit.
+    fn operand(
+        &mut self,
+        st: &mut State,
+        o: &Operand,
+        expected: Option<Type>,
+        report: bool,
+    ) -> Option<Type> {
+        match o.kind {
+            OperandKind::Var(v) => {
+                let t = self.read_var(st, v, o.span, report)?;
+                match o.cast {
+                    None => Some(t),
+                    Some(c) if cast_ok(t, c) => Some(c),
+                    Some(c) => {
+                        self.err(
+                            report,
+                            CheckError::BadCast {
+                                from: t,
+                                to: c,
+                                span: o.span,
+                            },
+                        );
+                        None
+                    }
+                }
+            }
+            OperandKind::Imm(v) => {
+                let t = o.cast.or(expected).unwrap_or(Type::Pint);
+                if t.is_float() {
+                    self.err(
+                        report,
+                        CheckError::FloatImmediate {
+                            ty: t,
+                            span: o.span,
+                        },
+                    );
+                    return None;
+                }
+                if !fits(v, t) {
+                    self.err(
+                        report,
+                        CheckError::ImmediateTooWide {
+                            value: v,
+                            ty: t,
+                            span: o.span,
+                        },
+                    );
+                }
+                Some(t)
+            }
+        }
+    }
+
+    /// Types of two operands that must agree (an untyped immediate follows the other).
+    fn operand_pair(
+        &mut self,
+        st: &mut State,
+        a: &Operand,
+        b: &Operand,
+        what: &'static str,
+        span: Span,
+        report: bool,
+    ) -> Option<Type> {
+        let (ta, tb) = match (Self::is_untyped_imm(a), Self::is_untyped_imm(b)) {
+            (true, false) => {
+                let tb = self.operand(st, b, None, report);
+                (self.operand(st, a, tb, report), tb)
+            }
+            _ => {
+                let ta = self.operand(st, a, None, report);
+                (ta, self.operand(st, b, ta, report))
+            }
+        };
+        let (ta, tb) = (ta?, tb?);
+        if ta != tb {
+            self.err(
+                report,
+                CheckError::TypeMismatch {
+                    what,
+                    left: ta.to_string(),
+                    right: tb.to_string(),
+                    span,
+                },
+            );
+            return None;
+        }
+        Some(ta)
+    }
+
+    fn general(
+        &mut self,
+        t: Option<Type>,
+        what: &'static str,
+        span: Span,
+        report: bool,
+    ) -> Option<Type> {
+        match t {
+            Some(t) if t.is_float() => {
+                self.err(report, CheckError::FloatNotAllowed { what, ty: t, span });
+                None
+            }
+            other => other,
+        }
+    }
+
+    fn address(&mut self, st: &mut State, a: &Address, report: bool) {
+        let parts = a
+            .base
+            .map(|p| ("base", p))
+            .into_iter()
+            .chain(a.index.map(|(p, _)| ("index", p)));
+        for (part, p) in parts {
+            if let Some(t) = self.read_var(st, p.var, p.span, report)
+                && !t.is_pointer_sized_integer()
+            {
+                self.err(
+                    report,
+                    CheckError::BadAddressPart {
+                        part,
+                        var: p.var.to_string(),
+                        ty: t.to_string(),
+                        span: p.span,
+                    },
+                );
+            }
+        }
+        if let Some((_, scale)) = a.index
+            && !matches!(scale, 1 | 2 | 4 | 8)
+        {
+            self.err(
+                report,
+                CheckError::BadScale {
+                    scale,
+                    span: a.span,
+                },
+            );
+        }
+        if !fits(a.offset, Type::G8) {
+            self.err(
+                report,
+                CheckError::ImmediateTooWide {
+                    value: a.offset,
+                    ty: Type::G8,
+                    span: a.span,
+                },
+            );
+        }
+    }
+
+    fn call_target(&mut self, st: &mut State, o: &Operand, report: bool) {
+        if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
+            && t != Type::Pint
+        {
+            self.err(
+                report,
+                CheckError::BadCallTarget {
+                    ty: t.to_string(),
+                    span: o.span,
+                },
+            );
+        }
+    }
+
+    // ------------------------------------------------------ instructions
+
+    /// The transfer function, with the checks of each instruction.
+    pub(crate) fn step(&mut self, st: &mut State, i: usize, report: bool) {
+        let inst = &self.stub.body[i];
+        let span = inst.span;
+        match &inst.kind {
+            InstKind::Label(_) => {}
+            InstKind::Locals(n) => st.locals = vec![Ty::UNDEF; *n as usize],
+            InstKind::StdPlaces(n) => {
+                if *n > MAX_STD_PLACES {
+                    self.err(
+                        report,
+                        CheckError::TooManyStdPlaces {
+                            count: *n,
+                            max: MAX_STD_PLACES,
+                            span,
+                        },
+                    );
+                }
+                st.std = vec![Ty::UNDEF; (*n).min(MAX_STD_PLACES) as usize];
+            }
+            InstKind::Alloc { dst, size } => {
+                if st.out.is_some() {
+                    self.err(report, CheckError::AllocInOutArea { span });
+                }
+                let total = st.alloc as u64 + (*size as u64).div_ceil(8) * 8;
+                if total > MAX_ALLOC_BYTES as u64 {
+                    self.err(
+                        report,
+                        CheckError::AllocTooLarge {
+                            total,
+                            max: MAX_ALLOC_BYTES as u64,
+                            span,
+                        },
+                    );
+                }
+                st.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
+                self.write_var(st, *dst, Some(Type::Pint), report);
+                self.facts.op_types[i] = Ty::of(Type::Pint);
+            }
+            InstKind::Move { dst, src } => {
+                let expected = self.declared_type(st, dst.var);
+                let t = self.operand(st, src, expected, report);
+                self.facts.op_types[i] = Ty::from_opt(t);
+                self.write_var(st, *dst, t, report);
+            }
+            InstKind::Unary { dst, op, src } => {
+                let t = self.operand(st, src, None, report);
+                let t = self.general(t, "a unary operation", src.span, report);
+                let result = match (op.extension(), t) {
+                    (Some((n, _)), Some(t)) => {
+                        if t.size() < n {
+                            self.err(
+                                report,
+                                CheckError::BadExtension {
+                                    what: format!(
+                                        "`{}` extends the low {n} bytes, but {} is only {} byte(s)",
+                                        op.keyword(),
+                                        t,
+                                        t.size()
+                                    ),
+                                    span: src.span,
+                                },
+                            );
+                        }
+                        Some(Type::Pint)
+                    }
+                    (Some(_), None) => Some(Type::Pint),
+                    (None, t) => t,
+                };
+                self.facts.op_types[i] = Ty::from_opt(result);
+                self.write_var(st, *dst, result, report);
+            }
+            InstKind::Binary { dst, op, lhs, rhs } => {
+                let t = if op.is_shift() {
+                    let t = self.operand(st, lhs, self.declared_type(st, dst.var), report);
+                    let t = self.general(t, "a shift", lhs.span, report);
+                    let c = self.operand(st, rhs, None, report);
+                    self.general(c, "a shift count", rhs.span, report);
+                    if let OperandKind::Imm(v) = rhs.kind
+                        && !(0..=63).contains(&v)
+                    {
+                        self.err(
+                            report,
+                            CheckError::ShiftCount {
+                                count: v,
+                                span: rhs.span,
+                            },
+                        );
+                    }
+                    t
+                } else {
+                    let t = if Self::is_untyped_imm(lhs) && Self::is_untyped_imm(rhs) {
+                        let d = self.declared_type(st, dst.var);
+                        let a = self.operand(st, lhs, d, report);
+                        self.operand(st, rhs, a, report);
+                        a
+                    } else {
+                        self.operand_pair(st, lhs, rhs, "a binary operation", span, report)
+                    };
+                    self.general(t, "arithmetic", span, report)
+                };
+                self.facts.op_types[i] = Ty::from_opt(t);
+                self.write_var(st, *dst, t, report);
+            }
+            InstKind::Ts { dst } => {
+                st.clobbered |= Clobbers::TS;
+                self.facts.op_types[i] = Ty::of(Type::Pint);
+                self.write_var(st, *dst, Some(Type::Pint), report);
+            }
+            InstKind::Handles(o) => {
+                if st.m2n != M2nState::PushedWithHandles {
+                    self.err(report, CheckError::HandlesWithoutHandlesFrame { span });
+                }
+                if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
+                    && t != Type::Pint
+                {
+                    self.err(
+                        report,
+                        CheckError::TypeMismatch {
+                            what: "`handles =`",
+                            left: "pint".into(),
+                            right: t.to_string(),
+                            span: o.span,
+                        },
+                    );
+                }
+            }
+            InstKind::Ld { dst, addr, ext } => {
+                self.address(st, addr, report);
+                if addr.ordering == Ordering::Release {
+                    self.err(
+                        report,
+                        CheckError::BadOrdering {
+                            what: "`release` orders stores; a load can be `acquire`",
+                            span: addr.span,
+                        },
+                    );
+                }
+                let t = match ext {
+                    Some(_) => {
+                        if !matches!(addr.ty, Type::G1 | Type::G2 | Type::G4) {
+                            self.err(
+                                report,
+                                CheckError::BadExtension {
+                                    what: format!(
+                                        "`sx`/`zx` extend g1, g2 or g4 loads; {} is not narrow",
+                                        addr.ty
+                                    ),
+                                    span: addr.span,
+                                },
+                            );
+                        }
+                        Type::Pint
+                    }
+                    None => addr.ty,
+                };
+                self.facts.op_types[i] = Ty::of(addr.ty);
+                if let Some(d) = self
+                    .declared_type(st, dst.var)
+                    .filter(|_| dst.var != Var::Ret)
+                    && d != t
+                {
+                    self.err(
+                        report,
+                        CheckError::TypeMismatch {
+                            what: "a load",
+                            left: d.to_string(),
+                            right: t.to_string(),
+                            span,
+                        },
+                    );
+                }
+                self.write_var(st, *dst, Some(t), report);
+            }
+            InstKind::St { addr, src } => {
+                self.address(st, addr, report);
+                if addr.ordering == Ordering::Acquire {
+                    self.err(
+                        report,
+                        CheckError::BadOrdering {
+                            what: "`acquire` orders loads; a store can be `release`",
+                            span: addr.span,
+                        },
+                    );
+                }
+                if let Some(t) = self.operand(st, src, Some(addr.ty), report)
+                    && t != addr.ty
+                {
+                    self.err(
+                        report,
+                        CheckError::TypeMismatch {
+                            what: "a store",
+                            left: addr.ty.to_string(),
+                            right: t.to_string(),
+                            span,
+                        },
+                    );
+                }
+                self.facts.op_types[i] = Ty::of(addr.ty);
+            }
+            InstKind::Inc { addr } => {
+                self.address(st, addr, report);
+                if addr.ordering != Ordering::Plain {
+                    self.err(
+                        report,
+                        CheckError::BadOrdering {
+                            what: "`inc` is a plain read-modify-write; it takes no ordering",
+                            span: addr.span,
+                        },
+                    );
+                }
+                self.general(Some(addr.ty), "`inc`", addr.span, report);
+                self.facts.op_types[i] = Ty::of(addr.ty);
+            }
+            InstKind::Cas {
+                addr,
+                compare,
+                source,
+                ..
+            } => {
+                self.address(st, addr, report);
+                if addr.ordering != Ordering::Plain {
+                    self.err(
+                        report,
+                        CheckError::BadOrdering {
+                            what: "`cas` is always sequentially consistent; it takes no ordering",
+                            span: addr.span,
+                        },
+                    );
+                }
+                self.general(Some(addr.ty), "`cas`", addr.span, report);
+                for (o, what) in [
+                    (compare, "the `cas` comparand"),
+                    (source, "the `cas` source"),
+                ] {
+                    if let Some(t) = self.operand(st, o, Some(addr.ty), report)
+                        && t != addr.ty
+                    {
+                        self.err(
+                            report,
+                            CheckError::TypeMismatch {
+                                what,
+                                left: addr.ty.to_string(),
+                                right: t.to_string(),
+                                span: o.span,
+                            },
+                        );
+                    }
+                }
+                self.facts.op_types[i] = Ty::of(addr.ty);
+            }
+            InstKind::Jump(_) => {}
+            InstKind::JumpIf { cond, .. } => {
+                let t =
+                    self.operand_pair(st, &cond.lhs, &cond.rhs, "a comparison", cond.span, report);
+                let t = self.general(t, "a comparison", cond.span, report);
+                self.facts.op_types[i] = Ty::from_opt(t);
+            }
+            InstKind::Out(sig) => {
+                if sig.cc == CallConv::Handler {
+                    self.err(report, CheckError::BadHandlerSignature {
+                        what: "a handler is entered by `tailcall`, not called: `out handler` is not allowed",
+                        span: sig.span,
+                    });
+                }
+                let mut s = sig.clone();
+                s.span = Span::DUMMY;
+                st.out = Some(self.intern_sig(s));
+                st.outputs_set.clear();
+                st.clobbered |= Clobbers::OUTPUT;
+            }
+            InstKind::In2Out { cc, ret, sig_span } => {
+                if *cc == CallConv::Handler {
+                    self.err(report, CheckError::BadHandlerSignature {
+                        what: "a handler is entered by `tailcall`, not called: `in2out handler` is not allowed",
+                        span: *sig_span,
+                    });
+                }
+                match self.params {
+                    None => {
+                        self.err(report, CheckError::In2OutInArbitrary { span });
+                        st.out = None;
+                    }
+                    Some(params) => {
+                        if report {
+                            self.facts.input_reads_after |= st.clobbered;
+                            self.facts.reads_inputs = true;
+                        }
+                        let sig = Signature {
+                            cc: *cc,
+                            params: params.to_vec(),
+                            ret: *ret,
+                            span: Span::DUMMY,
+                        };
+                        let n = params.len() as u32;
+                        st.out = Some(self.intern_sig(sig));
+                        st.outputs_set.set_range(n);
+                    }
+                }
+                st.clobbered |= Clobbers::OUTPUT;
+            }
+            InstKind::Call { kind, target } => {
+                self.call_target(st, target, report);
+                match kind {
+                    CallKind::Call | CallKind::NoReturn => {
+                        match self.out_sig(st).cloned() {
+                            None => self.err(
+                                report,
+                                CheckError::CallWithoutOut {
+                                    kind: kind.keyword(),
+                                    span,
+                                },
+                            ),
+                            Some(sig) => {
+                                for k in 0..sig.params.len() as u32 {
+                                    if !st.outputs_set.contains(k) {
+                                        self.err(
+                                            report,
+                                            CheckError::OutputNotSet { index: k, span },
+                                        );
+                                    }
+                                }
+                                st.ret = Ty::from_opt(sig.ret);
+                            }
+                        }
+                        st.std.clear();
+                        st.out = None;
+                        st.outputs_set.clear();
+                        st.clobbered |= Clobbers::CALL;
+                    }
+                    CallKind::Tail => self.check_tailcall(st, span, report),
+                }
+            }
+            InstKind::Ret => {
+                match &self.stub.entry.signature {
+                    EntrySignature::Arbitrary { .. } => {
+                        self.err(
+                            report,
+                            CheckError::RetNotAllowed {
+                                what: "arbitrary",
+                                span,
+                            },
+                        );
+                    }
+                    EntrySignature::Typed(sig) if sig.cc == CallConv::Handler => {
+                        self.err(
+                            report,
+                            CheckError::RetNotAllowed {
+                                what: "handler",
+                                span,
+                            },
+                        );
+                    }
+                    EntrySignature::Typed(_) => {
+                        if let Some(rt) = self.ret_type
+                            && st.ret.get() != Some(rt)
+                        {
+                            self.err(
+                                report,
+                                CheckError::RetValue {
+                                    expected: rt.to_string(),
+                                    found: ty_name(st.ret.get()),
+                                    span,
+                                },
+                            );
+                        }
+                    }
+                }
+                if st.m2n != M2nState::None {
+                    self.err(report, CheckError::RetWithM2n { span });
+                }
+                self.facts.op_types[i] = Ty::from_opt(self.ret_type);
+            }
+            InstKind::PushM2n {
+                method,
+                frame_type,
+                handles,
+            } => {
+                if st.m2n != M2nState::None {
+                    self.err(report, CheckError::PushM2nTwice { span });
+                }
+                if st.alloc != 0 {
+                    self.err(report, CheckError::AllocBeforePushM2n { span });
+                }
+                if st.out.is_some() {
+                    self.err(
+                        report,
+                        CheckError::M2nInOutArea {
+                            what: "push_m2n",
+                            span,
+                        },
+                    );
+                }
+                for o in [method, frame_type].into_iter().flatten() {
+                    let t = self.operand(st, o, Some(Type::Pint), report);
+                    if let Some(t) = t
+                        && !t.is_pointer_sized_integer()
+                    {
+                        self.err(
+                            report,
+                            CheckError::TypeMismatch {
+                                what: "`push_m2n`",
+                                left: "pint".into(),
+                                right: t.to_string(),
+                                span: o.span,
+                            },
+                        );
+                    }
+                }
+                st.m2n = if *handles {
+                    M2nState::PushedWithHandles
+                } else {
+                    M2nState::Pushed
+                };
+                st.out = None;
+                st.ret = Ty::UNDEF;
+                st.clobbered |= Clobbers::M2N;
+            }
+            InstKind::M2nSaveAll => {
+                if st.m2n == M2nState::None {
+                    self.err(
+                        report,
+                        CheckError::NoM2nFrame {
+                            what: "m2n_save_all",
+                            span,
+                        },
+                    );
+                }
+            }
+            InstKind::PopM2n => {
+                if st.m2n == M2nState::None {
+                    self.err(
+                        report,
+                        CheckError::NoM2nFrame {
+                            what: "pop_m2n",
+                            span,
+                        },
+                    );
+                }
+                if st.out.is_some() {
+                    self.err(
+                        report,
+                        CheckError::M2nInOutArea {
+                            what: "pop_m2n",
+                            span,
+                        },
+                    );
+                }
+                st.m2n = M2nState::None;
+                st.alloc = 0;
+                st.std.clear();
+                st.out = None;
+                st.clobbered |= Clobbers::M2N;
+            }
+            InstKind::Print { operand, .. } => {
+                if let Some(o) = operand {
+                    let t = self.operand(st, o, None, report);
+                    self.facts.op_types[i] = Ty::from_opt(t);
+                }
+                st.clobbered |= Clobbers::PRINT;
+            }
+        }
+    }
+
+    fn check_tailcall(&mut self, st: &mut State, span: Span, report: bool) {
+        if st.m2n != M2nState::None {
+            self.err(report, CheckError::TailcallWithM2n { span });
+        }
+        let received = self.stub.entry.std_places.min(MAX_STD_PLACES);
+        let passed = st.std.len() as u32;
+        let max = received.max(PASSABLE_SCRATCH_PLACES);
+        if passed > max {
+            self.err(
+                report,
+                CheckError::PinnedPlacesNotReceived {
+                    count: passed,
+                    received,
+                    max,
+                    span,
+                },
+            );
+        }
+        if self.stub.entry.signature.cc() == CallConv::Handler {
+            let defined = st.std.iter().take_while(|t| t.get().is_some()).count() as u32;
+            if defined < received {
+                self.err(
+                    report,
+                    CheckError::HandlerStdPlaces {
+                        expected: received,
+                        found: defined,
+                        span,
+                    },
+                );
+            }
+        }
+    }
+}

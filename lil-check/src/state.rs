@@ -1,0 +1,239 @@
+//! The frame context at a program point, and how contexts merge at joins.
+//!
+//! Types are stored in one byte ([`Ty`]) so that the per-instruction
+//! contexts of a stub fit in one flat arena.
+
+use lil_syntax::Type;
+
+/// A type or "undefined", in one byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub(crate) struct Ty(pub(crate) u8);
+
+impl Ty {
+    pub(crate) const UNDEF: Ty = Ty(0);
+
+    pub(crate) fn of(t: Type) -> Ty {
+        Ty(match t {
+            Type::G1 => 1,
+            Type::G2 => 2,
+            Type::G4 => 3,
+            Type::G8 => 4,
+            Type::F4 => 5,
+            Type::F8 => 6,
+            Type::Ref => 7,
+            Type::Pint => 8,
+        })
+    }
+
+    pub(crate) fn from_opt(t: Option<Type>) -> Ty {
+        t.map_or(Ty::UNDEF, Ty::of)
+    }
+
+    pub(crate) fn get(self) -> Option<Type> {
+        Some(match self.0 {
+            1 => Type::G1,
+            2 => Type::G2,
+            3 => Type::G4,
+            4 => Type::G8,
+            5 => Type::F4,
+            6 => Type::F8,
+            7 => Type::Ref,
+            8 => Type::Pint,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether and how an M2N frame is pushed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum M2nState {
+    /// No frame.
+    None,
+    /// `push_m2n` without `handles`.
+    Pushed,
+    /// `push_m2n ..., handles`.
+    PushedWithHandles,
+}
+
+impl M2nState {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            M2nState::None => "no M2N frame",
+            M2nState::Pushed => "an M2N frame",
+            M2nState::PushedWithHandles => "an M2N frame with handles",
+        }
+    }
+}
+
+/// A set of small integers: the first 64 inline, the rest on the heap.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Bits {
+    inline: u64,
+    more: Vec<u64>,
+}
+
+impl Bits {
+    pub(crate) fn clear(&mut self) {
+        self.inline = 0;
+        self.more.clear();
+    }
+
+    pub(crate) fn insert(&mut self, i: u32) {
+        if i < 64 {
+            self.inline |= 1 << i;
+        } else {
+            let w = (i / 64 - 1) as usize;
+            if self.more.len() <= w {
+                self.more.resize(w + 1, 0);
+            }
+            self.more[w] |= 1 << (i % 64);
+        }
+    }
+
+    pub(crate) fn contains(&self, i: u32) -> bool {
+        if i < 64 {
+            self.inline & (1 << i) != 0
+        } else {
+            let w = (i / 64 - 1) as usize;
+            self.more.get(w).is_some_and(|x| x & (1 << (i % 64)) != 0)
+        }
+    }
+
+    pub(crate) fn set_range(&mut self, n: u32) {
+        self.clear();
+        for i in 0..n {
+            self.insert(i);
+        }
+    }
+
+    /// `self &= other`; returns whether `self` changed.
+    pub(crate) fn intersect(&mut self, other: &Bits) -> bool {
+        let before = self.inline;
+        self.inline &= other.inline;
+        let mut changed = before != self.inline;
+        for (i, w) in self.more.iter_mut().enumerate() {
+            let o = other.more.get(i).copied().unwrap_or(0);
+            if *w & !o != 0 {
+                changed = true;
+            }
+            *w &= o;
+        }
+        changed
+    }
+}
+
+bitflags::bitflags! {
+    /// What may have overwritten the argument registers since entry, as
+    /// seen by a read of an input. Backends decide which of these clobber
+    /// on their target (a TLS-slot `ts` does not; a `ts` call does).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct Clobbers: u8 {
+        /// A `call` (any kind that returns).
+        const CALL = 1;
+        /// `v = ts`.
+        const TS = 2;
+        /// `out`, `in2out` or a write to an output.
+        const OUTPUT = 4;
+        /// `push_m2n` or `pop_m2n`.
+        const M2N = 8;
+        /// `print`.
+        const PRINT = 16;
+    }
+}
+
+/// The mutable frame state the dataflow pushes through the stub.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct State {
+    pub(crate) std: Vec<Ty>,
+    pub(crate) locals: Vec<Ty>,
+    /// Index into the checker's signature table.
+    pub(crate) out: Option<u32>,
+    pub(crate) outputs_set: Bits,
+    pub(crate) m2n: M2nState,
+    pub(crate) ret: Ty,
+    pub(crate) alloc: u32,
+    pub(crate) clobbered: Clobbers,
+}
+
+/// A part of the state on which paths disagreed in a way that is an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Conflict {
+    M2n,
+    LocalCount,
+    LocalType(u32),
+    Out,
+    Alloc,
+}
+
+impl State {
+    pub(crate) fn entry(std_places: u32) -> State {
+        State {
+            std: vec![Ty::of(Type::Pint); std_places as usize],
+            locals: Vec::new(),
+            out: None,
+            outputs_set: Bits::default(),
+            m2n: M2nState::None,
+            ret: Ty::UNDEF,
+            alloc: 0,
+            clobbered: Clobbers::empty(),
+        }
+    }
+
+    /// Merge `other` (arriving on a new edge) into `self` (what the join
+    /// already had). Components that must agree and do not are returned as
+    /// conflicts and left as they were; the others weaken. Returns whether
+    /// `self` changed.
+    pub(crate) fn merge(&mut self, other: &State, conflicts: &mut Vec<Conflict>) -> bool {
+        let mut changed = false;
+        // Standard places: the common prefix with equal types.
+        let common = self
+            .std
+            .iter()
+            .zip(&other.std)
+            .take_while(|(a, b)| a == b)
+            .count();
+        if common < self.std.len() {
+            self.std.truncate(common);
+            changed = true;
+        }
+        if self.m2n != other.m2n {
+            conflicts.push(Conflict::M2n);
+        }
+        if self.locals.len() != other.locals.len() {
+            conflicts.push(Conflict::LocalCount);
+        } else {
+            for (k, (a, b)) in self.locals.iter_mut().zip(&other.locals).enumerate() {
+                if a == b {
+                    continue;
+                }
+                if *a == Ty::UNDEF {
+                    continue;
+                }
+                if *b == Ty::UNDEF {
+                    *a = Ty::UNDEF;
+                    changed = true;
+                } else {
+                    conflicts.push(Conflict::LocalType(k as u32));
+                }
+            }
+        }
+        if self.out != other.out {
+            conflicts.push(Conflict::Out);
+        } else if self.outputs_set.intersect(&other.outputs_set) {
+            changed = true;
+        }
+        if self.ret != other.ret && self.ret != Ty::UNDEF {
+            self.ret = Ty::UNDEF;
+            changed = true;
+        }
+        if self.alloc != other.alloc {
+            conflicts.push(Conflict::Alloc);
+        }
+        let clobbered = self.clobbered | other.clobbered;
+        if clobbered != self.clobbered {
+            self.clobbered = clobbered;
+            changed = true;
+        }
+        changed
+    }
+}
