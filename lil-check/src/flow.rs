@@ -88,6 +88,14 @@ pub(crate) fn fits(value: i128, ty: Type) -> bool {
     (min..=max).contains(&value)
 }
 
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn cast_ok(from: Type, to: Type) -> bool {
     from == to || (from.is_pointer_sized_integer() && to.is_pointer_sized_integer())
 }
@@ -380,8 +388,8 @@ impl<'s> Checker<'s> {
             ),
             Conflict::LocalCount => (
                 "the number of locals",
-                format!("{} locals", a.locals.len()),
-                format!("{} locals", bst.locals.len()),
+                plural(a.locals.len(), "local"),
+                plural(bst.locals.len(), "local"),
             ),
             Conflict::LocalType(k) => (
                 "the type of a local",
@@ -552,6 +560,7 @@ impl<'s> Checker<'s> {
                         );
                         None
                     }
+                    Some(t) if t.is_error() => None,
                     Some(t) => match t.get() {
                         Some(t) => Some(t),
                         None => {
@@ -585,6 +594,7 @@ impl<'s> Checker<'s> {
                     );
                     None
                 }
+                Some(t) if t.is_error() => None,
                 Some(t) => match t.get() {
                     Some(t) => Some(t),
                     None => {
@@ -601,6 +611,7 @@ impl<'s> Checker<'s> {
                     }
                 },
             },
+            Var::Ret if st.ret.is_error() => None,
             Var::Ret => match st.ret.get() {
                 Some(t) => Some(t),
                 None => {
@@ -710,7 +721,7 @@ impl<'s> Checker<'s> {
                     f[k as usize].get_or_insert(span);
                 }
                 match st.locals.get_mut(k as usize) {
-                    Some(slot) => *slot = Ty::from_opt(ty),
+                    Some(slot) => *slot = Ty::checked(ty),
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
@@ -744,7 +755,7 @@ impl<'s> Checker<'s> {
                     self.facts.std_written |= 1 << k;
                 }
                 match st.std.get_mut(k as usize) {
-                    Some(slot) => *slot = Ty::from_opt(ty),
+                    Some(slot) => *slot = Ty::checked(ty),
                     None => {
                         let reason = format!(
                             "does not exist here: {} standard place(s) live",
@@ -761,7 +772,7 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
-            Var::Ret => st.ret = Ty::from_opt(ty),
+            Var::Ret => st.ret = Ty::checked(ty),
         }
     }
 
@@ -1220,7 +1231,16 @@ impl<'s> Checker<'s> {
                 match self.params {
                     None => {
                         self.err(report, CheckError::In2OutInArbitrary { span });
-                        st.out = None;
+                        // An output area with no arguments, so the call that follows
+                        // does not report a second error.
+                        let sig = Signature {
+                            cc: *cc,
+                            params: Vec::new(),
+                            ret: *ret,
+                            span: Span::DUMMY,
+                        };
+                        st.out = Some(self.intern_sig(sig));
+                        st.outputs_set.clear();
                     }
                     Some(params) => {
                         if report {
@@ -1294,6 +1314,7 @@ impl<'s> Checker<'s> {
                     }
                     EntrySignature::Typed(_) => {
                         if let Some(rt) = self.ret_type
+                            && !st.ret.is_error()
                             && st.ret.get() != Some(rt)
                         {
                             self.err(
@@ -1353,7 +1374,11 @@ impl<'s> Checker<'s> {
                 } else {
                     M2nState::Pushed
                 };
-                st.out = None;
+                // `push_m2n` in an output area is an error reported above; keeping
+                // the area avoids a second error at the call.
+                if st.out.is_none() {
+                    st.out = None;
+                }
                 st.ret = Ty::UNDEF;
                 st.clobbered |= Clobbers::M2N;
             }
@@ -1422,7 +1447,11 @@ impl<'s> Checker<'s> {
             );
         }
         if self.stub.entry.signature.cc() == CallConv::Handler {
-            let defined = st.std.iter().take_while(|t| t.get().is_some()).count() as u32;
+            let defined = st
+                .std
+                .iter()
+                .take_while(|t| t.get().is_some() || t.is_error())
+                .count() as u32;
             if defined < received {
                 self.err(
                     report,

@@ -11,6 +11,18 @@ pub(crate) struct Ty(pub(crate) u8);
 
 impl Ty {
     pub(crate) const UNDEF: Ty = Ty(0);
+    /// The value of an expression that already had an error: reading it
+    /// reports nothing more, so one mistake gives one error.
+    pub(crate) const ERROR: Ty = Ty(255);
+
+    pub(crate) fn is_error(self) -> bool {
+        self == Ty::ERROR
+    }
+
+    /// The type of a checked value: `None` means its expression had an error.
+    pub(crate) fn checked(t: Option<Type>) -> Ty {
+        t.map_or(Ty::ERROR, Ty::of)
+    }
 
     pub(crate) fn of(t: Type) -> Ty {
         Ty(match t {
@@ -203,7 +215,12 @@ impl State {
             conflicts.push(Conflict::LocalCount);
         } else {
             for (k, (a, b)) in self.locals.iter_mut().zip(&other.locals).enumerate() {
-                if a == b {
+                if a == b || a.is_error() {
+                    continue;
+                }
+                if b.is_error() {
+                    *a = Ty::ERROR;
+                    changed = true;
                     continue;
                 }
                 if *a == Ty::UNDEF {

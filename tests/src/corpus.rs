@@ -124,10 +124,18 @@ impl CorpusStub {
         &self,
         sample: &dyn Fn(usize, usize) -> i128,
     ) -> Result<Stub, (usize, SyntaxErrors, String)> {
-        let method = sample_method();
+        self.build_with_method(&sample_method(), sample)
+    }
+
+    /// Parse the pieces in order, `%Nm`/`%Nj` standing for `method`.
+    pub fn build_with_method(
+        &self,
+        method: &MethodSig,
+        sample: &dyn Fn(usize, usize) -> i128,
+    ) -> Result<Stub, (usize, SyntaxErrors, String)> {
         let mut builder: Option<StubBuilder> = None;
         for (k, piece) in self.pieces.iter().enumerate() {
-            let args = directive_args(piece, &method, k, sample);
+            let args = directive_args(piece, method, k, sample);
             let result = match &mut builder {
                 None => StubBuilder::new(piece, &args).map(|b| builder = Some(b)),
                 Some(b) => b.append(piece, &args),
@@ -157,6 +165,10 @@ impl CorpusStub {
             String::from("entry 0:managed:ref,ref:void;\npush_m2n 0, 0, handles;\nlocals 1;\n");
         for p in &self.pieces {
             s.push_str(p);
+        }
+        // The fragments run inside a frame with handles; close it before the file's `ret;`.
+        if let Some(at) = s.rfind("ret;") {
+            s.insert_str(at, "pop_m2n; ");
         }
         s
     }
