@@ -40,6 +40,7 @@ pub mod ast;
 pub mod diagnostic;
 pub mod directive;
 pub mod error;
+pub mod hole;
 mod parser;
 mod print;
 pub mod span;
