@@ -1380,7 +1380,7 @@ impl<'s> Checker<'s> {
                     st.out = None;
                 }
                 st.ret = Ty::UNDEF;
-                st.clobbered |= Clobbers::M2N;
+                st.clobbered |= Clobbers::PUSH_M2N;
             }
             InstKind::M2nSaveAll => {
                 if st.m2n == M2nState::None {
@@ -1416,7 +1416,7 @@ impl<'s> Checker<'s> {
                 st.alloc = 0;
                 st.std.clear();
                 st.out = None;
-                st.clobbered |= Clobbers::M2N;
+                st.clobbered |= Clobbers::POP_M2N;
             }
             InstKind::Print { operand, .. } => {
                 if let Some(o) = operand {
@@ -1429,6 +1429,11 @@ impl<'s> Checker<'s> {
     }
 
     fn check_tailcall(&mut self, st: &mut State, span: Span, report: bool) {
+        // A typed stub's tailcall passes on its inputs: it reads them all.
+        if report && self.params.is_some_and(|p| !p.is_empty()) {
+            self.facts.input_reads_after |= st.clobbered;
+            self.facts.reads_inputs = true;
+        }
         if st.m2n != M2nState::None {
             self.err(report, CheckError::TailcallWithM2n { span });
         }

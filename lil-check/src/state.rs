@@ -146,10 +146,12 @@ bitflags::bitflags! {
         const TS = 2;
         /// `out`, `in2out` or a write to an output.
         const OUTPUT = 4;
-        /// `push_m2n` or `pop_m2n`.
-        const M2N = 8;
+        /// `push_m2n` (a call only where `ts` is a call).
+        const PUSH_M2N = 8;
         /// `print`.
         const PRINT = 16;
+        /// `pop_m2n` (a call where the host has `pop_m2n` hooks).
+        const POP_M2N = 32;
     }
 }
 

@@ -1,3 +1,115 @@
 //! What both LIL backends share.
+//!
+//! A backend turns a [`CheckedStub`] into machine code for one target. The
+//! parts that do not depend on the instruction set live here, so that the
+//! two emitters (`lil-codegen-x64`, `lil-codegen-arm64`) only choose
+//! instructions:
+//!
+//! - [`target`]: the ISA as data ([`TargetDesc`], [`CallingConvention`]);
+//! - [`host`]: the host VM's facts ([`HostEnv`]: `ts`, M2N list, hooks, conventions);
+//! - [`m2n`]: the [`M2nFrame`] layout and a stack walker;
+//! - [`plan`]: where every variable lives and the frame layout ([`FramePlan`]);
+//! - [`moves`]: parallel moves (argument shuffles) resolved into sequences;
+//! - [`cache`]: the W^X code cache stubs are installed into.
+//!
+//! Invariant: a backend only ever sees checked stubs, and never panics on
+//! one; a limit of the target is a [`CodegenError`].
+
+#![warn(missing_docs)]
 
 pub mod cache;
+pub mod host;
+pub mod m2n;
+pub mod moves;
+pub mod plan;
+pub mod target;
+
+pub use cache::{CacheError, CodeCache, InstalledCode};
+pub use host::{HostEnv, M2nHooks, ThreadPointer};
+pub use lil_check::CheckedStub;
+pub use m2n::M2nFrame;
+pub use plan::{FramePlan, Loc};
+pub use target::{ArgLoc, CallingConvention, Reg, RegClass, Target, TargetDesc};
+
+use std::ops::Range;
+
+/// A failure to generate code for a checked stub.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CodegenError {
+    /// The host asked for a register the target cannot give up.
+    #[error("{what} r{reg} is already used by LIL on this target")]
+    BadHostRegister {
+        /// Which register the host described.
+        what: &'static str,
+        /// Its number.
+        reg: u8,
+    },
+    /// No register left for a purpose that needs one.
+    #[error("no register left for {what}")]
+    OutOfRegisters {
+        /// The purpose.
+        what: &'static str,
+    },
+    /// An assembler error (an encoding dynasm refused).
+    #[error("assembler: {0}")]
+    Assembler(String),
+    /// A host convention the target cannot honour.
+    #[error("calling convention `{name}` is not usable on this target: {why}")]
+    BadConvention {
+        /// The convention.
+        name: String,
+        /// Why not.
+        why: &'static str,
+    },
+    /// A bug in the backend: a fact the checker promised does not hold.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl CodegenError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CodegenError::BadHostRegister { .. } => "E0401",
+            CodegenError::OutOfRegisters { .. } => "E0402",
+            CodegenError::Assembler(_) => "E0403",
+            CodegenError::BadConvention { .. } => "E0404",
+            CodegenError::Internal(_) => "E0499",
+        }
+    }
+}
+
+/// The machine code range one LIL instruction produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceMapEntry {
+    /// Index of the instruction in the stub's body.
+    pub instruction: u32,
+    /// Bytes of code (offsets from the start of the code).
+    pub code: Range<u32>,
+}
+
+/// Position-independent machine code for one stub.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledStub {
+    /// The target the code is for.
+    pub target: Target,
+    /// The code; execution starts at byte 0.
+    pub code: Vec<u8>,
+    /// For every instruction that produced code, the bytes it produced, in
+    /// instruction order. Code not attributable to one instruction (the
+    /// prologue placed at a join, edge stubs, embedded strings) is not listed.
+    pub source_map: Vec<SourceMapEntry>,
+    /// Where data embedded in the code (print strings) starts; the bytes
+    /// from here on are not instructions.
+    pub data_start: u32,
+}
+
+/// A code generator for one target.
+pub trait Backend {
+    /// The target.
+    fn target(&self) -> Target;
+    /// The target's registers and C ABI.
+    fn desc(&self) -> &'static TargetDesc;
+    /// Generate position-independent code for `stub` in `env`.
+    fn compile(&self, stub: &CheckedStub, env: &HostEnv) -> Result<CompiledStub, CodegenError>;
+}

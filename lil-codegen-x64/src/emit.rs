@@ -1,0 +1,518 @@
+//! The x86-64 emitter's machinery: values and their locations, memory
+//! operands, moves, the prologue and epilogue, helper calls, and the driver
+//! that walks the stub. `inst.rs` has one function per LIL instruction.
+//!
+//! Invariant: scratch registers (`s0`, `s1`) hold nothing across LIL
+//! instructions; within one instruction each helper documents which
+//! scratch registers it may clobber.
+
+use crate::abi::{DESC, regs::*};
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use lil_check::{CheckedStub, Context};
+use lil_codegen::plan::Loc;
+use lil_codegen::{ArgLoc, CodegenError, FramePlan, HostEnv, Reg, RegClass, SourceMapEntry};
+use lil_syntax::{InstKind, LabelId, Operand, OperandKind, Type, Var};
+
+pub(crate) type Asm = VecAssembler<X64Relocation>;
+pub(crate) type R<T> = Result<T, CodegenError>;
+
+/// An x86-64 memory operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mem {
+    /// `[base + disp]`
+    Base { base: u8, disp: i32 },
+    /// `[base + index*scale + disp]`
+    Index { base: u8, index: u8, scale: u8, disp: i32 },
+    /// `[index*scale + disp]`
+    NoBase { index: u8, scale: u8, disp: i32 },
+    /// `[disp]` (absolute, sign-extended 32-bit)
+    Abs { disp: i32 },
+}
+
+/// `dynasm!` with a memory operand spliced between `pre` and `post` tokens:
+/// `with_mem!(ops, m, [mov Rq(r),], [])` is `mov Rq(r), [m]`.
+macro_rules! with_mem {
+    ($ops:expr, $mem:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+        let ops = $ops;
+        match $mem {
+            Mem::Base { base, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + disp] $($post)*),
+            Mem::Index { base, index, scale: 1, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 1 + disp] $($post)*),
+            Mem::Index { base, index, scale: 2, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 2 + disp] $($post)*),
+            Mem::Index { base, index, scale: 4, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 4 + disp] $($post)*),
+            Mem::Index { base, index, disp, .. } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 8 + disp] $($post)*),
+            Mem::NoBase { index, scale: 1, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 1 + disp] $($post)*),
+            Mem::NoBase { index, scale: 2, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 2 + disp] $($post)*),
+            Mem::NoBase { index, scale: 4, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 4 + disp] $($post)*),
+            Mem::NoBase { index, disp, .. } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 8 + disp] $($post)*),
+            Mem::Abs { disp } => dynasm!(ops ; .arch x64 ; $($pre)* [disp] $($post)*),
+        }
+    }};
+}
+pub(crate) use with_mem;
+
+/// A general-purpose value: in a register, in memory, or an immediate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Val {
+    Reg(u8),
+    Mem(Mem),
+    Imm(i64),
+}
+
+/// Whether an immediate fits the sign-extended 32-bit field of most instructions.
+pub(crate) fn fits_i32(v: i64) -> bool {
+    i32::try_from(v).is_ok()
+}
+
+/// The 64-bit bit pattern of an immediate (LIL immediates are -2^63 ..= 2^64-1).
+pub(crate) fn imm_bits(v: i128) -> i64 {
+    v as u64 as i64
+}
+
+pub(crate) struct Emitter<'a> {
+    pub(crate) ops: Asm,
+    pub(crate) stub: &'a CheckedStub,
+    pub(crate) plan: FramePlan,
+    pub(crate) env: &'a HostEnv,
+    labels: Vec<Option<DynamicLabel>>,
+    label_inst: Vec<Option<usize>>,
+    pub(crate) framed: bool,
+    edge_stubs: Vec<(DynamicLabel, DynamicLabel)>,
+    pub(crate) strings: Vec<(DynamicLabel, Vec<u8>)>,
+    pub(crate) i: usize,
+    pub(crate) s0: u8,
+    pub(crate) s1: u8,
+    pub(crate) f0: u8,
+}
+
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(stub: &'a CheckedStub, env: &'a HostEnv) -> R<Emitter<'a>> {
+        let plan = FramePlan::new(stub, &DESC, env)?;
+        let s = stub.stub();
+        let mut label_inst = vec![None; s.labels.len()];
+        for (i, inst) in s.body.iter().enumerate() {
+            if let InstKind::Label(l) = inst.kind
+                && let Some(slot) = label_inst.get_mut(l.id.index())
+                && slot.is_none()
+            {
+                *slot = Some(i);
+            }
+        }
+        let s0 = plan.scratch_gp.first().map(|r| r.num).ok_or(CodegenError::Internal("no scratch"))?;
+        let s1 = plan.scratch_gp.get(1).map(|r| r.num).ok_or(CodegenError::Internal("no scratch"))?;
+        let f0 = plan.scratch_fp.first().map(|r| r.num).ok_or(CodegenError::Internal("no fp scratch"))?;
+        Ok(Emitter {
+            ops: Asm::new(0),
+            stub,
+            plan,
+            env,
+            labels: vec![None; s.labels.len()],
+            label_inst,
+            framed: false,
+            edge_stubs: Vec::new(),
+            strings: Vec::new(),
+            i: 0,
+            s0,
+            s1,
+            f0,
+        })
+    }
+
+    // ------------------------------------------------------------- driver
+
+    /// Emit the whole stub; returns the source map and where data starts.
+    pub(crate) fn run(&mut self) -> R<(Vec<SourceMapEntry>, u32)> {
+        let body = &self.stub.stub().body;
+        let mut map = Vec::with_capacity(body.len());
+        for i in 0..body.len() {
+            self.i = i;
+            if !self.stub.is_reachable(i) {
+                continue;
+            }
+            let kind = &body[i].kind;
+            // Fall-through into a block that is framed on entry, from
+            // unframed code: set the frame up on this edge only.
+            if let InstKind::Label(_) = kind {
+                let b = self.plan.block_of[i] as usize;
+                if self.plan.block_framed_in[b] && !self.framed && self.falls_into(i) {
+                    self.prologue()?;
+                }
+                self.framed = self.plan.block_framed_in[b];
+            } else {
+                self.framed = self.plan.framed_before[i];
+                if self.plan.requires_frame[i] && !self.framed {
+                    self.prologue()?;
+                    self.framed = true;
+                }
+            }
+            let start = self.ops.offset().0 as u32;
+            self.instruction(kind)?;
+            let end = self.ops.offset().0 as u32;
+            if end > start {
+                map.push(SourceMapEntry {
+                    instruction: i as u32,
+                    code: start..end,
+                });
+            }
+        }
+        // Edge stubs: set up the frame, then continue at the target.
+        for (stub_label, target) in std::mem::take(&mut self.edge_stubs) {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch x64 ; =>stub_label);
+            self.framed = false;
+            self.prologue()?;
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch x64 ; jmp =>target);
+        }
+        let data_start = self.ops.offset().0 as u32;
+        for (label, bytes) in std::mem::take(&mut self.strings) {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch x64 ; =>label);
+            ops.extend(bytes);
+        }
+        Ok((map, data_start))
+    }
+
+    /// Whether control can fall through into instruction `i` from `i - 1`.
+    fn falls_into(&self, i: usize) -> bool {
+        if i == 0 {
+            return true;
+        }
+        let body = &self.stub.stub().body;
+        if !self.stub.is_reachable(i - 1) {
+            return false;
+        }
+        !matches!(
+            body[i - 1].kind,
+            InstKind::Jump(_)
+                | InstKind::Ret
+                | InstKind::Call {
+                    kind: lil_syntax::CallKind::Tail | lil_syntax::CallKind::NoReturn,
+                    ..
+                }
+        )
+    }
+
+    pub(crate) fn ctx(&self) -> R<Context<'a>> {
+        self.stub
+            .context(self.i)
+            .ok_or(CodegenError::Internal("no context for a reachable instruction"))
+    }
+
+    pub(crate) fn label(&mut self, id: LabelId) -> DynamicLabel {
+        if let Some(Some(l)) = self.labels.get(id.index()) {
+            return *l;
+        }
+        let l = self.ops.new_dynamic_label();
+        if let Some(slot) = self.labels.get_mut(id.index()) {
+            *slot = Some(l);
+        }
+        l
+    }
+
+    /// The label to jump to for `id` from the current (framed or not) state:
+    /// an edge stub when the target expects a frame this path has not set up.
+    pub(crate) fn jump_label(&mut self, id: LabelId) -> DynamicLabel {
+        let target = self.label(id);
+        let Some(Some(inst)) = self.label_inst.get(id.index()).copied() else {
+            return target;
+        };
+        let b = self.plan.block_of[inst] as usize;
+        if !self.framed && self.plan.block_framed_in[b] {
+            let stub_label = self.ops.new_dynamic_label();
+            self.edge_stubs.push((stub_label, target));
+            stub_label
+        } else {
+            target
+        }
+    }
+
+    // ---------------------------------------------------------- locations
+
+    fn frame_mem(&self, off: i32) -> Mem {
+        Mem::Base { base: RSP, disp: off }
+    }
+
+    /// The memory operand of a frame or incoming-argument location.
+    pub(crate) fn loc_mem(&self, loc: Loc) -> R<Mem> {
+        match loc {
+            Loc::Frame(off) => Ok(self.frame_mem(off)),
+            Loc::Incoming(off) => {
+                // CFA: rsp + frame_size when framed, rsp + 8 (past the return address) when not.
+                let cfa = if self.framed { self.plan.frame_size as i32 } else { 8 };
+                Ok(self.frame_mem(cfa + off))
+            }
+            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory")),
+        }
+    }
+
+    /// The type of a variable where it is read, from the context.
+    pub(crate) fn var_type(&self, var: Var) -> R<Type> {
+        let ctx = self.ctx()?;
+        let t = match var {
+            Var::Input(k) => self
+                .stub
+                .stub()
+                .entry
+                .signature
+                .typed()
+                .and_then(|s| s.params.get(k as usize).copied()),
+            Var::Output(k) => ctx.out().and_then(|s| s.params.get(k as usize).copied()),
+            Var::Local(k) => ctx.local(k),
+            Var::StdPlace(k) => ctx.std_place(k),
+            Var::Ret => ctx.ret(),
+        };
+        t.ok_or(CodegenError::Internal("variable read with no type"))
+    }
+
+    /// Where a variable of class `class` lives at the current instruction.
+    pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
+        match var {
+            Var::Input(k) => self.plan.input(k, self.framed),
+            Var::Local(k) => self.plan.local(k, class),
+            Var::StdPlace(k) => DESC
+                .std_place(k)
+                .map(Loc::Reg)
+                .ok_or(CodegenError::Internal("no such standard place")),
+            Var::Ret => Ok(Loc::Reg(match class {
+                RegClass::General => Reg::gp(DESC.ret_gp),
+                RegClass::Float => Reg::fp(DESC.ret_fp),
+            })),
+            Var::Output(k) => {
+                let ctx = self.ctx()?;
+                let sig = ctx.out().ok_or(CodegenError::Internal("output without out"))?;
+                let cc = self.env.convention(&DESC, sig.cc);
+                let (locs, _) = cc.locate(&sig.params);
+                match locs.get(k as usize) {
+                    Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(*r)),
+                    Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(*off as i32)),
+                    None => Err(CodegenError::Internal("no such output")),
+                }
+            }
+        }
+    }
+
+    /// A general-purpose variable as a value.
+    pub(crate) fn var_val(&self, var: Var) -> R<Val> {
+        match self.var_loc(var, RegClass::General)? {
+            Loc::Reg(r) => Ok(Val::Reg(r.num)),
+            loc => Ok(Val::Mem(self.loc_mem(loc)?)),
+        }
+    }
+
+    /// A general-purpose operand as a value.
+    pub(crate) fn operand_val(&self, o: &Operand) -> R<Val> {
+        match o.kind {
+            OperandKind::Imm(v) => Ok(Val::Imm(imm_bits(v))),
+            OperandKind::Var(v) => self.var_val(v),
+        }
+    }
+
+    // -------------------------------------------------------------- moves
+
+    /// `r = v` (64 bits; for an immediate, the shortest encoding).
+    pub(crate) fn load(&mut self, r: u8, v: Val) {
+        let ops = &mut self.ops;
+        match v {
+            Val::Reg(s) if s == r => {}
+            Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
+            Val::Mem(m) => with_mem!(ops, m, [mov Rq(r),], []),
+            Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
+            Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32),
+            Val::Imm(x) if fits_i32(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), DWORD x as i32),
+            Val::Imm(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), QWORD x),
+        }
+    }
+
+    /// The value in a register: its own, or loaded into `scratch`.
+    pub(crate) fn in_reg(&mut self, v: Val, scratch: u8) -> u8 {
+        match v {
+            Val::Reg(r) => r,
+            other => {
+                self.load(scratch, other);
+                scratch
+            }
+        }
+    }
+
+    /// `[m] = v` for a 64-bit slot; may clobber `scratch`.
+    pub(crate) fn store64(&mut self, m: Mem, v: Val, scratch: u8) {
+        match v {
+            Val::Imm(x) if fits_i32(x) => with_mem!(&mut self.ops, m, [mov QWORD], [, x as i32]),
+            _ => {
+                let r = self.in_reg(v, scratch);
+                with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+            }
+        }
+    }
+
+    /// Write the general-purpose value in register `r` to a location.
+    pub(crate) fn put(&mut self, loc: Loc, r: u8) -> R<()> {
+        match loc {
+            Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
+            loc => {
+                let m = self.loc_mem(loc)?;
+                with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy a value of type `ty` between two locations (used by parallel
+    /// moves). May clobber `s1` and `f0`.
+    pub(crate) fn copy(&mut self, dst: Loc, src: Loc, ty: Type) -> R<()> {
+        if dst == src {
+            return Ok(());
+        }
+        if ty.is_float() {
+            let f = match src {
+                Loc::Reg(r) => r.num,
+                loc => {
+                    let m = self.loc_mem(loc)?;
+                    let f0 = self.f0;
+                    with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);
+                    f0
+                }
+            };
+            match dst {
+                Loc::Reg(d) => {
+                    let ops = &mut self.ops;
+                    if d.num != f {
+                        dynasm!(ops ; .arch x64 ; movaps Rx(d.num), Rx(f));
+                    }
+                }
+                loc => {
+                    let m = self.loc_mem(loc)?;
+                    with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
+                }
+            }
+            return Ok(());
+        }
+        let v = match src {
+            Loc::Reg(r) => Val::Reg(r.num),
+            loc => Val::Mem(self.loc_mem(loc)?),
+        };
+        match dst {
+            Loc::Reg(d) => self.load(d.num, v),
+            loc => {
+                let m = self.loc_mem(loc)?;
+                let s1 = self.s1;
+                self.store64(m, v, s1);
+            }
+        }
+        Ok(())
+    }
+
+    // -------------------------------------------------- prologue/epilogue
+
+    pub(crate) fn prologue(&mut self) -> R<()> {
+        let body = self.plan.frame_size as i32 - 16;
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; push rbp ; mov rbp, rsp);
+        if body > 0 {
+            dynasm!(ops ; .arch x64 ; sub rsp, body);
+        }
+        let saves: Vec<(Reg, i32)> = self
+            .plan
+            .saved
+            .iter()
+            .copied()
+            .chain(self.plan.arbitrary_saves.iter().copied())
+            .collect();
+        for (r, slot) in saves {
+            self.save_reg(r, slot);
+        }
+        let homes: Vec<(ArgLoc, Option<i32>)> = self
+            .plan
+            .inputs
+            .iter()
+            .copied()
+            .zip(self.plan.input_homes.iter().copied())
+            .collect();
+        for (arrival, home) in homes {
+            if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
+                self.save_reg(r, slot);
+            }
+        }
+        self.framed = true;
+        Ok(())
+    }
+
+    pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
+        let m = self.frame_mem(slot);
+        match r.class {
+            RegClass::General => with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r.num)]),
+            RegClass::Float => with_mem!(&mut self.ops, m, [movsd], [, Rx(r.num)]),
+        }
+    }
+
+    pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
+        let m = self.frame_mem(slot);
+        match r.class {
+            RegClass::General => with_mem!(&mut self.ops, m, [mov Rq(r.num),], []),
+            RegClass::Float => with_mem!(&mut self.ops, m, [movsd Rx(r.num),], []),
+        }
+    }
+
+    /// Tear the frame down (if set up), keeping the registers in `keep`.
+    pub(crate) fn epilogue(&mut self, keep: &[Reg]) {
+        if !self.framed {
+            return;
+        }
+        let saves: Vec<(Reg, i32)> = self.plan.saved.clone();
+        for (r, slot) in saves {
+            if !keep.contains(&r) {
+                self.restore_reg(r, slot);
+            }
+        }
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; leave);
+    }
+
+    // ------------------------------------------------------ helper calls
+
+    /// Call a host function of the stub's own (not a LIL `call`), keeping
+    /// every caller-saved register that holds a variable. `set_args` loads
+    /// the arguments (registers are saved by then); the result is left in
+    /// rax / xmm0 and `after` runs before the saved registers come back
+    /// (it must not clobber them). The frame is set up.
+    pub(crate) fn helper_call(
+        &mut self,
+        function: u64,
+        set_args: impl FnOnce(&mut Self) -> R<()>,
+        after: impl FnOnce(&mut Self) -> R<()>,
+    ) -> R<()> {
+        let saves = self.plan.helper_saves.clone();
+        for (r, slot) in &saves {
+            self.save_reg(*r, *slot);
+        }
+        set_args(self)?;
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; mov rax, QWORD function as i64 ; call rax);
+        after(self)?;
+        for (r, slot) in &saves {
+            self.restore_reg(*r, *slot);
+        }
+        Ok(())
+    }
+
+    /// The thread pointer into register `dst` (clobbers `s0` if `dst` is not it).
+    pub(crate) fn thread_pointer(&mut self, dst: u8) -> R<()> {
+        match self.env.thread_pointer {
+            lil_codegen::ThreadPointer::TlsSlot { offset } => {
+                let ops = &mut self.ops;
+                dynasm!(ops ; .arch x64 ; fs mov Rq(dst), [offset]);
+            }
+            lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
+            lil_codegen::ThreadPointer::Call { function } => {
+                let s0 = self.s0;
+                self.helper_call(function, |_| Ok(()), |e| {
+                    e.load(s0, Val::Reg(RAX));
+                    Ok(())
+                })?;
+                self.load(dst, Val::Reg(s0));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,869 @@
+//! One function per LIL instruction kind, x86-64.
+//!
+//! Semantics are those of `docs/LANGUAGE.md`: general-purpose values of
+//! type g1/g2/g4 are kept in 64-bit registers whose upper bits are
+//! unspecified, so operations that depend on them (comparisons, right
+//! shifts, stores, extensions) use the value's width explicitly.
+
+use crate::abi::{DESC, regs::*};
+use crate::emit::{Emitter, Mem, R, Val, fits_i32, imm_bits, with_mem};
+use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
+use lil_codegen::m2n::offsets as m2n;
+use lil_codegen::moves::{Move, sequentialize};
+use lil_codegen::plan::Loc;
+use lil_codegen::{ArgLoc, CodegenError, Reg, RegClass};
+use lil_syntax::*;
+
+/// x86 condition for a predicate.
+#[derive(Clone, Copy)]
+enum Cc {
+    E,
+    Ne,
+    L,
+    Le,
+    G,
+    Ge,
+    B,
+    Be,
+    A,
+    Ae,
+}
+
+fn cc(p: Predicate) -> Cc {
+    match p {
+        Predicate::Eq => Cc::E,
+        Predicate::Ne => Cc::Ne,
+        Predicate::Lt => Cc::L,
+        Predicate::Le => Cc::Le,
+        Predicate::Gt => Cc::G,
+        Predicate::Ge => Cc::Ge,
+        Predicate::Ult => Cc::B,
+        Predicate::Ule => Cc::Be,
+        Predicate::Ugt => Cc::A,
+        Predicate::Uge => Cc::Ae,
+    }
+}
+
+/// Evaluate a predicate on two immediates at a width (constant folding).
+pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
+    let (ua, ub) = if bits == 64 {
+        (a as u64, b as u64)
+    } else {
+        let m = (1u64 << bits) - 1;
+        (a as u64 & m, b as u64 & m)
+    };
+    let sext = |u: u64| -> i64 {
+        if bits == 64 {
+            u as i64
+        } else {
+            ((u << (64 - bits)) as i64) >> (64 - bits)
+        }
+    };
+    let (sa, sb) = (sext(ua), sext(ub));
+    match p {
+        Predicate::Eq => ua == ub,
+        Predicate::Ne => ua != ub,
+        Predicate::Lt => sa < sb,
+        Predicate::Le => sa <= sb,
+        Predicate::Gt => sa > sb,
+        Predicate::Ge => sa >= sb,
+        Predicate::Ult => ua < ub,
+        Predicate::Ule => ua <= ub,
+        Predicate::Ugt => ua > ub,
+        Predicate::Uge => ua >= ub,
+    }
+}
+
+impl Emitter<'_> {
+    pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
+        match kind {
+            InstKind::Label(l) => self.label_decl(*l),
+            InstKind::Locals(_) | InstKind::StdPlaces(_) | InstKind::Out(_) => Ok(()),
+            InstKind::Alloc { dst, .. } => self.alloc(*dst),
+            InstKind::Move { dst, src } => self.mov(*dst, src),
+            InstKind::Unary { dst, op, src } => self.unary(*dst, *op, src),
+            InstKind::Binary { dst, op, lhs, rhs } => self.binary(*dst, *op, lhs, rhs),
+            InstKind::Ts { dst } => self.ts(*dst),
+            InstKind::Handles(o) => self.handles(o),
+            InstKind::Ld { dst, addr, ext } => self.ld(*dst, addr, *ext),
+            InstKind::St { addr, src } => self.st(addr, src),
+            InstKind::Inc { addr } => self.inc(addr),
+            InstKind::Cas {
+                addr,
+                compare,
+                source,
+                on_fail,
+            } => self.cas(addr, compare, source, *on_fail),
+            InstKind::Jump(l) => self.jump(*l),
+            InstKind::JumpIf { cond, target } => self.jump_if(cond, *target),
+            InstKind::In2Out { cc, .. } => self.in2out(*cc),
+            InstKind::Call { kind, target } => match kind {
+                CallKind::Call => self.call(target, true),
+                CallKind::NoReturn => self.call(target, false),
+                CallKind::Tail => self.tailcall(target),
+            },
+            InstKind::Ret => self.ret(),
+            InstKind::PushM2n {
+                method, frame_type, ..
+            } => self.push_m2n(method.as_ref(), frame_type.as_ref()),
+            InstKind::M2nSaveAll => Ok(()),
+            InstKind::PopM2n => self.pop_m2n(),
+            InstKind::Print { message, operand } => self.print(message, operand.as_ref()),
+        }
+    }
+
+    fn op_type(&self) -> R<Type> {
+        self.stub
+            .op_type(self.i)
+            .ok_or(CodegenError::Internal("instruction without a type"))
+    }
+
+    /// The register to compute a general-purpose result in: the
+    /// destination's own register, or `s0`.
+    fn result_reg(&self, dst: Loc) -> u8 {
+        match dst {
+            Loc::Reg(r) => r.num,
+            _ => self.s0,
+        }
+    }
+
+    fn label_decl(&mut self, l: LabelRef) -> R<()> {
+        let label = self.label(l.id);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; =>label);
+        Ok(())
+    }
+
+    fn alloc(&mut self, dst: Place) -> R<()> {
+        let at = self.plan.alloc_offset + self.ctx()?.alloc_bytes() as i32;
+        let loc = self.var_loc(dst.var, RegClass::General)?;
+        let r = self.result_reg(loc);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; lea Rq(r), [rsp + at]);
+        self.put(loc, r)
+    }
+
+    fn mov(&mut self, dst: Place, src: &Operand) -> R<()> {
+        let ty = self.op_type()?;
+        if ty.is_float() {
+            let OperandKind::Var(v) = src.kind else {
+                return Err(CodegenError::Internal("float immediate"));
+            };
+            let from = self.var_loc(v, RegClass::Float)?;
+            let to = self.var_loc(dst.var, RegClass::Float)?;
+            return self.copy_float(to, from, ty);
+        }
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let v = self.operand_val(src)?;
+        // Narrow outgoing arguments are zero-extended to 32 bits, as C callees expect.
+        if matches!(dst.var, Var::Output(_)) && matches!(ty, Type::G1 | Type::G2) {
+            let s0 = self.s0;
+            let r = self.in_reg(v, s0);
+            let d = self.result_reg(to);
+            let ops = &mut self.ops;
+            if ty == Type::G1 {
+                dynasm!(ops ; .arch x64 ; movzx Rd(d), Rb(r));
+            } else {
+                dynasm!(ops ; .arch x64 ; movzx Rd(d), Rw(r));
+            }
+            return self.put(to, d);
+        }
+        match to {
+            Loc::Reg(d) => self.load(d.num, v),
+            loc => {
+                let m = self.loc_mem(loc)?;
+                let s0 = self.s0;
+                self.store64(m, v, s0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy a float of type `ty` between locations.
+    fn copy_float(&mut self, to: Loc, from: Loc, ty: Type) -> R<()> {
+        self.copy(to, from, ty)
+    }
+
+    fn unary(&mut self, dst: Place, op: UnaryOp, src: &Operand) -> R<()> {
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let v = self.operand_val(src)?;
+        let r = self.result_reg(to);
+        match op {
+            UnaryOp::Neg | UnaryOp::Not => {
+                self.load(r, v);
+                let ops = &mut self.ops;
+                if op == UnaryOp::Neg {
+                    dynasm!(ops ; .arch x64 ; neg Rq(r));
+                } else {
+                    dynasm!(ops ; .arch x64 ; not Rq(r));
+                }
+            }
+            _ => {
+                let s = self.in_reg(v, r);
+                let ops = &mut self.ops;
+                match op {
+                    UnaryOp::Sx1 => dynasm!(ops ; .arch x64 ; movsx Rq(r), Rb(s)),
+                    UnaryOp::Sx2 => dynasm!(ops ; .arch x64 ; movsx Rq(r), Rw(s)),
+                    UnaryOp::Sx4 => dynasm!(ops ; .arch x64 ; movsxd Rq(r), Rd(s)),
+                    UnaryOp::Zx1 => dynasm!(ops ; .arch x64 ; movzx Rd(r), Rb(s)),
+                    UnaryOp::Zx2 => dynasm!(ops ; .arch x64 ; movzx Rd(r), Rw(s)),
+                    _ => dynasm!(ops ; .arch x64 ; mov Rd(r), Rd(s)),
+                }
+            }
+        }
+        self.put(to, r)
+    }
+
+    /// `r op= v` for the commutative-or-not ALU operations.
+    fn alu(&mut self, op: BinaryOp, r: u8, v: Val) {
+        let s1 = self.s1;
+        let v = match v {
+            Val::Imm(x) if !fits_i32(x) => {
+                self.load(s1, Val::Imm(x));
+                Val::Reg(s1)
+            }
+            other => other,
+        };
+        macro_rules! alu_forms {
+            ($mn:ident) => {{
+                match v {
+                    Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), Rq(s)),
+                    Val::Mem(m) => with_mem!(&mut self.ops, m, [$mn Rq(r),], []),
+                    Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), x as i32),
+                }
+            }};
+        }
+        match op {
+            BinaryOp::Add => alu_forms!(add),
+            BinaryOp::Sub => alu_forms!(sub),
+            BinaryOp::And => alu_forms!(and),
+            BinaryOp::Or => alu_forms!(or),
+            BinaryOp::Xor => alu_forms!(xor),
+            BinaryOp::Mul => match v {
+                Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
+                Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
+                Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), x as i32),
+            },
+            BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => {}
+        }
+    }
+
+    fn binary(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand) -> R<()> {
+        let ty = self.op_type()?;
+        if op.is_shift() {
+            return self.shift(dst, op, lhs, rhs, ty);
+        }
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let (mut a, mut b) = (self.operand_val(lhs)?, self.operand_val(rhs)?);
+        let commutative = !matches!(op, BinaryOp::Sub);
+        let mut r = self.result_reg(to);
+        if b == Val::Reg(r) {
+            if commutative {
+                std::mem::swap(&mut a, &mut b);
+            } else {
+                r = self.s0;
+            }
+        }
+        self.load(r, a);
+        self.alu(op, r, b);
+        self.put(to, r)
+    }
+
+    fn shift(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand, ty: Type) -> R<()> {
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let v = self.operand_val(lhs)?;
+        let count = self.operand_val(rhs)?;
+        let wide = ty.bits() == 64;
+        // Work in a scratch register that is not rcx; the other one is spare.
+        let (w, spare) = if self.s0 != RCX { (self.s0, self.s1) } else { (self.s1, self.s0) };
+        self.load(w, v);
+        // Right shifts of g1/g2 need the value at its width first.
+        {
+            let ops = &mut self.ops;
+            match (op, ty) {
+                (BinaryOp::Sar, Type::G1) => dynasm!(ops ; .arch x64 ; movsx Rd(w), Rb(w)),
+                (BinaryOp::Sar, Type::G2) => dynasm!(ops ; .arch x64 ; movsx Rd(w), Rw(w)),
+                (BinaryOp::Shr, Type::G1) => dynasm!(ops ; .arch x64 ; movzx Rd(w), Rb(w)),
+                (BinaryOp::Shr, Type::G2) => dynasm!(ops ; .arch x64 ; movzx Rd(w), Rw(w)),
+                _ => {}
+            }
+        }
+        macro_rules! sh {
+            ($mn:ident, $count:tt) => {{
+                let ops = &mut self.ops;
+                if wide {
+                    dynasm!(ops ; .arch x64 ; $mn Rq(w), $count);
+                } else {
+                    dynasm!(ops ; .arch x64 ; $mn Rd(w), $count);
+                }
+            }};
+        }
+        match count {
+            Val::Imm(c) => {
+                let c = (c & if wide { 63 } else { 31 }) as i8;
+                match op {
+                    BinaryOp::Shl => sh!(shl, c),
+                    BinaryOp::Sar => sh!(sar, c),
+                    _ => sh!(shr, c),
+                }
+            }
+            count => {
+                let rcx_live = count != Val::Reg(RCX) && spare != RCX;
+                if rcx_live {
+                    let ops = &mut self.ops;
+                    dynasm!(ops ; .arch x64 ; mov Rq(spare), rcx);
+                }
+                self.load(RCX, count);
+                match op {
+                    BinaryOp::Shl => sh!(shl, cl),
+                    BinaryOp::Sar => sh!(sar, cl),
+                    _ => sh!(shr, cl),
+                }
+                if rcx_live {
+                    let ops = &mut self.ops;
+                    dynasm!(ops ; .arch x64 ; mov rcx, Rq(spare));
+                }
+            }
+        }
+        self.put(to, w)
+    }
+
+    fn ts(&mut self, dst: Place) -> R<()> {
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let r = self.result_reg(to);
+        self.thread_pointer(r)?;
+        self.put(to, r)
+    }
+
+    fn handles(&mut self, o: &Operand) -> R<()> {
+        let f = self.m2n_offset()?;
+        let v = self.operand_val(o)?;
+        let s0 = self.s0;
+        self.store64(Mem::Base { base: RSP, disp: f + m2n::LOCAL_HANDLES }, v, s0);
+        Ok(())
+    }
+
+    fn m2n_offset(&self) -> R<i32> {
+        self.plan
+            .m2n_offset
+            .ok_or(CodegenError::Internal("M2N instruction without an M2N frame"))
+    }
+
+    /// The memory operand for a LIL address. Uses `s0` (and `s1` unless
+    /// `keep_s1` is set, in which case the result uses `s0` at most).
+    fn addr(&mut self, a: &Address, keep_s1: bool) -> R<Mem> {
+        let (s0, s1) = (self.s0, self.s1);
+        let base = match a.base {
+            Some(p) => Some(self.in_reg(self.var_val(p.var)?, s0)),
+            None => None,
+        };
+        let index = match a.index {
+            Some((p, scale)) => Some((self.in_reg(self.var_val(p.var)?, s1), scale as u8)),
+            None => None,
+        };
+        let disp = imm_bits(a.offset);
+        let mut mem = match (base, index, i32::try_from(disp)) {
+            (Some(b), None, Ok(d)) => Mem::Base { base: b, disp: d },
+            (Some(b), Some((i, s)), Ok(d)) => Mem::Index {
+                base: b,
+                index: i,
+                scale: s,
+                disp: d,
+            },
+            (None, Some((i, s)), Ok(d)) => Mem::NoBase { index: i, scale: s, disp: d },
+            (None, None, Ok(d)) => Mem::Abs { disp: d },
+            (b, i, Err(_)) => {
+                // A displacement beyond 32 bits: compute the address in s0.
+                let sum = match (b, i) {
+                    (Some(b), Some((i, s))) => Some(Mem::Index {
+                        base: b,
+                        index: i,
+                        scale: s,
+                        disp: 0,
+                    }),
+                    (Some(b), None) => Some(Mem::Base { base: b, disp: 0 }),
+                    (None, Some((i, s))) => Some(Mem::NoBase { index: i, scale: s, disp: 0 }),
+                    (None, None) => None,
+                };
+                match sum {
+                    Some(m) => {
+                        with_mem!(&mut self.ops, m, [lea Rq(s0),], []);
+                        self.load(s1, Val::Imm(disp));
+                        let ops = &mut self.ops;
+                        dynasm!(ops ; .arch x64 ; add Rq(s0), Rq(s1));
+                    }
+                    None => self.load(s0, Val::Imm(disp)),
+                }
+                Mem::Base { base: s0, disp: 0 }
+            }
+        };
+        let uses_s1 = match mem {
+            Mem::Base { base, .. } => base == s1,
+            Mem::Index { base, index, .. } => base == s1 || index == s1,
+            Mem::NoBase { index, .. } => index == s1,
+            Mem::Abs { .. } => false,
+        };
+        if keep_s1 && uses_s1 {
+            with_mem!(&mut self.ops, mem, [lea Rq(s0),], []);
+            mem = Mem::Base { base: s0, disp: 0 };
+        }
+        Ok(mem)
+    }
+
+    fn ld(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<()> {
+        let ty = a.ty;
+        let m = self.addr(a, false)?;
+        if ty.is_float() {
+            let to = self.var_loc(dst.var, RegClass::Float)?;
+            let f = match to {
+                Loc::Reg(r) => r.num,
+                _ => self.f0,
+            };
+            if ty == Type::F4 {
+                with_mem!(&mut self.ops, m, [movss Rx(f),], []);
+            } else {
+                with_mem!(&mut self.ops, m, [movsd Rx(f),], []);
+            }
+            if !matches!(to, Loc::Reg(_)) {
+                let mm = self.loc_mem(to)?;
+                with_mem!(&mut self.ops, mm, [movsd], [, Rx(f)]);
+            }
+            return Ok(());
+        }
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let r = self.result_reg(to);
+        let sign = ext == Some(Extension::Sign);
+        match (ty.size(), sign) {
+            (1, true) => with_mem!(&mut self.ops, m, [movsx Rq(r), BYTE], []),
+            (1, false) => with_mem!(&mut self.ops, m, [movzx Rd(r), BYTE], []),
+            (2, true) => with_mem!(&mut self.ops, m, [movsx Rq(r), WORD], []),
+            (2, false) => with_mem!(&mut self.ops, m, [movzx Rd(r), WORD], []),
+            (4, true) => with_mem!(&mut self.ops, m, [movsxd Rq(r), DWORD], []),
+            (4, false) => with_mem!(&mut self.ops, m, [mov Rd(r), DWORD], []),
+            _ => with_mem!(&mut self.ops, m, [mov Rq(r), QWORD], []),
+        }
+        self.put(to, r)
+    }
+
+    fn st(&mut self, a: &Address, src: &Operand) -> R<()> {
+        let ty = a.ty;
+        let m = self.addr(a, true)?;
+        if ty.is_float() {
+            let OperandKind::Var(v) = src.kind else {
+                return Err(CodegenError::Internal("float immediate"));
+            };
+            let f = match self.var_loc(v, RegClass::Float)? {
+                Loc::Reg(r) => r.num,
+                loc => {
+                    let mm = self.loc_mem(loc)?;
+                    let f0 = self.f0;
+                    with_mem!(&mut self.ops, mm, [movsd Rx(f0),], []);
+                    f0
+                }
+            };
+            if ty == Type::F4 {
+                with_mem!(&mut self.ops, m, [movss], [, Rx(f)]);
+            } else {
+                with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
+            }
+            return Ok(());
+        }
+        let v = self.operand_val(src)?;
+        let s1 = self.s1;
+        match (ty.size(), v) {
+            (1, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov BYTE], [, x as i8]),
+            (2, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov WORD], [, x as i16]),
+            (4, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov DWORD], [, x as i32]),
+            (8, v) => self.store64(m, v, s1),
+            (size, v) => {
+                let r = self.in_reg(v, s1);
+                match size {
+                    1 => with_mem!(&mut self.ops, m, [mov BYTE], [, Rb(r)]),
+                    2 => with_mem!(&mut self.ops, m, [mov WORD], [, Rw(r)]),
+                    _ => with_mem!(&mut self.ops, m, [mov DWORD], [, Rd(r)]),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn inc(&mut self, a: &Address) -> R<()> {
+        let m = self.addr(a, false)?;
+        match a.ty.size() {
+            1 => with_mem!(&mut self.ops, m, [inc BYTE], []),
+            2 => with_mem!(&mut self.ops, m, [inc WORD], []),
+            4 => with_mem!(&mut self.ops, m, [inc DWORD], []),
+            _ => with_mem!(&mut self.ops, m, [inc QWORD], []),
+        }
+        Ok(())
+    }
+
+    fn cas(&mut self, a: &Address, compare: &Operand, source: &Operand, on_fail: LabelRef) -> R<()> {
+        let (s0, s1) = (self.s0, self.s1);
+        let mut m = self.addr(a, true)?;
+        let uses_rax = match m {
+            Mem::Base { base, .. } => base == RAX,
+            Mem::Index { base, index, .. } => base == RAX || index == RAX,
+            Mem::NoBase { index, .. } => index == RAX,
+            Mem::Abs { .. } => false,
+        };
+        if uses_rax {
+            with_mem!(&mut self.ops, m, [lea Rq(s0),], []);
+            m = Mem::Base { base: s0, disp: 0 };
+        }
+        let src = match self.operand_val(source)? {
+            Val::Reg(r) if r != RAX => r,
+            v => {
+                self.load(s1, v);
+                s1
+            }
+        };
+        // rax holds only `r`: park it in the red zone if it is live.
+        let rax_live = self.ctx()?.ret().is_some_and(|t| !t.is_float());
+        if rax_live {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch x64 ; mov [rsp - 8], rax);
+        }
+        let cmp = self.operand_val(compare)?;
+        self.load(RAX, cmp);
+        match a.ty.size() {
+            1 => with_mem!(&mut self.ops, m, [lock cmpxchg BYTE], [, Rb(src)]),
+            2 => with_mem!(&mut self.ops, m, [lock cmpxchg WORD], [, Rw(src)]),
+            4 => with_mem!(&mut self.ops, m, [lock cmpxchg DWORD], [, Rd(src)]),
+            _ => with_mem!(&mut self.ops, m, [lock cmpxchg QWORD], [, Rq(src)]),
+        }
+        if rax_live {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch x64 ; mov rax, [rsp - 8]);
+        }
+        let target = self.jump_label(on_fail.id);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; jne =>target);
+        Ok(())
+    }
+
+    fn jump(&mut self, l: LabelRef) -> R<()> {
+        let target = self.jump_label(l.id);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; jmp =>target);
+        Ok(())
+    }
+
+    fn jump_if(&mut self, cond: &Condition, target: LabelRef) -> R<()> {
+        let ty = self.op_type()?;
+        let bits = ty.bits();
+        let mut a = self.operand_val(&cond.lhs)?;
+        let mut b = self.operand_val(&cond.rhs)?;
+        let mut p = cond.predicate;
+        if let (Val::Imm(x), Val::Imm(y)) = (a, b) {
+            if fold(p, x, y, bits) {
+                return self.jump(target);
+            }
+            return Ok(());
+        }
+        if let Val::Imm(_) = a {
+            std::mem::swap(&mut a, &mut b);
+            p = p.swapped();
+        }
+        let (s0, s1) = (self.s0, self.s1);
+        if let (Val::Mem(_), Val::Mem(_)) = (a, b) {
+            a = Val::Reg(self.in_reg(a, s0));
+        }
+        if let Val::Imm(x) = b
+            && bits == 64
+            && !fits_i32(x)
+        {
+            b = Val::Reg(self.in_reg(b, s1));
+        }
+        macro_rules! cmp_forms {
+            ($R:ident, $size:ident, $imm:ty) => {{
+                match (a, b) {
+                    (Val::Reg(x), Val::Reg(y)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y)),
+                    (Val::Reg(x), Val::Mem(m)) => with_mem!(&mut self.ops, m, [cmp $R(x),], []),
+                    (Val::Mem(m), Val::Reg(y)) => with_mem!(&mut self.ops, m, [cmp $size], [, $R(y)]),
+                    (Val::Reg(x), Val::Imm(i)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm),
+                    (Val::Mem(m), Val::Imm(i)) => with_mem!(&mut self.ops, m, [cmp $size], [, i as $imm]),
+                    _ => return Err(CodegenError::Internal("comparison operands")),
+                }
+            }};
+        }
+        match bits {
+            8 => cmp_forms!(Rb, BYTE, i8),
+            16 => cmp_forms!(Rw, WORD, i16),
+            32 => cmp_forms!(Rd, DWORD, i32),
+            _ => cmp_forms!(Rq, QWORD, i32),
+        }
+        let l = self.jump_label(target.id);
+        let ops = &mut self.ops;
+        match cc(p) {
+            Cc::E => dynasm!(ops ; .arch x64 ; je =>l),
+            Cc::Ne => dynasm!(ops ; .arch x64 ; jne =>l),
+            Cc::L => dynasm!(ops ; .arch x64 ; jl =>l),
+            Cc::Le => dynasm!(ops ; .arch x64 ; jle =>l),
+            Cc::G => dynasm!(ops ; .arch x64 ; jg =>l),
+            Cc::Ge => dynasm!(ops ; .arch x64 ; jge =>l),
+            Cc::B => dynasm!(ops ; .arch x64 ; jb =>l),
+            Cc::Be => dynasm!(ops ; .arch x64 ; jbe =>l),
+            Cc::A => dynasm!(ops ; .arch x64 ; ja =>l),
+            Cc::Ae => dynasm!(ops ; .arch x64 ; jae =>l),
+        }
+        Ok(())
+    }
+
+    /// Run the moves of a parallel assignment.
+    pub(crate) fn parallel(&mut self, moves: &[Move]) -> R<()> {
+        let (s0, f1) = (self.s0, self.plan.scratch_fp.get(1).map_or(self.f0, |r| r.num));
+        let seq = sequentialize(moves, |class| match class {
+            RegClass::General => Reg::gp(s0),
+            RegClass::Float => Reg::fp(f1),
+        });
+        for m in seq {
+            self.copy(m.dst, m.src, m.ty)?;
+        }
+        Ok(())
+    }
+
+    fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
+        let Some(sig) = self.stub.stub().entry.signature.typed() else {
+            return Err(CodegenError::Internal("in2out in an arbitrary stub"));
+        };
+        let params = sig.params.clone();
+        let cc = self.env.convention(&DESC, callee_cc).clone();
+        let (outs, _) = cc.locate(&params);
+        let mut moves = Vec::with_capacity(params.len());
+        for (k, (ty, out)) in params.iter().zip(outs).enumerate() {
+            let src = self.plan.input(k as u32, self.framed)?;
+            let dst = match out {
+                ArgLoc::Reg(r) => Loc::Reg(r),
+                ArgLoc::Stack(off) => Loc::Frame(off as i32),
+            };
+            moves.push(Move { dst, src, ty: *ty });
+        }
+        self.parallel(&moves)
+    }
+
+    fn call(&mut self, target: &Operand, returns: bool) -> R<()> {
+        let sig = self
+            .ctx()?
+            .out()
+            .cloned()
+            .ok_or(CodegenError::Internal("call without out"))?;
+        let v = self.operand_val(target)?;
+        let s0 = self.s0;
+        match v {
+            Val::Reg(r) => dynasm!((&mut self.ops) ; .arch x64 ; call Rq(r)),
+            Val::Mem(m) => with_mem!(&mut self.ops, m, [call QWORD], []),
+            Val::Imm(_) => {
+                self.load(s0, v);
+                dynasm!((&mut self.ops) ; .arch x64 ; call Rq(s0));
+            }
+        }
+        if returns && let Some(t) = sig.ret {
+            let cc = self.env.convention(&DESC, sig.cc);
+            let from = Loc::Reg(cc.ret_reg(t));
+            let to = Loc::Reg(match RegClass::of(t) {
+                RegClass::General => Reg::gp(DESC.ret_gp),
+                RegClass::Float => Reg::fp(DESC.ret_fp),
+            });
+            self.copy(to, from, t)?;
+        }
+        Ok(())
+    }
+
+    /// Put the stub's inputs back in their argument registers before leaving.
+    fn restore_arguments(&mut self) -> R<()> {
+        if !self.framed {
+            return Ok(());
+        }
+        for (r, slot) in self.plan.arbitrary_saves.clone() {
+            self.restore_reg(r, slot);
+        }
+        let homes: Vec<(ArgLoc, Option<i32>)> = self
+            .plan
+            .inputs
+            .iter()
+            .copied()
+            .zip(self.plan.input_homes.iter().copied())
+            .collect();
+        for (arrival, home) in homes {
+            if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
+                self.restore_reg(r, slot);
+            }
+        }
+        Ok(())
+    }
+
+    fn tailcall(&mut self, target: &Operand) -> R<()> {
+        let v = self.operand_val(target)?;
+        // rax is neither an argument register nor a standard place.
+        self.load(RAX, v);
+        self.restore_arguments()?;
+        let nstd = self.ctx()?.num_std_places();
+        let keep: Vec<Reg> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
+        self.epilogue(&keep);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; jmp rax);
+        Ok(())
+    }
+
+    fn ret(&mut self) -> R<()> {
+        if let Some(t) = self.op_type_opt() {
+            let cc = self.plan.entry_cc.clone();
+            let from = Loc::Reg(match RegClass::of(t) {
+                RegClass::General => Reg::gp(DESC.ret_gp),
+                RegClass::Float => Reg::fp(DESC.ret_fp),
+            });
+            self.copy(Loc::Reg(cc.ret_reg(t)), from, t)?;
+        }
+        self.epilogue(&[]);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; ret);
+        Ok(())
+    }
+
+    fn op_type_opt(&self) -> Option<Type> {
+        self.stub.op_type(self.i)
+    }
+
+    fn push_m2n(&mut self, method: Option<&Operand>, frame_type: Option<&Operand>) -> R<()> {
+        let f = self.m2n_offset()?;
+        let (s0, s1) = (self.s0, self.s1);
+        let fm = |off: i32| Mem::Base {
+            base: RSP,
+            disp: f + off,
+        };
+        // Everything but the link first: the operands may live in scratch-free registers only.
+        let method_v = match method {
+            Some(o) => self.operand_val(o)?,
+            None => Val::Imm(0),
+        };
+        self.store64(fm(m2n::METHOD), method_v, s1);
+        let ft = match frame_type {
+            Some(o) => self.operand_val(o)?,
+            None => Val::Imm(0),
+        };
+        self.store64(fm(m2n::FRAME_TYPE), ft, s1);
+        self.store64(fm(m2n::LOCAL_HANDLES), Val::Imm(0), s1);
+        {
+            let ops = &mut self.ops;
+            dynasm!(ops
+                ; .arch x64
+                ; mov Rq(s1), [rbp + 8]
+                ; mov [rsp + f + m2n::RETURN_ADDRESS], Rq(s1)
+                ; lea Rq(s1), [rbp + 16]
+                ; mov [rsp + f + m2n::CALLER_SP], Rq(s1)
+                ; mov Rq(s1), [rbp]
+                ; mov [rsp + f + m2n::CALLER_FP], Rq(s1)
+            );
+        }
+        // The caller's callee-saved registers: from the prologue's save slots
+        // for the ones this stub uses, else still in the register.
+        for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
+            let at = f + m2n::SAVED_GP + 8 * idx as i32;
+            match self.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
+                Some((_, slot)) => {
+                    let slot = *slot;
+                    let ops = &mut self.ops;
+                    dynasm!(ops ; .arch x64 ; mov Rq(s1), [rsp + slot] ; mov [rsp + at], Rq(s1));
+                }
+                None => {
+                    let ops = &mut self.ops;
+                    dynasm!(ops ; .arch x64 ; mov [rsp + at], Rq(n));
+                }
+            }
+        }
+        // Link: frame.prev = *head; frame.link = head; *head = frame.
+        self.thread_pointer(s0)?;
+        let list = self.env.m2n_list_offset;
+        let ops = &mut self.ops;
+        dynasm!(ops
+            ; .arch x64
+            ; lea Rq(s0), [Rq(s0) + list]
+            ; mov Rq(s1), [Rq(s0)]
+            ; mov [rsp + f + m2n::PREV], Rq(s1)
+            ; mov [rsp + f + m2n::LINK], Rq(s0)
+            ; lea Rq(s1), [rsp + f]
+            ; mov [Rq(s0)], Rq(s1)
+        );
+        Ok(())
+    }
+
+    fn pop_m2n(&mut self) -> R<()> {
+        let f = self.m2n_offset()?;
+        let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
+        let hooks = self.env.m2n_hooks;
+        let calls: Vec<u64> = [hooks.free_handles.filter(|_| handles), hooks.pending_exception]
+            .into_iter()
+            .flatten()
+            .collect();
+        for function in calls {
+            self.helper_call(
+                function,
+                |e| {
+                    let ops = &mut e.ops;
+                    dynasm!(ops ; .arch x64 ; lea rdi, [rsp + f]);
+                    Ok(())
+                },
+                |_| Ok(()),
+            )?;
+        }
+        let (s0, s1) = (self.s0, self.s1);
+        let ops = &mut self.ops;
+        dynasm!(ops
+            ; .arch x64
+            ; mov Rq(s0), [rsp + f + m2n::LINK]
+            ; mov Rq(s1), [rsp + f + m2n::PREV]
+            ; mov [Rq(s0)], Rq(s1)
+        );
+        Ok(())
+    }
+
+    fn print(&mut self, message: &PrintMessage, operand: Option<&Operand>) -> R<()> {
+        let Some(function) = self.env.print else {
+            return Ok(());
+        };
+        let value = match operand {
+            Some(o) => match o.kind {
+                OperandKind::Var(v) if self.var_type(v)?.is_float() => {
+                    let loc = self.var_loc(v, RegClass::Float)?;
+                    Some(Err(loc))
+                }
+                _ => Some(Ok(self.operand_val(o)?)),
+            },
+            None => None,
+        };
+        let (text, addr) = match message {
+            PrintMessage::Text(t) => (Some(t.as_bytes().to_vec()), 0i64),
+            PrintMessage::Address(a) => (None, imm_bits(*a)),
+        };
+        let label = text.as_ref().map(|_| self.ops.new_dynamic_label());
+        let len = text.as_ref().map_or(0, |t| t.len() as i32);
+        if let (Some(l), Some(t)) = (label, text) {
+            self.strings.push((l, t));
+        }
+        self.helper_call(
+            function,
+            |e| {
+                match value {
+                    Some(Ok(v)) => e.load(RDX, v),
+                    Some(Err(loc)) => match loc {
+                        Loc::Reg(r) => dynasm!((&mut e.ops) ; .arch x64 ; movq rdx, Rx(r.num)),
+                        loc => {
+                            let m = e.loc_mem(loc)?;
+                            with_mem!(&mut e.ops, m, [mov rdx,], []);
+                        }
+                    },
+                    None => e.load(RDX, Val::Imm(0)),
+                }
+                let ops = &mut e.ops;
+                dynasm!(ops ; .arch x64 ; mov esi, len);
+                match label {
+                    Some(l) => dynasm!(ops ; .arch x64 ; lea rdi, [=>l]),
+                    None => dynasm!(ops ; .arch x64 ; mov rdi, QWORD addr),
+                }
+                Ok(())
+            },
+            |_| Ok(()),
+        )
+    }
+}
