@@ -60,6 +60,7 @@ pub static DESC: TargetDesc = TargetDesc {
     ret_gp: RAX,
     ret_fp: 8,
     scratch_gp: &[R11, R10, R9, R8, RCX, RDX, RSI, RDI],
+    scratch_count: 2,
     scratch_fp: &[15, 14],
     frame_pointer: RBP,
     reserved_gp: &[RSP, RBP],

@@ -10,9 +10,10 @@ use crate::abi::{DESC, regs::*};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lil_check::{CheckedStub, Context};
+use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
-use lil_codegen::{ArgLoc, CodegenError, FramePlan, HostEnv, Reg, RegClass, SourceMapEntry};
-use lil_syntax::{InstKind, LabelId, Operand, OperandKind, Type, Var};
+use lil_codegen::{ArgLoc, CodegenError, FramePlan, HostEnv, Reg, RegClass};
+use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
 pub(crate) type R<T> = Result<T, CodegenError>;
@@ -23,7 +24,12 @@ pub(crate) enum Mem {
     /// `[base + disp]`
     Base { base: u8, disp: i32 },
     /// `[base + index*scale + disp]`
-    Index { base: u8, index: u8, scale: u8, disp: i32 },
+    Index {
+        base: u8,
+        index: u8,
+        scale: u8,
+        disp: i32,
+    },
     /// `[index*scale + disp]`
     NoBase { index: u8, scale: u8, disp: i32 },
     /// `[disp]` (absolute, sign-extended 32-bit)
@@ -71,15 +77,7 @@ pub(crate) fn imm_bits(v: i128) -> i64 {
 
 pub(crate) struct Emitter<'a> {
     pub(crate) ops: Asm,
-    pub(crate) stub: &'a CheckedStub,
-    pub(crate) plan: FramePlan,
-    pub(crate) env: &'a HostEnv,
-    labels: Vec<Option<DynamicLabel>>,
-    label_inst: Vec<Option<usize>>,
-    pub(crate) framed: bool,
-    edge_stubs: Vec<(DynamicLabel, DynamicLabel)>,
-    pub(crate) strings: Vec<(DynamicLabel, Vec<u8>)>,
-    pub(crate) i: usize,
+    pub(crate) st: EmitState<'a>,
     pub(crate) s0: u8,
     pub(crate) s1: u8,
     pub(crate) f0: u8,
@@ -88,149 +86,41 @@ pub(crate) struct Emitter<'a> {
 impl<'a> Emitter<'a> {
     pub(crate) fn new(stub: &'a CheckedStub, env: &'a HostEnv) -> R<Emitter<'a>> {
         let plan = FramePlan::new(stub, &DESC, env)?;
-        let s = stub.stub();
-        let mut label_inst = vec![None; s.labels.len()];
-        for (i, inst) in s.body.iter().enumerate() {
-            if let InstKind::Label(l) = inst.kind
-                && let Some(slot) = label_inst.get_mut(l.id.index())
-                && slot.is_none()
-            {
-                *slot = Some(i);
-            }
-        }
-        let s0 = plan.scratch_gp.first().map(|r| r.num).ok_or(CodegenError::Internal("no scratch"))?;
-        let s1 = plan.scratch_gp.get(1).map(|r| r.num).ok_or(CodegenError::Internal("no scratch"))?;
-        let f0 = plan.scratch_fp.first().map(|r| r.num).ok_or(CodegenError::Internal("no fp scratch"))?;
+        let s0 = plan
+            .scratch_gp
+            .first()
+            .map(|r| r.num)
+            .ok_or(CodegenError::Internal("no scratch"))?;
+        let s1 = plan
+            .scratch_gp
+            .get(1)
+            .map(|r| r.num)
+            .ok_or(CodegenError::Internal("no scratch"))?;
+        let f0 = plan
+            .scratch_fp
+            .first()
+            .map(|r| r.num)
+            .ok_or(CodegenError::Internal("no fp scratch"))?;
         Ok(Emitter {
             ops: Asm::new(0),
-            stub,
-            plan,
-            env,
-            labels: vec![None; s.labels.len()],
-            label_inst,
-            framed: false,
-            edge_stubs: Vec::new(),
-            strings: Vec::new(),
-            i: 0,
+            st: EmitState::new(stub, plan, env),
             s0,
             s1,
             f0,
         })
     }
 
-    // ------------------------------------------------------------- driver
-
-    /// Emit the whole stub; returns the source map and where data starts.
-    pub(crate) fn run(&mut self) -> R<(Vec<SourceMapEntry>, u32)> {
-        let body = &self.stub.stub().body;
-        let mut map = Vec::with_capacity(body.len());
-        for i in 0..body.len() {
-            self.i = i;
-            if !self.stub.is_reachable(i) {
-                continue;
-            }
-            let kind = &body[i].kind;
-            // Fall-through into a block that is framed on entry, from
-            // unframed code: set the frame up on this edge only.
-            if let InstKind::Label(_) = kind {
-                let b = self.plan.block_of[i] as usize;
-                if self.plan.block_framed_in[b] && !self.framed && self.falls_into(i) {
-                    self.prologue()?;
-                }
-                self.framed = self.plan.block_framed_in[b];
-            } else {
-                self.framed = self.plan.framed_before[i];
-                if self.plan.requires_frame[i] && !self.framed {
-                    self.prologue()?;
-                    self.framed = true;
-                }
-            }
-            let start = self.ops.offset().0 as u32;
-            self.instruction(kind)?;
-            let end = self.ops.offset().0 as u32;
-            if end > start {
-                map.push(SourceMapEntry {
-                    instruction: i as u32,
-                    code: start..end,
-                });
-            }
-        }
-        // Edge stubs: set up the frame, then continue at the target.
-        for (stub_label, target) in std::mem::take(&mut self.edge_stubs) {
-            let ops = &mut self.ops;
-            dynasm!(ops ; .arch x64 ; =>stub_label);
-            self.framed = false;
-            self.prologue()?;
-            let ops = &mut self.ops;
-            dynasm!(ops ; .arch x64 ; jmp =>target);
-        }
-        let data_start = self.ops.offset().0 as u32;
-        for (label, bytes) in std::mem::take(&mut self.strings) {
-            let ops = &mut self.ops;
-            dynasm!(ops ; .arch x64 ; =>label);
-            ops.extend(bytes);
-        }
-        Ok((map, data_start))
-    }
-
-    /// Whether control can fall through into instruction `i` from `i - 1`.
-    fn falls_into(&self, i: usize) -> bool {
-        if i == 0 {
-            return true;
-        }
-        let body = &self.stub.stub().body;
-        if !self.stub.is_reachable(i - 1) {
-            return false;
-        }
-        !matches!(
-            body[i - 1].kind,
-            InstKind::Jump(_)
-                | InstKind::Ret
-                | InstKind::Call {
-                    kind: lil_syntax::CallKind::Tail | lil_syntax::CallKind::NoReturn,
-                    ..
-                }
-        )
-    }
-
     pub(crate) fn ctx(&self) -> R<Context<'a>> {
-        self.stub
-            .context(self.i)
-            .ok_or(CodegenError::Internal("no context for a reachable instruction"))
-    }
-
-    pub(crate) fn label(&mut self, id: LabelId) -> DynamicLabel {
-        if let Some(Some(l)) = self.labels.get(id.index()) {
-            return *l;
-        }
-        let l = self.ops.new_dynamic_label();
-        if let Some(slot) = self.labels.get_mut(id.index()) {
-            *slot = Some(l);
-        }
-        l
-    }
-
-    /// The label to jump to for `id` from the current (framed or not) state:
-    /// an edge stub when the target expects a frame this path has not set up.
-    pub(crate) fn jump_label(&mut self, id: LabelId) -> DynamicLabel {
-        let target = self.label(id);
-        let Some(Some(inst)) = self.label_inst.get(id.index()).copied() else {
-            return target;
-        };
-        let b = self.plan.block_of[inst] as usize;
-        if !self.framed && self.plan.block_framed_in[b] {
-            let stub_label = self.ops.new_dynamic_label();
-            self.edge_stubs.push((stub_label, target));
-            stub_label
-        } else {
-            target
-        }
+        self.st.ctx()
     }
 
     // ---------------------------------------------------------- locations
 
     fn frame_mem(&self, off: i32) -> Mem {
-        Mem::Base { base: RSP, disp: off }
+        Mem::Base {
+            base: RSP,
+            disp: off,
+        }
     }
 
     /// The memory operand of a frame or incoming-argument location.
@@ -239,7 +129,11 @@ impl<'a> Emitter<'a> {
             Loc::Frame(off) => Ok(self.frame_mem(off)),
             Loc::Incoming(off) => {
                 // CFA: rsp + frame_size when framed, rsp + 8 (past the return address) when not.
-                let cfa = if self.framed { self.plan.frame_size as i32 } else { 8 };
+                let cfa = if self.st.framed {
+                    self.st.plan.frame_size as i32
+                } else {
+                    8
+                };
                 Ok(self.frame_mem(cfa + off))
             }
             Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory")),
@@ -251,6 +145,7 @@ impl<'a> Emitter<'a> {
         let ctx = self.ctx()?;
         let t = match var {
             Var::Input(k) => self
+                .st
                 .stub
                 .stub()
                 .entry
@@ -268,8 +163,8 @@ impl<'a> Emitter<'a> {
     /// Where a variable of class `class` lives at the current instruction.
     pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
         match var {
-            Var::Input(k) => self.plan.input(k, self.framed),
-            Var::Local(k) => self.plan.local(k, class),
+            Var::Input(k) => self.st.plan.input(k, self.st.framed),
+            Var::Local(k) => self.st.plan.local(k, class),
             Var::StdPlace(k) => DESC
                 .std_place(k)
                 .map(Loc::Reg)
@@ -280,8 +175,10 @@ impl<'a> Emitter<'a> {
             })),
             Var::Output(k) => {
                 let ctx = self.ctx()?;
-                let sig = ctx.out().ok_or(CodegenError::Internal("output without out"))?;
-                let cc = self.env.convention(&DESC, sig.cc);
+                let sig = ctx
+                    .out()
+                    .ok_or(CodegenError::Internal("output without out"))?;
+                let cc = self.st.env.convention(&DESC, sig.cc);
                 let (locs, _) = cc.locate(&sig.params);
                 match locs.get(k as usize) {
                     Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(*r)),
@@ -318,7 +215,9 @@ impl<'a> Emitter<'a> {
             Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
             Val::Mem(m) => with_mem!(ops, m, [mov Rq(r),], []),
             Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
-            Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32),
+            Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => {
+                dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32)
+            }
             Val::Imm(x) if fits_i32(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), DWORD x as i32),
             Val::Imm(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), QWORD x),
         }
@@ -406,35 +305,37 @@ impl<'a> Emitter<'a> {
     // -------------------------------------------------- prologue/epilogue
 
     pub(crate) fn prologue(&mut self) -> R<()> {
-        let body = self.plan.frame_size as i32 - 16;
+        let body = self.st.plan.frame_size as i32 - 16;
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; push rbp ; mov rbp, rsp);
         if body > 0 {
             dynasm!(ops ; .arch x64 ; sub rsp, body);
         }
         let saves: Vec<(Reg, i32)> = self
+            .st
             .plan
             .saved
             .iter()
             .copied()
-            .chain(self.plan.arbitrary_saves.iter().copied())
+            .chain(self.st.plan.arbitrary_saves.iter().copied())
             .collect();
         for (r, slot) in saves {
             self.save_reg(r, slot);
         }
         let homes: Vec<(ArgLoc, Option<i32>)> = self
+            .st
             .plan
             .inputs
             .iter()
             .copied()
-            .zip(self.plan.input_homes.iter().copied())
+            .zip(self.st.plan.input_homes.iter().copied())
             .collect();
         for (arrival, home) in homes {
             if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
                 self.save_reg(r, slot);
             }
         }
-        self.framed = true;
+        self.st.framed = true;
         Ok(())
     }
 
@@ -456,10 +357,10 @@ impl<'a> Emitter<'a> {
 
     /// Tear the frame down (if set up), keeping the registers in `keep`.
     pub(crate) fn epilogue(&mut self, keep: &[Reg]) {
-        if !self.framed {
+        if !self.st.framed {
             return;
         }
-        let saves: Vec<(Reg, i32)> = self.plan.saved.clone();
+        let saves: Vec<(Reg, i32)> = self.st.plan.saved.clone();
         for (r, slot) in saves {
             if !keep.contains(&r) {
                 self.restore_reg(r, slot);
@@ -482,7 +383,7 @@ impl<'a> Emitter<'a> {
         set_args: impl FnOnce(&mut Self) -> R<()>,
         after: impl FnOnce(&mut Self) -> R<()>,
     ) -> R<()> {
-        let saves = self.plan.helper_saves.clone();
+        let saves = self.st.plan.helper_saves.clone();
         for (r, slot) in &saves {
             self.save_reg(*r, *slot);
         }
@@ -498,7 +399,7 @@ impl<'a> Emitter<'a> {
 
     /// The thread pointer into register `dst` (clobbers `s0` if `dst` is not it).
     pub(crate) fn thread_pointer(&mut self, dst: u8) -> R<()> {
-        match self.env.thread_pointer {
+        match self.st.env.thread_pointer {
             lil_codegen::ThreadPointer::TlsSlot { offset } => {
                 let ops = &mut self.ops;
                 dynasm!(ops ; .arch x64 ; fs mov Rq(dst), [offset]);
@@ -506,13 +407,46 @@ impl<'a> Emitter<'a> {
             lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
             lil_codegen::ThreadPointer::Call { function } => {
                 let s0 = self.s0;
-                self.helper_call(function, |_| Ok(()), |e| {
-                    e.load(s0, Val::Reg(RAX));
-                    Ok(())
-                })?;
+                self.helper_call(
+                    function,
+                    |_| Ok(()),
+                    |e| {
+                        e.load(s0, Val::Reg(RAX));
+                        Ok(())
+                    },
+                )?;
                 self.load(dst, Val::Reg(s0));
             }
         }
         Ok(())
+    }
+}
+
+impl<'a> IsaEmitter<'a> for Emitter<'a> {
+    fn state(&mut self) -> &mut EmitState<'a> {
+        &mut self.st
+    }
+    fn offset(&self) -> usize {
+        self.ops.offset().0
+    }
+    fn new_label(&mut self) -> DynamicLabel {
+        self.ops.new_dynamic_label()
+    }
+    fn bind(&mut self, label: DynamicLabel) {
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; =>label);
+    }
+    fn jump_to(&mut self, label: DynamicLabel) {
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; jmp =>label);
+    }
+    fn prologue(&mut self) -> R<()> {
+        Emitter::prologue(self)
+    }
+    fn instruction(&mut self, kind: &InstKind) -> R<()> {
+        Emitter::instruction(self, kind)
+    }
+    fn data(&mut self, bytes: &[u8]) {
+        self.ops.extend(bytes.iter().copied());
     }
 }

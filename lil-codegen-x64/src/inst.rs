@@ -8,6 +8,7 @@
 use crate::abi::{DESC, regs::*};
 use crate::emit::{Emitter, Mem, R, Val, fits_i32, imm_bits, with_mem};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
+use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
 use lil_codegen::moves::{Move, sequentialize};
 use lil_codegen::plan::Loc;
@@ -113,8 +114,9 @@ impl Emitter<'_> {
     }
 
     fn op_type(&self) -> R<Type> {
-        self.stub
-            .op_type(self.i)
+        self.st
+            .stub
+            .op_type(self.st.i)
             .ok_or(CodegenError::Internal("instruction without a type"))
     }
 
@@ -128,14 +130,14 @@ impl Emitter<'_> {
     }
 
     fn label_decl(&mut self, l: LabelRef) -> R<()> {
-        let label = self.label(l.id);
+        let label = drive::label(self, l.id);
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; =>label);
         Ok(())
     }
 
     fn alloc(&mut self, dst: Place) -> R<()> {
-        let at = self.plan.alloc_offset + self.ctx()?.alloc_bytes() as i32;
+        let at = self.st.plan.alloc_offset + self.ctx()?.alloc_bytes() as i32;
         let loc = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(loc);
         let ops = &mut self.ops;
@@ -275,7 +277,11 @@ impl Emitter<'_> {
         let count = self.operand_val(rhs)?;
         let wide = ty.bits() == 64;
         // Work in a scratch register that is not rcx; the other one is spare.
-        let (w, spare) = if self.s0 != RCX { (self.s0, self.s1) } else { (self.s1, self.s0) };
+        let (w, spare) = if self.s0 != RCX {
+            (self.s0, self.s1)
+        } else {
+            (self.s1, self.s0)
+        };
         self.load(w, v);
         // Right shifts of g1/g2 need the value at its width first.
         {
@@ -339,14 +345,21 @@ impl Emitter<'_> {
         let f = self.m2n_offset()?;
         let v = self.operand_val(o)?;
         let s0 = self.s0;
-        self.store64(Mem::Base { base: RSP, disp: f + m2n::LOCAL_HANDLES }, v, s0);
+        self.store64(
+            Mem::Base {
+                base: RSP,
+                disp: f + m2n::LOCAL_HANDLES,
+            },
+            v,
+            s0,
+        );
         Ok(())
     }
 
     fn m2n_offset(&self) -> R<i32> {
-        self.plan
-            .m2n_offset
-            .ok_or(CodegenError::Internal("M2N instruction without an M2N frame"))
+        self.st.plan.m2n_offset.ok_or(CodegenError::Internal(
+            "M2N instruction without an M2N frame",
+        ))
     }
 
     /// The memory operand for a LIL address. Uses `s0` (and `s1` unless
@@ -370,7 +383,11 @@ impl Emitter<'_> {
                 scale: s,
                 disp: d,
             },
-            (None, Some((i, s)), Ok(d)) => Mem::NoBase { index: i, scale: s, disp: d },
+            (None, Some((i, s)), Ok(d)) => Mem::NoBase {
+                index: i,
+                scale: s,
+                disp: d,
+            },
             (None, None, Ok(d)) => Mem::Abs { disp: d },
             (b, i, Err(_)) => {
                 // A displacement beyond 32 bits: compute the address in s0.
@@ -382,7 +399,11 @@ impl Emitter<'_> {
                         disp: 0,
                     }),
                     (Some(b), None) => Some(Mem::Base { base: b, disp: 0 }),
-                    (None, Some((i, s))) => Some(Mem::NoBase { index: i, scale: s, disp: 0 }),
+                    (None, Some((i, s))) => Some(Mem::NoBase {
+                        index: i,
+                        scale: s,
+                        disp: 0,
+                    }),
                     (None, None) => None,
                 };
                 match sum {
@@ -498,7 +519,13 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    fn cas(&mut self, a: &Address, compare: &Operand, source: &Operand, on_fail: LabelRef) -> R<()> {
+    fn cas(
+        &mut self,
+        a: &Address,
+        compare: &Operand,
+        source: &Operand,
+        on_fail: LabelRef,
+    ) -> R<()> {
         let (s0, s1) = (self.s0, self.s1);
         let mut m = self.addr(a, true)?;
         let uses_rax = match m {
@@ -536,14 +563,14 @@ impl Emitter<'_> {
             let ops = &mut self.ops;
             dynasm!(ops ; .arch x64 ; mov rax, [rsp - 8]);
         }
-        let target = self.jump_label(on_fail.id);
+        let target = drive::jump_label(self, on_fail.id);
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; jne =>target);
         Ok(())
     }
 
     fn jump(&mut self, l: LabelRef) -> R<()> {
-        let target = self.jump_label(l.id);
+        let target = drive::jump_label(self, l.id);
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; jmp =>target);
         Ok(())
@@ -593,7 +620,7 @@ impl Emitter<'_> {
             32 => cmp_forms!(Rd, DWORD, i32),
             _ => cmp_forms!(Rq, QWORD, i32),
         }
-        let l = self.jump_label(target.id);
+        let l = drive::jump_label(self, target.id);
         let ops = &mut self.ops;
         match cc(p) {
             Cc::E => dynasm!(ops ; .arch x64 ; je =>l),
@@ -612,7 +639,10 @@ impl Emitter<'_> {
 
     /// Run the moves of a parallel assignment.
     pub(crate) fn parallel(&mut self, moves: &[Move]) -> R<()> {
-        let (s0, f1) = (self.s0, self.plan.scratch_fp.get(1).map_or(self.f0, |r| r.num));
+        let (s0, f1) = (
+            self.s0,
+            self.st.plan.scratch_fp.get(1).map_or(self.f0, |r| r.num),
+        );
         let seq = sequentialize(moves, |class| match class {
             RegClass::General => Reg::gp(s0),
             RegClass::Float => Reg::fp(f1),
@@ -624,15 +654,15 @@ impl Emitter<'_> {
     }
 
     fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
-        let Some(sig) = self.stub.stub().entry.signature.typed() else {
+        let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
             return Err(CodegenError::Internal("in2out in an arbitrary stub"));
         };
         let params = sig.params.clone();
-        let cc = self.env.convention(&DESC, callee_cc).clone();
+        let cc = self.st.env.convention(&DESC, callee_cc).clone();
         let (outs, _) = cc.locate(&params);
         let mut moves = Vec::with_capacity(params.len());
         for (k, (ty, out)) in params.iter().zip(outs).enumerate() {
-            let src = self.plan.input(k as u32, self.framed)?;
+            let src = self.st.plan.input(k as u32, self.st.framed)?;
             let dst = match out {
                 ArgLoc::Reg(r) => Loc::Reg(r),
                 ArgLoc::Stack(off) => Loc::Frame(off as i32),
@@ -659,7 +689,7 @@ impl Emitter<'_> {
             }
         }
         if returns && let Some(t) = sig.ret {
-            let cc = self.env.convention(&DESC, sig.cc);
+            let cc = self.st.env.convention(&DESC, sig.cc);
             let from = Loc::Reg(cc.ret_reg(t));
             let to = Loc::Reg(match RegClass::of(t) {
                 RegClass::General => Reg::gp(DESC.ret_gp),
@@ -672,18 +702,19 @@ impl Emitter<'_> {
 
     /// Put the stub's inputs back in their argument registers before leaving.
     fn restore_arguments(&mut self) -> R<()> {
-        if !self.framed {
+        if !self.st.framed {
             return Ok(());
         }
-        for (r, slot) in self.plan.arbitrary_saves.clone() {
+        for (r, slot) in self.st.plan.arbitrary_saves.clone() {
             self.restore_reg(r, slot);
         }
         let homes: Vec<(ArgLoc, Option<i32>)> = self
+            .st
             .plan
             .inputs
             .iter()
             .copied()
-            .zip(self.plan.input_homes.iter().copied())
+            .zip(self.st.plan.input_homes.iter().copied())
             .collect();
         for (arrival, home) in homes {
             if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
@@ -708,7 +739,7 @@ impl Emitter<'_> {
 
     fn ret(&mut self) -> R<()> {
         if let Some(t) = self.op_type_opt() {
-            let cc = self.plan.entry_cc.clone();
+            let cc = self.st.plan.entry_cc.clone();
             let from = Loc::Reg(match RegClass::of(t) {
                 RegClass::General => Reg::gp(DESC.ret_gp),
                 RegClass::Float => Reg::fp(DESC.ret_fp),
@@ -722,7 +753,7 @@ impl Emitter<'_> {
     }
 
     fn op_type_opt(&self) -> Option<Type> {
-        self.stub.op_type(self.i)
+        self.st.stub.op_type(self.st.i)
     }
 
     fn push_m2n(&mut self, method: Option<&Operand>, frame_type: Option<&Operand>) -> R<()> {
@@ -760,7 +791,7 @@ impl Emitter<'_> {
         // for the ones this stub uses, else still in the register.
         for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
             let at = f + m2n::SAVED_GP + 8 * idx as i32;
-            match self.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
+            match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
                 Some((_, slot)) => {
                     let slot = *slot;
                     let ops = &mut self.ops;
@@ -774,7 +805,7 @@ impl Emitter<'_> {
         }
         // Link: frame.prev = *head; frame.link = head; *head = frame.
         self.thread_pointer(s0)?;
-        let list = self.env.m2n_list_offset;
+        let list = self.st.env.m2n_list_offset;
         let ops = &mut self.ops;
         dynasm!(ops
             ; .arch x64
@@ -791,11 +822,14 @@ impl Emitter<'_> {
     fn pop_m2n(&mut self) -> R<()> {
         let f = self.m2n_offset()?;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
-        let hooks = self.env.m2n_hooks;
-        let calls: Vec<u64> = [hooks.free_handles.filter(|_| handles), hooks.pending_exception]
-            .into_iter()
-            .flatten()
-            .collect();
+        let hooks = self.st.env.m2n_hooks;
+        let calls: Vec<u64> = [
+            hooks.free_handles.filter(|_| handles),
+            hooks.pending_exception,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         for function in calls {
             self.helper_call(
                 function,
@@ -819,7 +853,7 @@ impl Emitter<'_> {
     }
 
     fn print(&mut self, message: &PrintMessage, operand: Option<&Operand>) -> R<()> {
-        let Some(function) = self.env.print else {
+        let Some(function) = self.st.env.print else {
             return Ok(());
         };
         let value = match operand {
@@ -839,7 +873,7 @@ impl Emitter<'_> {
         let label = text.as_ref().map(|_| self.ops.new_dynamic_label());
         let len = text.as_ref().map_or(0, |t| t.len() as i32);
         if let (Some(l), Some(t)) = (label, text) {
-            self.strings.push((l, t));
+            self.st.add_data(l, t);
         }
         self.helper_call(
             function,

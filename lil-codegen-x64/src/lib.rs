@@ -36,7 +36,7 @@ impl Backend for X64Backend {
 
     fn compile(&self, stub: &CheckedStub, env: &HostEnv) -> Result<CompiledStub, CodegenError> {
         let mut e = emit::Emitter::new(stub, env)?;
-        let (source_map, data_start) = e.run()?;
+        let (source_map, data_start) = lil_codegen::drive::run(&mut e)?;
         let code = e
             .ops
             .finalize()

@@ -82,7 +82,9 @@ impl HostEnv {
         match cc {
             CallConv::Managed => self.managed.as_ref().unwrap_or(&desc.c_abi),
             CallConv::Rth => self.rth.as_ref().unwrap_or(&desc.c_abi),
-            CallConv::Platform | CallConv::Jni | CallConv::StdCall | CallConv::Handler => &desc.c_abi,
+            CallConv::Platform | CallConv::Jni | CallConv::StdCall | CallConv::Handler => {
+                &desc.c_abi
+            }
         }
     }
 }

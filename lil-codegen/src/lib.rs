@@ -9,6 +9,7 @@
 //! - [`host`]: the host VM's facts ([`HostEnv`]: `ts`, M2N list, hooks, conventions);
 //! - [`m2n`]: the [`M2nFrame`] layout and a stack walker;
 //! - [`plan`]: where every variable lives and the frame layout ([`FramePlan`]);
+//! - [`drive`]: the emission driver (framing, labels, edge stubs, source map);
 //! - [`moves`]: parallel moves (argument shuffles) resolved into sequences;
 //! - [`cache`]: the W^X code cache stubs are installed into.
 //!
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod drive;
 pub mod host;
 pub mod m2n;
 pub mod moves;

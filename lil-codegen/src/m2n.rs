@@ -210,7 +210,9 @@ mod tests {
         mem[64 / 8 + 3] = 7; // method
         mem[512 / 8] = 0;
         mem[512 / 8 + 3] = 9;
-        let methods: Vec<u64> = M2nWalker::new(Words(mem.clone()), 0, 8).map(|(_, f)| f.method).collect();
+        let methods: Vec<u64> = M2nWalker::new(Words(mem.clone()), 0, 8)
+            .map(|(_, f)| f.method)
+            .collect();
         assert_eq!(methods, [7, 9]);
         // A frame that points at itself is walked a bounded number of times.
         mem[64 / 8] = 64;

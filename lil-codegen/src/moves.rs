@@ -29,7 +29,10 @@ pub fn sequentialize(moves: &[Move], scratch: impl Fn(RegClass) -> Reg) -> Vec<M
         // A move whose destination no other pending move still reads.
         let ready = (0..pending.len()).find(|&i| {
             let d = pending[i].dst;
-            !pending.iter().enumerate().any(|(j, m)| j != i && m.src == d)
+            !pending
+                .iter()
+                .enumerate()
+                .any(|(j, m)| j != i && m.src == d)
         });
         match ready {
             Some(i) => out.push(pending.remove(i)),
@@ -77,7 +80,11 @@ mod tests {
 
     #[test]
     fn swaps_and_rotations_are_resolved_through_scratch() {
-        let mv = |d: u8, s: u8| Move { dst: r(d), src: r(s), ty: Type::Pint };
+        let mv = |d: u8, s: u8| Move {
+            dst: r(d),
+            src: r(s),
+            ty: Type::Pint,
+        };
         for case in [
             vec![mv(0, 1), mv(1, 0)],
             vec![mv(0, 1), mv(1, 2), mv(2, 0)],

@@ -16,11 +16,11 @@
 //!   pointer, return address) is the top 16 bytes on both ISAs, so the
 //!   caller's frame address (CFA) is FB + `frame_size`.
 
+use crate::CodegenError;
 use crate::HostEnv;
 use crate::host::ThreadPointer;
 use crate::m2n;
 use crate::target::{ArgLoc, CallingConvention, Reg, RegClass, TargetDesc};
-use crate::CodegenError;
 use lil_check::{CheckedStub, Clobbers};
 use lil_syntax::{CallKind, EntrySignature, InstKind, Operand, OperandKind, Span, Type, Var};
 
@@ -103,11 +103,17 @@ fn align_up(x: u32, a: u32) -> u32 {
 
 impl FramePlan {
     /// Plan the frame of `stub` for `desc`'s target in `env`.
-    pub fn new(stub: &CheckedStub, desc: &TargetDesc, env: &HostEnv) -> Result<FramePlan, CodegenError> {
+    pub fn new(
+        stub: &CheckedStub,
+        desc: &TargetDesc,
+        env: &HostEnv,
+    ) -> Result<FramePlan, CodegenError> {
         let summary = stub.summary();
         let entry = &stub.stub().entry;
         let entry_cc = env.convention(desc, entry.signature.cc()).clone();
-        let is_gp_callee_saved = |n: u8| entry_cc.callee_saved_gp.contains(&n) || desc.c_abi.callee_saved_gp.contains(&n);
+        let is_gp_callee_saved = |n: u8| {
+            entry_cc.callee_saved_gp.contains(&n) || desc.c_abi.callee_saved_gp.contains(&n)
+        };
 
         // ---- Registers with a fixed role in this stub.
         let mut occupied: Vec<Reg> = Vec::new();
@@ -183,10 +189,18 @@ impl FramePlan {
             Some(r)
         };
         let mut scratch_gp = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..desc.scratch_count {
             let r = take_free(desc.scratch_gp, RegClass::General, &mut occupied)
-                .or_else(|| take_free(desc.locals_callee_saved_gp, RegClass::General, &mut occupied))
-                .ok_or(CodegenError::OutOfRegisters { what: "scratch registers" })?;
+                .or_else(|| {
+                    take_free(
+                        desc.locals_callee_saved_gp,
+                        RegClass::General,
+                        &mut occupied,
+                    )
+                })
+                .ok_or(CodegenError::OutOfRegisters {
+                    what: "scratch registers",
+                })?;
             if is_gp_callee_saved(r.num) {
                 saved.push(r);
             }
@@ -194,8 +208,11 @@ impl FramePlan {
         }
         let mut scratch_fp = Vec::new();
         for _ in 0..2 {
-            let r = take_free(desc.scratch_fp, RegClass::Float, &mut occupied)
-                .ok_or(CodegenError::OutOfRegisters { what: "floating-point scratch registers" })?;
+            let r = take_free(desc.scratch_fp, RegClass::Float, &mut occupied).ok_or(
+                CodegenError::OutOfRegisters {
+                    what: "floating-point scratch registers",
+                },
+            )?;
             scratch_fp.push(r);
         }
 
@@ -218,7 +235,8 @@ impl FramePlan {
                 let reg = if crosses {
                     take_free(callee, class, &mut occupied)
                 } else {
-                    take_free(caller, class, &mut occupied).or_else(|| take_free(callee, class, &mut occupied))
+                    take_free(caller, class, &mut occupied)
+                        .or_else(|| take_free(callee, class, &mut occupied))
                 };
                 let slot = match reg {
                     Some(r) => {
@@ -279,7 +297,9 @@ impl FramePlan {
             for r in &occupied {
                 let caller_saved = match r.class {
                     RegClass::General => !is_gp_callee_saved(r.num) && !scratch_gp.contains(r),
-                    RegClass::Float => !desc.c_abi.callee_saved_fp.contains(&r.num) && !scratch_fp.contains(r),
+                    RegClass::Float => {
+                        !desc.c_abi.callee_saved_fp.contains(&r.num) && !scratch_fp.contains(r)
+                    }
                 };
                 let pinned = Some(*r) == ts_register;
                 if caller_saved && !pinned {
@@ -423,7 +443,11 @@ impl FramePlan {
                     v.extend(target(l));
                     v.extend(next);
                 }
-                InstKind::Ret | InstKind::Call { kind: CallKind::Tail | CallKind::NoReturn, .. } => {}
+                InstKind::Ret
+                | InstKind::Call {
+                    kind: CallKind::Tail | CallKind::NoReturn,
+                    ..
+                } => {}
                 _ => v.extend(next),
             }
             v
@@ -555,7 +579,10 @@ pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
         }
         InstKind::Inc { addr: a } => addr(a, &mut f),
         InstKind::Cas {
-            addr: a, compare, source, ..
+            addr: a,
+            compare,
+            source,
+            ..
         } => {
             addr(a, &mut f);
             op(compare, &mut f);
@@ -566,12 +593,16 @@ pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
             op(&cond.rhs, &mut f);
         }
         InstKind::Call { target, .. } => op(target, &mut f),
-        InstKind::PushM2n { method, frame_type, .. } => {
+        InstKind::PushM2n {
+            method, frame_type, ..
+        } => {
             for o in [method, frame_type].into_iter().flatten() {
                 op(o, &mut f);
             }
         }
-        InstKind::Print { operand: Some(o), .. } => op(o, &mut f),
+        InstKind::Print {
+            operand: Some(o), ..
+        } => op(o, &mut f),
         _ => {}
     }
 }

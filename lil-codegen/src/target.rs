@@ -180,8 +180,11 @@ pub struct TargetDesc {
     /// Where `r` lives when it holds a floating-point value.
     pub ret_fp: u8,
     /// Registers the emitter may use freely inside one instruction
-    /// (never allocated to a variable), general-purpose.
+    /// (never allocated to a variable), general-purpose, in preference
+    /// order; the plan takes the first `scratch_count` not otherwise used.
     pub scratch_gp: &'static [u8],
+    /// How many general-purpose scratch registers the emitter needs.
+    pub scratch_count: usize,
     /// Floating-point scratch registers.
     pub scratch_fp: &'static [u8],
     /// The frame pointer.

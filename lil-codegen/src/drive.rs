@@ -1,0 +1,195 @@
+//! The emission driver both emitters share: it walks the checked stub,
+//! decides where the frame gets set up (from the [`FramePlan`]), binds
+//! labels, routes jumps that need a frame through edge stubs, records the
+//! source map, and appends embedded data. An emitter only supplies the
+//! ISA-specific pieces through [`IsaEmitter`].
+//!
+//! Invariant: before each instruction the emitter's `framed` state equals
+//! `plan.framed_before[i]` (or the block's framed-on-entry state at a
+//! label), so instruction code can address frame slots exactly when the
+//! frame exists.
+
+use crate::plan::FramePlan;
+use crate::{CodegenError, HostEnv, SourceMapEntry};
+use dynasmrt::DynamicLabel;
+use lil_check::{CheckedStub, Context};
+use lil_syntax::{CallKind, InstKind, LabelId};
+
+/// The ISA-independent state of one emission.
+pub struct EmitState<'a> {
+    /// The stub being compiled.
+    pub stub: &'a CheckedStub,
+    /// Its frame plan.
+    pub plan: FramePlan,
+    /// The host environment.
+    pub env: &'a HostEnv,
+    /// Whether the frame is set up at the current point.
+    pub framed: bool,
+    /// Index of the instruction being emitted.
+    pub i: usize,
+    labels: Vec<Option<DynamicLabel>>,
+    label_inst: Vec<Option<usize>>,
+    edge_stubs: Vec<(DynamicLabel, DynamicLabel)>,
+    strings: Vec<(DynamicLabel, Vec<u8>)>,
+}
+
+/// What an emitter provides to the driver.
+pub trait IsaEmitter<'a> {
+    /// The shared state.
+    fn state(&mut self) -> &mut EmitState<'a>;
+    /// Current code offset.
+    fn offset(&self) -> usize;
+    /// A fresh label.
+    fn new_label(&mut self) -> DynamicLabel;
+    /// Bind a label here.
+    fn bind(&mut self, label: DynamicLabel);
+    /// Unconditional jump.
+    fn jump_to(&mut self, label: DynamicLabel);
+    /// Set up the frame (and set `state().framed`).
+    fn prologue(&mut self) -> Result<(), CodegenError>;
+    /// Emit one instruction.
+    fn instruction(&mut self, kind: &InstKind) -> Result<(), CodegenError>;
+    /// Append raw bytes (data after the code).
+    fn data(&mut self, bytes: &[u8]);
+}
+
+impl<'a> EmitState<'a> {
+    /// State for emitting `stub` with `plan`.
+    pub fn new(stub: &'a CheckedStub, plan: FramePlan, env: &'a HostEnv) -> EmitState<'a> {
+        let s = stub.stub();
+        let mut label_inst = vec![None; s.labels.len()];
+        for (i, inst) in s.body.iter().enumerate() {
+            if let InstKind::Label(l) = inst.kind
+                && let Some(slot) = label_inst.get_mut(l.id.index())
+                && slot.is_none()
+            {
+                *slot = Some(i);
+            }
+        }
+        EmitState {
+            stub,
+            plan,
+            env,
+            framed: false,
+            i: 0,
+            labels: vec![None; s.labels.len()],
+            label_inst,
+            edge_stubs: Vec::new(),
+            strings: Vec::new(),
+        }
+    }
+
+    /// The context before the current instruction.
+    pub fn ctx(&self) -> Result<Context<'a>, CodegenError> {
+        self.stub.context(self.i).ok_or(CodegenError::Internal(
+            "no context for a reachable instruction",
+        ))
+    }
+
+    /// Remember bytes to append after the code at `label`.
+    pub fn add_data(&mut self, label: DynamicLabel, bytes: Vec<u8>) {
+        self.strings.push((label, bytes));
+    }
+}
+
+/// The label of a LIL label (created on first use).
+pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
+    if let Some(Some(l)) = e.state().labels.get(id.index()) {
+        return *l;
+    }
+    let l = e.new_label();
+    if let Some(slot) = e.state().labels.get_mut(id.index()) {
+        *slot = Some(l);
+    }
+    l
+}
+
+/// The label a jump to `id` must use from the current state: the target
+/// itself, or an edge stub that sets the frame up first when the target
+/// expects a frame this path has not set up.
+pub fn jump_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
+    let target = label(e, id);
+    let st = e.state();
+    let Some(Some(inst)) = st.label_inst.get(id.index()).copied() else {
+        return target;
+    };
+    let b = st.plan.block_of[inst] as usize;
+    if !st.framed && st.plan.block_framed_in[b] {
+        let stub_label = e.new_label();
+        e.state().edge_stubs.push((stub_label, target));
+        stub_label
+    } else {
+        target
+    }
+}
+
+/// Whether control can fall through into instruction `i` from `i - 1`.
+fn falls_into(stub: &CheckedStub, i: usize) -> bool {
+    if i == 0 {
+        return true;
+    }
+    if !stub.is_reachable(i - 1) {
+        return false;
+    }
+    !matches!(
+        stub.stub().body[i - 1].kind,
+        InstKind::Jump(_)
+            | InstKind::Ret
+            | InstKind::Call {
+                kind: CallKind::Tail | CallKind::NoReturn,
+                ..
+            }
+    )
+}
+
+/// Emit the whole stub; returns the source map and the offset where data starts.
+pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32), CodegenError> {
+    let stub = e.state().stub;
+    let body = &stub.stub().body;
+    let mut map = Vec::with_capacity(body.len());
+    for (i, inst) in body.iter().enumerate() {
+        e.state().i = i;
+        if !stub.is_reachable(i) {
+            continue;
+        }
+        let kind = &inst.kind;
+        if let InstKind::Label(_) = kind {
+            // Fall-through into a block that is framed on entry, from
+            // unframed code: set the frame up on this edge only.
+            let st = e.state();
+            let b = st.plan.block_of[i] as usize;
+            let framed_in = st.plan.block_framed_in[b];
+            if framed_in && !st.framed && falls_into(stub, i) {
+                e.prologue()?;
+            }
+            e.state().framed = framed_in;
+        } else {
+            let st = e.state();
+            st.framed = st.plan.framed_before[i];
+            if st.plan.requires_frame[i] && !st.framed {
+                e.prologue()?;
+            }
+        }
+        let start = e.offset() as u32;
+        e.instruction(kind)?;
+        let end = e.offset() as u32;
+        if end > start {
+            map.push(SourceMapEntry {
+                instruction: i as u32,
+                code: start..end,
+            });
+        }
+    }
+    for (stub_label, target) in std::mem::take(&mut e.state().edge_stubs) {
+        e.bind(stub_label);
+        e.state().framed = false;
+        e.prologue()?;
+        e.jump_to(target);
+    }
+    let data_start = e.offset() as u32;
+    for (label, bytes) in std::mem::take(&mut e.state().strings) {
+        e.bind(label);
+        e.data(&bytes);
+    }
+    Ok((map, data_start))
+}
