@@ -40,7 +40,9 @@ pub static DESC: TargetDesc = TargetDesc {
     reserved_gp: &[18, 29, 30, 31],
     locals_caller_saved_gp: &[13, 7, 6, 5, 4, 3, 2, 1, 0],
     locals_callee_saved_gp: &[19, 20, 21, 22, 23, 24, 25, 26, 27, 28],
-    locals_caller_saved_fp: &[17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 7, 6, 5, 4, 3, 2, 1],
+    locals_caller_saved_fp: &[
+        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 7, 6, 5, 4, 3, 2, 1,
+    ],
     locals_callee_saved_fp: &[8, 9, 10, 11, 12, 13, 14, 15],
     m2n_saved_gp: &[19, 20, 21, 22, 23, 24, 25, 26, 27, 28],
     m2n_saved_fp: &[8, 9, 10, 11, 12, 13, 14, 15],

@@ -1,4 +1,25 @@
-//! The AArch64 backend (in progress).
+//! The AArch64 backend: `CheckedStub` → position-independent machine code.
+//!
+//! Same layout as the x86-64 backend: the register roles and AAPCS64 are
+//! data ([`abi`]), the frame plan and the emission driver come from
+//! `lil-codegen`, and this crate chooses instructions (`emit` for the
+//! machinery, `inst` for one function per LIL instruction). Calls and
+//! 64-bit immediates go through `movz`/`movk` and `blr`, so the code reaches
+//! any address; offsets that do not encode go through a scratch register.
+//!
+//! ```
+//! use lil_codegen::{Backend, HostEnv};
+//! let stub = lil_check::assert_valid("entry 0:platform:g8,g8:g8; r = i0 + i1; ret;");
+//! let code = lil_codegen_arm64::Arm64Backend.compile(&stub, &HostEnv::default())?;
+//! assert_eq!(code.code.len() % 4, 0);
+//! # Ok::<(), lil_codegen::CodegenError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod abi;
+mod emit;
+mod inst;
 
 use lil_codegen::{Backend, CheckedStub, CodegenError, CompiledStub, HostEnv, Target, TargetDesc};
 
@@ -10,10 +31,23 @@ impl Backend for Arm64Backend {
     fn target(&self) -> Target {
         Target::Arm64
     }
+
     fn desc(&self) -> &'static TargetDesc {
-        unimplemented!("in progress")
+        &abi::DESC
     }
-    fn compile(&self, _stub: &CheckedStub, _env: &HostEnv) -> Result<CompiledStub, CodegenError> {
-        Err(CodegenError::Internal("the AArch64 backend is being written"))
+
+    fn compile(&self, stub: &CheckedStub, env: &HostEnv) -> Result<CompiledStub, CodegenError> {
+        let mut e = emit::Emitter::new(stub, env)?;
+        let (source_map, data_start) = lil_codegen::drive::run(&mut e)?;
+        let code = e
+            .ops
+            .finalize()
+            .map_err(|err| CodegenError::Assembler(format!("{err:?}")))?;
+        Ok(CompiledStub {
+            target: Target::Arm64,
+            code,
+            source_map,
+            data_start,
+        })
     }
 }

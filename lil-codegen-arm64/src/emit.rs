@@ -1,0 +1,636 @@
+//! The AArch64 emitter's machinery: values and their locations, memory
+//! operands (legalized: every offset that does not encode goes through a
+//! scratch register, so dynasm's run-time range checks never fire), moves,
+//! the prologue and epilogue, helper calls. `inst.rs` has one function per
+//! LIL instruction, in the same order as the x86-64 emitter.
+//!
+//! Scratch registers: x16 and x17 form addresses and hold call targets
+//! (x17 also materializes offsets inside one access), x15 and x14 hold
+//! values; d31 and d30 are the float scratch. None holds anything across
+//! LIL instructions.
+
+use crate::abi::DESC;
+use dynasmrt::aarch64::Aarch64Relocation;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use lil_check::Context;
+use lil_codegen::drive::{EmitState, IsaEmitter};
+use lil_codegen::plan::Loc;
+use lil_codegen::{ArgLoc, CheckedStub, CodegenError, FramePlan, HostEnv, Reg, RegClass};
+use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
+
+pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
+pub(crate) type R<T> = Result<T, CodegenError>;
+
+/// Address scratch registers.
+pub(crate) const X16: u8 = 16;
+pub(crate) const X17: u8 = 17;
+/// The stack pointer as a base register.
+pub(crate) const SP: u8 = 31;
+/// The zero register as a source.
+pub(crate) const XZR: u8 = 31;
+
+/// An AArch64 memory operand before legalization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AMem {
+    /// `[base, #off]` (base 31 is sp)
+    Imm { base: u8, off: i64 },
+    /// `[base, index, lsl #shift]`
+    Reg { base: u8, index: u8, shift: u8 },
+}
+
+/// An operand form one load/store instruction can encode.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Form {
+    /// Unsigned scaled offset.
+    Scaled { base: u8, off: u32 },
+    /// Signed 9-bit unscaled offset (`ldur`/`stur`).
+    Unscaled { base: u8, off: i32 },
+    /// Register offset.
+    Reg { base: u8, index: u8 },
+    /// Register offset scaled by the access size.
+    RegShift { base: u8, index: u8 },
+}
+
+/// A load or store of one register, by kind: `access!(e, form, KIND, reg)`.
+macro_rules! access {
+    ($ops:expr, $form:expr, $ins:ident, $uins:ident, $R:ident($r:expr), $shift:tt) => {{
+        let ops = $ops;
+        match $form {
+            Form::Scaled { base, off } => dynasm!(ops ; .arch aarch64 ; $ins $R($r), [XSP(base), off]),
+            Form::Unscaled { base, off } => dynasm!(ops ; .arch aarch64 ; $uins $R($r), [XSP(base), off]),
+            Form::Reg { base, index } => dynasm!(ops ; .arch aarch64 ; $ins $R($r), [XSP(base), X(index)]),
+            Form::RegShift { base, index } => dynasm!(ops ; .arch aarch64 ; $ins $R($r), [XSP(base), X(index), LSL $shift]),
+        }
+    }};
+}
+
+/// Loads and stores the emitter uses, with their access sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acc {
+    LdrX,
+    LdrW,
+    Ldrh,
+    Ldrb,
+    Ldrsw,
+    Ldrsh,
+    Ldrsb,
+    LdrD,
+    LdrS,
+    StrX,
+    StrW,
+    Strh,
+    Strb,
+    StrD,
+    StrS,
+}
+
+impl Acc {
+    pub(crate) fn size(self) -> u32 {
+        match self {
+            Acc::LdrX | Acc::StrX | Acc::LdrD | Acc::StrD => 8,
+            Acc::LdrW | Acc::Ldrsw | Acc::StrW | Acc::LdrS | Acc::StrS => 4,
+            Acc::Ldrh | Acc::Ldrsh | Acc::Strh => 2,
+            Acc::Ldrb | Acc::Ldrsb | Acc::Strb => 1,
+        }
+    }
+}
+
+/// A general-purpose value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Val {
+    Reg(u8),
+    Mem(AMem),
+    Imm(i64),
+}
+
+pub(crate) fn imm_bits(v: i128) -> i64 {
+    v as u64 as i64
+}
+
+pub(crate) struct Emitter<'a> {
+    pub(crate) ops: Asm,
+    pub(crate) st: EmitState<'a>,
+    /// Value scratch registers.
+    pub(crate) v0: u8,
+    pub(crate) v1: u8,
+    pub(crate) f0: u8,
+    pub(crate) f1: u8,
+}
+
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(stub: &'a CheckedStub, env: &'a HostEnv) -> R<Emitter<'a>> {
+        let plan = FramePlan::new(stub, &DESC, env)?;
+        let scratch: Vec<u8> = plan.scratch_gp.iter().map(|r| r.num).collect();
+        if scratch.len() < 4 || !scratch.contains(&X16) || !scratch.contains(&X17) {
+            return Err(CodegenError::OutOfRegisters {
+                what: "AArch64 scratch registers (x14-x17 must stay free)",
+            });
+        }
+        let others: Vec<u8> = scratch
+            .iter()
+            .copied()
+            .filter(|r| *r != X16 && *r != X17)
+            .collect();
+        let f0 = plan
+            .scratch_fp
+            .first()
+            .map(|r| r.num)
+            .ok_or(CodegenError::Internal("fp scratch"))?;
+        let f1 = plan
+            .scratch_fp
+            .get(1)
+            .map(|r| r.num)
+            .ok_or(CodegenError::Internal("fp scratch"))?;
+        Ok(Emitter {
+            ops: Asm::new(0),
+            st: EmitState::new(stub, plan, env),
+            v0: others[0],
+            v1: others[1],
+            f0,
+            f1,
+        })
+    }
+
+    pub(crate) fn ctx(&self) -> R<Context<'a>> {
+        self.st.ctx()
+    }
+
+    // ---------------------------------------------------------- locations
+
+    /// The memory operand of a frame or incoming-argument location.
+    pub(crate) fn loc_mem(&self, loc: Loc) -> R<AMem> {
+        match loc {
+            Loc::Frame(off) => Ok(AMem::Imm {
+                base: SP,
+                off: off as i64,
+            }),
+            Loc::Incoming(off) => {
+                // CFA: sp + frame_size when framed, sp itself when not (no return address on the stack).
+                let cfa = if self.st.framed {
+                    self.st.plan.frame_size as i64
+                } else {
+                    0
+                };
+                Ok(AMem::Imm {
+                    base: SP,
+                    off: cfa + off as i64,
+                })
+            }
+            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory")),
+        }
+    }
+
+    /// The type of a variable where it is read.
+    pub(crate) fn var_type(&self, var: Var) -> R<Type> {
+        let ctx = self.ctx()?;
+        let t = match var {
+            Var::Input(k) => self
+                .st
+                .stub
+                .stub()
+                .entry
+                .signature
+                .typed()
+                .and_then(|s| s.params.get(k as usize).copied()),
+            Var::Output(k) => ctx.out().and_then(|s| s.params.get(k as usize).copied()),
+            Var::Local(k) => ctx.local(k),
+            Var::StdPlace(k) => ctx.std_place(k),
+            Var::Ret => ctx.ret(),
+        };
+        t.ok_or(CodegenError::Internal("variable read with no type"))
+    }
+
+    /// Where a variable of class `class` lives at the current instruction.
+    pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
+        match var {
+            Var::Input(k) => self.st.plan.input(k, self.st.framed),
+            Var::Local(k) => self.st.plan.local(k, class),
+            Var::StdPlace(k) => DESC
+                .std_place(k)
+                .map(Loc::Reg)
+                .ok_or(CodegenError::Internal("no such standard place")),
+            Var::Ret => Ok(Loc::Reg(match class {
+                RegClass::General => Reg::gp(DESC.ret_gp),
+                RegClass::Float => Reg::fp(DESC.ret_fp),
+            })),
+            Var::Output(k) => {
+                let ctx = self.ctx()?;
+                let sig = ctx
+                    .out()
+                    .ok_or(CodegenError::Internal("output without out"))?;
+                let cc = self.st.env.convention(&DESC, sig.cc);
+                let (locs, _) = cc.locate(&sig.params);
+                match locs.get(k as usize) {
+                    Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(*r)),
+                    Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(*off as i32)),
+                    None => Err(CodegenError::Internal("no such output")),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn var_val(&self, var: Var) -> R<Val> {
+        match self.var_loc(var, RegClass::General)? {
+            Loc::Reg(r) => Ok(Val::Reg(r.num)),
+            loc => Ok(Val::Mem(self.loc_mem(loc)?)),
+        }
+    }
+
+    pub(crate) fn operand_val(&self, o: &Operand) -> R<Val> {
+        match o.kind {
+            OperandKind::Imm(v) => Ok(Val::Imm(imm_bits(v))),
+            OperandKind::Var(v) => self.var_val(v),
+        }
+    }
+
+    // ------------------------------------------------------- immediates
+
+    /// `r = v` by movz/movn + movk, skipping zero (or all-ones) halfwords.
+    pub(crate) fn mov_imm(&mut self, r: u8, v: i64) {
+        let u = v as u64;
+        let hw = |k: u32| ((u >> (16 * k)) & 0xffff) as u32;
+        let zeros = (0..4).filter(|&k| hw(k) == 0).count();
+        let ones = (0..4).filter(|&k| hw(k) == 0xffff).count();
+        let ops = &mut self.ops;
+        if u == 0 {
+            dynasm!(ops ; .arch aarch64 ; mov X(r), xzr);
+            return;
+        }
+        let inverted = ones > zeros;
+        let skip = if inverted { 0xffff } else { 0 };
+        let mut first = true;
+        for k in 0..4u32 {
+            let h = hw(k);
+            if h == skip {
+                continue;
+            }
+            if first {
+                first = false;
+                let val = if inverted { !h & 0xffff } else { h };
+                match (inverted, k) {
+                    (false, 0) => dynasm!(ops ; .arch aarch64 ; movz X(r), val),
+                    (false, 1) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 16),
+                    (false, 2) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 32),
+                    (false, _) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 48),
+                    (true, 0) => dynasm!(ops ; .arch aarch64 ; movn X(r), val),
+                    (true, 1) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 16),
+                    (true, 2) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 32),
+                    (true, _) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 48),
+                }
+            } else {
+                match k {
+                    0 => dynasm!(ops ; .arch aarch64 ; movk X(r), h),
+                    1 => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 16),
+                    2 => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 32),
+                    _ => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 48),
+                }
+            }
+        }
+        if first {
+            // All halfwords were the skipped value: v is -1.
+            dynasm!(ops ; .arch aarch64 ; movn X(r), 0);
+        }
+    }
+
+    /// `d = n + v` for any 64-bit `v`; `n` may be sp (31). When `v` needs
+    /// materializing and `d == n`, `tmp` holds it.
+    pub(crate) fn add_imm(&mut self, d: u8, n: u8, v: i64, tmp: u8) {
+        let ops = &mut self.ops;
+        if v == 0 {
+            if d != n {
+                dynasm!(ops ; .arch aarch64 ; add XSP(d), XSP(n), 0);
+            }
+        } else if (1..=4095).contains(&v) {
+            dynasm!(ops ; .arch aarch64 ; add XSP(d), XSP(n), v as u32);
+        } else if (-4095..0).contains(&v) {
+            dynasm!(ops ; .arch aarch64 ; sub XSP(d), XSP(n), (-v) as u32);
+        } else if (1..1 << 24).contains(&v) {
+            let (hi, lo) = ((v >> 12) as u32, (v & 0xfff) as u32);
+            dynasm!(ops ; .arch aarch64 ; add XSP(d), XSP(n), hi, lsl 12);
+            if lo != 0 {
+                dynasm!(ops ; .arch aarch64 ; add XSP(d), XSP(d), lo);
+            }
+        } else if (-(1 << 24) + 1..0).contains(&v) {
+            let w = -v;
+            let (hi, lo) = ((w >> 12) as u32, (w & 0xfff) as u32);
+            dynasm!(ops ; .arch aarch64 ; sub XSP(d), XSP(n), hi, lsl 12);
+            if lo != 0 {
+                dynasm!(ops ; .arch aarch64 ; sub XSP(d), XSP(d), lo);
+            }
+        } else {
+            // n is never sp here: frame offsets stay below 16 MiB.
+            let t = if d == n { tmp } else { d };
+            self.mov_imm(t, v);
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch aarch64 ; add X(d), X(n), X(t));
+        }
+    }
+
+    /// Legalize a memory operand for an access of `size` bytes (may use x17).
+    pub(crate) fn form(&mut self, m: AMem, size: u32) -> Form {
+        match m {
+            AMem::Imm { base, off } => {
+                let s = size as i64;
+                if off >= 0 && off % s == 0 && off / s <= 4095 {
+                    Form::Scaled {
+                        base,
+                        off: off as u32,
+                    }
+                } else if (-256..=255).contains(&off) {
+                    Form::Unscaled {
+                        base,
+                        off: off as i32,
+                    }
+                } else {
+                    self.mov_imm(X17, off);
+                    Form::Reg { base, index: X17 }
+                }
+            }
+            AMem::Reg {
+                base,
+                index,
+                shift: 0,
+            } => Form::Reg { base, index },
+            AMem::Reg { base, index, .. } => Form::RegShift { base, index },
+        }
+    }
+
+    /// One load or store through a memory operand.
+    pub(crate) fn acc(&mut self, kind: Acc, r: u8, m: AMem) {
+        let f = self.form(m, kind.size());
+        let ops = &mut self.ops;
+        match kind {
+            Acc::LdrX => access!(ops, f, ldr, ldur, X(r), 3),
+            Acc::LdrW => access!(ops, f, ldr, ldur, W(r), 2),
+            Acc::Ldrh => access!(ops, f, ldrh, ldurh, W(r), 1),
+            Acc::Ldrb => access!(ops, f, ldrb, ldurb, W(r), 0),
+            Acc::Ldrsw => access!(ops, f, ldrsw, ldursw, X(r), 2),
+            Acc::Ldrsh => access!(ops, f, ldrsh, ldursh, X(r), 1),
+            Acc::Ldrsb => access!(ops, f, ldrsb, ldursb, X(r), 0),
+            Acc::LdrD => access!(ops, f, ldr, ldur, D(r), 3),
+            Acc::LdrS => access!(ops, f, ldr, ldur, S(r), 2),
+            Acc::StrX => access!(ops, f, str, stur, X(r), 3),
+            Acc::StrW => access!(ops, f, str, stur, W(r), 2),
+            Acc::Strh => access!(ops, f, strh, sturh, W(r), 1),
+            Acc::Strb => access!(ops, f, strb, sturb, W(r), 0),
+            Acc::StrD => access!(ops, f, str, stur, D(r), 3),
+            Acc::StrS => access!(ops, f, str, stur, S(r), 2),
+        }
+    }
+
+    // -------------------------------------------------------------- moves
+
+    /// `r = v` (64 bits).
+    pub(crate) fn load(&mut self, r: u8, v: Val) {
+        match v {
+            Val::Reg(s) if s == r => {}
+            Val::Reg(s) => {
+                let ops = &mut self.ops;
+                dynasm!(ops ; .arch aarch64 ; mov X(r), X(s));
+            }
+            Val::Mem(m) => self.acc(Acc::LdrX, r, m),
+            Val::Imm(x) => self.mov_imm(r, x),
+        }
+    }
+
+    pub(crate) fn in_reg(&mut self, v: Val, scratch: u8) -> u8 {
+        match v {
+            Val::Reg(r) => r,
+            Val::Imm(0) => XZR,
+            other => {
+                self.load(scratch, other);
+                scratch
+            }
+        }
+    }
+
+    /// `[m] = v` for a 64-bit slot; may clobber `scratch` (and x17).
+    pub(crate) fn store64(&mut self, m: AMem, v: Val, scratch: u8) {
+        let r = self.in_reg(v, scratch);
+        self.acc(Acc::StrX, r, m);
+    }
+
+    /// Write the general-purpose value in register `r` to a location.
+    pub(crate) fn put(&mut self, loc: Loc, r: u8) -> R<()> {
+        match loc {
+            Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
+            loc => {
+                let m = self.loc_mem(loc)?;
+                self.acc(Acc::StrX, r, m);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy a value of type `ty` between two locations (parallel moves).
+    /// May clobber `v1` and `f0`.
+    pub(crate) fn copy(&mut self, dst: Loc, src: Loc, ty: Type) -> R<()> {
+        if dst == src {
+            return Ok(());
+        }
+        if ty.is_float() {
+            let f = match src {
+                Loc::Reg(r) => r.num,
+                loc => {
+                    let m = self.loc_mem(loc)?;
+                    let f0 = self.f0;
+                    self.acc(Acc::LdrD, f0, m);
+                    f0
+                }
+            };
+            match dst {
+                Loc::Reg(d) => {
+                    if d.num != f {
+                        let ops = &mut self.ops;
+                        dynasm!(ops ; .arch aarch64 ; fmov D(d.num), D(f));
+                    }
+                }
+                loc => {
+                    let m = self.loc_mem(loc)?;
+                    self.acc(Acc::StrD, f, m);
+                }
+            }
+            return Ok(());
+        }
+        let v = match src {
+            Loc::Reg(r) => Val::Reg(r.num),
+            loc => Val::Mem(self.loc_mem(loc)?),
+        };
+        match dst {
+            Loc::Reg(d) => self.load(d.num, v),
+            loc => {
+                let m = self.loc_mem(loc)?;
+                let v1 = self.v1;
+                self.store64(m, v, v1);
+            }
+        }
+        Ok(())
+    }
+
+    // -------------------------------------------------- prologue/epilogue
+
+    pub(crate) fn prologue(&mut self) -> R<()> {
+        let body = self.st.plan.frame_size as i64 - 16;
+        {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch aarch64 ; stp x29, x30, [sp, -16]! ; mov x29, sp);
+        }
+        self.add_imm(SP, SP, -body, X17);
+        let saves: Vec<(Reg, i32)> = self
+            .st
+            .plan
+            .saved
+            .iter()
+            .copied()
+            .chain(self.st.plan.arbitrary_saves.iter().copied())
+            .collect();
+        for (r, slot) in saves {
+            self.save_reg(r, slot);
+        }
+        let homes: Vec<(ArgLoc, Option<i32>)> = self
+            .st
+            .plan
+            .inputs
+            .iter()
+            .copied()
+            .zip(self.st.plan.input_homes.iter().copied())
+            .collect();
+        for (arrival, home) in homes {
+            if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
+                self.save_reg(r, slot);
+            }
+        }
+        self.st.framed = true;
+        Ok(())
+    }
+
+    pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
+        let m = AMem::Imm {
+            base: SP,
+            off: slot as i64,
+        };
+        match r.class {
+            RegClass::General => self.acc(Acc::StrX, r.num, m),
+            RegClass::Float => self.acc(Acc::StrD, r.num, m),
+        }
+    }
+
+    pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
+        let m = AMem::Imm {
+            base: SP,
+            off: slot as i64,
+        };
+        match r.class {
+            RegClass::General => self.acc(Acc::LdrX, r.num, m),
+            RegClass::Float => self.acc(Acc::LdrD, r.num, m),
+        }
+    }
+
+    /// Tear the frame down (if set up), keeping the registers in `keep`.
+    pub(crate) fn epilogue(&mut self, keep: &[Reg]) {
+        if !self.st.framed {
+            return;
+        }
+        for (r, slot) in self.st.plan.saved.clone() {
+            if !keep.contains(&r) {
+                self.restore_reg(r, slot);
+            }
+        }
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch aarch64 ; mov sp, x29 ; ldp x29, x30, [sp], 16);
+    }
+
+    // ------------------------------------------------------ helper calls
+
+    /// Call a host function of the stub's own, keeping every caller-saved
+    /// register that holds a variable (see the x86-64 emitter).
+    pub(crate) fn helper_call(
+        &mut self,
+        function: u64,
+        set_args: impl FnOnce(&mut Self) -> R<()>,
+        after: impl FnOnce(&mut Self) -> R<()>,
+    ) -> R<()> {
+        let saves = self.st.plan.helper_saves.clone();
+        for (r, slot) in &saves {
+            self.save_reg(*r, *slot);
+        }
+        set_args(self)?;
+        self.mov_imm(X16, function as i64);
+        {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch aarch64 ; blr x16);
+        }
+        after(self)?;
+        for (r, slot) in &saves {
+            self.restore_reg(*r, *slot);
+        }
+        Ok(())
+    }
+
+    /// The thread pointer into register `dst` (may clobber x16, x17).
+    pub(crate) fn thread_pointer(&mut self, dst: u8) -> R<()> {
+        match self.st.env.thread_pointer {
+            lil_codegen::ThreadPointer::TlsSlot { offset } => {
+                {
+                    let ops = &mut self.ops;
+                    // mrs x16, tpidr_el0 (S3_3_C13_C0_2)
+                    dynasm!(ops ; .arch aarch64 ; mrs x16, 0x5e82);
+                }
+                self.acc(
+                    Acc::LdrX,
+                    dst,
+                    AMem::Imm {
+                        base: X16,
+                        off: offset as i64,
+                    },
+                );
+            }
+            lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
+            lil_codegen::ThreadPointer::Call { function } => {
+                self.helper_call(
+                    function,
+                    |_| Ok(()),
+                    |e| {
+                        e.load(X16, Val::Reg(0));
+                        Ok(())
+                    },
+                )?;
+                self.load(dst, Val::Reg(X16));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a> IsaEmitter<'a> for Emitter<'a> {
+    fn state(&mut self) -> &mut EmitState<'a> {
+        &mut self.st
+    }
+    fn offset(&self) -> usize {
+        self.ops.offset().0
+    }
+    fn new_label(&mut self) -> DynamicLabel {
+        self.ops.new_dynamic_label()
+    }
+    fn bind(&mut self, label: DynamicLabel) {
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch aarch64 ; =>label);
+    }
+    fn jump_to(&mut self, label: DynamicLabel) {
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch aarch64 ; b =>label);
+    }
+    fn prologue(&mut self) -> R<()> {
+        Emitter::prologue(self)
+    }
+    fn instruction(&mut self, kind: &InstKind) -> R<()> {
+        Emitter::instruction(self, kind)
+    }
+    fn data(&mut self, bytes: &[u8]) {
+        self.ops.extend(bytes.iter().copied());
+        // Keep what follows (nothing today) instruction-aligned.
+        while self.ops.offset().0 % 4 != 0 {
+            self.ops.push(0);
+        }
+    }
+}

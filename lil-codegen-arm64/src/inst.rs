@@ -1,0 +1,988 @@
+//! One function per LIL instruction kind, AArch64 (same order and names as
+//! the x86-64 emitter).
+//!
+//! Narrow values (g1/g2/g4) live in 64-bit registers with unspecified upper
+//! bits; comparisons, right shifts and stores use the value's width.
+//! Memory ordering: `ld …,acquire` is `ldar*` (an `ldar` followed by
+//! `sxt*` for `,sx`), `st …,release` is `stlr*`, `cas` is an
+//! `ldaxr`/`stlxr` loop (sequentially consistent) or `casal` when the host
+//! says the CPU has LSE.
+
+use crate::abi::DESC;
+use crate::emit::{AMem, Acc, Emitter, R, SP, Val, X16, X17, imm_bits};
+use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
+use lil_codegen::drive;
+use lil_codegen::m2n::offsets as m2n;
+use lil_codegen::moves::{Move, sequentialize};
+use lil_codegen::plan::Loc;
+use lil_codegen::{ArgLoc, CodegenError, Reg, RegClass};
+use lil_syntax::*;
+
+/// Evaluate a predicate on two immediates at a width (constant folding).
+pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
+    let (ua, ub) = if bits == 64 {
+        (a as u64, b as u64)
+    } else {
+        let m = (1u64 << bits) - 1;
+        (a as u64 & m, b as u64 & m)
+    };
+    let sext = |u: u64| -> i64 {
+        if bits == 64 {
+            u as i64
+        } else {
+            ((u << (64 - bits)) as i64) >> (64 - bits)
+        }
+    };
+    let (sa, sb) = (sext(ua), sext(ub));
+    match p {
+        Predicate::Eq => ua == ub,
+        Predicate::Ne => ua != ub,
+        Predicate::Lt => sa < sb,
+        Predicate::Le => sa <= sb,
+        Predicate::Gt => sa > sb,
+        Predicate::Ge => sa >= sb,
+        Predicate::Ult => ua < ub,
+        Predicate::Ule => ua <= ub,
+        Predicate::Ugt => ua > ub,
+        Predicate::Uge => ua >= ub,
+    }
+}
+
+impl Emitter<'_> {
+    pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
+        match kind {
+            InstKind::Label(l) => self.label_decl(*l),
+            InstKind::Locals(_) | InstKind::StdPlaces(_) | InstKind::Out(_) => Ok(()),
+            InstKind::Alloc { dst, .. } => self.alloc(*dst),
+            InstKind::Move { dst, src } => self.mov(*dst, src),
+            InstKind::Unary { dst, op, src } => self.unary(*dst, *op, src),
+            InstKind::Binary { dst, op, lhs, rhs } => self.binary(*dst, *op, lhs, rhs),
+            InstKind::Ts { dst } => self.ts(*dst),
+            InstKind::Handles(o) => self.handles(o),
+            InstKind::Ld { dst, addr, ext } => self.ld(*dst, addr, *ext),
+            InstKind::St { addr, src } => self.st(addr, src),
+            InstKind::Inc { addr } => self.inc(addr),
+            InstKind::Cas {
+                addr,
+                compare,
+                source,
+                on_fail,
+            } => self.cas(addr, compare, source, *on_fail),
+            InstKind::Jump(l) => self.jump(*l),
+            InstKind::JumpIf { cond, target } => self.jump_if(cond, *target),
+            InstKind::In2Out { cc, .. } => self.in2out(*cc),
+            InstKind::Call { kind, target } => match kind {
+                CallKind::Call => self.call(target, true),
+                CallKind::NoReturn => self.call(target, false),
+                CallKind::Tail => self.tailcall(target),
+            },
+            InstKind::Ret => self.ret(),
+            InstKind::PushM2n {
+                method, frame_type, ..
+            } => self.push_m2n(method.as_ref(), frame_type.as_ref()),
+            InstKind::M2nSaveAll => self.m2n_save_all(),
+            InstKind::PopM2n => self.pop_m2n(),
+            InstKind::Print { message, operand } => self.print(message, operand.as_ref()),
+        }
+    }
+
+    fn op_type(&self) -> R<Type> {
+        self.st
+            .stub
+            .op_type(self.st.i)
+            .ok_or(CodegenError::Internal("instruction without a type"))
+    }
+
+    fn result_reg(&self, dst: Loc) -> u8 {
+        match dst {
+            Loc::Reg(r) => r.num,
+            _ => self.v0,
+        }
+    }
+
+    fn label_decl(&mut self, l: LabelRef) -> R<()> {
+        let label = drive::label(self, l.id);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch aarch64 ; =>label);
+        Ok(())
+    }
+
+    fn alloc(&mut self, dst: Place) -> R<()> {
+        let at = self.st.plan.alloc_offset as i64 + self.ctx()?.alloc_bytes() as i64;
+        let loc = self.var_loc(dst.var, RegClass::General)?;
+        let r = self.result_reg(loc);
+        self.add_imm(r, SP, at, X17);
+        self.put(loc, r)
+    }
+
+    fn mov(&mut self, dst: Place, src: &Operand) -> R<()> {
+        let ty = self.op_type()?;
+        if ty.is_float() {
+            let OperandKind::Var(v) = src.kind else {
+                return Err(CodegenError::Internal("float immediate"));
+            };
+            let from = self.var_loc(v, RegClass::Float)?;
+            let to = self.var_loc(dst.var, RegClass::Float)?;
+            return self.copy(to, from, ty);
+        }
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let v = self.operand_val(src)?;
+        if matches!(dst.var, Var::Output(_)) && matches!(ty, Type::G1 | Type::G2) {
+            let v0 = self.v0;
+            let r = self.in_reg(v, v0);
+            let d = self.result_reg(to);
+            let ops = &mut self.ops;
+            if ty == Type::G1 {
+                dynasm!(ops ; .arch aarch64 ; uxtb W(d), W(r));
+            } else {
+                dynasm!(ops ; .arch aarch64 ; uxth W(d), W(r));
+            }
+            return self.put(to, d);
+        }
+        match to {
+            Loc::Reg(d) => self.load(d.num, v),
+            loc => {
+                let m = self.loc_mem(loc)?;
+                let v0 = self.v0;
+                self.store64(m, v, v0);
+            }
+        }
+        Ok(())
+    }
+
+    fn unary(&mut self, dst: Place, op: UnaryOp, src: &Operand) -> R<()> {
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let v = self.operand_val(src)?;
+        let r = self.result_reg(to);
+        let s = self.in_reg(v, r);
+        let ops = &mut self.ops;
+        match op {
+            UnaryOp::Neg => dynasm!(ops ; .arch aarch64 ; neg X(r), X(s)),
+            UnaryOp::Not => dynasm!(ops ; .arch aarch64 ; mvn X(r), X(s)),
+            UnaryOp::Sx1 => dynasm!(ops ; .arch aarch64 ; sxtb X(r), W(s)),
+            UnaryOp::Sx2 => dynasm!(ops ; .arch aarch64 ; sxth X(r), W(s)),
+            UnaryOp::Sx4 => dynasm!(ops ; .arch aarch64 ; sxtw X(r), W(s)),
+            UnaryOp::Zx1 => dynasm!(ops ; .arch aarch64 ; uxtb W(r), W(s)),
+            UnaryOp::Zx2 => dynasm!(ops ; .arch aarch64 ; uxth W(r), W(s)),
+            UnaryOp::Zx4 => dynasm!(ops ; .arch aarch64 ; mov W(r), W(s)),
+        }
+        self.put(to, r)
+    }
+
+    fn binary(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand) -> R<()> {
+        let ty = self.op_type()?;
+        if op.is_shift() {
+            return self.shift(dst, op, lhs, rhs, ty);
+        }
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let (v0, v1) = (self.v0, self.v1);
+        let r = self.result_reg(to);
+        let a = self.operand_val(lhs)?;
+        let b = self.operand_val(rhs)?;
+        let a = self.in_reg_nz(a, v0);
+        // add/sub with a 12-bit immediate; everything else in registers.
+        if let (BinaryOp::Add | BinaryOp::Sub, Val::Imm(x)) = (op, b)
+            && (-4095..=4095).contains(&x)
+        {
+            let x = if op == BinaryOp::Sub { -x } else { x };
+            let ops = &mut self.ops;
+            if x >= 0 {
+                dynasm!(ops ; .arch aarch64 ; add XSP(r), XSP(a), x as u32);
+            } else {
+                dynasm!(ops ; .arch aarch64 ; sub XSP(r), XSP(a), (-x) as u32);
+            }
+            return self.put(to, r);
+        }
+        let b = self.in_reg(b, v1);
+        let ops = &mut self.ops;
+        match op {
+            BinaryOp::Add => dynasm!(ops ; .arch aarch64 ; add X(r), X(a), X(b)),
+            BinaryOp::Sub => dynasm!(ops ; .arch aarch64 ; sub X(r), X(a), X(b)),
+            BinaryOp::Mul => dynasm!(ops ; .arch aarch64 ; mul X(r), X(a), X(b)),
+            BinaryOp::And => dynasm!(ops ; .arch aarch64 ; and X(r), X(a), X(b)),
+            BinaryOp::Or => dynasm!(ops ; .arch aarch64 ; orr X(r), X(a), X(b)),
+            BinaryOp::Xor => dynasm!(ops ; .arch aarch64 ; eor X(r), X(a), X(b)),
+            BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => {}
+        }
+        self.put(to, r)
+    }
+
+    fn shift(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand, ty: Type) -> R<()> {
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let (v0, v1) = (self.v0, self.v1);
+        let r = self.result_reg(to);
+        let wide = ty.bits() == 64;
+        let v = self.operand_val(lhs)?;
+        let count = self.operand_val(rhs)?;
+        let count = match count {
+            Val::Imm(c) => Val::Imm(c & if wide { 63 } else { 31 }),
+            other => Val::Reg(self.in_reg(other, v1)),
+        };
+        let a = self.in_reg(v, v0);
+        let ops = &mut self.ops;
+        // Right shifts of g1/g2 need the value at its width first.
+        let a = match (op, ty) {
+            (BinaryOp::Sar, Type::G1) => {
+                dynasm!(ops ; .arch aarch64 ; sxtb W(v0), W(a));
+                v0
+            }
+            (BinaryOp::Sar, Type::G2) => {
+                dynasm!(ops ; .arch aarch64 ; sxth W(v0), W(a));
+                v0
+            }
+            (BinaryOp::Shr, Type::G1) => {
+                dynasm!(ops ; .arch aarch64 ; uxtb W(v0), W(a));
+                v0
+            }
+            (BinaryOp::Shr, Type::G2) => {
+                dynasm!(ops ; .arch aarch64 ; uxth W(v0), W(a));
+                v0
+            }
+            _ => a,
+        };
+        match (count, wide) {
+            (Val::Imm(c), true) => {
+                let c = c as u32;
+                match op {
+                    BinaryOp::Shl => dynasm!(ops ; .arch aarch64 ; lsl X(r), X(a), c),
+                    BinaryOp::Sar => dynasm!(ops ; .arch aarch64 ; asr X(r), X(a), c),
+                    _ => dynasm!(ops ; .arch aarch64 ; lsr X(r), X(a), c),
+                }
+            }
+            (Val::Imm(c), false) => {
+                let c = c as u32;
+                match op {
+                    BinaryOp::Shl => dynasm!(ops ; .arch aarch64 ; lsl W(r), W(a), c),
+                    BinaryOp::Sar => dynasm!(ops ; .arch aarch64 ; asr W(r), W(a), c),
+                    _ => dynasm!(ops ; .arch aarch64 ; lsr W(r), W(a), c),
+                }
+            }
+            (Val::Reg(c), true) => match op {
+                BinaryOp::Shl => dynasm!(ops ; .arch aarch64 ; lsl X(r), X(a), X(c)),
+                BinaryOp::Sar => dynasm!(ops ; .arch aarch64 ; asr X(r), X(a), X(c)),
+                _ => dynasm!(ops ; .arch aarch64 ; lsr X(r), X(a), X(c)),
+            },
+            (Val::Reg(c), false) => match op {
+                BinaryOp::Shl => dynasm!(ops ; .arch aarch64 ; lsl W(r), W(a), W(c)),
+                BinaryOp::Sar => dynasm!(ops ; .arch aarch64 ; asr W(r), W(a), W(c)),
+                _ => dynasm!(ops ; .arch aarch64 ; lsr W(r), W(a), W(c)),
+            },
+            (Val::Mem(_), _) => return Err(CodegenError::Internal("shift count in memory")),
+        }
+        self.put(to, r)
+    }
+
+    fn ts(&mut self, dst: Place) -> R<()> {
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let r = self.result_reg(to);
+        self.thread_pointer(r)?;
+        self.put(to, r)
+    }
+
+    fn handles(&mut self, o: &Operand) -> R<()> {
+        let f = self.m2n_offset()?;
+        let v = self.operand_val(o)?;
+        let v0 = self.v0;
+        self.store64(
+            AMem::Imm {
+                base: SP,
+                off: (f + m2n::LOCAL_HANDLES) as i64,
+            },
+            v,
+            v0,
+        );
+        Ok(())
+    }
+
+    fn m2n_offset(&self) -> R<i32> {
+        self.st.plan.m2n_offset.ok_or(CodegenError::Internal(
+            "M2N instruction without an M2N frame",
+        ))
+    }
+
+    /// The memory operand for a LIL address accessed with `size` bytes.
+    /// Uses x16 and x17; the result's base is never x17.
+    fn addr(&mut self, a: &Address, size: u32) -> R<AMem> {
+        let base = match a.base {
+            Some(p) => {
+                let v = self.var_val(p.var)?;
+                Some(self.in_reg_nz(v, X16))
+            }
+            None => None,
+        };
+        let index = match a.index {
+            Some((p, scale)) => {
+                let v = self.var_val(p.var)?;
+                Some((self.in_reg_nz(v, X17), scale))
+            }
+            None => None,
+        };
+        let off = imm_bits(a.offset);
+        Ok(match (base, index) {
+            (None, None) => {
+                self.mov_imm(X16, off);
+                AMem::Imm { base: X16, off: 0 }
+            }
+            (Some(b), None) => AMem::Imm { base: b, off },
+            (b, Some((i, scale))) => {
+                let b = match b {
+                    Some(b) if off == 0 => b,
+                    Some(b) => {
+                        // x16 = b + off; the index may be in x17, so materialize through x15 or x14.
+                        let tmp = self.v1;
+                        self.add_imm(X16, b, off, tmp);
+                        X16
+                    }
+                    None => {
+                        self.mov_imm(X16, off);
+                        X16
+                    }
+                };
+                let shift = scale.trailing_zeros() as u8;
+                if scale == 1 || scale == size {
+                    AMem::Reg {
+                        base: b,
+                        index: i,
+                        shift,
+                    }
+                } else {
+                    let ops = &mut self.ops;
+                    match shift {
+                        1 => dynasm!(ops ; .arch aarch64 ; add x16, X(b), X(i), lsl 1),
+                        2 => dynasm!(ops ; .arch aarch64 ; add x16, X(b), X(i), lsl 2),
+                        _ => dynasm!(ops ; .arch aarch64 ; add x16, X(b), X(i), lsl 3),
+                    }
+                    AMem::Imm { base: X16, off: 0 }
+                }
+            }
+        })
+    }
+
+    /// Like `in_reg`, but never the zero register (address parts).
+    fn in_reg_nz(&mut self, v: Val, scratch: u8) -> u8 {
+        match v {
+            Val::Reg(r) => r,
+            other => {
+                self.load(scratch, other);
+                scratch
+            }
+        }
+    }
+
+    /// A memory operand as a single base register (for exclusive and
+    /// acquire/release accesses): x16 unless already plain.
+    fn addr_in_reg(&mut self, m: AMem) -> u8 {
+        match m {
+            AMem::Imm { base, off: 0 } if base != SP => base,
+            AMem::Imm { base, off } => {
+                let t = self.v1;
+                self.add_imm(X16, base, off, t);
+                X16
+            }
+            AMem::Reg { base, index, shift } => {
+                let ops = &mut self.ops;
+                match shift {
+                    0 => dynasm!(ops ; .arch aarch64 ; add x16, X(base), X(index)),
+                    1 => dynasm!(ops ; .arch aarch64 ; add x16, X(base), X(index), lsl 1),
+                    2 => dynasm!(ops ; .arch aarch64 ; add x16, X(base), X(index), lsl 2),
+                    _ => dynasm!(ops ; .arch aarch64 ; add x16, X(base), X(index), lsl 3),
+                }
+                X16
+            }
+        }
+    }
+
+    fn ld(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<()> {
+        let ty = a.ty;
+        let m = self.addr(a, ty.size())?;
+        let acquire = a.ordering == Ordering::Acquire;
+        if ty.is_float() {
+            let to = self.var_loc(dst.var, RegClass::Float)?;
+            let f = match to {
+                Loc::Reg(r) => r.num,
+                _ => self.f0,
+            };
+            if acquire {
+                let b = self.addr_in_reg(m);
+                let ops = &mut self.ops;
+                if ty == Type::F4 {
+                    dynasm!(ops ; .arch aarch64 ; ldar w17, [X(b)] ; fmov S(f), w17);
+                } else {
+                    dynasm!(ops ; .arch aarch64 ; ldar x17, [X(b)] ; fmov D(f), x17);
+                }
+            } else {
+                self.acc(if ty == Type::F4 { Acc::LdrS } else { Acc::LdrD }, f, m);
+            }
+            if !matches!(to, Loc::Reg(_)) {
+                let mm = self.loc_mem(to)?;
+                self.acc(Acc::StrD, f, mm);
+            }
+            return Ok(());
+        }
+        let to = self.var_loc(dst.var, RegClass::General)?;
+        let r = self.result_reg(to);
+        let sign = ext == Some(Extension::Sign);
+        if acquire {
+            let b = self.addr_in_reg(m);
+            let ops = &mut self.ops;
+            match ty.size() {
+                1 => dynasm!(ops ; .arch aarch64 ; ldarb W(r), [X(b)]),
+                2 => dynasm!(ops ; .arch aarch64 ; ldarh W(r), [X(b)]),
+                4 => dynasm!(ops ; .arch aarch64 ; ldar W(r), [X(b)]),
+                _ => dynasm!(ops ; .arch aarch64 ; ldar X(r), [X(b)]),
+            }
+            if sign {
+                match ty.size() {
+                    1 => dynasm!(ops ; .arch aarch64 ; sxtb X(r), W(r)),
+                    2 => dynasm!(ops ; .arch aarch64 ; sxth X(r), W(r)),
+                    4 => dynasm!(ops ; .arch aarch64 ; sxtw X(r), W(r)),
+                    _ => {}
+                }
+            }
+        } else {
+            let kind = match (ty.size(), sign) {
+                (1, true) => Acc::Ldrsb,
+                (1, false) => Acc::Ldrb,
+                (2, true) => Acc::Ldrsh,
+                (2, false) => Acc::Ldrh,
+                (4, true) => Acc::Ldrsw,
+                (4, false) => Acc::LdrW,
+                _ => Acc::LdrX,
+            };
+            self.acc(kind, r, m);
+        }
+        self.put(to, r)
+    }
+
+    fn st(&mut self, a: &Address, src: &Operand) -> R<()> {
+        let ty = a.ty;
+        let m = self.addr(a, ty.size())?;
+        let release = a.ordering == Ordering::Release;
+        if ty.is_float() {
+            let OperandKind::Var(v) = src.kind else {
+                return Err(CodegenError::Internal("float immediate"));
+            };
+            let f = match self.var_loc(v, RegClass::Float)? {
+                Loc::Reg(r) => r.num,
+                loc => {
+                    let mm = self.loc_mem(loc)?;
+                    let f0 = self.f0;
+                    self.acc(Acc::LdrD, f0, mm);
+                    f0
+                }
+            };
+            if release {
+                let b = self.addr_in_reg(m);
+                let ops = &mut self.ops;
+                if ty == Type::F4 {
+                    dynasm!(ops ; .arch aarch64 ; fmov w17, S(f) ; stlr w17, [X(b)]);
+                } else {
+                    dynasm!(ops ; .arch aarch64 ; fmov x17, D(f) ; stlr x17, [X(b)]);
+                }
+            } else {
+                self.acc(if ty == Type::F4 { Acc::StrS } else { Acc::StrD }, f, m);
+            }
+            return Ok(());
+        }
+        let v = self.operand_val(src)?;
+        let v0 = self.v0;
+        let r = self.in_reg(v, v0);
+        if release {
+            let b = self.addr_in_reg(m);
+            let ops = &mut self.ops;
+            match ty.size() {
+                1 => dynasm!(ops ; .arch aarch64 ; stlrb W(r), [X(b)]),
+                2 => dynasm!(ops ; .arch aarch64 ; stlrh W(r), [X(b)]),
+                4 => dynasm!(ops ; .arch aarch64 ; stlr W(r), [X(b)]),
+                _ => dynasm!(ops ; .arch aarch64 ; stlr X(r), [X(b)]),
+            }
+        } else {
+            let kind = match ty.size() {
+                1 => Acc::Strb,
+                2 => Acc::Strh,
+                4 => Acc::StrW,
+                _ => Acc::StrX,
+            };
+            self.acc(kind, r, m);
+        }
+        Ok(())
+    }
+
+    fn inc(&mut self, a: &Address) -> R<()> {
+        let size = a.ty.size();
+        let m = self.addr(a, size)?;
+        // Use one base register so the load and the store legalize the same way.
+        let b = self.addr_in_reg(m);
+        let m = AMem::Imm { base: b, off: 0 };
+        let v0 = self.v0;
+        let (ld, st) = match size {
+            1 => (Acc::Ldrb, Acc::Strb),
+            2 => (Acc::Ldrh, Acc::Strh),
+            4 => (Acc::LdrW, Acc::StrW),
+            _ => (Acc::LdrX, Acc::StrX),
+        };
+        self.acc(ld, v0, m);
+        {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch aarch64 ; add XSP(v0), XSP(v0), 1);
+        }
+        self.acc(st, v0, m);
+        Ok(())
+    }
+
+    fn cas(
+        &mut self,
+        a: &Address,
+        compare: &Operand,
+        source: &Operand,
+        on_fail: LabelRef,
+    ) -> R<()> {
+        let size = a.ty.size();
+        let m = self.addr(a, size)?;
+        let b = self.addr_in_reg(m);
+        let (v0, v1) = (self.v0, self.v1);
+        // The comparand at the access width (exclusive loads zero-extend).
+        let e = self.operand_val(compare)?;
+        self.load(v0, e);
+        {
+            let ops = &mut self.ops;
+            match size {
+                1 => dynasm!(ops ; .arch aarch64 ; uxtb W(v0), W(v0)),
+                2 => dynasm!(ops ; .arch aarch64 ; uxth W(v0), W(v0)),
+                _ => {}
+            }
+        }
+        let n = self.operand_val(source)?;
+        let n = self.in_reg(n, v1);
+        let fail = drive::jump_label(self, on_fail.id);
+        let wide = size == 8;
+        let ops = &mut self.ops;
+        if self.st.env.lse_atomics {
+            dynasm!(ops ; .arch aarch64 ; mov x17, X(v0));
+            match size {
+                1 => dynasm!(ops ; .arch aarch64 ; casalb w17, W(n), [X(b)]),
+                2 => dynasm!(ops ; .arch aarch64 ; casalh w17, W(n), [X(b)]),
+                4 => dynasm!(ops ; .arch aarch64 ; casal w17, W(n), [X(b)]),
+                _ => dynasm!(ops ; .arch aarch64 ; casal x17, X(n), [X(b)]),
+            }
+            if wide {
+                dynasm!(ops ; .arch aarch64 ; cmp x17, X(v0) ; b.ne =>fail);
+            } else {
+                dynasm!(ops ; .arch aarch64 ; cmp w17, W(v0) ; b.ne =>fail);
+            }
+        } else {
+            let retry = ops.new_dynamic_label();
+            dynasm!(ops ; .arch aarch64 ; =>retry);
+            match size {
+                1 => dynasm!(ops ; .arch aarch64 ; ldaxrb w17, [X(b)] ; cmp w17, W(v0)),
+                2 => dynasm!(ops ; .arch aarch64 ; ldaxrh w17, [X(b)] ; cmp w17, W(v0)),
+                4 => dynasm!(ops ; .arch aarch64 ; ldaxr w17, [X(b)] ; cmp w17, W(v0)),
+                _ => dynasm!(ops ; .arch aarch64 ; ldaxr x17, [X(b)] ; cmp x17, X(v0)),
+            }
+            dynasm!(ops ; .arch aarch64 ; b.ne =>fail);
+            match size {
+                1 => dynasm!(ops ; .arch aarch64 ; stlxrb w17, W(n), [X(b)]),
+                2 => dynasm!(ops ; .arch aarch64 ; stlxrh w17, W(n), [X(b)]),
+                4 => dynasm!(ops ; .arch aarch64 ; stlxr w17, W(n), [X(b)]),
+                _ => dynasm!(ops ; .arch aarch64 ; stlxr w17, X(n), [X(b)]),
+            }
+            dynasm!(ops ; .arch aarch64 ; cbnz w17, =>retry);
+        }
+        Ok(())
+    }
+
+    fn jump(&mut self, l: LabelRef) -> R<()> {
+        let target = drive::jump_label(self, l.id);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch aarch64 ; b =>target);
+        Ok(())
+    }
+
+    fn jump_if(&mut self, cond: &Condition, target: LabelRef) -> R<()> {
+        let ty = self.op_type()?;
+        let bits = ty.bits();
+        let mut a = self.operand_val(&cond.lhs)?;
+        let mut b = self.operand_val(&cond.rhs)?;
+        let mut p = cond.predicate;
+        if let (Val::Imm(x), Val::Imm(y)) = (a, b) {
+            if fold(p, x, y, bits) {
+                return self.jump(target);
+            }
+            return Ok(());
+        }
+        if let Val::Imm(_) = a {
+            std::mem::swap(&mut a, &mut b);
+            p = p.swapped();
+        }
+        let (v0, v1) = (self.v0, self.v1);
+        let x = self.in_reg(a, v0);
+        let signed = p.is_signed();
+        // g1/g2: compare the extended values in 32 bits.
+        let (x, b) = if bits < 32 {
+            let ops = &mut self.ops;
+            match (bits, signed) {
+                (8, true) => dynasm!(ops ; .arch aarch64 ; sxtb W(v0), W(x)),
+                (8, false) => dynasm!(ops ; .arch aarch64 ; uxtb W(v0), W(x)),
+                (_, true) => dynasm!(ops ; .arch aarch64 ; sxth W(v0), W(x)),
+                (_, false) => dynasm!(ops ; .arch aarch64 ; uxth W(v0), W(x)),
+            }
+            let b = match b {
+                Val::Imm(i) => {
+                    let m = (1i64 << bits) - 1;
+                    let u = i & m;
+                    let e = if signed {
+                        (u << (64 - bits)) >> (64 - bits)
+                    } else {
+                        u
+                    };
+                    Val::Imm(e)
+                }
+                other => {
+                    let y = self.in_reg(other, v1);
+                    let ops = &mut self.ops;
+                    match (bits, signed) {
+                        (8, true) => dynasm!(ops ; .arch aarch64 ; sxtb W(v1), W(y)),
+                        (8, false) => dynasm!(ops ; .arch aarch64 ; uxtb W(v1), W(y)),
+                        (_, true) => dynasm!(ops ; .arch aarch64 ; sxth W(v1), W(y)),
+                        (_, false) => dynasm!(ops ; .arch aarch64 ; uxth W(v1), W(y)),
+                    }
+                    Val::Reg(v1)
+                }
+            };
+            (v0, b)
+        } else {
+            (x, b)
+        };
+        let wide = bits == 64;
+        match b {
+            Val::Imm(i)
+                if (0..=4095).contains(&i)
+                    || (!wide && (0..=4095).contains(&(i as i32 as i64))) =>
+            {
+                let i = if wide { i } else { i as i32 as i64 } as u32;
+                let ops = &mut self.ops;
+                if wide {
+                    dynasm!(ops ; .arch aarch64 ; cmp XSP(x), i);
+                } else {
+                    dynasm!(ops ; .arch aarch64 ; cmp WSP(x), i);
+                }
+            }
+            Val::Imm(i) if (-4095..0).contains(&(if wide { i } else { i as i32 as i64 })) => {
+                let n = (-(if wide { i } else { i as i32 as i64 })) as u32;
+                let ops = &mut self.ops;
+                if wide {
+                    dynasm!(ops ; .arch aarch64 ; cmn XSP(x), n);
+                } else {
+                    dynasm!(ops ; .arch aarch64 ; cmn WSP(x), n);
+                }
+            }
+            other => {
+                let y = self.in_reg(other, v1);
+                let ops = &mut self.ops;
+                if wide {
+                    dynasm!(ops ; .arch aarch64 ; cmp X(x), X(y));
+                } else {
+                    dynasm!(ops ; .arch aarch64 ; cmp W(x), W(y));
+                }
+            }
+        }
+        let l = drive::jump_label(self, target.id);
+        let ops = &mut self.ops;
+        match p {
+            Predicate::Eq => dynasm!(ops ; .arch aarch64 ; b.eq =>l),
+            Predicate::Ne => dynasm!(ops ; .arch aarch64 ; b.ne =>l),
+            Predicate::Lt => dynasm!(ops ; .arch aarch64 ; b.lt =>l),
+            Predicate::Le => dynasm!(ops ; .arch aarch64 ; b.le =>l),
+            Predicate::Gt => dynasm!(ops ; .arch aarch64 ; b.gt =>l),
+            Predicate::Ge => dynasm!(ops ; .arch aarch64 ; b.ge =>l),
+            Predicate::Ult => dynasm!(ops ; .arch aarch64 ; b.lo =>l),
+            Predicate::Ule => dynasm!(ops ; .arch aarch64 ; b.ls =>l),
+            Predicate::Ugt => dynasm!(ops ; .arch aarch64 ; b.hi =>l),
+            Predicate::Uge => dynasm!(ops ; .arch aarch64 ; b.hs =>l),
+        }
+        Ok(())
+    }
+
+    /// Run the moves of a parallel assignment.
+    pub(crate) fn parallel(&mut self, moves: &[Move]) -> R<()> {
+        let (v0, f1) = (self.v0, self.f1);
+        let seq = sequentialize(moves, |class| match class {
+            RegClass::General => Reg::gp(v0),
+            RegClass::Float => Reg::fp(f1),
+        });
+        for m in seq {
+            self.copy(m.dst, m.src, m.ty)?;
+        }
+        Ok(())
+    }
+
+    fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
+        let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
+            return Err(CodegenError::Internal("in2out in an arbitrary stub"));
+        };
+        let params = sig.params.clone();
+        let cc = self.st.env.convention(&DESC, callee_cc).clone();
+        let (outs, _) = cc.locate(&params);
+        let mut moves = Vec::with_capacity(params.len());
+        for (k, (ty, out)) in params.iter().zip(outs).enumerate() {
+            let src = self.st.plan.input(k as u32, self.st.framed)?;
+            let dst = match out {
+                ArgLoc::Reg(r) => Loc::Reg(r),
+                ArgLoc::Stack(off) => Loc::Frame(off as i32),
+            };
+            moves.push(Move { dst, src, ty: *ty });
+        }
+        self.parallel(&moves)
+    }
+
+    fn call(&mut self, target: &Operand, returns: bool) -> R<()> {
+        let sig = self
+            .ctx()?
+            .out()
+            .cloned()
+            .ok_or(CodegenError::Internal("call without out"))?;
+        let v = self.operand_val(target)?;
+        let t = self.in_reg_nz(v, X16);
+        {
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch aarch64 ; blr X(t));
+        }
+        if returns && let Some(t) = sig.ret {
+            let cc = self.st.env.convention(&DESC, sig.cc);
+            let from = Loc::Reg(cc.ret_reg(t));
+            let to = Loc::Reg(match RegClass::of(t) {
+                RegClass::General => Reg::gp(DESC.ret_gp),
+                RegClass::Float => Reg::fp(DESC.ret_fp),
+            });
+            self.copy(to, from, t)?;
+        }
+        Ok(())
+    }
+
+    /// Put the stub's inputs back in their argument registers before leaving.
+    fn restore_arguments(&mut self) -> R<()> {
+        if !self.st.framed {
+            return Ok(());
+        }
+        for (r, slot) in self.st.plan.arbitrary_saves.clone() {
+            self.restore_reg(r, slot);
+        }
+        let homes: Vec<(ArgLoc, Option<i32>)> = self
+            .st
+            .plan
+            .inputs
+            .iter()
+            .copied()
+            .zip(self.st.plan.input_homes.iter().copied())
+            .collect();
+        for (arrival, home) in homes {
+            if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
+                self.restore_reg(r, slot);
+            }
+        }
+        Ok(())
+    }
+
+    fn tailcall(&mut self, target: &Operand) -> R<()> {
+        let v = self.operand_val(target)?;
+        // x16 is neither an argument register nor a standard place, and the
+        // restores and the epilogue below do not touch it.
+        self.load(X16, v);
+        self.restore_arguments()?;
+        let nstd = self.ctx()?.num_std_places();
+        let keep: Vec<Reg> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
+        self.epilogue(&keep);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch aarch64 ; br x16);
+        Ok(())
+    }
+
+    fn ret(&mut self) -> R<()> {
+        if let Some(t) = self.st.stub.op_type(self.st.i) {
+            let cc = self.st.plan.entry_cc.clone();
+            let from = Loc::Reg(match RegClass::of(t) {
+                RegClass::General => Reg::gp(DESC.ret_gp),
+                RegClass::Float => Reg::fp(DESC.ret_fp),
+            });
+            self.copy(Loc::Reg(cc.ret_reg(t)), from, t)?;
+        }
+        self.epilogue(&[]);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch aarch64 ; ret);
+        Ok(())
+    }
+
+    /// A field of the M2N frame.
+    fn m2n_field(&self, field: i32) -> R<AMem> {
+        Ok(AMem::Imm {
+            base: SP,
+            off: (self.m2n_offset()? + field) as i64,
+        })
+    }
+
+    fn push_m2n(&mut self, method: Option<&Operand>, frame_type: Option<&Operand>) -> R<()> {
+        let (v0, v1) = (self.v0, self.v1);
+        let method_v = match method {
+            Some(o) => self.operand_val(o)?,
+            None => Val::Imm(0),
+        };
+        let at = self.m2n_field(m2n::METHOD)?;
+        self.store64(at, method_v, v0);
+        let ft = match frame_type {
+            Some(o) => self.operand_val(o)?,
+            None => Val::Imm(0),
+        };
+        let at = self.m2n_field(m2n::FRAME_TYPE)?;
+        self.store64(at, ft, v0);
+        let at = self.m2n_field(m2n::LOCAL_HANDLES)?;
+        self.store64(at, Val::Imm(0), v0);
+        // Return address (saved x30), caller's sp (the CFA) and frame pointer.
+        let fp_rec = |off: i64| AMem::Imm { base: 29, off };
+        self.acc(Acc::LdrX, v0, fp_rec(8));
+        let at = self.m2n_field(m2n::RETURN_ADDRESS)?;
+        self.acc(Acc::StrX, v0, at);
+        self.add_imm(v0, 29, 16, v1);
+        let at = self.m2n_field(m2n::CALLER_SP)?;
+        self.acc(Acc::StrX, v0, at);
+        self.acc(Acc::LdrX, v0, fp_rec(0));
+        let at = self.m2n_field(m2n::CALLER_FP)?;
+        self.acc(Acc::StrX, v0, at);
+        for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
+            let at = self.m2n_field(m2n::SAVED_GP + 8 * idx as i32)?;
+            match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
+                Some(&(_, slot)) => {
+                    self.acc(
+                        Acc::LdrX,
+                        v0,
+                        AMem::Imm {
+                            base: SP,
+                            off: slot as i64,
+                        },
+                    );
+                    self.acc(Acc::StrX, v0, at);
+                }
+                None => self.acc(Acc::StrX, n, at),
+            }
+        }
+        // Link: frame.prev = *head; frame.link = head; *head = frame.
+        self.thread_pointer(v0)?;
+        let list = self.st.env.m2n_list_offset as i64;
+        self.add_imm(v0, v0, list, v1);
+        let head = AMem::Imm { base: v0, off: 0 };
+        self.acc(Acc::LdrX, v1, head);
+        let at = self.m2n_field(m2n::PREV)?;
+        self.acc(Acc::StrX, v1, at);
+        let at = self.m2n_field(m2n::LINK)?;
+        self.acc(Acc::StrX, v0, at);
+        let f = self.m2n_offset()? as i64;
+        self.add_imm(v1, SP, f, X17);
+        self.acc(Acc::StrX, v1, head);
+        Ok(())
+    }
+
+    /// Record the caller's callee-saved floating-point registers (d8–d15).
+    fn m2n_save_all(&mut self) -> R<()> {
+        let v0 = self.v0;
+        for (idx, &n) in DESC.m2n_saved_fp.iter().enumerate() {
+            let at = self.m2n_field(m2n::SAVED_FP + 8 * idx as i32)?;
+            match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::fp(n)) {
+                Some(&(_, slot)) => {
+                    self.acc(
+                        Acc::LdrX,
+                        v0,
+                        AMem::Imm {
+                            base: SP,
+                            off: slot as i64,
+                        },
+                    );
+                    self.acc(Acc::StrX, v0, at);
+                }
+                None => self.acc(Acc::StrD, n, at),
+            }
+        }
+        Ok(())
+    }
+
+    fn pop_m2n(&mut self) -> R<()> {
+        let f = self.m2n_offset()? as i64;
+        let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
+        let hooks = self.st.env.m2n_hooks;
+        let calls: Vec<u64> = [
+            hooks.free_handles.filter(|_| handles),
+            hooks.pending_exception,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for function in calls {
+            self.helper_call(
+                function,
+                |e| {
+                    e.add_imm(0, SP, f, X17);
+                    Ok(())
+                },
+                |_| Ok(()),
+            )?;
+        }
+        let (v0, v1) = (self.v0, self.v1);
+        let link = self.m2n_field(m2n::LINK)?;
+        self.acc(Acc::LdrX, v0, link);
+        let prev = self.m2n_field(m2n::PREV)?;
+        self.acc(Acc::LdrX, v1, prev);
+        self.acc(Acc::StrX, v1, AMem::Imm { base: v0, off: 0 });
+        Ok(())
+    }
+
+    fn print(&mut self, message: &PrintMessage, operand: Option<&Operand>) -> R<()> {
+        let Some(function) = self.st.env.print else {
+            return Ok(());
+        };
+        let value = match operand {
+            Some(o) => match o.kind {
+                OperandKind::Var(v) if self.var_type(v)?.is_float() => {
+                    Some(Err(self.var_loc(v, RegClass::Float)?))
+                }
+                _ => Some(Ok(self.operand_val(o)?)),
+            },
+            None => None,
+        };
+        let (text, addr) = match message {
+            PrintMessage::Text(t) => (Some(t.as_bytes().to_vec()), 0i64),
+            PrintMessage::Address(a) => (None, imm_bits(*a)),
+        };
+        let label = text.as_ref().map(|_| self.ops.new_dynamic_label());
+        let len = text.as_ref().map_or(0, |t| t.len() as i64);
+        if let (Some(l), Some(t)) = (label, text) {
+            self.st.add_data(l, t);
+        }
+        self.helper_call(
+            function,
+            |e| {
+                match value {
+                    Some(Ok(v)) => e.load(2, v),
+                    Some(Err(loc)) => match loc {
+                        Loc::Reg(r) => {
+                            let ops = &mut e.ops;
+                            dynasm!(ops ; .arch aarch64 ; fmov x2, D(r.num));
+                        }
+                        loc => {
+                            let m = e.loc_mem(loc)?;
+                            e.acc(Acc::LdrX, 2, m);
+                        }
+                    },
+                    None => e.load(2, Val::Imm(0)),
+                }
+                e.mov_imm(1, len);
+                match label {
+                    Some(l) => {
+                        let ops = &mut e.ops;
+                        dynasm!(ops ; .arch aarch64 ; adr x0, =>l);
+                    }
+                    None => e.mov_imm(0, addr),
+                }
+                Ok(())
+            },
+            |_| Ok(()),
+        )
+    }
+}
