@@ -1,3 +1,5 @@
 //! Shared helpers for the cross-crate tests.
 
 pub mod corpus;
+pub mod exec;
+pub mod semantics;
