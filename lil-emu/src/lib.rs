@@ -333,10 +333,13 @@ impl Arm64Emulator {
     }
 }
 
-/// Accept `len` bytes at `addr` only inside the allocated data region.
+/// Accept `len` bytes at `addr` only inside the allocated data region or
+/// the guest stack (where stubs keep M2N frames and `alloc` blocks, which
+/// host functions such as stack walkers read).
 fn check_data(data_end: u64, addr: u64, len: usize) -> Result<(), MachineError> {
     match addr.checked_add(len as u64) {
         Some(end) if addr >= DATA_BASE && end <= data_end => Ok(()),
+        Some(end) if addr >= STACK_BASE && end <= STACK_TOP => Ok(()),
         _ => Err(MachineError::BadAccess { addr, len }),
     }
 }

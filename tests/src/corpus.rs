@@ -9,13 +9,19 @@
 use lil_syntax::{Arg, MethodSig, Stub, StubBuilder, SyntaxErrors, ValueKind};
 use std::path::{Path, PathBuf};
 
-/// Where the corpus is: `$LIL_DRLVM_CORPUS`, else `../shared/corpus/drlvm`
-/// relative to the workspace root.
+/// Where the corpus is: `$LIL_DRLVM_CORPUS`, else the first
+/// `shared/corpus/drlvm` found beside the repository or one of its parents
+/// (the project keeps it in `../shared` next to the checkout).
 pub fn corpus_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LIL_DRLVM_CORPUS") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/drlvm")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|a| a.join("shared/corpus/drlvm"))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| manifest.join("../../shared/corpus/drlvm"))
 }
 
 /// The corpus files in order, or `None` when the directory is absent.
