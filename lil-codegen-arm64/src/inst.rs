@@ -785,6 +785,14 @@ impl Emitter<'_> {
 
     fn tailcall(&mut self, target: &Operand) -> R<()> {
         let v = self.operand_val(target)?;
+        if !self.st.framed
+            && let Val::Reg(r) = v
+        {
+            // Nothing to restore: branch straight through the register.
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch aarch64 ; br X(r));
+            return Ok(());
+        }
         // x16 is neither an argument register nor a standard place, and the
         // restores and the epilogue below do not touch it.
         self.load(X16, v);

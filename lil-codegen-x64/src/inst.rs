@@ -726,7 +726,20 @@ impl Emitter<'_> {
 
     fn tailcall(&mut self, target: &Operand) -> R<()> {
         let v = self.operand_val(target)?;
-        // rax is neither an argument register nor a standard place.
+        if !self.st.framed {
+            // Nothing to restore: jump straight through the value.
+            match v {
+                Val::Reg(r) => dynasm!((&mut self.ops) ; .arch x64 ; jmp Rq(r)),
+                Val::Mem(m) => with_mem!(&mut self.ops, m, [jmp QWORD], []),
+                Val::Imm(_) => {
+                    self.load(RAX, v);
+                    dynasm!((&mut self.ops) ; .arch x64 ; jmp rax);
+                }
+            }
+            return Ok(());
+        }
+        // rax is neither an argument register nor a standard place, and the
+        // restores below do not touch it.
         self.load(RAX, v);
         self.restore_arguments()?;
         let nstd = self.ctx()?.num_std_places();
