@@ -321,9 +321,9 @@ impl<'s> Checker<'s> {
         }
         // The checking pass, in program order.
         let mut unreachable_run = false;
-        for b in 0..nblocks {
+        for (b, state) in entry.iter().enumerate() {
             let block = self.facts.blocks[b].clone();
-            match entry[b].clone() {
+            match state.clone() {
                 Some(mut st) => {
                     unreachable_run = false;
                     for i in block.start..block.end {

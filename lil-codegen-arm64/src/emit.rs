@@ -629,7 +629,7 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
     fn data(&mut self, bytes: &[u8]) {
         self.ops.extend(bytes.iter().copied());
         // Keep what follows (nothing today) instruction-aligned.
-        while self.ops.offset().0 % 4 != 0 {
+        while !self.ops.offset().0.is_multiple_of(4) {
             self.ops.push(0);
         }
     }

@@ -14,6 +14,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// dynasm! expands dynamic registers to `.into()` calls on values that are already u8.
+#![allow(clippy::useless_conversion)]
 
 pub mod abi;
 mod emit;

@@ -115,7 +115,7 @@ impl ProcessMemory {
 
 impl MemoryRead for ProcessMemory {
     fn read_u64(&mut self, addr: u64) -> Option<u64> {
-        if addr == 0 || addr % 8 != 0 {
+        if addr == 0 || !addr.is_multiple_of(8) {
             return None;
         }
         // SAFETY: `ProcessMemory::new` made the caller promise the addresses are readable.

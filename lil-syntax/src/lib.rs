@@ -195,13 +195,13 @@ impl StubBuilder {
             }
             std::mem::take(&mut parser.errors)
         };
-        if errors.is_empty() {
-            if let Err(kind) = args.finish() {
-                errors.push(SyntaxError {
-                    kind,
-                    span: Span::new(base as u32, (base + text.len()) as u32),
-                });
-            }
+        if errors.is_empty()
+            && let Err(kind) = args.finish()
+        {
+            errors.push(SyntaxError {
+                kind,
+                span: Span::new(base as u32, (base + text.len()) as u32),
+            });
         }
         if errors.is_empty() {
             Ok(())

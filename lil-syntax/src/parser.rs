@@ -578,9 +578,10 @@ impl<'s, 'd> Parser<'s, 'd> {
             .bytes()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        let index = if digits == 0 && matches!(self.peek(), Some(b'%' | b'{')) {
-            self.u32_value(IntUse::Index, "a variable index")?.0
-        } else if digits > 0 && digits == w.len() - prefix_len {
+        // The index: digits making up the rest of the word, or a directive / hole.
+        let directive = digits == 0 && matches!(self.peek(), Some(b'%' | b'{'));
+        let literal = digits > 0 && digits == w.len() - prefix_len;
+        let index = if directive || literal {
             self.u32_value(IntUse::Index, "a variable index")?.0
         } else {
             self.pos = start;
