@@ -1,17 +1,26 @@
 //! The one execution suite's harness: a stub test is written once and runs
-//! natively on x86-64 and under the AArch64 emulator.
+//! natively on x86-64, under the AArch64 emulator, and in the reference
+//! interpreter (`lil-eval`).
 //!
 //! A [`Runner`] pairs a [`Machine`] for one [`Target`] with the matching
-//! backend and a [`HostEnv`] whose `ts` is what that machine provides. It
+//! backend (or, for [`Target::Eval`], the interpreter, which installs the
+//! checked stub itself) and a [`HostEnv`] whose `ts` is what that machine
+//! provides. It
 //! owns a zeroed *thread structure* (see [`thread_layout`]) whose address is
 //! `ts`, with the M2N list head at [`thread_layout::M2N_LIST`]. Tests take a
-//! `&mut Runner` and are expanded for both targets by [`exec_test!`].
+//! `&mut Runner` and are expanded for every target by [`exec_test!`].
 //!
 //! Invariants a test author must not break:
 //! - Nothing is skipped: a target whose backend cannot compile a stub fails
 //!   the test with the backend's error (`exec_test!` never ignores).
-//! - Everything a test asserts is observable on both machines: results of
+//! - Everything a test asserts is observable on every machine: results of
 //!   [`Runner::call`], memory written by the stub or seen by host functions.
+//!   An assertion about machine code (its bytes, registers, return
+//!   addresses inside code) is skipped for [`Target::Eval`] with a comment
+//!   saying why, never the whole test. The interpreter's stubs have
+//!   [`Installed::code`] `None`; each occupies a fake address range
+//!   ([`Installed::len`] bytes) into which the return addresses of its
+//!   calls point.
 
 use std::cell::Cell;
 use std::fmt;
@@ -21,6 +30,7 @@ use lil_check::CheckedStub;
 use lil_codegen::m2n::{M2nFrame, M2nWalker, MemoryRead};
 use lil_codegen::{Backend, CodegenError, CompiledStub, HostEnv, ThreadPointer};
 use lil_emu::Arm64Emulator;
+use lil_eval::EvalMachine;
 use lil_machine::{
     HostCall, HostSig, Machine, MachineError, ThreadPointerAccess, Value, native::NativeMachine,
 };
@@ -46,24 +56,28 @@ pub mod thread_layout {
     pub const SIZE: usize = 512;
 }
 
-/// The instruction set a test runs on.
+/// Where a test runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// Native x86-64 (`NativeMachine`, `X64Backend`).
     X64,
     /// AArch64 under Unicorn (`Arm64Emulator`, `Arm64Backend`).
     Arm64,
+    /// The reference interpreter (`EvalMachine`): no machine code.
+    Eval,
 }
 
 impl Target {
-    /// Both targets.
-    pub const ALL: [Target; 2] = [Target::X64, Target::Arm64];
+    /// Every target.
+    pub const ALL: [Target; 3] = [Target::X64, Target::Arm64, Target::Eval];
 
-    /// The backend generating code for this target.
-    pub fn backend(self) -> &'static dyn Backend {
+    /// The backend generating code for this target; `None` for the
+    /// interpreter, which runs the checked stub itself.
+    pub fn backend(self) -> Option<&'static dyn Backend> {
         match self {
-            Target::X64 => &lil_codegen_x64::X64Backend,
-            Target::Arm64 => &lil_codegen_arm64::Arm64Backend,
+            Target::X64 => Some(&lil_codegen_x64::X64Backend),
+            Target::Arm64 => Some(&lil_codegen_arm64::Arm64Backend),
+            Target::Eval => None,
         }
     }
 }
@@ -73,6 +87,7 @@ impl fmt::Display for Target {
         f.write_str(match self {
             Target::X64 => "x64",
             Target::Arm64 => "arm64",
+            Target::Eval => "eval",
         })
     }
 }
@@ -159,23 +174,37 @@ impl StubSource for &CheckedStub {
 pub struct Installed {
     /// Address of its first instruction.
     pub addr: u64,
-    /// Its code (as the backend produced it).
-    pub code: CompiledStub,
+    /// Its code (as the backend produced it); `None` on [`Target::Eval`],
+    /// which interprets the stub.
+    pub code: Option<CompiledStub>,
+    /// Bytes of its address range: its code's length, or on
+    /// [`Target::Eval`] the interpreter's range for it (4 bytes per
+    /// instruction, into which its calls' return addresses point, then its
+    /// `print` texts).
+    pub len: u64,
     /// Its entry signature as a host signature (`None` for `arbitrary` entries).
     pub sig: Option<HostSig>,
 }
 
 impl Installed {
-    /// Whether `addr` lies inside this stub's code.
+    /// Whether `addr` lies inside this stub's code (its range, on
+    /// [`Target::Eval`]).
     pub fn contains(&self, addr: u64) -> bool {
-        addr >= self.addr && addr < self.addr + self.code.code.len() as u64
+        addr >= self.addr && addr - self.addr < self.len
     }
+}
+
+/// The machine a runner drives: one that runs code, or the interpreter,
+/// which installs checked stubs instead of code.
+enum Engine {
+    Code(Box<dyn Machine>),
+    Eval(Box<EvalMachine>),
 }
 
 /// One machine, its backend and host environment, and a thread structure.
 pub struct Runner {
     target: Target,
-    machine: Box<dyn Machine>,
+    engine: Engine,
     env: HostEnv,
     thread: u64,
     /// The value a `ThreadPointer::Call` host function returns.
@@ -190,8 +219,14 @@ impl Runner {
         let machine: Box<dyn Machine> = match target {
             Target::X64 => Box::new(NativeMachine::new()?),
             Target::Arm64 => Box::new(Arm64Emulator::new()?),
+            Target::Eval => return Runner::with_eval(EvalMachine::new()),
         };
         Runner::with_machine(target, machine)
+    }
+
+    /// A runner over the reference interpreter.
+    pub fn with_eval(machine: EvalMachine) -> Result<Runner, ExecError> {
+        Runner::build(Target::Eval, Engine::Eval(Box::new(machine)))
     }
 
     /// A runner whose `ts` calls a host function returning the thread
@@ -208,10 +243,21 @@ impl Runner {
 
     /// A runner over a machine built elsewhere (for example
     /// `NativeMachine::with_thread_pointer_call()` or an emulator with LSE).
-    pub fn with_machine(
-        target: Target,
-        mut machine: Box<dyn Machine>,
-    ) -> Result<Runner, ExecError> {
+    /// The interpreter is not such a machine: use [`Runner::with_eval`].
+    pub fn with_machine(target: Target, machine: Box<dyn Machine>) -> Result<Runner, ExecError> {
+        if target == Target::Eval {
+            return Err(ExecError::Machine(MachineError::Execution(
+                "the interpreter installs checked stubs, not code: use Runner::with_eval".into(),
+            )));
+        }
+        Runner::build(target, Engine::Code(machine))
+    }
+
+    fn build(target: Target, mut engine: Engine) -> Result<Runner, ExecError> {
+        let machine: &mut dyn Machine = match &mut engine {
+            Engine::Code(m) => &mut **m,
+            Engine::Eval(m) => &mut **m,
+        };
         let thread_pointer = match machine.thread_pointer_access() {
             ThreadPointerAccess::TlsSlot { offset } => ThreadPointer::TlsSlot { offset },
             ThreadPointerAccess::Call { function } => ThreadPointer::Call { function },
@@ -220,7 +266,7 @@ impl Runner {
         machine.set_thread_pointer(thread)?;
         Ok(Runner {
             target,
-            machine,
+            engine,
             env: HostEnv::new(thread_pointer, thread_layout::M2N_LIST),
             thread,
             ts_value: Rc::new(Cell::new(thread)),
@@ -235,7 +281,10 @@ impl Runner {
 
     /// The machine.
     pub fn machine(&mut self) -> &mut dyn Machine {
-        &mut *self.machine
+        match &mut self.engine {
+            Engine::Code(m) => &mut **m,
+            Engine::Eval(m) => &mut **m,
+        }
     }
 
     /// The host environment stubs are compiled in.
@@ -261,19 +310,20 @@ impl Runner {
 
     /// Make `ts` point to another thread structure.
     pub fn set_thread(&mut self, thread: u64) -> Result<(), ExecError> {
-        self.machine.set_thread_pointer(thread)?;
+        self.machine().set_thread_pointer(thread)?;
         self.ts_value.set(thread);
         self.thread = thread;
         Ok(())
     }
 
     /// The address a stub called by [`Runner::call`] returns to, where the
-    /// machine knows it: the emulator's `EXIT`. The native machine's entry
-    /// trampoline is private (`None`).
+    /// machine knows it: the emulator's and the interpreter's `EXIT`. The
+    /// native machine's entry trampoline is private (`None`).
     pub fn entry_return_address(&self) -> Option<u64> {
         match self.target {
             Target::X64 => None,
             Target::Arm64 => Some(lil_emu::EXIT),
+            Target::Eval => Some(lil_eval::EXIT),
         }
     }
 
@@ -283,6 +333,7 @@ impl Runner {
         match self.target {
             Target::X64 => None,
             Target::Arm64 => Some(lil_emu::STACK_TOP),
+            Target::Eval => Some(lil_eval::STACK_TOP),
         }
     }
 
@@ -305,27 +356,50 @@ impl Runner {
     /// Like [`Runner::compile`], keeping the code and signature.
     pub fn compile_full(&mut self, stub: impl StubSource) -> Result<Installed, ExecError> {
         let checked = stub.checked()?;
-        let code = self
-            .target
-            .backend()
-            .compile(&checked, &self.env)
-            .map_err(|error| ExecError::Codegen {
-                target: self.target,
-                error,
-            })?;
-        let addr = self.install(&code.code)?;
         let sig = checked
             .stub()
             .entry
             .signature
             .typed()
             .map(|s| HostSig::new(&s.params, s.ret));
-        Ok(Installed { addr, code, sig })
+        let backend = match (&mut self.engine, self.target.backend()) {
+            (Engine::Eval(m), _) => {
+                let at = m.install_stub(checked, &self.env)?;
+                self.installed.push((at.addr, at.len));
+                return Ok(Installed {
+                    addr: at.addr,
+                    code: None,
+                    len: at.len,
+                    sig,
+                });
+            }
+            (Engine::Code(_), Some(backend)) => backend,
+            (Engine::Code(_), None) => {
+                return Err(ExecError::Machine(MachineError::Execution(format!(
+                    "no backend for {}",
+                    self.target
+                ))));
+            }
+        };
+        let code = backend
+            .compile(&checked, &self.env)
+            .map_err(|error| ExecError::Codegen {
+                target: self.target,
+                error,
+            })?;
+        let addr = self.install(&code.code)?;
+        let len = code.code.len() as u64;
+        Ok(Installed {
+            addr,
+            code: Some(code),
+            len,
+            sig,
+        })
     }
 
     /// Install raw machine code for this target.
     pub fn install(&mut self, code: &[u8]) -> Result<u64, ExecError> {
-        let addr = self.machine.install(code)?;
+        let addr = self.machine().install(code)?;
         self.installed.push((addr, code.len() as u64));
         Ok(addr)
     }
@@ -337,7 +411,7 @@ impl Runner {
         sig: &HostSig,
         args: &[Value],
     ) -> Result<Option<Value>, MachineError> {
-        self.machine.call(addr, sig, args)
+        self.machine().call(addr, sig, args)
     }
 
     /// Compile a typed stub and call it once with `args`, using its entry
@@ -364,7 +438,7 @@ impl Runner {
         f: impl FnMut(&mut dyn HostCall) -> Option<Value> + 'static,
     ) -> Result<u64, ExecError> {
         Ok(self
-            .machine
+            .machine()
             .host_fn(HostSig::new(params, ret), Box::new(f))?)
     }
 
@@ -372,41 +446,41 @@ impl Runner {
 
     /// Allocate zeroed machine memory.
     pub fn alloc(&mut self, size: usize, align: usize) -> Result<u64, MachineError> {
-        self.machine.alloc(size, align)
+        self.machine().alloc(size, align)
     }
 
     /// Read `len` bytes.
     pub fn read_bytes(&mut self, addr: u64, len: usize) -> Result<Vec<u8>, MachineError> {
         let mut buf = vec![0; len];
-        self.machine.read(addr, &mut buf)?;
+        self.machine().read(addr, &mut buf)?;
         Ok(buf)
     }
 
     /// Write bytes.
     pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<(), MachineError> {
-        self.machine.write(addr, data)
+        self.machine().write(addr, data)
     }
 
     /// Read a little-endian unsigned value of `size` bytes (1, 2, 4 or 8).
     pub fn read_uint(&mut self, addr: u64, size: usize) -> Result<u64, MachineError> {
         let mut b = [0u8; 8];
-        self.machine.read(addr, &mut b[..size])?;
+        self.machine().read(addr, &mut b[..size])?;
         Ok(u64::from_le_bytes(b))
     }
 
     /// Write the low `size` bytes (1, 2, 4 or 8) of `v`, little-endian.
     pub fn write_uint(&mut self, addr: u64, size: usize, v: u64) -> Result<(), MachineError> {
-        self.machine.write(addr, &v.to_le_bytes()[..size])
+        self.machine().write(addr, &v.to_le_bytes()[..size])
     }
 
     /// Read a u64.
     pub fn read_u64(&mut self, addr: u64) -> Result<u64, MachineError> {
-        self.machine.read_u64(addr)
+        self.machine().read_u64(addr)
     }
 
     /// Write a u64.
     pub fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), MachineError> {
-        self.machine.write_u64(addr, v)
+        self.machine().write_u64(addr, v)
     }
 
     /// Read a u32.
@@ -431,7 +505,7 @@ impl Runner {
     /// (outside calls the list is normally empty).
     pub fn m2n_frames(&mut self) -> Vec<(u64, M2nFrame)> {
         let (thread, offset) = (self.thread, self.env.m2n_list_offset);
-        M2nWalker::new(MachineMemory(&mut *self.machine), thread, offset).collect()
+        M2nWalker::new(MachineMemory(self.machine()), thread, offset).collect()
     }
 }
 
@@ -478,7 +552,8 @@ impl<'a> HostMemory<'a> {
                 let marker = 0u8;
                 mapping_of(std::ptr::addr_of!(marker) as u64).map(|m| (m.start, m.end))
             }
-            Target::Arm64 => None,
+            // The emulator's and the interpreter's stacks are machine memory.
+            Target::Arm64 | Target::Eval => None,
         };
         HostMemory {
             call,
@@ -594,7 +669,7 @@ impl<T, E: fmt::Display> Expect<T> for Result<T, E> {
     }
 }
 
-/// A test written once and run on both targets.
+/// A test written once and run on every target.
 ///
 /// ```ignore
 /// exec_test!(fn adds(r: &mut Runner) {
@@ -603,12 +678,12 @@ impl<T, E: fmt::Display> Expect<T> for Result<T, E> {
 /// });
 /// ```
 ///
-/// expands to a module `adds` with two `#[test]` functions, `adds::x64`
-/// and `adds::arm64`, each running the body on a fresh [`Runner`]. (A
-/// module rather than `adds_x64`/`adds_arm64` because `macro_rules!` cannot
-/// build identifiers; filters like `cargo test x64` and `cargo test adds`
-/// work the same.) Nothing is ignored: while a backend cannot compile, its
-/// variant fails with the backend's error.
+/// expands to a module `adds` with three `#[test]` functions, `adds::x64`,
+/// `adds::arm64` and `adds::eval`, each running the body on a fresh
+/// [`Runner`]. (A module rather than `adds_x64`/`adds_arm64` because
+/// `macro_rules!` cannot build identifiers; filters like `cargo test x64`
+/// and `cargo test adds` work the same.) Nothing is ignored: while a
+/// backend cannot compile, its variant fails with the backend's error.
 #[macro_export]
 macro_rules! exec_test {
     ($(#[$meta:meta])* fn $name:ident($r:ident : &mut Runner) $body:block) => {
@@ -627,6 +702,11 @@ macro_rules! exec_test {
             #[test]
             fn arm64() {
                 $crate::exec::run_on($crate::exec::Target::Arm64, body);
+            }
+
+            #[test]
+            fn eval() {
+                $crate::exec::run_on($crate::exec::Target::Eval, body);
             }
         }
     };
