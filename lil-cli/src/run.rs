@@ -6,8 +6,9 @@
 //! is printed as one decimal integer sign-extended from the return type's
 //! width, and nothing else is printed on stdout (`print` output goes to
 //! stderr). x86-64 runs natively, AArch64 under the Unicorn emulator (the
-//! `emulator` feature). The machine gives the stub a thread: `ts` points
-//! at a zeroed 4 KiB block whose first word is the M2N list head.
+//! `emulator` feature), `eval` in the reference interpreter (`lil-eval`),
+//! which needs no code at all. The machine gives the stub a thread: `ts`
+//! points at a zeroed 4 KiB block whose first word is the M2N list head.
 
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -35,12 +36,14 @@ Examples:
   lil run add.lil -5 7                 negative decimal arguments need nothing special
   lil run add.lil -- -0x10 7           `--` before other arguments that start with `-`
   lil run --target arm64 add.lil 0x10 1   run the AArch64 code under the emulator
+  lil run --target eval add.lil 0x10 1    run it in the reference interpreter
 
 Arguments are decimal, negative decimal or 0x hex (-0x10 too), and must fit the
 parameter's type: g1 takes -128..255, g2 -32768..65535, g4 -2^31..2^32-1,
 g8/ref/pint any 64-bit value. The result is printed as one signed decimal integer.
 
-The stub runs with no host functions: a `call` to a made-up address crashes. Its
+The stub runs with no host functions: a `call` to a made-up address crashes (the
+interpreter reports it, and any access outside its memory, and exits 1). Its
 `ts` is a zeroed 4 KiB block (M2N list head at offset 0); `print` goes to stderr.";
 
 /// Where the stub runs.
@@ -50,7 +53,8 @@ pub enum RunTarget {
     X64,
     /// AArch64 code, run under the Unicorn emulator (the `emulator` feature).
     Arm64,
-    /// The reference interpreter (not built yet).
+    /// The reference interpreter: runs the checked stub exactly as the
+    /// language reference defines it, without generating code.
     Eval,
 }
 
@@ -105,10 +109,7 @@ pub fn main(args: &Args) -> Exit {
     let result = match target {
         RunTarget::X64 => run_x64(&file, &checked, &sig, &values),
         RunTarget::Arm64 => run_arm64(&file, &checked, &sig, &values),
-        RunTarget::Eval => Err(fail(
-            Exit::Usage,
-            "the reference interpreter is not built yet: use --target x64 or --target arm64",
-        )),
+        RunTarget::Eval => run_eval(&file, &checked, &sig, &values),
     };
     match result {
         Ok(Some(value)) => {
@@ -253,29 +254,12 @@ fn execute(
             format!("running {} on {target} failed: {e}", file.name),
         )
     };
-    let thread = machine.alloc(4096, 16).map_err(machine_error)?;
-    machine.set_thread_pointer(thread).map_err(machine_error)?;
-
     // `print` strings live in the code, which host functions cannot read
     // through the machine: the print function reads them from this copy.
     let code_at: Rc<Cell<u64>> = Rc::new(Cell::new(0));
     let code_copy: Rc<Cell<Vec<u8>>> = Rc::new(Cell::new(Vec::new()));
-    let print = machine
-        .host_fn(
-            HostSig::new(&[Type::Pint, Type::Pint, Type::G8], None),
-            print_function(code_at.clone(), code_copy.clone()),
-        )
-        .map_err(machine_error)?;
-
-    let env = HostEnv {
-        thread_pointer: match machine.thread_pointer_access() {
-            ThreadPointerAccess::TlsSlot { offset } => ThreadPointer::TlsSlot { offset },
-            ThreadPointerAccess::Call { function } => ThreadPointer::Call { function },
-        },
-        m2n_list_offset: 0,
-        print: Some(print),
-        ..HostEnv::default()
-    };
+    let env =
+        thread_and_hooks(machine, code_at.clone(), code_copy.clone()).map_err(machine_error)?;
     let code = match lil::compile_checked_for(target, checked, &env) {
         Ok(code) => code,
         Err(e) => return Err(file.report(&e)),
@@ -283,6 +267,56 @@ fn execute(
     let addr = machine.install(&code.code).map_err(machine_error)?;
     code_at.set(addr);
     code_copy.set(code.code);
+    machine.call(addr, sig, args).map_err(machine_error)
+}
+
+/// Give `machine` a thread (a zeroed 4 KiB block, M2N list head at 0) and a
+/// `print` host function; returns the environment stubs run in.
+fn thread_and_hooks(
+    machine: &mut dyn Machine,
+    code_at: Rc<Cell<u64>>,
+    code_copy: Rc<Cell<Vec<u8>>>,
+) -> Result<HostEnv, lil_machine::MachineError> {
+    let thread = machine.alloc(4096, 16)?;
+    machine.set_thread_pointer(thread)?;
+    let print = machine.host_fn(
+        HostSig::new(&[Type::Pint, Type::Pint, Type::G8], None),
+        print_function(code_at, code_copy),
+    )?;
+    Ok(HostEnv {
+        thread_pointer: match machine.thread_pointer_access() {
+            ThreadPointerAccess::TlsSlot { offset } => ThreadPointer::TlsSlot { offset },
+            ThreadPointerAccess::Call { function } => ThreadPointer::Call { function },
+        },
+        m2n_list_offset: 0,
+        print: Some(print),
+        ..HostEnv::default()
+    })
+}
+
+/// Run the checked stub in the reference interpreter: same thread, same
+/// `print` hook, no code (its `print` texts are in the interpreter's memory,
+/// where the hook reads them).
+fn run_eval(
+    file: &SourceFile,
+    checked: &CheckedStub,
+    sig: &HostSig,
+    args: &[Value],
+) -> Result<Option<Value>, Exit> {
+    let machine_error = |e: lil_machine::MachineError| {
+        fail(
+            Exit::Failure,
+            format!("running {} in the interpreter failed: {e}", file.name),
+        )
+    };
+    let mut machine = lil_eval::EvalMachine::new();
+    let no_code = || Rc::new(Cell::new(Vec::new()));
+    let env =
+        thread_and_hooks(&mut machine, Rc::new(Cell::new(0)), no_code()).map_err(machine_error)?;
+    let addr = machine
+        .install_stub(checked.clone(), &env)
+        .map_err(machine_error)?
+        .addr;
     machine.call(addr, sig, args).map_err(machine_error)
 }
 

@@ -458,25 +458,6 @@ fn run_stub_with_float_parameters_exits_2() {
     assert!(stderr(&o).contains("floating-point"), "{}", stderr(&o));
 }
 
-#[test]
-fn run_eval_is_not_built_yet() {
-    let d = dir("run_eval");
-    let o = lil(&[
-        "run",
-        "--target",
-        "eval",
-        &file(&d, "add.lil", ADD),
-        "1",
-        "2",
-    ]);
-    assert_exit(&o, 2);
-    assert!(
-        stderr(&o).contains("the reference interpreter is not built yet"),
-        "{}",
-        stderr(&o)
-    );
-}
-
 #[cfg(not(feature = "emulator"))]
 #[test]
 fn run_arm64_without_emulator_says_how_to_get_it() {
