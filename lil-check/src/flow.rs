@@ -7,16 +7,19 @@
 //! reported exactly once.
 
 use crate::error::{CheckError, ty_name};
-use crate::state::{Bits, Clobbers, Conflict, M2nState, State, Ty};
+use crate::state::{Bits, Clobbers, Conflict, M2nState, State, Ty, TyVec};
 use crate::{MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES};
 use lil_syntax::*;
 
-/// A maximal straight-line run of instructions.
-#[derive(Clone, Debug)]
-pub(crate) struct Block {
-    pub(crate) start: u32,
-    pub(crate) end: u32,
-    pub(crate) succs: [Option<u32>; 2],
+/// A basic block: a maximal straight-line run of instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Index of the first instruction.
+    pub start: u32,
+    /// Index one past the last instruction.
+    pub end: u32,
+    /// The blocks control can go to next (a jump target, then the fall-through).
+    pub succs: [Option<u32>; 2],
 }
 
 /// One compact context record per instruction; types live in an arena.
@@ -33,6 +36,54 @@ pub(crate) struct Snapshot {
 }
 
 pub(crate) const NO_OUT: u32 = u32::MAX;
+
+/// Block-entry states and what the merges found.
+struct Flow {
+    entry: Vec<Option<State>>,
+    /// For each block, the instruction whose edge first brought a state.
+    origin: Vec<u32>,
+    /// (block, conflict, first origin, second origin), once per block and kind.
+    conflicts: Vec<(u32, Conflict, u32, u32)>,
+    scratch: Vec<Conflict>,
+}
+
+impl Flow {
+    /// Merge the state at the end of `block` into its successors; returns
+    /// the successors whose entry state changed.
+    fn propagate(&mut self, block: &Block, st: &State) -> impl Iterator<Item = u32> + use<> {
+        let from = block.end - 1;
+        let mut changed_succs = [None, None];
+        for (slot, succ) in block.succs.into_iter().enumerate() {
+            let Some(succ) = succ else { continue };
+            let s = succ as usize;
+            let changed = match &mut self.entry[s] {
+                None => {
+                    self.entry[s] = Some(st.clone());
+                    self.origin[s] = from;
+                    true
+                }
+                Some(existing) => {
+                    self.scratch.clear();
+                    let changed = existing.merge(st, &mut self.scratch);
+                    for c in self.scratch.drain(..) {
+                        if !self
+                            .conflicts
+                            .iter()
+                            .any(|(bb, cc, _, _)| *bb == succ && *cc == c)
+                        {
+                            self.conflicts.push((succ, c, self.origin[s], from));
+                        }
+                    }
+                    changed
+                }
+            };
+            if changed {
+                changed_succs[slot] = Some(succ);
+            }
+        }
+        changed_succs.into_iter().flatten()
+    }
+}
 
 /// Everything the checking pass produces.
 #[derive(Clone, Debug)]
@@ -261,75 +312,38 @@ impl<'s> Checker<'s> {
         if nblocks == 0 {
             return;
         }
-        let mut entry: Vec<Option<State>> = vec![None; nblocks];
-        // For each block, the instruction whose edge first brought a state.
-        let mut origin: Vec<u32> = vec![u32::MAX; nblocks];
-        entry[0] = Some(State::entry(self.stub.entry.std_places.min(MAX_STD_PLACES)));
-        let mut worklist: Vec<u32> = vec![0];
-        let mut queued = vec![false; nblocks];
-        queued[0] = true;
-        let mut conflicts: Vec<(u32, Conflict, u32, u32)> = Vec::new();
-        let mut scratch = Vec::new();
-        // Process in program order as far as possible: pop the smallest index.
-        while let Some(pos) = worklist
+        let mut flow = Flow {
+            entry: vec![None; nblocks],
+            origin: vec![u32::MAX; nblocks],
+            conflicts: Vec::new(),
+            scratch: Vec::new(),
+        };
+        flow.entry[0] = Some(State::entry(self.stub.entry.std_places.min(MAX_STD_PLACES)));
+        // With only forward edges, program order visits every predecessor
+        // of a block before the block: one pass both computes the states
+        // and checks. Otherwise iterate to a fixpoint first.
+        let acyclic = self
+            .facts
+            .blocks
             .iter()
             .enumerate()
-            .min_by_key(|(_, b)| **b)
-            .map(|(p, _)| p)
-        {
-            let b = worklist.swap_remove(pos);
-            queued[b as usize] = false;
-            let Some(mut st) = entry[b as usize].clone() else {
-                continue;
-            };
-            let block = self.facts.blocks[b as usize].clone();
-            for i in block.start..block.end {
-                self.step(&mut st, i as usize, false);
-            }
-            let from = block.end - 1;
-            for succ in block.succs.into_iter().flatten() {
-                let s = succ as usize;
-                let changed = match &mut entry[s] {
-                    None => {
-                        entry[s] = Some(st.clone());
-                        origin[s] = from;
-                        true
-                    }
-                    Some(existing) => {
-                        scratch.clear();
-                        let changed = existing.merge(&st, &mut scratch);
-                        for c in scratch.drain(..) {
-                            if !conflicts
-                                .iter()
-                                .any(|(bb, cc, _, _)| *bb == succ && *cc == c)
-                            {
-                                conflicts.push((succ, c, origin[s], from));
-                            }
-                        }
-                        changed
-                    }
-                };
-                if changed && !queued[s] {
-                    queued[s] = true;
-                    worklist.push(succ);
-                }
-            }
+            .all(|(b, blk)| blk.succs.iter().flatten().all(|&s| s as usize > b));
+        if !acyclic {
+            self.fixpoint(&mut flow);
         }
-        // Join conflicts, reported once each with both paths.
-        for (b, c, first, second) in conflicts {
-            self.report_conflict(&entry, b, c, first, second);
-        }
-        // The checking pass, in program order.
         let mut unreachable_run = false;
-        for (b, state) in entry.iter().enumerate() {
-            let block = self.facts.blocks[b].clone();
-            match state.clone() {
+        for b in 0..nblocks {
+            let block = self.facts.blocks[b];
+            match flow.entry[b].clone() {
                 Some(mut st) => {
                     unreachable_run = false;
                     for i in block.start..block.end {
                         self.facts.reachable[i as usize] = true;
                         self.record(&st);
                         self.step(&mut st, i as usize, true);
+                    }
+                    if acyclic {
+                        let _successors_changed = flow.propagate(&block, &st);
                     }
                 }
                 None => {
@@ -342,6 +356,41 @@ impl<'s> Checker<'s> {
                                 .push(CheckError::Unreachable { span: inst.span });
                         }
                     }
+                }
+            }
+        }
+        // Join conflicts, reported once each with both paths.
+        for (b, c, first, second) in std::mem::take(&mut flow.conflicts) {
+            self.report_conflict(&flow.entry, b, c, first, second);
+        }
+    }
+
+    /// Block-entry states to a fixpoint (without reporting).
+    fn fixpoint(&mut self, flow: &mut Flow) {
+        let nblocks = self.facts.blocks.len();
+        let mut worklist: Vec<u32> = vec![0];
+        let mut queued = vec![false; nblocks];
+        queued[0] = true;
+        // Process in program order as far as possible: pop the smallest index.
+        while let Some(pos) = worklist
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, b)| **b)
+            .map(|(p, _)| p)
+        {
+            let b = worklist.swap_remove(pos);
+            queued[b as usize] = false;
+            let Some(mut st) = flow.entry[b as usize].clone() else {
+                continue;
+            };
+            let block = self.facts.blocks[b as usize];
+            for i in block.start..block.end {
+                self.step(&mut st, i as usize, false);
+            }
+            for succ in flow.propagate(&block, &st) {
+                if !queued[succ as usize] {
+                    queued[succ as usize] = true;
+                    worklist.push(succ);
                 }
             }
         }
@@ -956,7 +1005,7 @@ impl<'s> Checker<'s> {
         let span = inst.span;
         match &inst.kind {
             InstKind::Label(_) => {}
-            InstKind::Locals(n) => st.locals = vec![Ty::UNDEF; *n as usize],
+            InstKind::Locals(n) => st.locals = TyVec::filled(Ty::UNDEF, *n as usize),
             InstKind::StdPlaces(n) => {
                 if *n > MAX_STD_PLACES {
                     self.err(
@@ -968,7 +1017,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.std = vec![Ty::UNDEF; (*n).min(MAX_STD_PLACES) as usize];
+                st.std = TyVec::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES) as usize);
             }
             InstKind::Alloc { dst, size } => {
                 if st.out.is_some() {

@@ -53,6 +53,7 @@ mod state;
 pub use error::{CheckError, Diagnostics};
 pub use state::{Clobbers, M2nState};
 
+pub use flow::Block;
 use flow::{Checker, Facts, NO_OUT, Snapshot};
 use lil_syntax::{Signature, Span, Stub, Type};
 use state::Ty;
@@ -256,6 +257,16 @@ impl CheckedStub {
             .blocks
             .iter()
             .map(|b| b.start as usize..b.end as usize)
+    }
+
+    /// The basic blocks with their successors (the control-flow graph).
+    pub fn blocks(&self) -> &[Block] {
+        &self.facts.blocks
+    }
+
+    /// The basic block instruction `i` belongs to.
+    pub fn block_of(&self, i: usize) -> u32 {
+        self.facts.block_of_inst.get(i).copied().unwrap_or(0)
     }
 
     /// The span of instruction `i`.

@@ -8,34 +8,67 @@
 use crate::flow::Block;
 use lil_syntax::*;
 
-/// A dense bit set over local indices.
+/// A dense bit set over local indices: one inline word for up to 64
+/// locals (the common case), more words beyond.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct LocalSet(Vec<u64>);
+pub(crate) enum LocalSet {
+    Small(u64),
+    Large(Vec<u64>),
+}
 
 impl LocalSet {
     pub(crate) fn new(n: u32) -> LocalSet {
-        LocalSet(vec![0; (n as usize).div_ceil(64)])
+        if n <= 64 {
+            LocalSet::Small(0)
+        } else {
+            LocalSet::Large(vec![0; (n as usize).div_ceil(64)])
+        }
     }
     fn insert(&mut self, k: u32) {
-        if let Some(w) = self.0.get_mut(k as usize / 64) {
-            *w |= 1 << (k % 64);
+        match self {
+            LocalSet::Small(w) if k < 64 => *w |= 1 << k,
+            LocalSet::Small(_) => {}
+            LocalSet::Large(v) => {
+                if let Some(w) = v.get_mut(k as usize / 64) {
+                    *w |= 1 << (k % 64);
+                }
+            }
         }
     }
     fn remove(&mut self, k: u32) {
-        if let Some(w) = self.0.get_mut(k as usize / 64) {
-            *w &= !(1 << (k % 64));
+        match self {
+            LocalSet::Small(w) if k < 64 => *w &= !(1 << k),
+            LocalSet::Small(_) => {}
+            LocalSet::Large(v) => {
+                if let Some(w) = v.get_mut(k as usize / 64) {
+                    *w &= !(1 << (k % 64));
+                }
+            }
         }
     }
     fn clear(&mut self) {
-        self.0.iter_mut().for_each(|w| *w = 0);
+        match self {
+            LocalSet::Small(w) => *w = 0,
+            LocalSet::Large(v) => v.iter_mut().for_each(|w| *w = 0),
+        }
     }
     fn union(&mut self, other: &LocalSet) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
+        match (self, other) {
+            (LocalSet::Small(a), LocalSet::Small(b)) => *a |= b,
+            (LocalSet::Large(a), LocalSet::Large(b)) => {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= y;
+                }
+            }
+            _ => {}
         }
     }
     pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, bits)| {
+        let words: &[u64] = match self {
+            LocalSet::Small(w) => std::slice::from_ref(w),
+            LocalSet::Large(v) => v,
+        };
+        words.iter().enumerate().flat_map(|(w, bits)| {
             (0..64)
                 .filter(move |b| bits & (1u64 << b) != 0)
                 .map(move |b| (w * 64 + b) as u32)
@@ -51,33 +84,32 @@ fn local_of(v: Var) -> Option<u32> {
 }
 
 fn uses(kind: &InstKind, mut f: impl FnMut(u32)) {
-    let mut op = |o: &Operand| {
+    let op = |o: &Operand, f: &mut dyn FnMut(u32)| {
         if let OperandKind::Var(v) = o.kind
             && let Some(k) = local_of(v)
         {
             f(k);
         }
     };
-    let mut addr_uses: Vec<u32> = Vec::new();
-    let mut addr = |a: &Address| {
+    let addr = |a: &Address, f: &mut dyn FnMut(u32)| {
         if let Some(b) = a.base.and_then(|p| local_of(p.var)) {
-            addr_uses.push(b);
+            f(b);
         }
         if let Some(i) = a.index.and_then(|(p, _)| local_of(p.var)) {
-            addr_uses.push(i);
+            f(i);
         }
     };
     match kind {
-        InstKind::Move { src, .. } | InstKind::Unary { src, .. } => op(src),
+        InstKind::Move { src, .. } | InstKind::Unary { src, .. } => op(src, &mut f),
         InstKind::Binary { lhs, rhs, .. } => {
-            op(lhs);
-            op(rhs);
+            op(lhs, &mut f);
+            op(rhs, &mut f);
         }
-        InstKind::Handles(o) => op(o),
-        InstKind::Ld { addr: a, .. } | InstKind::Inc { addr: a } => addr(a),
+        InstKind::Handles(o) => op(o, &mut f),
+        InstKind::Ld { addr: a, .. } | InstKind::Inc { addr: a } => addr(a, &mut f),
         InstKind::St { addr: a, src } => {
-            addr(a);
-            op(src);
+            addr(a, &mut f);
+            op(src, &mut f);
         }
         InstKind::Cas {
             addr: a,
@@ -85,28 +117,27 @@ fn uses(kind: &InstKind, mut f: impl FnMut(u32)) {
             source,
             ..
         } => {
-            addr(a);
-            op(compare);
-            op(source);
+            addr(a, &mut f);
+            op(compare, &mut f);
+            op(source, &mut f);
         }
         InstKind::JumpIf { cond, .. } => {
-            op(&cond.lhs);
-            op(&cond.rhs);
+            op(&cond.lhs, &mut f);
+            op(&cond.rhs, &mut f);
         }
-        InstKind::Call { target, .. } => op(target),
+        InstKind::Call { target, .. } => op(target, &mut f),
         InstKind::PushM2n {
             method, frame_type, ..
         } => {
             for o in [method, frame_type].into_iter().flatten() {
-                op(o);
+                op(o, &mut f);
             }
         }
         InstKind::Print {
             operand: Some(o), ..
-        } => op(o),
+        } => op(o, &mut f),
         _ => {}
     }
-    addr_uses.into_iter().for_each(f);
 }
 
 fn def(kind: &InstKind) -> Option<u32> {
@@ -139,50 +170,64 @@ pub(crate) fn live_across_calls(
     reachable: &[bool],
     nlocals: u32,
 ) -> Vec<(u32, LocalSet)> {
+    let has_call = stub.body.iter().enumerate().any(|(i, inst)| {
+        reachable.get(i).copied().unwrap_or(false)
+            && matches!(
+                inst.kind,
+                InstKind::Call {
+                    kind: CallKind::Call,
+                    ..
+                }
+            )
+    });
+    if !has_call || nlocals == 0 {
+        return Vec::new();
+    }
     let nb = blocks.len();
     let mut live_in = vec![LocalSet::new(nlocals); nb];
-    let mut changed = true;
-    while changed {
-        changed = false;
+    let mut out = Vec::new();
+    // One backward pass over the blocks in reverse program order; it is
+    // final when every edge goes forward. Otherwise iterate to a fixpoint
+    // first and record in a last pass.
+    let acyclic = blocks
+        .iter()
+        .enumerate()
+        .all(|(b, blk)| blk.succs.iter().flatten().all(|&s| s as usize > b));
+    let mut iterate = !acyclic;
+    loop {
+        let record = !iterate;
+        let mut changed = false;
         for b in (0..nb).rev() {
+            let block = &blocks[b];
             let mut live = LocalSet::new(nlocals);
-            for s in blocks[b].succs.into_iter().flatten() {
+            for s in block.succs.into_iter().flatten() {
                 live.union(&live_in[s as usize]);
             }
-            for i in (blocks[b].start..blocks[b].end).rev() {
-                transfer(&stub.body[i as usize].kind, &mut live);
+            let reached = reachable
+                .get(block.start as usize)
+                .copied()
+                .unwrap_or(false);
+            for i in (block.start..block.end).rev() {
+                let kind = &stub.body[i as usize].kind;
+                if record
+                    && reached
+                    && let InstKind::Call {
+                        kind: CallKind::Call,
+                        ..
+                    } = kind
+                {
+                    out.push((i, live.clone()));
+                }
+                transfer(kind, &mut live);
             }
             if live != live_in[b] {
                 live_in[b] = live;
                 changed = true;
             }
         }
+        if record {
+            return out;
+        }
+        iterate = changed;
     }
-    let mut out = Vec::new();
-    for (b, block) in blocks.iter().enumerate() {
-        if !reachable
-            .get(block.start as usize)
-            .copied()
-            .unwrap_or(false)
-        {
-            continue;
-        }
-        let mut live = LocalSet::new(nlocals);
-        for s in block.succs.into_iter().flatten() {
-            live.union(&live_in[s as usize]);
-        }
-        let _ = b;
-        for i in (block.start..block.end).rev() {
-            let kind = &stub.body[i as usize].kind;
-            if let InstKind::Call {
-                kind: CallKind::Call,
-                ..
-            } = kind
-            {
-                out.push((i, live.clone()));
-            }
-            transfer(kind, &mut live);
-        }
-    }
-    out
 }

@@ -56,6 +56,73 @@ impl Ty {
     }
 }
 
+/// A short vector of types, stored inline up to 30 entries (the common
+/// case), so cloning a frame state does not allocate.
+#[derive(Clone)]
+pub(crate) enum TyVec {
+    Inline { len: u8, data: [Ty; INLINE_TYS] },
+    Heap(Vec<Ty>),
+}
+
+const INLINE_TYS: usize = 30;
+
+impl TyVec {
+    pub(crate) fn filled(t: Ty, n: usize) -> TyVec {
+        if n <= INLINE_TYS {
+            TyVec::Inline {
+                len: n as u8,
+                data: [t; INLINE_TYS],
+            }
+        } else {
+            TyVec::Heap(vec![t; n])
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.truncate(0);
+    }
+
+    pub(crate) fn truncate(&mut self, n: usize) {
+        match self {
+            TyVec::Inline { len, .. } => *len = (*len).min(n as u8),
+            TyVec::Heap(v) => v.truncate(n),
+        }
+    }
+}
+
+impl std::ops::Deref for TyVec {
+    type Target = [Ty];
+    fn deref(&self) -> &[Ty] {
+        match self {
+            TyVec::Inline { len, data } => &data[..*len as usize],
+            TyVec::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for TyVec {
+    fn deref_mut(&mut self) -> &mut [Ty] {
+        match self {
+            TyVec::Inline { len, data } => &mut data[..*len as usize],
+            TyVec::Heap(v) => v,
+        }
+    }
+}
+
+impl PartialEq for TyVec {
+    fn eq(&self, other: &TyVec) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for TyVec {}
+
+impl std::fmt::Debug for TyVec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// Whether and how an M2N frame is pushed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum M2nState {
@@ -158,8 +225,8 @@ bitflags::bitflags! {
 /// The mutable frame state the dataflow pushes through the stub.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State {
-    pub(crate) std: Vec<Ty>,
-    pub(crate) locals: Vec<Ty>,
+    pub(crate) std: TyVec,
+    pub(crate) locals: TyVec,
     /// Index into the checker's signature table.
     pub(crate) out: Option<u32>,
     pub(crate) outputs_set: Bits,
@@ -182,8 +249,8 @@ pub(crate) enum Conflict {
 impl State {
     pub(crate) fn entry(std_places: u32) -> State {
         State {
-            std: vec![Ty::of(Type::Pint); std_places as usize],
-            locals: Vec::new(),
+            std: TyVec::filled(Ty::of(Type::Pint), std_places as usize),
+            locals: TyVec::filled(Ty::UNDEF, 0),
             out: None,
             outputs_set: Bits::default(),
             m2n: M2nState::None,
@@ -203,7 +270,7 @@ impl State {
         let common = self
             .std
             .iter()
-            .zip(&other.std)
+            .zip(other.std.iter())
             .take_while(|(a, b)| a == b)
             .count();
         if common < self.std.len() {
@@ -216,7 +283,7 @@ impl State {
         if self.locals.len() != other.locals.len() {
             conflicts.push(Conflict::LocalCount);
         } else {
-            for (k, (a, b)) in self.locals.iter_mut().zip(&other.locals).enumerate() {
+            for (k, (a, b)) in self.locals.iter_mut().zip(other.locals.iter()).enumerate() {
                 if a == b || a.is_error() {
                     continue;
                 }

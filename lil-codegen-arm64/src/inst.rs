@@ -807,12 +807,12 @@ impl Emitter<'_> {
 
     fn ret(&mut self) -> R<()> {
         if let Some(t) = self.st.stub.op_type(self.st.i) {
-            let cc = self.st.plan.entry_cc.clone();
+            let to = Loc::Reg(self.st.plan.entry_cc.ret_reg(t));
             let from = Loc::Reg(match RegClass::of(t) {
                 RegClass::General => Reg::gp(DESC.ret_gp),
                 RegClass::Float => Reg::fp(DESC.ret_fp),
             });
-            self.copy(Loc::Reg(cc.ret_reg(t)), from, t)?;
+            self.copy(to, from, t)?;
         }
         self.epilogue(&[]);
         let ops = &mut self.ops;

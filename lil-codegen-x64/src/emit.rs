@@ -179,10 +179,9 @@ impl<'a> Emitter<'a> {
                     .out()
                     .ok_or(CodegenError::Internal("output without out"))?;
                 let cc = self.st.env.convention(&DESC, sig.cc);
-                let (locs, _) = cc.locate(&sig.params);
-                match locs.get(k as usize) {
-                    Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(*r)),
-                    Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(*off as i32)),
+                match cc.locate_one(&sig.params, k as usize) {
+                    Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
+                    Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
                     None => Err(CodegenError::Internal("no such output")),
                 }
             }
@@ -360,8 +359,8 @@ impl<'a> Emitter<'a> {
         if !self.st.framed {
             return;
         }
-        let saves: Vec<(Reg, i32)> = self.st.plan.saved.clone();
-        for (r, slot) in saves {
+        for k in 0..self.st.plan.saved.len() {
+            let (r, slot) = self.st.plan.saved[k];
             if !keep.contains(&r) {
                 self.restore_reg(r, slot);
             }

@@ -138,11 +138,10 @@ impl FramePlan {
         let mut out_area = 0u32;
         for sig in &summary.call_signatures {
             let cc = env.convention(desc, sig.cc);
-            let (locs, stack) = cc.locate(&sig.params);
-            out_area = out_area.max(stack);
-            for loc in locs {
-                if let ArgLoc::Reg(r) = loc {
-                    push_unique(&mut occupied, r);
+            for loc in cc.arg_locs(&sig.params) {
+                match loc {
+                    ArgLoc::Reg(r) => push_unique(&mut occupied, r),
+                    ArgLoc::Stack(off) => out_area = out_area.max(off + cc.stack_slot),
                 }
             }
         }
@@ -421,53 +420,26 @@ impl FramePlan {
         }
 
         // Forward may-analysis over blocks: framed once any path set it up.
-        let blocks: Vec<std::ops::Range<usize>> = stub.basic_blocks().collect();
-        let mut block_of = vec![0u32; body.len()];
-        for (b, r) in blocks.iter().enumerate() {
-            for i in r.clone() {
-                block_of[i] = b as u32;
-            }
-        }
-        let succs = |b: usize| -> Vec<usize> {
-            let last = blocks[b].end - 1;
-            let mut v = Vec::new();
-            let next = (b + 1 < blocks.len()).then_some(b + 1);
-            let target = |l: &lil_syntax::LabelRef| {
-                body.iter()
-                    .position(|inst| matches!(inst.kind, InstKind::Label(d) if d.id == l.id))
-                    .map(|p| block_of[p] as usize)
-            };
-            match &body[last].kind {
-                InstKind::Jump(l) => v.extend(target(l)),
-                InstKind::JumpIf { target: l, .. } | InstKind::Cas { on_fail: l, .. } => {
-                    v.extend(target(l));
-                    v.extend(next);
-                }
-                InstKind::Ret
-                | InstKind::Call {
-                    kind: CallKind::Tail | CallKind::NoReturn,
-                    ..
-                } => {}
-                _ => v.extend(next),
-            }
-            v
-        };
-        let successors: Vec<Vec<usize>> = (0..blocks.len()).map(succs).collect();
+        let blocks = stub.blocks();
+        let block_of: Vec<u32> = (0..body.len()).map(|i| stub.block_of(i)).collect();
         let mut framed_in = vec![false; blocks.len()];
         let mut framed_out = vec![false; blocks.len()];
         let mut changed = true;
         while changed {
             changed = false;
-            for b in 0..blocks.len() {
-                let out = framed_in[b] || blocks[b].clone().any(|i| requires_frame[i]);
+            for (b, block) in blocks.iter().enumerate() {
+                let out = framed_in[b]
+                    || requires_frame[block.start as usize..block.end as usize]
+                        .iter()
+                        .any(|&r| r);
                 if out != framed_out[b] {
                     framed_out[b] = out;
                     changed = true;
                 }
                 if out {
-                    for &s in &successors[b] {
-                        if !framed_in[s] {
-                            framed_in[s] = true;
+                    for s in block.succs.into_iter().flatten() {
+                        if !framed_in[s as usize] {
+                            framed_in[s as usize] = true;
                             changed = true;
                         }
                     }
@@ -475,9 +447,9 @@ impl FramePlan {
             }
         }
         let mut framed_before = vec![false; body.len()];
-        for (b, r) in blocks.iter().enumerate() {
+        for (b, block) in blocks.iter().enumerate() {
             let mut f = framed_in[b];
-            for i in r.clone() {
+            for i in block.start as usize..block.end as usize {
                 framed_before[i] = f;
                 f |= requires_frame[i];
             }

@@ -126,6 +126,37 @@ pub enum ArgLoc {
 }
 
 impl CallingConvention {
+    /// Where each parameter of `params` goes, in order, without allocating.
+    pub fn arg_locs<'a>(&'a self, params: &'a [Type]) -> impl Iterator<Item = ArgLoc> + 'a {
+        let (mut g, mut f, mut stack) = (0usize, 0usize, 0u32);
+        params.iter().map(move |t| {
+            let (regs, next) = if t.is_float() {
+                (&self.fp_args, &mut f)
+            } else {
+                (&self.gp_args, &mut g)
+            };
+            match regs.get(*next) {
+                Some(&num) => {
+                    *next += 1;
+                    ArgLoc::Reg(Reg {
+                        class: RegClass::of(*t),
+                        num,
+                    })
+                }
+                None => {
+                    let at = stack;
+                    stack += self.stack_slot;
+                    ArgLoc::Stack(at)
+                }
+            }
+        })
+    }
+
+    /// Where parameter `k` of `params` goes.
+    pub fn locate_one(&self, params: &[Type], k: usize) -> Option<ArgLoc> {
+        self.arg_locs(params).nth(k)
+    }
+
     /// Where each parameter of `params` goes, and the bytes of stack arguments.
     pub fn locate(&self, params: &[Type]) -> (Vec<ArgLoc>, u32) {
         let (mut g, mut f, mut stack) = (0usize, 0usize, 0u32);

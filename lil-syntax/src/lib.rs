@@ -62,7 +62,52 @@ pub fn parse(text: &str) -> Result<Stub, SyntaxErrors> {
 
 /// Parse a whole stub, filling `%Ni` / `%Nm` / `%Nj` from `args`.
 pub fn parse_with(text: &str, args: &[Arg<'_>]) -> Result<Stub, SyntaxErrors> {
-    Ok(StubBuilder::new(text, args)?.finish())
+    parse_single(text, &mut ArgList::new(args))
+}
+
+/// One fragment, entry included, without keeping a copy of the text.
+fn parse_single(text: &str, args: &mut dyn DirectiveArgs) -> Result<Stub, SyntaxErrors> {
+    if text.len() > u32::MAX as usize {
+        return Err(SyntaxError {
+            kind: SyntaxErrorKind::TooManyErrors,
+            span: Span::new(0, 0),
+        }
+        .into());
+    }
+    let mut labels = LabelTable::default();
+    let mut counter = 0;
+    let (entry, body, errors) = {
+        let mut parser = Parser::new(text, 0, args, &mut labels, &mut counter);
+        let mut body = Vec::with_capacity(parser::statement_estimate(text));
+        let entry = match parser.parse_entry() {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                parser.errors.push(*e);
+                None
+            }
+        };
+        if parser.errors.is_empty() {
+            parser.parse_body(&mut body);
+        }
+        (entry, body, std::mem::take(&mut parser.errors))
+    };
+    let mut errors = errors;
+    if errors.is_empty()
+        && let Err(kind) = args.finish()
+    {
+        errors.push(SyntaxError {
+            kind,
+            span: Span::new(0, text.len() as u32),
+        });
+    }
+    match entry {
+        Some(entry) if errors.is_empty() => Ok(Stub {
+            entry,
+            body,
+            labels: labels.names,
+        }),
+        _ => Err(SyntaxErrors(errors)),
+    }
 }
 
 /// Parse bytes that should be UTF-8 LIL text; invalid UTF-8 is an error
@@ -89,9 +134,7 @@ pub fn parse_with_directives(
     text: &str,
     args: &mut dyn DirectiveArgs,
 ) -> Result<Stub, SyntaxErrors> {
-    let mut builder = StubBuilder::empty();
-    builder.parse_fragment(text, args, true)?;
-    Ok(builder.finish())
+    parse_single(text, args)
 }
 
 /// A stub built from several fragments, as DRLVM's `lil_parse_code_stub`
@@ -187,7 +230,7 @@ impl StubBuilder {
             if with_entry {
                 match parser.parse_entry() {
                     Ok(entry) => self.entry = Some(entry),
-                    Err(e) => parser.errors.push(e),
+                    Err(e) => parser.errors.push(*e),
                 }
             }
             if parser.errors.is_empty() {

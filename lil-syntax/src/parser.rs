@@ -17,7 +17,8 @@ use std::collections::HashMap;
 /// Parsing stops after this many errors.
 pub const MAX_ERRORS: usize = 50;
 
-type PResult<T> = Result<T, SyntaxError>;
+/// Errors are boxed so the common, successful path moves small values.
+type PResult<T> = Result<T, Box<SyntaxError>>;
 
 /// Label names of a stub being built, shared by all its fragments.
 #[derive(Default, Debug, Clone)]
@@ -61,6 +62,11 @@ impl LabelTable {
         }
         LabelId(id)
     }
+}
+
+/// An upper bound on the statements of a text (for sizing the body).
+pub(crate) fn statement_estimate(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b';').count()
 }
 
 /// Name of the `n`-th generated label (`%g`), as DRLVM spelled them.
@@ -219,7 +225,11 @@ impl<'s, 'd> Parser<'s, 'd> {
     }
 
     /// An error saying what was expected and what is here instead.
-    fn expected(&self, expected: &'static str) -> SyntaxError {
+    fn expected(&self, expected: &'static str) -> Box<SyntaxError> {
+        Box::new(self.expected_error(expected))
+    }
+
+    fn expected_error(&self, expected: &'static str) -> SyntaxError {
         let start = self.pos;
         match self.peek() {
             None => SyntaxError {
@@ -255,11 +265,11 @@ impl<'s, 'd> Parser<'s, 'd> {
         }
     }
 
-    fn error(&self, kind: SyntaxErrorKind, start: usize, end: usize) -> SyntaxError {
-        SyntaxError {
+    fn error(&self, kind: SyntaxErrorKind, start: usize, end: usize) -> Box<SyntaxError> {
+        Box::new(SyntaxError {
             kind,
             span: self.span(start, end),
-        }
+        })
     }
 
     fn eat(&mut self, b: u8) -> bool {
@@ -455,23 +465,26 @@ impl<'s, 'd> Parser<'s, 'd> {
             }
             Some(b'-' | b'0'..=b'9') => {
                 let (v, start, end) = match self.literal() {
-                    Err(SyntaxError {
-                        kind: SyntaxErrorKind::ImmediateOutOfRange(text),
-                        span,
-                    }) if matches!(usage, IntUse::Index | IntUse::Count) => {
+                    Err(e)
+                        if matches!(usage, IntUse::Index | IntUse::Count)
+                            && matches!(e.kind, SyntaxErrorKind::ImmediateOutOfRange(_)) =>
+                    {
                         let what = if usage == IntUse::Index {
                             "variable index"
                         } else {
                             "count"
                         };
-                        return Err(SyntaxError {
+                        let SyntaxErrorKind::ImmediateOutOfRange(text) = e.kind else {
+                            return Err(e);
+                        };
+                        return Err(Box::new(SyntaxError {
                             kind: SyntaxErrorKind::IndexTooLarge {
                                 what,
                                 text,
                                 max: MAX_INDEX as u64,
                             },
-                            span,
-                        });
+                            span: e.span,
+                        }));
                     }
                     other => other?,
                 };
@@ -524,7 +537,7 @@ impl<'s, 'd> Parser<'s, 'd> {
         // placeholders are chosen to fit in u32.
         match u32::try_from(v) {
             Ok(v) => Ok((v, span)),
-            Err(_) => Err(SyntaxError {
+            Err(_) => Err(Box::new(SyntaxError {
                 kind: SyntaxErrorKind::ArgumentOutOfRange {
                     directive: self.src
                         [(span.start - self.base) as usize..(span.end - self.base) as usize]
@@ -533,7 +546,7 @@ impl<'s, 'd> Parser<'s, 'd> {
                     value: v,
                 },
                 span,
-            }),
+            })),
         }
     }
 
@@ -606,9 +619,11 @@ impl<'s, 'd> Parser<'s, 'd> {
 
     fn ty(&mut self) -> PResult<Type> {
         let (w, span) = self.word("a type")?;
-        parse_type(w).ok_or(SyntaxError {
-            kind: SyntaxErrorKind::UnknownType(w.to_owned()),
-            span,
+        parse_type(w).ok_or_else(|| {
+            Box::new(SyntaxError {
+                kind: SyntaxErrorKind::UnknownType(w.to_owned()),
+                span,
+            })
         })
     }
 
@@ -617,9 +632,11 @@ impl<'s, 'd> Parser<'s, 'd> {
         if w == "void" {
             return Ok(None);
         }
-        parse_type(w).map(Some).ok_or(SyntaxError {
-            kind: SyntaxErrorKind::UnknownType(w.to_owned()),
-            span,
+        parse_type(w).map(Some).ok_or_else(|| {
+            Box::new(SyntaxError {
+                kind: SyntaxErrorKind::UnknownType(w.to_owned()),
+                span,
+            })
         })
     }
 
@@ -627,10 +644,10 @@ impl<'s, 'd> Parser<'s, 'd> {
         let (w, span) = self.word("a calling convention")?;
         match parse_cc(w) {
             Some(cc) => Ok((cc, span)),
-            None => Err(SyntaxError {
+            None => Err(Box::new(SyntaxError {
                 kind: SyntaxErrorKind::UnknownCallConv(w.to_owned()),
                 span,
-            }),
+            })),
         }
     }
 
@@ -771,10 +788,10 @@ impl<'s, 'd> Parser<'s, 'd> {
         self.expect(b':', "`:` after the calling convention")?;
         match self.signature_rest(cc, start, false)? {
             EntrySignature::Typed(sig) => Ok(sig),
-            EntrySignature::Arbitrary { span, .. } => Err(SyntaxError {
+            EntrySignature::Arbitrary { span, .. } => Err(Box::new(SyntaxError {
                 kind: SyntaxErrorKind::ArbitraryNotAllowed,
                 span,
-            }),
+            })),
         }
     }
 
@@ -891,13 +908,13 @@ impl<'s, 'd> Parser<'s, 'd> {
                 "acquire" => Ordering::Acquire,
                 "release" => Ordering::Release,
                 _ => {
-                    return Err(SyntaxError {
+                    return Err(Box::new(SyntaxError {
                         kind: SyntaxErrorKind::Expected {
                             expected: "`acquire` or `release`",
                             found: format!("`{w}`"),
                         },
                         span,
-                    });
+                    }));
                 }
             };
         }
@@ -1021,11 +1038,11 @@ impl<'s, 'd> Parser<'s, 'd> {
                     span: self.span(start, self.pos),
                 }),
                 Err(e) => {
-                    self.errors.push(e);
+                    self.errors.push(*e);
                     if self.errors.len() >= MAX_ERRORS {
                         let at = self.pos;
                         self.errors
-                            .push(self.error(SyntaxErrorKind::TooManyErrors, at, at));
+                            .push(*self.error(SyntaxErrorKind::TooManyErrors, at, at));
                         return;
                     }
                     self.recover(start);
@@ -1085,10 +1102,10 @@ impl<'s, 'd> Parser<'s, 'd> {
                         "sx" => Some(Extension::Sign),
                         "zx" => Some(Extension::Zero),
                         _ => {
-                            return Err(SyntaxError {
+                            return Err(Box::new(SyntaxError {
                                 kind: SyntaxErrorKind::UnknownSuffix(w.to_owned()),
                                 span,
-                            });
+                            }));
                         }
                     }
                 } else {
