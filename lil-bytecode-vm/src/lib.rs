@@ -92,6 +92,9 @@ pub enum VmError {
     /// The program stopped with a trap.
     #[error("{0}")]
     Trap(#[from] Trap),
+    /// [`LilVm::run`] was given a program loaded into another VM.
+    #[error("the program was loaded into another VM")]
+    ForeignProgram,
     /// A run ended with a status no stub writes (a bug).
     #[error("the VM stopped with unknown status {0}")]
     BadStatus(u64),

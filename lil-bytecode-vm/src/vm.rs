@@ -12,9 +12,10 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use lil_codegen::Target;
-use lil_machine::{HostSig, Isa, Machine, Value};
+use lil_machine::{HostSig, Isa, Machine, MachineError, Value};
 use lil_syntax::Type;
 
 use crate::VmError;
@@ -25,19 +26,40 @@ use crate::reference::{Outcome, Trap, needs};
 /// Entries in the dispatch table: one per byte value.
 pub const TABLE_ENTRIES: usize = 256;
 
-/// A program's code in the VM's machine memory.
+/// Numbers VMs, so a [`Loaded`] program only runs on the VM it was loaded in.
+static NEXT_VM: AtomicU64 = AtomicU64::new(0);
+
+/// A program's code in one VM's machine memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Loaded {
-    /// Address of its first instruction.
-    pub code: u64,
-    /// Bytes of code.
-    pub len: usize,
+    vm: u64,
+    code: u64,
+    len: usize,
     reserve: u32,
     needs: usize,
 }
 
+impl Loaded {
+    /// Address of its first instruction in the machine.
+    pub fn code_address(&self) -> u64 {
+        self.code
+    }
+
+    /// Bytes of code.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the program has no code (never: a program ends in a jump,
+    /// `ret` or `halt`).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// The VM: generated handlers installed in a machine, ready to run programs.
 pub struct LilVm<M: Machine> {
+    id: u64,
     machine: M,
     stubs: Stubs,
     addrs: Vec<u64>,
@@ -83,8 +105,13 @@ impl<M: Machine> LilVm<M> {
         machine.write_u64(at(table, context::EXIT), addrs[index_of(StubKind::Exit)])?;
         machine.write_u64(at(table, context::PRINT), print)?;
 
-        let stack_low = machine.alloc(8 * capacity.max(1), 16)?;
+        let bytes = capacity
+            .max(1)
+            .checked_mul(8)
+            .ok_or(MachineError::OutOfMemory)?;
+        let stack_low = machine.alloc(bytes, 16)?;
         Ok(LilVm {
+            id: NEXT_VM.fetch_add(1, Ordering::Relaxed),
             machine,
             stubs,
             addrs,
@@ -101,6 +128,7 @@ impl<M: Machine> LilVm<M> {
         let addr = self.machine.alloc(code.len().max(1), 16)?;
         self.machine.write(addr, code)?;
         Ok(Loaded {
+            vm: self.id,
             code: addr,
             len: code.len(),
             reserve: program.reserve(),
@@ -110,6 +138,9 @@ impl<M: Machine> LilVm<M> {
 
     /// Run a loaded program from its first instruction.
     pub fn run(&mut self, program: &Loaded) -> Result<Outcome, VmError> {
+        if program.vm != self.id {
+            return Err(VmError::ForeignProgram);
+        }
         if program.needs > self.capacity {
             return Err(Trap::StackTooSmall {
                 needs: program.needs,
@@ -173,7 +204,9 @@ impl<M: Machine> LilVm<M> {
         self.capacity
     }
 
-    /// The machine (for example to count emulated instructions).
+    /// The machine (for example to count emulated instructions). Writing
+    /// into memory the VM uses (code, table, stack) can make it jump
+    /// anywhere: the VM trusts its memory.
     pub fn machine_mut(&mut self) -> &mut M {
         &mut self.machine
     }

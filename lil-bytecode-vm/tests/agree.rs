@@ -82,7 +82,7 @@ fn a_byte_that_is_no_opcode_traps_on_arm64() {
     let loaded = vm.load(&program).unwrap_or_else(|e| panic!("{e}"));
     // Overwrite the `nop` behind the verifier's back.
     vm.machine_mut()
-        .write(loaded.code + 5, &[0xee])
+        .write(loaded.code_address() + 5, &[0xee])
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
         vm.run(&loaded),
@@ -96,6 +96,16 @@ fn a_byte_that_is_no_opcode_traps_on_arm64() {
             output: vec![8]
         })
     );
+}
+
+#[test]
+fn a_program_runs_only_on_the_vm_it_was_loaded_into() {
+    let (mut one, mut other) = (arm64_vm(), arm64_vm());
+    let loaded = one
+        .load(&programs::fib(5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(other.run(&loaded), Err(VmError::ForeignProgram)));
+    assert_eq!(one.run(&loaded).map(|o| o.result).ok(), Some(5));
 }
 
 #[test]
@@ -181,7 +191,7 @@ mod x64 {
         let program = a.finish().unwrap_or_else(|e| panic!("{e}"));
         let loaded = vm.load(&program).unwrap_or_else(|e| panic!("{e}"));
         vm.machine_mut()
-            .write(loaded.code + 5, &[0xee])
+            .write(loaded.code_address() + 5, &[0xee])
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(
             vm.run(&loaded),
