@@ -1,6 +1,6 @@
 //! The `lil` command: check, format, disassemble and run LIL stubs.
 //!
-//! One module per subcommand (`check`, `fmt`, `asm`, `run`), each with an
+//! One module per subcommand (`check`, `fmt`, `asm`, `run`, `demo`), each with an
 //! `Args` struct (clap derive) and a `main(&Args) -> Exit`; [`Command`]
 //! lists them. To add a subcommand, add a module and one variant.
 //!
@@ -12,6 +12,7 @@
 
 mod asm;
 mod check;
+mod demo;
 mod fmt;
 mod run;
 mod source;
@@ -38,6 +39,7 @@ is used wrongly (bad flags or arguments, a file that cannot be read).";
 
 const EXAMPLES: &str = "\
 Examples:
+  lil demo                          the stub library against a toy VM, on both targets
   lil check stubs/*.lil             check files, print diagnostics with carets
   lil fmt add.lil                   print add.lil in canonical form
   lil asm --target arm64 add.lil    AArch64 code interleaved with the source lines
@@ -75,6 +77,9 @@ enum Command {
     /// Run a stub with integer arguments and print its result.
     #[command(long_about = run::LONG_ABOUT, after_long_help = run::EXAMPLES)]
     Run(run::Args),
+    /// Generate the standard stubs for a toy VM and run them on both targets.
+    #[command(long_about = demo::LONG_ABOUT, after_long_help = demo::EXAMPLES)]
+    Demo(demo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,6 +89,7 @@ fn main() -> std::process::ExitCode {
         Command::Fmt(args) => fmt::main(args),
         Command::Asm(args) => asm::main(args),
         Command::Run(args) => run::main(args),
+        Command::Demo(args) => demo::main(args),
     };
     exit.into()
 }

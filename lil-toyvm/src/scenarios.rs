@@ -291,9 +291,10 @@ fn new_object(vm: &mut ToyVm, host: &mut dyn Host) -> Result<Generated, String> 
     ensure_eq!(m2n_head(vm, host)?, 0);
     // No heap left: OutOfMemoryError, thrown under the frame.
     vm.set_tlab(host, thread, 8).or_err("tlab")?;
-    vm.exhaust_heap(0);
-    let out = vm.call(host, addr, &s, &args).or_err("call")?;
-    threw(out, vm, vm.layout().exceptions.out_of_memory)?;
+    vm.limit_heap(Some(0));
+    let out = vm.call(host, addr, &s, &args).or_err("call");
+    vm.limit_heap(None);
+    threw(out?, vm, vm.layout().exceptions.out_of_memory)?;
     ensure_eq!(m2n_head(vm, host)?, 0);
     Ok(Generated { stub, generation })
 }

@@ -235,6 +235,8 @@ struct State {
     stack: Option<NativeStack>,
     heap_next: u64,
     heap_end: u64,
+    /// The end of the memory reserved for the heap.
+    heap_limit: u64,
     tlab_size: u64,
     current: u64,
     classes: HashMap<u64, ClassRec>,
@@ -286,6 +288,7 @@ impl ToyVm {
             stack,
             heap_next: heap,
             heap_end: heap + HEAP_BYTES as u64,
+            heap_limit: heap + HEAP_BYTES as u64,
             tlab_size: TLAB_BYTES,
             current: 0,
             classes: HashMap::new(),
@@ -718,10 +721,14 @@ impl ToyVm {
         state.heap_end - state.heap_next
     }
 
-    /// Use up the heap but `bytes` (to make the allocator fail).
-    pub fn exhaust_heap(&mut self, bytes: u64) {
+    /// Leave only `bytes` of heap to allocate (`None`: all of it again), to
+    /// make the allocator fail.
+    pub fn limit_heap(&mut self, bytes: Option<u64>) {
         let mut state = self.state.borrow_mut();
-        state.heap_next = state.heap_end.saturating_sub(bytes).max(state.heap_next);
+        state.heap_end = match bytes {
+            Some(bytes) => state.heap_next.saturating_add(bytes).min(state.heap_limit),
+            None => state.heap_limit,
+        };
     }
 
     // ------------------------------------------------------------ methods

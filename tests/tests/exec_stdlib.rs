@@ -186,3 +186,19 @@ exec_test!(
         }
     }
 );
+
+exec_test!(
+    fn every_scenario_in_turn_on_one_vm(r: &mut Runner) {
+        // As `lil demo` runs them: no scenario leaves the VM unusable for
+        // the next (heap, threads, locks, pending exceptions, M2N list).
+        let target = r.target();
+        let mut host = OnRunner(r);
+        let mut vm = ToyVm::boot(&mut host).or_fail("boot");
+        for (name, run) in scenarios::ALL {
+            if let Err(why) = run(&mut vm, &mut host) {
+                panic!("{name} on {target}, after the scenarios before it: {why}");
+            }
+        }
+        assert!(host.0.m2n_frames().is_empty());
+    }
+);
