@@ -909,7 +909,46 @@ fn jni_wrapper_synchronized(vm: &mut ToyVm, host: &mut dyn Host) -> Result<Gener
     ensure_eq!(thrown, npe_object);
     one_frame(&frames, thread, vm, frame_type::JNI, method)?;
     ensure_eq!(m2n_head(vm, host)?, 0);
+    static_synchronized(vm, host, class)?;
     Ok(Generated { stub, generation })
+}
+
+/// `static synchronized void m()` of `class`: the monitor is the class
+/// object's, held while the native method runs.
+fn static_synchronized(vm: &mut ToyVm, host: &mut dyn Host, class: u64) -> Result<(), String> {
+    let mirror = read(host, class + vm.layout().class.class_object as u64)?;
+    let word_at = mirror + vm.layout().object.lock_word as u64;
+    let held = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = held.clone();
+    let native = host
+        .machine()
+        .host_fn(
+            HostSig::new(&[Pint, Pint], None),
+            Box::new(move |c: &mut dyn HostCall| {
+                seen.set(c.read_u64(word_at).ok());
+                Some(Value::pint(0))
+            }),
+        )
+        .or_err("native")?;
+    let signature = MethodSig {
+        is_static: true,
+        params: vec![],
+        result: ValueKind::Void,
+    };
+    let nm = NativeMethod {
+        method: 0,
+        class,
+        function: native,
+        signature: &signature,
+        synchronized: true,
+    };
+    let stub = lil_stubs::jni::jni_wrapper(vm.layout(), &nm).or_err("generate")?;
+    let addr = host.compile(&stub).or_err("compile")?;
+    let me = vm.lock_id(host, vm.current_thread()).or_err("lock id")?;
+    returned(vm.call(host, addr, &sig(&[], None), &[]).or_err("call")?)?;
+    ensure_eq!(held.get(), Some(me));
+    ensure_eq!(vm.lock_word(host, mirror).or_err("word")?, 0);
+    Ok(())
 }
 
 fn jni_wrapper_narrow_results(vm: &mut ToyVm, host: &mut dyn Host) -> Result<Generated, String> {
