@@ -1268,7 +1268,7 @@ impl<'s> Checker<'s> {
                 s.span = Span::DUMMY;
                 st.out = Some(self.intern_sig(s));
                 st.outputs_set.clear();
-                st.clobbered |= Clobbers::OUTPUT;
+                // `out` writes no register; output writes and `in2out` do.
             }
             InstKind::In2Out { cc, ret, sig_span } => {
                 if *cc == CallConv::Handler {

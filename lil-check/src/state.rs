@@ -211,7 +211,7 @@ bitflags::bitflags! {
         const CALL = 1;
         /// `v = ts`.
         const TS = 2;
-        /// `out`, `in2out` or a write to an output.
+        /// `in2out` or a write to an output.
         const OUTPUT = 4;
         /// `push_m2n` (a call only where `ts` is a call).
         const PUSH_M2N = 8;

@@ -654,6 +654,18 @@ impl Emitter<'_> {
             (x, b)
         };
         let wide = bits == 64;
+        // Equality with zero: one compare-and-branch.
+        if b == Val::Imm(0) && matches!(p, Predicate::Eq | Predicate::Ne) {
+            let l = drive::jump_label(self, target.id);
+            let ops = &mut self.ops;
+            match (p, wide) {
+                (Predicate::Eq, true) => dynasm!(ops ; .arch aarch64 ; cbz X(x), =>l),
+                (Predicate::Eq, false) => dynasm!(ops ; .arch aarch64 ; cbz W(x), =>l),
+                (_, true) => dynasm!(ops ; .arch aarch64 ; cbnz X(x), =>l),
+                (_, false) => dynasm!(ops ; .arch aarch64 ; cbnz W(x), =>l),
+            }
+            return Ok(());
+        }
         match b {
             Val::Imm(i)
                 if (0..=4095).contains(&i)

@@ -37,25 +37,46 @@ pub(crate) enum Mem {
 }
 
 /// `dynasm!` with a memory operand spliced between `pre` and `post` tokens:
-/// `with_mem!(ops, m, [mov Rq(r),], [])` is `mov Rq(r), [m]`.
+/// `with_mem!(ops, m, [mov Rq(r),], [])` is `mov Rq(r), [m]`. A
+/// displacement that fits in a byte is encoded as one (dynasm cannot choose
+/// the size of a run-time displacement by itself).
 macro_rules! with_mem {
     ($ops:expr, $mem:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
         let ops = $ops;
-        match $mem {
-            Mem::Base { base, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + disp] $($post)*),
-            Mem::Index { base, index, scale: 1, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 1 + disp] $($post)*),
-            Mem::Index { base, index, scale: 2, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 2 + disp] $($post)*),
-            Mem::Index { base, index, scale: 4, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 4 + disp] $($post)*),
-            Mem::Index { base, index, disp, .. } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 8 + disp] $($post)*),
-            Mem::NoBase { index, scale: 1, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 1 + disp] $($post)*),
-            Mem::NoBase { index, scale: 2, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 2 + disp] $($post)*),
-            Mem::NoBase { index, scale: 4, disp } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 4 + disp] $($post)*),
-            Mem::NoBase { index, disp, .. } => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 8 + disp] $($post)*),
-            Mem::Abs { disp } => dynasm!(ops ; .arch x64 ; $($pre)* [disp] $($post)*),
+        let m: Mem = $mem;
+        let small = i8::try_from(m.disp()).is_ok();
+        match (m, small) {
+            (Mem::Base { base, disp }, true) => dynasm!(ops ; .arch x64 ; $($pre)* [BYTE Rq(base) + disp as i8] $($post)*),
+            (Mem::Base { base, disp }, false) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + disp] $($post)*),
+            (Mem::Index { base, index, scale: 1, disp }, true) => dynasm!(ops ; .arch x64 ; $($pre)* [BYTE Rq(base) + Rq(index) * 1 + disp as i8] $($post)*),
+            (Mem::Index { base, index, scale: 2, disp }, true) => dynasm!(ops ; .arch x64 ; $($pre)* [BYTE Rq(base) + Rq(index) * 2 + disp as i8] $($post)*),
+            (Mem::Index { base, index, scale: 4, disp }, true) => dynasm!(ops ; .arch x64 ; $($pre)* [BYTE Rq(base) + Rq(index) * 4 + disp as i8] $($post)*),
+            (Mem::Index { base, index, disp, .. }, true) => dynasm!(ops ; .arch x64 ; $($pre)* [BYTE Rq(base) + Rq(index) * 8 + disp as i8] $($post)*),
+            (Mem::Index { base, index, scale: 1, disp }, false) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 1 + disp] $($post)*),
+            (Mem::Index { base, index, scale: 2, disp }, false) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 2 + disp] $($post)*),
+            (Mem::Index { base, index, scale: 4, disp }, false) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 4 + disp] $($post)*),
+            (Mem::Index { base, index, disp, .. }, false) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(base) + Rq(index) * 8 + disp] $($post)*),
+            (Mem::NoBase { index, scale: 1, disp }, _) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 1 + disp] $($post)*),
+            (Mem::NoBase { index, scale: 2, disp }, _) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 2 + disp] $($post)*),
+            (Mem::NoBase { index, scale: 4, disp }, _) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 4 + disp] $($post)*),
+            (Mem::NoBase { index, disp, .. }, _) => dynasm!(ops ; .arch x64 ; $($pre)* [Rq(index) * 8 + disp] $($post)*),
+            (Mem::Abs { disp }, _) => dynasm!(ops ; .arch x64 ; $($pre)* [disp] $($post)*),
         }
     }};
 }
 pub(crate) use with_mem;
+
+impl Mem {
+    /// The displacement.
+    pub(crate) fn disp(self) -> i32 {
+        match self {
+            Mem::Base { disp, .. }
+            | Mem::Index { disp, .. }
+            | Mem::NoBase { disp, .. }
+            | Mem::Abs { disp } => disp,
+        }
+    }
+}
 
 /// A general-purpose value: in a register, in memory, or an immediate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,6 +243,21 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// `r = [m]` (64 bits).
+    pub(crate) fn ld64(&mut self, r: u8, m: Mem) {
+        with_mem!(&mut self.ops, m, [mov Rq(r),], []);
+    }
+
+    /// `[m] = r` (64 bits).
+    pub(crate) fn st64(&mut self, m: Mem, r: u8) {
+        with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+    }
+
+    /// `r = &m`.
+    pub(crate) fn lea(&mut self, r: u8, m: Mem) {
+        with_mem!(&mut self.ops, m, [lea Rq(r),], []);
+    }
+
     /// The value in a register: its own, or loaded into `scratch`.
     pub(crate) fn in_reg(&mut self, v: Val, scratch: u8) -> u8 {
         match v {
@@ -307,8 +343,12 @@ impl<'a> Emitter<'a> {
         let body = self.st.plan.frame_size as i32 - 16;
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; push rbp ; mov rbp, rsp);
-        if body > 0 {
-            dynasm!(ops ; .arch x64 ; sub rsp, body);
+        if let Ok(small) = i8::try_from(body) {
+            if small > 0 {
+                dynasm!(ops ; .arch x64 ; sub rsp, BYTE small);
+            }
+        } else {
+            dynasm!(ops ; .arch x64 ; sub rsp, DWORD body);
         }
         let saves: Vec<(Reg, i32)> = self
             .st

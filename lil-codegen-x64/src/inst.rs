@@ -140,8 +140,13 @@ impl Emitter<'_> {
         let at = self.st.plan.alloc_offset + self.ctx()?.alloc_bytes() as i32;
         let loc = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(loc);
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; lea Rq(r), [rsp + at]);
+        self.lea(
+            r,
+            Mem::Base {
+                base: RSP,
+                disp: at,
+            },
+        );
         self.put(loc, r)
     }
 
@@ -231,7 +236,10 @@ impl Emitter<'_> {
                 match v {
                     Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), Rq(s)),
                     Val::Mem(m) => with_mem!(&mut self.ops, m, [$mn Rq(r),], []),
-                    Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), x as i32),
+                    Val::Imm(x) if i8::try_from(x).is_ok() => {
+                        dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), BYTE x as i8)
+                    }
+                    Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), DWORD x as i32),
                 }
             }};
         }
@@ -244,7 +252,12 @@ impl Emitter<'_> {
             BinaryOp::Mul => match v {
                 Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
                 Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
-                Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), x as i32),
+                Val::Imm(x) if i8::try_from(x).is_ok() => {
+                    dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), BYTE x as i8)
+                }
+                Val::Imm(x) => {
+                    dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), DWORD x as i32)
+                }
             },
             BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => {}
         }
@@ -259,6 +272,19 @@ impl Emitter<'_> {
         let (mut a, mut b) = (self.operand_val(lhs)?, self.operand_val(rhs)?);
         let commutative = !matches!(op, BinaryOp::Sub);
         let mut r = self.result_reg(to);
+        // dst = reg ± imm32 into another register: one lea.
+        if let (BinaryOp::Add | BinaryOp::Sub, Val::Reg(x), Val::Imm(y)) = (op, a, b)
+            && x != r
+            && let Some(d) = if op == BinaryOp::Add {
+                Some(y)
+            } else {
+                y.checked_neg()
+            }
+            && fits_i32(d)
+        {
+            with_mem!(&mut self.ops, Mem::Base { base: x, disp: d as i32 }, [lea Rq(r),], []);
+            return self.put(to, r);
+        }
         if b == Val::Reg(r) {
             if commutative {
                 std::mem::swap(&mut a, &mut b);
@@ -277,10 +303,11 @@ impl Emitter<'_> {
         let count = self.operand_val(rhs)?;
         let wide = ty.bits() == 64;
         // Work in a scratch register that is not rcx; the other one is spare.
-        let (w, spare) = if self.s0 != RCX {
-            (self.s0, self.s1)
-        } else {
-            (self.s1, self.s0)
+        // A shift by an immediate works in the destination's own register.
+        let (w, spare) = match (count, to) {
+            (Val::Imm(_), Loc::Reg(d)) => (d.num, self.s1),
+            _ if self.s0 != RCX => (self.s0, self.s1),
+            _ => (self.s1, self.s0),
         };
         self.load(w, v);
         // Right shifts of g1/g2 need the value at its width first.
@@ -602,12 +629,14 @@ impl Emitter<'_> {
         {
             b = Val::Reg(self.in_reg(b, s1));
         }
+        // `test x, x` sets the flags every predicate reads exactly as `cmp x, 0`.
         macro_rules! cmp_forms {
             ($R:ident, $size:ident, $imm:ty) => {{
                 match (a, b) {
                     (Val::Reg(x), Val::Reg(y)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y)),
                     (Val::Reg(x), Val::Mem(m)) => with_mem!(&mut self.ops, m, [cmp $R(x),], []),
                     (Val::Mem(m), Val::Reg(y)) => with_mem!(&mut self.ops, m, [cmp $size], [, $R(y)]),
+                    (Val::Reg(x), Val::Imm(0)) => dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x)),
                     (Val::Reg(x), Val::Imm(i)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm),
                     (Val::Mem(m), Val::Imm(i)) => with_mem!(&mut self.ops, m, [cmp $size], [, i as $imm]),
                     _ => return Err(CodegenError::Internal("comparison operands")),
@@ -738,15 +767,34 @@ impl Emitter<'_> {
             }
             return Ok(());
         }
-        // rax is neither an argument register nor a standard place, and the
-        // restores below do not touch it.
-        self.load(RAX, v);
+        // A target in a register the restores below leave alone is jumped to
+        // directly; otherwise it goes through rax (neither an argument
+        // register nor a standard place).
+        let survives = |e: &Self, r: u8| {
+            let reg = Reg::gp(r);
+            let restored_callee = e.st.plan.saved.iter().any(|(s, _)| *s == reg);
+            let restored_arg = e.st.plan.arbitrary_saves.iter().any(|(s, _)| *s == reg)
+                || e.st
+                    .plan
+                    .inputs
+                    .iter()
+                    .zip(&e.st.plan.input_homes)
+                    .any(|(a, h)| h.is_some() && *a == ArgLoc::Reg(reg));
+            !restored_callee && !restored_arg
+        };
+        let target = match v {
+            Val::Reg(r) if survives(self, r) => r,
+            v => {
+                self.load(RAX, v);
+                RAX
+            }
+        };
         self.restore_arguments()?;
         let nstd = self.ctx()?.num_std_places();
         let keep: Vec<Reg> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
         self.epilogue(&keep);
         let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; jmp rax);
+        dynasm!(ops ; .arch x64 ; jmp Rq(target));
         Ok(())
     }
 
@@ -788,47 +836,50 @@ impl Emitter<'_> {
         };
         self.store64(fm(m2n::FRAME_TYPE), ft, s1);
         self.store64(fm(m2n::LOCAL_HANDLES), Val::Imm(0), s1);
-        {
-            let ops = &mut self.ops;
-            dynasm!(ops
-                ; .arch x64
-                ; mov Rq(s1), [rbp + 8]
-                ; mov [rsp + f + m2n::RETURN_ADDRESS], Rq(s1)
-                ; lea Rq(s1), [rbp + 16]
-                ; mov [rsp + f + m2n::CALLER_SP], Rq(s1)
-                ; mov Rq(s1), [rbp]
-                ; mov [rsp + f + m2n::CALLER_FP], Rq(s1)
-            );
-        }
+        // Return address, the caller's stack pointer (the CFA) and frame pointer.
+        let rbp = |disp| Mem::Base { base: RBP, disp };
+        self.ld64(s1, rbp(8));
+        self.st64(fm(m2n::RETURN_ADDRESS), s1);
+        self.lea(s1, rbp(16));
+        self.st64(fm(m2n::CALLER_SP), s1);
+        self.ld64(s1, rbp(0));
+        self.st64(fm(m2n::CALLER_FP), s1);
         // The caller's callee-saved registers: from the prologue's save slots
         // for the ones this stub uses, else still in the register.
         for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
-            let at = f + m2n::SAVED_GP + 8 * idx as i32;
+            let at = fm(m2n::SAVED_GP + 8 * idx as i32);
             match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
-                Some((_, slot)) => {
-                    let slot = *slot;
-                    let ops = &mut self.ops;
-                    dynasm!(ops ; .arch x64 ; mov Rq(s1), [rsp + slot] ; mov [rsp + at], Rq(s1));
+                Some(&(_, slot)) => {
+                    self.ld64(
+                        s1,
+                        Mem::Base {
+                            base: RSP,
+                            disp: slot,
+                        },
+                    );
+                    self.st64(at, s1);
                 }
-                None => {
-                    let ops = &mut self.ops;
-                    dynasm!(ops ; .arch x64 ; mov [rsp + at], Rq(n));
-                }
+                None => self.st64(at, n),
             }
         }
         // Link: frame.prev = *head; frame.link = head; *head = frame.
         self.thread_pointer(s0)?;
         let list = self.st.env.m2n_list_offset;
-        let ops = &mut self.ops;
-        dynasm!(ops
-            ; .arch x64
-            ; lea Rq(s0), [Rq(s0) + list]
-            ; mov Rq(s1), [Rq(s0)]
-            ; mov [rsp + f + m2n::PREV], Rq(s1)
-            ; mov [rsp + f + m2n::LINK], Rq(s0)
-            ; lea Rq(s1), [rsp + f]
-            ; mov [Rq(s0)], Rq(s1)
-        );
+        if list != 0 {
+            self.lea(
+                s0,
+                Mem::Base {
+                    base: s0,
+                    disp: list,
+                },
+            );
+        }
+        let head = Mem::Base { base: s0, disp: 0 };
+        self.ld64(s1, head);
+        self.st64(fm(m2n::PREV), s1);
+        self.st64(fm(m2n::LINK), s0);
+        self.lea(s1, fm(0));
+        self.st64(head, s1);
         Ok(())
     }
 
@@ -843,25 +894,24 @@ impl Emitter<'_> {
         .into_iter()
         .flatten()
         .collect();
+        let fm = |off: i32| Mem::Base {
+            base: RSP,
+            disp: f + off,
+        };
         for function in calls {
             self.helper_call(
                 function,
                 |e| {
-                    let ops = &mut e.ops;
-                    dynasm!(ops ; .arch x64 ; lea rdi, [rsp + f]);
+                    e.lea(RDI, fm(0));
                     Ok(())
                 },
                 |_| Ok(()),
             )?;
         }
         let (s0, s1) = (self.s0, self.s1);
-        let ops = &mut self.ops;
-        dynasm!(ops
-            ; .arch x64
-            ; mov Rq(s0), [rsp + f + m2n::LINK]
-            ; mov Rq(s1), [rsp + f + m2n::PREV]
-            ; mov [Rq(s0)], Rq(s1)
-        );
+        self.ld64(s0, fm(m2n::LINK));
+        self.ld64(s1, fm(m2n::PREV));
+        self.st64(Mem::Base { base: s0, disp: 0 }, s1);
         Ok(())
     }
 
