@@ -1047,7 +1047,27 @@ impl<'s> Checker<'s> {
             InstKind::Unary { dst, op, src } => {
                 let t = self.operand(st, src, None, report);
                 let t = self.general(t, "a unary operation", src.span, report);
-                let result = match (op.extension(), t) {
+                let result = match (op.truncation(), t) {
+                    (Some(narrow), Some(t)) if t.size() < narrow.size() => {
+                        self.err(
+                            report,
+                            CheckError::BadExtension {
+                                what: format!(
+                                    "`{}` keeps the low {} bytes, but {} is only {} byte(s)",
+                                    op.keyword(),
+                                    narrow.size(),
+                                    t,
+                                    t.size()
+                                ),
+                                span: src.span,
+                            },
+                        );
+                        Some(narrow)
+                    }
+                    (Some(narrow), _) => Some(narrow),
+                    (None, t) => t,
+                };
+                let result = match (op.extension(), result) {
                     (Some((n, _)), Some(t)) => {
                         if t.size() < n {
                             self.err(

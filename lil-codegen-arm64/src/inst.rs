@@ -165,6 +165,12 @@ impl Emitter<'_> {
             UnaryOp::Zx1 => dynasm!(ops ; .arch aarch64 ; uxtb W(r), W(s)),
             UnaryOp::Zx2 => dynasm!(ops ; .arch aarch64 ; uxth W(r), W(s)),
             UnaryOp::Zx4 => dynasm!(ops ; .arch aarch64 ; mov W(r), W(s)),
+            // Narrowing keeps the register: the low bits already are the value.
+            UnaryOp::Tr1 | UnaryOp::Tr2 | UnaryOp::Tr4 => {
+                if r != s {
+                    dynasm!(ops ; .arch aarch64 ; mov X(r), X(s));
+                }
+            }
         }
         self.put(to, r)
     }

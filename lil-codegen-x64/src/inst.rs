@@ -196,6 +196,8 @@ impl Emitter<'_> {
         let v = self.operand_val(src)?;
         let r = self.result_reg(to);
         match op {
+            // Narrowing keeps the register: the low bits already are the value.
+            UnaryOp::Tr1 | UnaryOp::Tr2 | UnaryOp::Tr4 => self.load(r, v),
             UnaryOp::Neg | UnaryOp::Not => {
                 self.load(r, v);
                 let ops = &mut self.ops;

@@ -68,6 +68,9 @@ pub fn unary(op: UnaryOp, ty: Type, src: u64) -> (Type, u64) {
         UnaryOp::Zx1 => (Type::Pint, a & mask(Type::G1)),
         UnaryOp::Zx2 => (Type::Pint, a & mask(Type::G2)),
         UnaryOp::Zx4 => (Type::Pint, a & mask(Type::G4)),
+        UnaryOp::Tr1 => (Type::G1, a & mask(Type::G1)),
+        UnaryOp::Tr2 => (Type::G2, a & mask(Type::G2)),
+        UnaryOp::Tr4 => (Type::G4, a & mask(Type::G4)),
     }
 }
 

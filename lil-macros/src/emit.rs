@@ -651,6 +651,9 @@ impl<'a> Emitter<'a> {
             UnaryOp::Zx1 => quote!(Zx1),
             UnaryOp::Zx2 => quote!(Zx2),
             UnaryOp::Zx4 => quote!(Zx4),
+            UnaryOp::Tr1 => quote!(Tr1),
+            UnaryOp::Tr2 => quote!(Tr2),
+            UnaryOp::Tr4 => quote!(Tr4),
         };
         quote!(#krate::UnaryOp::#variant)
     }

@@ -361,11 +361,17 @@ pub enum UnaryOp {
     Zx2,
     /// `zx4`: zero-extend the low 4 bytes to a `pint`.
     Zx4,
+    /// `tr1`: the low byte, as a `g1` (narrowing; no code).
+    Tr1,
+    /// `tr2`: the low 2 bytes, as a `g2` (narrowing; no code).
+    Tr2,
+    /// `tr4`: the low 4 bytes, as a `g4` (narrowing; no code).
+    Tr4,
 }
 
 impl UnaryOp {
     /// Every unary operator.
-    pub const ALL: [UnaryOp; 8] = [
+    pub const ALL: [UnaryOp; 11] = [
         UnaryOp::Neg,
         UnaryOp::Not,
         UnaryOp::Sx1,
@@ -374,6 +380,9 @@ impl UnaryOp {
         UnaryOp::Zx1,
         UnaryOp::Zx2,
         UnaryOp::Zx4,
+        UnaryOp::Tr1,
+        UnaryOp::Tr2,
+        UnaryOp::Tr4,
     ];
 
     /// The LIL keyword.
@@ -387,6 +396,9 @@ impl UnaryOp {
             UnaryOp::Zx1 => "zx1",
             UnaryOp::Zx2 => "zx2",
             UnaryOp::Zx4 => "zx4",
+            UnaryOp::Tr1 => "tr1",
+            UnaryOp::Tr2 => "tr2",
+            UnaryOp::Tr4 => "tr4",
         }
     }
 
@@ -400,7 +412,17 @@ impl UnaryOp {
             UnaryOp::Zx1 => Some((1, false)),
             UnaryOp::Zx2 => Some((2, false)),
             UnaryOp::Zx4 => Some((4, false)),
-            UnaryOp::Neg | UnaryOp::Not => None,
+            _ => None,
+        }
+    }
+
+    /// For the truncations: the type of the result.
+    pub const fn truncation(self) -> Option<Type> {
+        match self {
+            UnaryOp::Tr1 => Some(Type::G1),
+            UnaryOp::Tr2 => Some(Type::G2),
+            UnaryOp::Tr4 => Some(Type::G4),
+            _ => None,
         }
     }
 }

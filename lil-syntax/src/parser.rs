@@ -133,6 +133,9 @@ fn parse_unary(word: &str) -> Option<UnaryOp> {
         "zx1" => UnaryOp::Zx1,
         "zx2" => UnaryOp::Zx2,
         "zx4" => UnaryOp::Zx4,
+        "tr1" => UnaryOp::Tr1,
+        "tr2" => UnaryOp::Tr2,
+        "tr4" => UnaryOp::Tr4,
         _ => return None,
     })
 }

@@ -63,6 +63,9 @@ pub fn unary(op: UnaryOp, ty: Type, src: u64) -> (Type, u64) {
         UnaryOp::Zx1 => (Type::Pint, a & 0xff),
         UnaryOp::Zx2 => (Type::Pint, a & 0xffff),
         UnaryOp::Zx4 => (Type::Pint, a & 0xffff_ffff),
+        UnaryOp::Tr1 => (Type::G1, a & 0xff),
+        UnaryOp::Tr2 => (Type::G2, a & 0xffff),
+        UnaryOp::Tr4 => (Type::G4, a & 0xffff_ffff),
     }
 }
 

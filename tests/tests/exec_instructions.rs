@@ -232,7 +232,9 @@ fn unary_table(r: &mut Runner) {
     let mut t = Table::new(r);
     for ty in [G1, G2, G4, G8, Pint] {
         for op in UnaryOp::ALL {
-            if op.extension().is_some_and(|(n, _)| ty.size() < n) {
+            if op.extension().is_some_and(|(n, _)| ty.size() < n)
+                || op.truncation().is_some_and(|t| ty.size() < t.size())
+            {
                 continue;
             }
             let k = op.keyword();
