@@ -438,13 +438,9 @@ impl Activation {
                 self.write(dst.var, v)?;
             }
             InstKind::Unary { dst, op, src } => {
-                // An extension reads the low bytes, the same at any width, so
-                // an untyped immediate can be a `pint` there, as the checker says.
-                let expected = match op.extension() {
-                    Some(_) => Type::Pint,
-                    None => self.op_type()?,
-                };
-                let v = self.operand(src, expected)?;
+                // The checker types an untyped immediate operand of a unary
+                // operation as a `pint` (its position requires no type).
+                let v = self.operand(src, Type::Pint)?;
                 let (ty, bits) = ops::unary(*op, v.ty, v.bits);
                 self.write(dst.var, Value { ty, bits })?;
             }

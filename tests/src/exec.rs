@@ -29,6 +29,7 @@ use std::rc::Rc;
 use lil_check::CheckedStub;
 use lil_codegen::m2n::{M2nFrame, M2nWalker, MemoryRead};
 use lil_codegen::{Backend, CodegenError, CompiledStub, HostEnv, ThreadPointer};
+#[cfg(feature = "emulator")]
 use lil_emu::Arm64Emulator;
 use lil_eval::EvalMachine;
 use lil_machine::{
@@ -218,7 +219,14 @@ impl Runner {
     pub fn new(target: Target) -> Result<Runner, ExecError> {
         let machine: Box<dyn Machine> = match target {
             Target::X64 => Box::new(NativeMachine::new()?),
+            #[cfg(feature = "emulator")]
             Target::Arm64 => Box::new(Arm64Emulator::new()?),
+            #[cfg(not(feature = "emulator"))]
+            Target::Arm64 => {
+                return Err(ExecError::Machine(MachineError::Execution(
+                    "lil-tests was built without the `emulator` feature".into(),
+                )));
+            }
             Target::Eval => return Runner::with_eval(EvalMachine::new()),
         };
         Runner::with_machine(target, machine)
@@ -322,7 +330,10 @@ impl Runner {
     pub fn entry_return_address(&self) -> Option<u64> {
         match self.target {
             Target::X64 => None,
+            #[cfg(feature = "emulator")]
             Target::Arm64 => Some(lil_emu::EXIT),
+            #[cfg(not(feature = "emulator"))]
+            Target::Arm64 => None,
             Target::Eval => Some(lil_eval::EXIT),
         }
     }
@@ -332,7 +343,10 @@ impl Runner {
     pub fn entry_stack_top(&self) -> Option<u64> {
         match self.target {
             Target::X64 => None,
+            #[cfg(feature = "emulator")]
             Target::Arm64 => Some(lil_emu::STACK_TOP),
+            #[cfg(not(feature = "emulator"))]
+            Target::Arm64 => None,
             Target::Eval => Some(lil_eval::STACK_TOP),
         }
     }

@@ -1,5 +1,6 @@
 //! Shared helpers for the cross-crate tests.
 
 pub mod corpus;
+pub mod differential;
 pub mod exec;
 pub mod semantics;
