@@ -11,6 +11,7 @@
 //! that says what to do, and an exit code.
 
 mod asm;
+mod bench;
 mod check;
 mod demo;
 mod fmt;
@@ -80,6 +81,9 @@ enum Command {
     /// Generate the standard stubs for a toy VM and run them on both targets.
     #[command(long_about = demo::LONG_ABOUT, after_long_help = demo::EXAMPLES)]
     Demo(demo::Args),
+    /// Measure LIL against hand-written dynasm, Cranelift and rustc.
+    #[command(long_about = bench::LONG_ABOUT, after_long_help = bench::EXAMPLES)]
+    Bench(bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -90,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Command::Asm(args) => asm::main(args),
         Command::Run(args) => run::main(args),
         Command::Demo(args) => demo::main(args),
+        Command::Bench(args) => bench::main(args),
     };
     exit.into()
 }

@@ -1,0 +1,65 @@
+//! Front-end workloads: generated stubs of a given size for the checker's
+//! linearity, measured with the same machinery as everything else.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::Instant;
+
+use lil_syntax::Stub;
+
+use crate::measure::Runner;
+
+/// LIL text of a straight-line-and-diamonds stub with at least `n`
+/// statements: arithmetic, a load, and a conditional jump to a label every
+/// six statements, so the checker's dataflow has joins to merge.
+pub fn sized_stub_text(n: usize) -> String {
+    let mut text = String::with_capacity(n * 24 + 128);
+    text.push_str("entry 0:platform:pint,pint:pint;\nlocals 4;\nl0 = i0;\nl1 = i1;\n");
+    let mut k = 0;
+    while 4 + 6 * k < n {
+        let _ = write!(
+            text,
+            "l2 = l0 + l1;\nl3 = l2 ^ l0;\njc l3 = 0, L{k};\nld l1, [l0+8:pint];\nl0 = l3 + 1;\n:L{k};\n"
+        );
+        k += 1;
+    }
+    text.push_str("r = l0;\nret;\n");
+    text
+}
+
+/// The stub of [`sized_stub_text`], parsed.
+pub fn sized_stub(n: usize) -> Result<Stub, String> {
+    lil_syntax::parse(&sized_stub_text(n)).map_err(|e| format!("{e:?}"))
+}
+
+/// A runner that checks fresh copies of `stub` (the copies are made
+/// outside the timed part; `check_owned` consumes its input).
+pub fn check_runner<'a>(stub: Stub) -> Runner<'a> {
+    Box::new(move |n| {
+        let inputs: Vec<Stub> = (0..n).map(|_| stub.clone()).collect();
+        let start = Instant::now();
+        for s in inputs {
+            black_box(lil_check::check_owned(s).is_ok());
+        }
+        start.elapsed()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sized_stubs_check_and_have_their_size() {
+        for n in [10, 1000] {
+            let stub = sized_stub(n).unwrap();
+            assert!(
+                stub.body.len() >= n && stub.body.len() < n + 8,
+                "{}",
+                stub.body.len()
+            );
+            let checked = lil_check::check_owned(stub).unwrap();
+            assert!(checked.warnings().is_empty());
+        }
+    }
+}
