@@ -516,8 +516,9 @@ impl CheckError {
             }
             BadCast { .. } => d.with_note("g8, pint and ref relabel each other; g1, g2, g4, f4 and f8 only themselves"),
             TypeMismatch { .. } => d.with_note(
-                "an immediate without a cast takes the type of the other operand; \
-                 convert a narrow integer with sx1/sx2/sx4 or zx1/zx2/zx4 (which give a pint)",
+                "both sides need the same type: relabel among g8, pint and ref with a cast \
+                 (`l0:g8`), widen a narrow integer with sx1/sx2/sx4 or zx1/zx2/zx4 (giving a \
+                 pint); an immediate without a cast takes the other side's type",
             ),
             StdPlaceUnavailable { .. } => d.with_note(
                 "standard places are destroyed by calls and `pop_m2n`; copy one into a local to keep it across a call",

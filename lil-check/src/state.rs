@@ -284,11 +284,16 @@ impl State {
             conflicts.push(Conflict::LocalCount);
         } else {
             for (k, (a, b)) in self.locals.iter_mut().zip(other.locals.iter()).enumerate() {
-                if a == b || a.is_error() {
+                // A value whose expression had an error takes the type the
+                // other path gives it: its error is reported where it was
+                // made, and an error made inside a loop must not flow
+                // around the back edge and hide itself from the pass that
+                // reports it.
+                if a == b || b.is_error() {
                     continue;
                 }
-                if b.is_error() {
-                    *a = Ty::ERROR;
+                if a.is_error() {
+                    *a = *b;
                     changed = true;
                     continue;
                 }
@@ -308,7 +313,10 @@ impl State {
         } else if self.outputs_set.intersect(&other.outputs_set) {
             changed = true;
         }
-        if self.ret != other.ret && self.ret != Ty::UNDEF {
+        if self.ret.is_error() && !other.ret.is_error() {
+            self.ret = other.ret;
+            changed = true;
+        } else if self.ret != other.ret && self.ret != Ty::UNDEF && !other.ret.is_error() {
             self.ret = Ty::UNDEF;
             changed = true;
         }

@@ -303,3 +303,25 @@ fn all_errors_are_reported_not_just_the_first() {
         ["E0222", "E0204", "E0209", "E0217", "E0207", "E0208"]
     );
 }
+
+/// An error inside a loop must not hide itself: the erroneous value flows
+/// around the back edge to the loop head, and the pass that reports must
+/// still see the types the code entering the loop gave.
+#[test]
+fn errors_inside_loops_are_reported() {
+    assert_invalid(
+        "entry 0:platform:g8:g8; locals 2; l0 = 0; l1 = i0; :loop; jc l1 = 0, done; \
+         l0 = l0 + l1; l1 = l1 - 1; j loop; :done; r = l0:g8; ret;",
+        &["E0224"],
+    );
+    // The same loop, typed consistently, is valid and every operation has a type.
+    let c = assert_valid(
+        "entry 0:platform:g8:g8; locals 2; l0 = 0:g8; l1 = i0; :loop; jc l1 = 0, done; \
+         l0 = l0 + l1; l1 = l1 - 1; j loop; :done; r = l0; ret;",
+    );
+    for (i, inst) in c.stub().body.iter().enumerate() {
+        if matches!(inst.kind, lil_syntax::InstKind::Binary { .. }) {
+            assert!(c.op_type(i).is_some(), "instruction {i} has no type");
+        }
+    }
+}

@@ -15,6 +15,7 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lil_check::Context;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
+use lil_codegen::unwind::FrameState;
 use lil_codegen::{ArgLoc, CheckedStub, CodegenError, FramePlan, HostEnv, Reg, RegClass};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
@@ -472,7 +473,13 @@ impl<'a> Emitter<'a> {
         let body = self.st.plan.frame_size as i64 - 16;
         {
             let ops = &mut self.ops;
-            dynasm!(ops ; .arch aarch64 ; stp x29, x30, [sp, -16]! ; mov x29, sp);
+            dynasm!(ops ; .arch aarch64 ; stp x29, x30, [sp, -16]!);
+            let at = ops.offset().0;
+            self.st.note_unwind(at, FrameState::RecordPushed);
+            let ops = &mut self.ops;
+            dynasm!(ops ; .arch aarch64 ; mov x29, sp);
+            let at = ops.offset().0;
+            self.st.note_unwind(at, FrameState::Framed);
         }
         self.add_imm(SP, SP, -body, X17);
         let saves: Vec<(Reg, i32)> = self
@@ -499,6 +506,8 @@ impl<'a> Emitter<'a> {
                 self.save_reg(r, slot);
             }
         }
+        let at = self.ops.offset().0;
+        self.st.note_unwind(at, FrameState::Saved);
         self.st.framed = true;
         Ok(())
     }
@@ -538,6 +547,8 @@ impl<'a> Emitter<'a> {
         }
         let ops = &mut self.ops;
         dynasm!(ops ; .arch aarch64 ; mov sp, x29 ; ldp x29, x30, [sp], 16);
+        let at = ops.offset().0;
+        self.st.note_unwind(at, FrameState::Entry);
     }
 
     // ------------------------------------------------------ helper calls

@@ -41,6 +41,14 @@ impl Backend for Arm64Backend {
     fn compile(&self, stub: &CheckedStub, env: &HostEnv) -> Result<CompiledStub, CodegenError> {
         let mut e = emit::Emitter::new(stub, env)?;
         let (source_map, data_start) = lil_codegen::drive::run(&mut e)?;
+        let mut unwind = std::mem::take(&mut e.st.unwind);
+        let frame_size = e.st.plan.frame_size as i32;
+        unwind.saved =
+            e.st.plan
+                .saved
+                .iter()
+                .map(|&(r, slot)| (r, slot - frame_size))
+                .collect();
         let code = e
             .ops
             .finalize()
@@ -50,6 +58,7 @@ impl Backend for Arm64Backend {
             code,
             source_map,
             data_start,
+            unwind,
         })
     }
 }

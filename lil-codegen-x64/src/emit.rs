@@ -12,6 +12,7 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use lil_check::{CheckedStub, Context};
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
+use lil_codegen::unwind::FrameState;
 use lil_codegen::{ArgLoc, CodegenError, FramePlan, HostEnv, Reg, RegClass};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
@@ -342,7 +343,14 @@ impl<'a> Emitter<'a> {
     pub(crate) fn prologue(&mut self) -> R<()> {
         let body = self.st.plan.frame_size as i32 - 16;
         let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; push rbp ; mov rbp, rsp);
+        dynasm!(ops ; .arch x64 ; push rbp);
+        let at = ops.offset().0;
+        self.st.note_unwind(at, FrameState::RecordPushed);
+        let ops = &mut self.ops;
+        dynasm!(ops ; .arch x64 ; mov rbp, rsp);
+        let at = ops.offset().0;
+        self.st.note_unwind(at, FrameState::Framed);
+        let ops = &mut self.ops;
         if let Ok(small) = i8::try_from(body) {
             if small > 0 {
                 dynasm!(ops ; .arch x64 ; sub rsp, BYTE small);
@@ -374,6 +382,8 @@ impl<'a> Emitter<'a> {
                 self.save_reg(r, slot);
             }
         }
+        let at = self.ops.offset().0;
+        self.st.note_unwind(at, FrameState::Saved);
         self.st.framed = true;
         Ok(())
     }
@@ -407,6 +417,8 @@ impl<'a> Emitter<'a> {
         }
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; leave);
+        let at = ops.offset().0;
+        self.st.note_unwind(at, FrameState::Entry);
     }
 
     // ------------------------------------------------------ helper calls

@@ -10,6 +10,7 @@
 //! frame exists.
 
 use crate::plan::FramePlan;
+use crate::unwind::{FrameState, UnwindInfo};
 use crate::{CodegenError, HostEnv, SourceMapEntry};
 use dynasmrt::DynamicLabel;
 use lil_check::{CheckedStub, Context};
@@ -27,6 +28,9 @@ pub struct EmitState<'a> {
     pub framed: bool,
     /// Index of the instruction being emitted.
     pub i: usize,
+    /// Where the frame state changes (emitters note their prologue and
+    /// epilogue steps; the driver notes the state at each instruction).
+    pub unwind: UnwindInfo,
     labels: Vec<Option<DynamicLabel>>,
     label_inst: Vec<Option<usize>>,
     edge_stubs: Vec<(DynamicLabel, DynamicLabel)>,
@@ -72,6 +76,7 @@ impl<'a> EmitState<'a> {
             env,
             framed: false,
             i: 0,
+            unwind: UnwindInfo::default(),
             labels: vec![None; s.labels.len()],
             label_inst,
             edge_stubs: Vec::new(),
@@ -84,6 +89,11 @@ impl<'a> EmitState<'a> {
         self.stub.context(self.i).ok_or(CodegenError::Internal(
             "no context for a reachable instruction",
         ))
+    }
+
+    /// Note that the code from `offset` on is in frame state `state`.
+    pub fn note_unwind(&mut self, offset: usize, state: FrameState) {
+        self.unwind.note(offset as u32, state);
     }
 
     /// Remember bytes to append after the code at `label`.
@@ -171,6 +181,15 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
             }
         }
         let start = e.offset() as u32;
+        let framed = e.state().framed;
+        e.state().note_unwind(
+            start as usize,
+            if framed {
+                FrameState::Saved
+            } else {
+                FrameState::Entry
+            },
+        );
         e.instruction(kind)?;
         let end = e.offset() as u32;
         if end > start {
@@ -182,11 +201,15 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
     }
     for (stub_label, target) in std::mem::take(&mut e.state().edge_stubs) {
         e.bind(stub_label);
+        let at = e.offset();
+        e.state().note_unwind(at, FrameState::Entry);
         e.state().framed = false;
         e.prologue()?;
         e.jump_to(target);
     }
     let data_start = e.offset() as u32;
+    e.state()
+        .note_unwind(data_start as usize, FrameState::Entry);
     for (label, bytes) in std::mem::take(&mut e.state().strings) {
         e.bind(label);
         e.data(&bytes);

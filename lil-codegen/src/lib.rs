@@ -11,7 +11,8 @@
 //! - [`plan`]: where every variable lives and the frame layout ([`FramePlan`]);
 //! - [`drive`]: the emission driver (framing, labels, edge stubs, source map);
 //! - [`moves`]: parallel moves (argument shuffles) resolved into sequences;
-//! - [`cache`]: the W^X code cache stubs are installed into.
+//! - [`cache`]: the W^X code cache stubs are installed into;
+//! - [`unwind`]: where the frame is at every byte, for debuggers and profilers.
 //!
 //! Invariant: a backend only ever sees checked stubs, and never panics on
 //! one; a limit of the target is a [`CodegenError`].
@@ -25,6 +26,7 @@ pub mod m2n;
 pub mod moves;
 pub mod plan;
 pub mod target;
+pub mod unwind;
 
 pub use cache::{CacheError, CodeCache, InstalledCode};
 pub use host::{HostEnv, M2nHooks, ThreadPointer};
@@ -104,6 +106,8 @@ pub struct CompiledStub {
     /// Where data embedded in the code (print strings) starts; the bytes
     /// from here on are not instructions.
     pub data_start: u32,
+    /// How to find the caller's frame at every byte of the code.
+    pub unwind: unwind::UnwindInfo,
 }
 
 /// A code generator for one target.

@@ -36,6 +36,18 @@ pub enum Error {
     /// Installing the code into the code cache failed (code `E0501`).
     #[error("cannot install the code: {0}")]
     Cache(#[from] CacheError),
+    /// Writing a file for a debugger or profiler failed (code `E0503`).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Debug information for a stub could not be encoded (code `E0504`).
+    #[error("{0}")]
+    DebugInfo(String),
     /// The machine this runs on is neither x86-64 nor AArch64, so there is
     /// no host target (code `E0502`). Use [`crate::compile_for`] to
     /// cross-compile.
@@ -60,6 +72,8 @@ impl Error {
             Error::Codegen { source, .. } => vec![source.code()],
             Error::Cache(_) => vec!["E0501"],
             Error::UnsupportedHost { .. } => vec!["E0502"],
+            Error::Io { .. } => vec!["E0503"],
+            Error::DebugInfo(_) => vec!["E0504"],
         }
     }
 
@@ -69,7 +83,11 @@ impl Error {
         match self {
             Error::Syntax(errors) => errors.diagnostics(),
             Error::Check(diagnostics) => diagnostics.diagnostics(),
-            Error::Codegen { .. } | Error::Cache(_) | Error::UnsupportedHost { .. } => Vec::new(),
+            Error::Codegen { .. }
+            | Error::Cache(_)
+            | Error::UnsupportedHost { .. }
+            | Error::Io { .. }
+            | Error::DebugInfo(_) => Vec::new(),
         }
     }
 
@@ -80,7 +98,11 @@ impl Error {
         match self {
             Error::Syntax(errors) => errors.render(name, source),
             Error::Check(diagnostics) => diagnostics.render(name, source),
-            Error::Codegen { .. } | Error::Cache(_) | Error::UnsupportedHost { .. } => {
+            Error::Codegen { .. }
+            | Error::Cache(_)
+            | Error::UnsupportedHost { .. }
+            | Error::Io { .. }
+            | Error::DebugInfo(_) => {
                 let codes = self.codes();
                 let code = codes.first().copied().unwrap_or("E0499");
                 format!("error[{code}]: {self}\n  --> {name}\n")

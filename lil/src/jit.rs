@@ -5,11 +5,17 @@
 //! the machine it runs on. Installed stubs live as long as the `Jit`: the
 //! addresses it hands out dangle once it is dropped.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
 use lil_check::CheckedStub;
 use lil_codegen::cache::CacheStats;
 use lil_codegen::{CodeCache, CompiledStub, HostEnv, InstalledCode, Target};
 
-use crate::{Error, check_text, compile_checked_for, host_target};
+use crate::debuginfo::{LineTable, StubImage};
+use crate::perf::{JitDump, PerfMap};
+use crate::{Error, check_text, compile_checked_for, gdb, host_target};
 
 /// Compiles stubs for this machine and installs them in its own code cache.
 ///
@@ -28,9 +34,27 @@ use crate::{Error, check_text, compile_checked_for, host_target};
 /// ```
 #[derive(Debug)]
 pub struct Jit {
+    // Declared first so it is dropped first: debuggers forget the stubs
+    // before their code is unmapped.
+    tools: Tools,
     cache: CodeCache,
     env: HostEnv,
     target: Target,
+}
+
+/// The debugger and profiler integrations a [`Jit`] reports stubs to.
+#[derive(Debug, Default)]
+struct Tools {
+    perf_map: Option<PerfMap>,
+    jitdump: Option<JitDump>,
+    gdb: Option<Mutex<HashMap<u64, gdb::Registration>>>,
+    source_dir: Option<PathBuf>,
+}
+
+impl Tools {
+    fn any(&self) -> bool {
+        self.perf_map.is_some() || self.jitdump.is_some() || self.gdb.is_some()
+    }
 }
 
 impl Jit {
@@ -43,6 +67,7 @@ impl Jit {
     /// A JIT for this machine that installs into `cache`.
     pub fn with_cache(cache: CodeCache, env: HostEnv) -> Result<Jit, Error> {
         Ok(Jit {
+            tools: Tools::default(),
             cache,
             env,
             target: host_target()?,
@@ -66,21 +91,147 @@ impl Jit {
 
     /// Parse, check, compile and install a stub written as LIL text.
     pub fn install(&self, text: &str) -> Result<Installed, Error> {
-        self.install_checked(&check_text(text)?)
+        self.install_checked_from(None, &check_text(text)?, Some(text))
+    }
+
+    /// [`Jit::install`], naming the stub for debuggers and profilers (the
+    /// name is the symbol `gdb` and `perf` show; unnamed stubs are called
+    /// `lil_stub_<id>`).
+    pub fn install_named(&self, name: &str, text: &str) -> Result<Installed, Error> {
+        self.install_checked_from(Some(name), &check_text(text)?, Some(text))
     }
 
     /// Compile and install a checked stub (for example one built with
     /// `lil_parse!` and checked with [`crate::check::check`]).
     pub fn install_checked(&self, stub: &CheckedStub) -> Result<Installed, Error> {
+        self.install_checked_from(None, stub, None)
+    }
+
+    /// Compile and install a checked stub, with an optional name and the
+    /// text it was parsed from (for the source lines debuggers and
+    /// profilers show; without it, lines are those of the printed stub).
+    pub fn install_checked_from(
+        &self,
+        name: Option<&str>,
+        stub: &CheckedStub,
+        source: Option<&str>,
+    ) -> Result<Installed, Error> {
         let compiled = compile_checked_for(self.target, stub, &self.env)?;
         let code = self.cache.install(&compiled.code)?;
-        Ok(Installed { code, compiled })
+        let installed = Installed {
+            code,
+            compiled,
+            name: name.map(Box::from),
+        };
+        if self.tools.any()
+            && let Err(err) = self.announce(&installed, stub, source)
+        {
+            self.cache.free(code)?;
+            return Err(err);
+        }
+        Ok(installed)
+    }
+
+    /// Report a freshly installed stub to the enabled tools.
+    fn announce(
+        &self,
+        installed: &Installed,
+        stub: &CheckedStub,
+        source: Option<&str>,
+    ) -> Result<(), Error> {
+        let name = installed.symbol_name();
+        let file = match &self.tools.source_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{}.lil", file_stem(&name)));
+                let printed;
+                let text = match source {
+                    Some(text) => text,
+                    None => {
+                        printed = stub.stub().to_string();
+                        &printed
+                    }
+                };
+                std::fs::write(&path, text).map_err(|source| Error::Io {
+                    what: format!("cannot write the stub source {}", path.display()),
+                    source,
+                })?;
+                path.display().to_string()
+            }
+            None => format!("{}.lil", file_stem(&name)),
+        };
+        let lines = LineTable::new(&installed.compiled, stub.stub(), source, file);
+        let image = StubImage {
+            name: &name,
+            addr: installed.addr() as u64,
+            compiled: &installed.compiled,
+            lines: &lines,
+        };
+        if let Some(map) = &self.tools.perf_map {
+            map.record(image.addr, installed.compiled.code.len() as u64, &name)?;
+        }
+        if let Some(dump) = &self.tools.jitdump {
+            dump.record(&image)?;
+        }
+        if let Some(gdb) = &self.tools.gdb {
+            let registration = gdb::register(&image)?;
+            lock(gdb).insert(installed.code.id(), registration);
+        }
+        Ok(())
     }
 
     /// Free an installed stub so its bytes can be reused. No thread may be
     /// running it or run it afterwards.
     pub fn free(&self, stub: Installed) -> Result<(), Error> {
+        if let Some(gdb) = &self.tools.gdb {
+            lock(gdb).remove(&stub.code.id());
+        }
         Ok(self.cache.free(stub.code)?)
+    }
+
+    /// Append a line for every stub installed from now on to the perf map
+    /// `/tmp/perf-<pid>.map`, so `perf report` and `perf top` name them.
+    pub fn enable_perf_map(&mut self) -> Result<&Path, Error> {
+        if self.tools.perf_map.is_none() {
+            self.tools.perf_map = Some(PerfMap::open()?);
+        }
+        Ok(self
+            .tools
+            .perf_map
+            .as_ref()
+            .map_or(Path::new(""), |m| m.path()))
+    }
+
+    /// Log every stub installed from now on, with its code and LIL source
+    /// lines, to `<dir>/jit-<pid>.dump` for `perf inject --jit`. Returns the
+    /// file's path.
+    pub fn enable_jitdump(&mut self, dir: impl AsRef<Path>) -> Result<&Path, Error> {
+        self.tools.jitdump = Some(JitDump::create(dir, self.target)?);
+        Ok(self
+            .tools
+            .jitdump
+            .as_ref()
+            .map_or(Path::new(""), |d| d.path()))
+    }
+
+    /// Register every stub installed from now on with an attached (or
+    /// later attached) debugger through the GDB JIT interface, and
+    /// unregister it when it is freed or the `Jit` is dropped.
+    pub fn enable_gdb(&mut self) {
+        self.tools.gdb.get_or_insert_with(Default::default);
+    }
+
+    /// Also write each stub's LIL source to `<dir>/<name>.lil` and point the
+    /// debug information at it, so `gdb`'s `list` and `perf annotate` can
+    /// show the source.
+    pub fn enable_source_dir(&mut self, dir: impl Into<PathBuf>) -> Result<(), Error> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            what: format!("cannot create the source directory {}", dir.display()),
+            source,
+        })?;
+        let dir = dir.canonicalize().unwrap_or(dir);
+        self.tools.source_dir = Some(dir);
+        Ok(())
     }
 
     /// Occupancy of the code cache.
@@ -96,9 +247,41 @@ impl Jit {
 pub struct Installed {
     code: InstalledCode,
     compiled: CompiledStub,
+    name: Option<Box<str>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A stub name made safe as a file name.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 impl Installed {
+    /// The name the stub was installed with, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The symbol debuggers and profilers know the stub by: its name, or
+    /// `lil_stub_<id>` for an unnamed stub.
+    pub fn symbol_name(&self) -> String {
+        match &self.name {
+            Some(name) => name.to_string(),
+            None => format!("lil_stub_{}", self.code.id()),
+        }
+    }
+
     /// The address of the stub's first instruction, where calls enter it.
     pub fn addr(&self) -> usize {
         self.code.addr()

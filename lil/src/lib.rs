@@ -62,9 +62,12 @@ pub use lil_macros::lil_parse;
 
 // ---- back end: checking, code generation, installation, disassembly --------
 
+pub mod debuginfo;
 pub mod disasm;
 mod error;
+pub mod gdb;
 mod jit;
+pub mod perf;
 
 /// The validity checker: `Stub` → [`CheckedStub`], diagnostics with codes.
 pub use lil_check as check;

@@ -227,6 +227,7 @@ fn arm64_listing_of_a_hand_built_stub() {
             },
         ],
         data_start: 16,
+        unwind: Default::default(),
     };
     let out = listing_at(&compiled, &stub, text, 0x1000_0000);
     assert_eq!(
