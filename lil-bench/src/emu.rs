@@ -16,6 +16,9 @@ use dynasmrt::aarch64::Aarch64Relocation;
 use dynasmrt::{DynasmApi, VecAssembler, dynasm};
 use lil_emu::Arm64Emulator;
 use lil_machine::{HostCall, HostSig, Machine, MachineError, ThreadPointerAccess, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use lil_stubs::{ClassInfo, VmLayout};
 use lil_syntax::Type;
 
@@ -33,6 +36,20 @@ pub struct EmuWorld {
     object: u64,
     lockable: u64,
     compiled: u64,
+    frames: Rc<RefCell<Option<Frame>>>,
+}
+
+/// An M2N frame as words (`lil_codegen::M2nFrame`).
+pub type Frame = [u64; 26];
+
+/// The newest M2N frame of the thread whose list head is at `head`.
+fn read_frame(c: &mut dyn HostCall, head: u64) -> Option<Frame> {
+    let frame = c.read_u64(head).ok().filter(|&f| f != 0)?;
+    let mut words = [0u64; 26];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = c.read_u64(frame + 8 * i as u64).ok()?;
+    }
+    Some(words)
 }
 
 fn err(e: MachineError) -> String {
@@ -47,6 +64,28 @@ impl EmuWorld {
         let tls_offset = match emu.thread_pointer_access() {
             ThreadPointerAccess::TlsSlot { offset } => offset,
             ThreadPointerAccess::Call { .. } => return Err("the emulator has no TLS slot".into()),
+        };
+        let mut alloc = |bytes: usize| emu.alloc(bytes, 16);
+        let thread = alloc(64).map_err(err)?;
+        let tlab = alloc(TLAB_BYTES).map_err(err)?;
+        let class = alloc(64).map_err(err)?;
+        let vtable = alloc(128).map_err(err)?;
+        let object = alloc(32).map_err(err)?;
+        let lockable = alloc(32).map_err(err)?;
+        let class_object = alloc(32).map_err(err)?;
+        let class_handle = alloc(8).map_err(err)?;
+        let jni_env = alloc(32).map_err(err)?;
+        let method = alloc(32).map_err(err)?;
+
+        let frames: Rc<RefCell<Option<Frame>>> = Rc::default();
+        let head = thread + layout.thread.m2n_list as u64;
+        // The helpers that run under an M2N frame record it.
+        let recording = |value: Option<Value>| -> lil_machine::HostFn {
+            let frames = frames.clone();
+            Box::new(move |c: &mut dyn HostCall| {
+                *frames.borrow_mut() = read_frame(c, head);
+                value
+            })
         };
         let mut host = |params: &[Type], ret: Option<Type>, f: lil_machine::HostFn| {
             emu.host_fn(HostSig::new(params, ret), f)
@@ -64,7 +103,7 @@ impl EmuWorld {
         h.gc_alloc = host(
             &[Type::G4, Type::Pint],
             Some(Type::Ref),
-            Box::new(|_| Some(Value::int(Type::Ref, 0))),
+            recording(Some(Value::int(Type::Ref, 0))),
         )
         .map_err(err)?;
         h.gc_enable = host(&[], None, Box::new(|_| Some(Value::pint(0)))).map_err(err)?;
@@ -73,29 +112,22 @@ impl EmuWorld {
         h.jit_compile = host(
             &[Type::Pint],
             Some(Type::Pint),
-            Box::new(move |_| Some(Value::pint(compiled))),
+            recording(Some(Value::pint(compiled))),
         )
         .map_err(err)?;
         h.monitor_enter_slow =
-            host(&[Type::Ref], None, Box::new(|_| Some(Value::pint(0)))).map_err(err)?;
+            host(&[Type::Ref], None, recording(Some(Value::pint(0)))).map_err(err)?;
+        let native_frames = frames.clone();
         let native_pow = host(
             &[Type::Pint, Type::Pint, Type::F8, Type::F8],
             Some(Type::F8),
-            Box::new(|c: &mut dyn HostCall| Some(Value::f8(c.arg(2).as_f64() * c.arg(3).as_f64()))),
+            Box::new(move |c: &mut dyn HostCall| {
+                *native_frames.borrow_mut() = read_frame(c, head);
+                Some(Value::f8(c.arg(2).as_f64() * c.arg(3).as_f64()))
+            }),
         )
         .map_err(err)?;
 
-        let mut alloc = |bytes: usize| emu.alloc(bytes, 16);
-        let thread = alloc(64).map_err(err)?;
-        let tlab = alloc(TLAB_BYTES).map_err(err)?;
-        let class = alloc(64).map_err(err)?;
-        let vtable = alloc(128).map_err(err)?;
-        let object = alloc(32).map_err(err)?;
-        let lockable = alloc(32).map_err(err)?;
-        let class_object = alloc(32).map_err(err)?;
-        let class_handle = alloc(8).map_err(err)?;
-        let jni_env = alloc(32).map_err(err)?;
-        let method = alloc(32).map_err(err)?;
         let depth = 3;
         let table = i64::from(layout.vtable.superclasses);
         let words = [
@@ -135,6 +167,7 @@ impl EmuWorld {
             object,
             lockable,
             compiled,
+            frames,
         })
     }
 
@@ -146,18 +179,35 @@ impl EmuWorld {
     /// Run `stub`'s fast path at `addr` once and return the number of
     /// instructions the stub executed. Checks the result and effects.
     pub fn count(&mut self, stub: StubKind, addr: u64) -> Result<u64, String> {
+        self.run(stub, addr, false).map(|(n, _)| n)
+    }
+
+    /// Run `stub` at `addr` once, on its fast path or (`slow`) on the slow
+    /// path of Figure 1 (a full allocation buffer) or monitor enter (a lock
+    /// another thread holds); returns the instructions executed and the M2N
+    /// frame the helper saw, if any. The fast path's result and effects are
+    /// checked.
+    pub fn run(
+        &mut self,
+        stub: StubKind,
+        addr: u64,
+        slow: bool,
+    ) -> Result<(u64, Option<Frame>), String> {
         let t = self.params.layout.thread;
         let word = self.params.layout.object.lock_word as u64;
+        let limit = self.tlab + TLAB_BYTES as u64;
+        let frontier = if slow { limit } else { self.tlab };
         self.emu
-            .write_u64(self.thread + t.tlab_frontier as u64, self.tlab)
+            .write_u64(self.thread + t.tlab_frontier as u64, frontier)
             .map_err(err)?;
         self.emu
-            .write_u64(
-                self.thread + t.tlab_limit as u64,
-                self.tlab + TLAB_BYTES as u64,
-            )
+            .write_u64(self.thread + t.tlab_limit as u64, limit)
             .map_err(err)?;
-        self.emu.write_u64(self.lockable + word, 0).map_err(err)?;
+        let lock = if slow { 0x9900 } else { 0 };
+        self.emu
+            .write_u64(self.lockable + word, lock)
+            .map_err(err)?;
+        *self.frames.borrow_mut() = None;
         let (entry, sig, args, trampoline) = match stub {
             StubKind::Fig1Alloc => (
                 addr,
@@ -202,7 +252,18 @@ impl EmuWorld {
         self.emu.set_count_instructions(false);
         let result = result?;
         let executed = self.emu.last_instruction_count();
+        let frame = self.frames.borrow_mut().take();
         let fail = |what: String| Err(format!("{} on the emulator: {what}", stub.name()));
+        let list = self
+            .emu
+            .read_u64(self.thread + t.m2n_list as u64)
+            .map_err(err)?;
+        if list != 0 {
+            return fail(format!("M2N list head {list:#x} after the call"));
+        }
+        if slow {
+            return Ok((executed - trampoline, frame));
+        }
         let bits = result.map(|v| v.bits);
         match stub {
             StubKind::Fig1Alloc => {
@@ -234,14 +295,7 @@ impl EmuWorld {
             }
             _ => {}
         }
-        let list = self
-            .emu
-            .read_u64(self.thread + t.m2n_list as u64)
-            .map_err(err)?;
-        if list != 0 {
-            return fail(format!("M2N list head {list:#x} after the call"));
-        }
-        Ok(executed - trampoline)
+        Ok((executed - trampoline, frame))
     }
 }
 

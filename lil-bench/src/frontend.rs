@@ -45,6 +45,33 @@ pub fn check_runner<'a>(stub: Stub) -> Runner<'a> {
     })
 }
 
+/// Minor page faults of this thread so far (0 if unknown).
+pub fn minor_faults() -> u64 {
+    // SAFETY: getrusage writes the struct it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) == 0 {
+            usage.ru_minflt as u64
+        } else {
+            0
+        }
+    }
+}
+
+/// Minor page faults one `check_owned` of `stub` takes (the median of a few).
+pub fn faults_per_check(stub: &Stub) -> u64 {
+    let mut counts: Vec<u64> = (0..5)
+        .map(|_| {
+            let copy = stub.clone();
+            let before = minor_faults();
+            black_box(lil_check::check_owned(copy).is_ok());
+            minor_faults() - before
+        })
+        .collect();
+    counts.sort_unstable();
+    counts[counts.len() / 2]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,8 @@ use std::time::Instant;
 use crate::count::CallRegs;
 use crate::measure::Runner;
 use crate::runtime::{
-    GC_TRANSITIONS, LAST_COMPILED, LOCK_ID, NativeWorld, OBJECT_SIZE, compiled_method,
+    GC_ENABLED, GC_TRANSITIONS, LAST_COMPILED, LOCK_ID, NATIVE_RAN_GC_ENABLED, NativeWorld,
+    OBJECT_SIZE, compiled_method,
 };
 use crate::stubs::StubKind;
 
@@ -119,14 +120,21 @@ pub fn check(stub: StubKind, world: &NativeWorld, f: u64) -> Result<(), String> 
     prepare(stub, world);
     let r = regs(stub, world, f);
     let before = GC_TRANSITIONS.with(|c| c.get());
+    NATIVE_RAN_GC_ENABLED.with(|c| c.set(false));
     // SAFETY: `f` is a peer of `stub` for this world.
     let (rax, xmm0) = unsafe { call(&r) };
     check_effects(stub, world, rax, xmm0)?;
     match stub {
-        StubKind::JniPow if GC_TRANSITIONS.with(|c| c.get()) != before + 2 => Err(format!(
-            "{}: gc_enable/gc_disable not both called",
-            stub.name()
-        )),
+        StubKind::JniPow
+            if GC_TRANSITIONS.with(|c| c.get()) != before + 2
+                || !NATIVE_RAN_GC_ENABLED.with(|c| c.get())
+                || GC_ENABLED.with(|c| c.get()) =>
+        {
+            Err(format!(
+                "{}: the native method must run between gc_enable and gc_disable",
+                stub.name()
+            ))
+        }
         StubKind::InstanceOf => {
             let null = CallRegs { args: [0; 6], ..r };
             // SAFETY: as above, with a null object.
@@ -140,11 +148,13 @@ pub fn check(stub: StubKind, world: &NativeWorld, f: u64) -> Result<(), String> 
     }
 }
 
-/// Call with these registers, without stepping.
+/// Call with these registers, without stepping. Never inlined: every call
+/// returns to the same address with the same stack pointer.
 ///
 /// # Safety
 ///
 /// `regs.target` must be code that can be called with these registers.
+#[inline(never)]
 pub unsafe fn call(regs: &CallRegs) -> (u64, f64) {
     #[cfg(target_arch = "x86_64")]
     {

@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 
+use lil_codegen::M2nFrame;
 use lil_stubs::{ClassInfo, VmLayout};
 
 use crate::stubs::Params;
@@ -21,15 +22,27 @@ thread_local! {
     pub static TS: Cell<u64> = const { Cell::new(0) };
     /// Calls of `gc_enable` + `gc_disable` on this thread.
     pub static GC_TRANSITIONS: Cell<u64> = const { Cell::new(0) };
+    /// Between `gc_enable` and `gc_disable`.
+    pub static GC_ENABLED: Cell<bool> = const { Cell::new(false) };
+    /// Whether the last native method call ran with the GC enabled (the
+    /// wrapper called it between `gc_enable` and `gc_disable`).
+    pub static NATIVE_RAN_GC_ENABLED: Cell<bool> = const { Cell::new(false) };
     /// Calls of the slow-path helpers on this thread.
     pub static SLOW_CALLS: Cell<u64> = const { Cell::new(0) };
     /// The method `jit_compile` was last asked for.
     pub static LAST_COMPILED: Cell<u64> = const { Cell::new(0) };
+    /// When set, the helpers record the thread's newest M2N frame in
+    /// [`LAST_FRAME`] (tests compare the frames the peers push).
+    pub static RECORD_FRAMES: Cell<bool> = const { Cell::new(false) };
+    /// The newest M2N frame a helper saw, when [`RECORD_FRAMES`] is set.
+    pub static LAST_FRAME: Cell<Option<M2nFrame>> = const { Cell::new(None) };
     /// The class and vtable slot the rustc `instanceof` compares (a rustc
     /// function cannot be specialised per class at run time, so it reads them).
     pub static RUST_INSTANCEOF: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-    /// The rustc JNI wrapper's constants: method, class handle, JNIEnv.
-    pub static RUST_JNI: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
+    /// The rustc JNI wrapper's constants: method, class handle, JNIEnv, and
+    /// the native method (a VM finds natives at run time, so rustc calls it
+    /// through a pointer).
+    pub static RUST_JNI: Cell<(u64, u64, u64, u64)> = const { Cell::new((0, 0, 0, 0)) };
 }
 
 /// The offset of [`TS`] from the `fs` base, if generated code can read it
@@ -69,11 +82,35 @@ pub fn tls_offset() -> Option<i32> {
 
 // ---- helpers (the VM's C functions) ---------------------------------------
 
+/// Byte offset of the M2N list head in the thread structure.
+const M2N_LIST: usize = 8;
+
+/// Copy the thread's newest M2N frame into [`LAST_FRAME`] if recording.
+fn record_frame() {
+    if !RECORD_FRAMES.with(Cell::get) {
+        return;
+    }
+    let ts = TS.with(Cell::get);
+    let frame = if ts == 0 {
+        None
+    } else {
+        // SAFETY: `ts` is the world's thread structure; a non-zero list head
+        // is a frame a stub pushed and has not popped (it is on the stack
+        // below this call).
+        unsafe {
+            let head = std::ptr::read_volatile((ts as usize + M2N_LIST) as *const u64);
+            (head != 0).then(|| std::ptr::read_volatile(head as *const M2nFrame))
+        }
+    };
+    LAST_FRAME.with(|c| c.set(frame));
+}
+
 /// `gc_alloc(size, vtable)`: the allocation slow path. Leaks (it runs only
 /// in correctness checks).
 #[inline(never)]
 pub extern "C" fn gc_alloc(size: u32, vtable: u64) -> u64 {
     SLOW_CALLS.with(|c| c.set(c.get() + 1));
+    record_frame();
     let words = (size as usize).div_ceil(8).max(1);
     let object: &'static mut [u64] = Box::leak(vec![0u64; words].into_boxed_slice());
     object[0] = vtable;
@@ -84,19 +121,24 @@ pub extern "C" fn gc_alloc(size: u32, vtable: u64) -> u64 {
 #[inline(never)]
 pub extern "C" fn gc_enable() {
     GC_TRANSITIONS.with(|c| c.set(c.get() + 1));
+    GC_ENABLED.with(|c| c.set(true));
 }
 
 /// `gc_disable()`: native code returns.
 #[inline(never)]
 pub extern "C" fn gc_disable() {
     GC_TRANSITIONS.with(|c| c.set(c.get() + 1));
+    GC_ENABLED.with(|c| c.set(false));
 }
 
 /// The JNI native method: a stand-in for `Java_java_lang_Math_pow` that
-/// costs one multiplication, so the wrapper's own cost is what the timings
-/// show (every peer calls this same function).
+/// costs one multiplication (and records whether the GC was enabled), so
+/// the wrapper's own cost is what the timings show (every peer calls this
+/// same function).
 #[inline(never)]
 pub extern "C" fn native_pow(_env: u64, _class: u64, a: f64, b: f64) -> f64 {
+    NATIVE_RAN_GC_ENABLED.with(|c| c.set(GC_ENABLED.with(Cell::get)));
+    record_frame();
     a * b
 }
 
@@ -116,6 +158,7 @@ pub extern "C" fn compiled_method(a: u64, b: u64) -> u64 {
 #[inline(never)]
 pub extern "C" fn jit_compile(method: u64) -> u64 {
     LAST_COMPILED.with(|c| c.set(method));
+    record_frame();
     compiled_method as *const () as u64
 }
 
@@ -123,6 +166,7 @@ pub extern "C" fn jit_compile(method: u64) -> u64 {
 #[inline(never)]
 pub extern "C" fn monitor_enter_slow(_object: u64) {
     SLOW_CALLS.with(|c| c.set(c.get() + 1));
+    record_frame();
 }
 
 // ---- the world -------------------------------------------------------------
@@ -304,6 +348,7 @@ impl NativeWorld {
                 self.params.jni_method,
                 self.params.class_handle,
                 self.params.jni_env,
+                self.params.native_pow,
             ))
         });
     }
@@ -339,6 +384,19 @@ impl NativeWorld {
     /// The lock word of [`NativeWorld::lockable_addr`].
     pub fn lock_word(&self) -> u64 {
         self.lockable.get(self.params.layout.object.lock_word)
+    }
+
+    /// Set the lock word of [`NativeWorld::lockable_addr`] (for example to
+    /// another thread's lock id, to take the slow path).
+    pub fn set_lock_word(&self, value: u64) {
+        self.lockable
+            .set(self.params.layout.object.lock_word, value);
+    }
+
+    /// Fill the allocation buffer, so the next allocation takes the slow path.
+    pub fn fill_tlab(&self) {
+        let t = &self.params.layout.thread;
+        self.thread.set(t.tlab_frontier, self.tlab_range().end);
     }
 
     /// Unlock [`NativeWorld::lockable_addr`].

@@ -20,8 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lil_codegen::M2nFrame;
 
 use crate::runtime::{
-    RUST_INSTANCEOF, RUST_JNI, TS, gc_alloc, gc_disable, gc_enable, monitor_enter_slow, native_pow,
-    rethrow,
+    RUST_INSTANCEOF, RUST_JNI, TS, gc_alloc, gc_disable, gc_enable, monitor_enter_slow, rethrow,
 };
 use crate::stubs::StubKind;
 
@@ -106,7 +105,9 @@ pub extern "C" fn monitor_enter(object: u64) {
 /// read them).
 pub extern "C" fn jni_pow(a: f64, b: f64) -> f64 {
     let ts = ts();
-    let (method, class_handle, jni_env) = RUST_JNI.with(Cell::get);
+    let (method, class_handle, jni_env, native) = RUST_JNI.with(Cell::get);
+    // SAFETY: the world stores `native_pow`'s address here.
+    let native: extern "C" fn(u64, u64, f64, f64) -> f64 = unsafe { std::mem::transmute(native) };
     let mut frame = std::mem::MaybeUninit::<M2nFrame>::uninit();
     let f = frame.as_mut_ptr();
     // SAFETY: `ts` points at the thread structure, `class_handle` at a
@@ -121,7 +122,7 @@ pub extern "C" fn jni_pow(a: f64, b: f64) -> f64 {
         (*f).frame_type = 0;
         *head = f as u64;
         gc_enable();
-        let r = native_pow(jni_env, handles.as_ptr() as u64, a, b);
+        let r = native(jni_env, handles.as_ptr() as u64, a, b);
         gc_disable();
         if *(ts.add(thread::PENDING) as *const u64) != 0 {
             rethrow();

@@ -88,3 +88,90 @@ fn aarch64_peers_agree_with_the_stubs() {
         }
     }
 }
+
+/// The stubs that push an M2N frame, and whether that is on the slow path.
+const FRAMED: [(StubKind, bool); 4] = [
+    (StubKind::Fig1Alloc, true),
+    (StubKind::MonitorEnter, true),
+    (StubKind::JniPow, false),
+    (StubKind::CompileMe, false),
+];
+
+#[test]
+fn hand_written_m2n_frames_match_lil_x64() {
+    use lil_bench::runtime::{LAST_FRAME, RECORD_FRAMES};
+    let Some(world) = NativeWorld::new() else {
+        eprintln!("SKIP: no native x86-64 world");
+        return;
+    };
+    let p = &world.params;
+    let env = p.env();
+    let cache = CodeCache::new(1 << 20).unwrap();
+    RECORD_FRAMES.with(|c| c.set(true));
+    for (stub, slow) in FRAMED {
+        let checked = lil_check::check_owned(stub.parse(&p.args(stub)).unwrap()).unwrap();
+        let lil = lil_codegen_x64::X64Backend.compile(&checked, &env).unwrap();
+        let hand = lil_bench::hand_x64::emit(stub, p).unwrap();
+        let mut frames = Vec::new();
+        for code in [&lil.code, &hand] {
+            let addr = cache.install(code).unwrap().addr() as u64;
+            native::prepare(stub, &world);
+            if slow {
+                world.fill_tlab();
+                world.set_lock_word(0x9900);
+            }
+            LAST_FRAME.with(|c| c.set(None));
+            // SAFETY: a peer of `stub` for this world.
+            unsafe { native::call(&native::regs(stub, &world, addr)) };
+            frames.push(
+                LAST_FRAME
+                    .with(|c| c.get())
+                    .expect("the helper saw a frame"),
+            );
+            assert_eq!(world.thread.get(p.layout.thread.m2n_list), 0, "popped");
+        }
+        let (l, h) = (frames[0], frames[1]);
+        let name = stub.name();
+        assert_eq!(l.prev, h.prev, "{name} prev");
+        assert_eq!(l.link, h.link, "{name} link");
+        assert_eq!(l.method, h.method, "{name} method");
+        assert_eq!(l.frame_type, h.frame_type, "{name} frame_type");
+        assert_eq!(l.return_address, h.return_address, "{name} return_address");
+        assert_eq!(l.caller_sp, h.caller_sp, "{name} caller_sp");
+        assert_eq!(
+            l.local_handles != 0,
+            h.local_handles != 0,
+            "{name} local_handles"
+        );
+    }
+    RECORD_FRAMES.with(|c| c.set(false));
+}
+
+#[cfg(feature = "emulator")]
+#[test]
+fn hand_written_m2n_frames_match_lil_arm64() {
+    let mut world = lil_bench::emu::EmuWorld::new().unwrap();
+    let p = world.params.clone();
+    let env = p.env();
+    for (stub, slow) in FRAMED {
+        let checked = lil_check::check_owned(stub.parse(&p.args(stub)).unwrap()).unwrap();
+        let lil = lil_codegen_arm64::Arm64Backend
+            .compile(&checked, &env)
+            .unwrap();
+        let hand = lil_bench::hand_arm64::emit(stub, &p).unwrap();
+        let mut frames = Vec::new();
+        for code in [&lil.code, &hand] {
+            let addr = world.install(code).unwrap();
+            let (_, frame) = world.run(stub, addr, slow).unwrap();
+            frames.push(frame.expect("the helper saw a frame"));
+        }
+        let (l, h) = (frames[0], frames[1]);
+        // prev, link, method, frame_type, return address, caller sp and fp,
+        // x19..x28; d8..d15 where m2n_save_all ran before the helper.
+        let words = if stub == StubKind::CompileMe { 26 } else { 18 };
+        for i in (0..words).filter(|&i| i != 2) {
+            assert_eq!(l[i], h[i], "{} word {i}", stub.name());
+        }
+        assert_eq!(l[2] != 0, h[2] != 0, "{} local_handles", stub.name());
+    }
+}

@@ -26,6 +26,7 @@ Examples:
   lil bench                                    the full report, markdown
   lil bench --json > bench.jsonl               one JSON object per measurement
   lil bench --chart docs/perf/scaling.svg      also draw the scaling chart
+  lil bench --json-file docs/perf/results.jsonl   markdown on stdout, JSON lines to a file
   lil bench --quick --sizes 1000,10000         a fast, noisier run
 
 Build it with the harness: cargo run --release -p lil-cli --features bench -- bench";
@@ -39,6 +40,9 @@ pub struct Args {
     /// Shorter measurements (noisier numbers).
     #[arg(long)]
     pub quick: bool,
+    /// Also write the JSON lines to this file (the markdown still goes to stdout).
+    #[arg(long, value_name = "PATH")]
+    pub json_file: Option<PathBuf>,
     /// Write the scaling chart (SVG) to this file.
     #[arg(long, value_name = "PATH")]
     pub chart: Option<PathBuf>,
@@ -65,6 +69,9 @@ pub fn main(args: &Args) -> Exit {
     if let Some(chart) = &args.chart {
         command.push_str(&format!(" --chart {}", chart.display()));
     }
+    if let Some(json) = &args.json_file {
+        command.push_str(&format!(" --json-file {}", json.display()));
+    }
     let options = lil_bench::Options {
         quick: args.quick,
         scaling_sizes: args.sizes.clone(),
@@ -74,6 +81,14 @@ pub fn main(args: &Args) -> Exit {
     };
     match lil_bench::run(&options) {
         Ok(report) => {
+            if let Some(path) = &args.json_file
+                && let Err(e) = std::fs::write(path, report.json_lines())
+            {
+                return fail(
+                    Exit::Failure,
+                    format!("cannot write {}: {e}", path.display()),
+                );
+            }
             if args.json {
                 print!("{}", report.json_lines());
             } else {
