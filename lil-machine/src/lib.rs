@@ -11,6 +11,8 @@
 //! Narrow general-purpose values (`g1`/`g2`/`g4`) are compared by their low
 //! bits only: the bits above their width are unspecified in registers.
 
+#![warn(missing_docs)]
+
 use lil_syntax::Type;
 
 pub mod abi;

@@ -26,6 +26,8 @@
 //! Invariant: nothing here panics on user input; every failure becomes a
 //! `compile_error!`.
 
+#![warn(missing_docs)]
+
 mod emit;
 mod input;
 mod record;

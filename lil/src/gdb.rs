@@ -50,7 +50,7 @@ pub struct JitDescriptor {
     first_entry: *mut JitCodeEntry,
 }
 
-/// The descriptor the debugger reads. Only touched with [`LOCK`] held.
+/// The descriptor the debugger reads; only touched under this module's lock.
 #[cfg(feature = "gdb-jit")]
 #[unsafe(no_mangle)]
 pub static mut __jit_debug_descriptor: JitDescriptor = JitDescriptor {

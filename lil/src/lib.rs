@@ -69,6 +69,11 @@ pub mod gdb;
 mod jit;
 pub mod perf;
 
+// The examples of docs/GUIDE.md run as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/GUIDE.md")]
+struct GuideDoctests;
+
 /// The validity checker: `Stub` → [`CheckedStub`], diagnostics with codes.
 pub use lil_check as check;
 /// What both backends share: the `Backend` trait, conventions, host
