@@ -31,7 +31,10 @@ pub fn draw(points: &[Point], path: &Path) -> Result<(), String> {
     let ms = |p: &Point| p.elapsed.as_secs_f64() * 1e3;
     let t_range = range(points.iter().map(ms));
     let mut chart = ChartBuilder::on(&left)
-        .caption("generate + check + compile + install", ("sans-serif", 17))
+        .caption(
+            "N stubs: generate + check + compile + install",
+            ("sans-serif", 17),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -42,7 +45,7 @@ pub fn draw(points: &[Point], path: &Path) -> Result<(), String> {
         .x_desc("per-class instanceof stubs in one cache")
         .y_desc("total time (ms)")
         .x_label_formatter(&|x| format!("{x:.0e}"))
-        .y_label_formatter(&|y| format!("{y:.3}"))
+        .y_label_formatter(&|y| tick(*y))
         .draw()
         .map_err(|x| e(&x))?;
     for (target, name, color) in targets {
@@ -97,7 +100,7 @@ pub fn draw(points: &[Point], path: &Path) -> Result<(), String> {
         .x_desc("per-class instanceof stubs in one cache")
         .y_desc("MiB")
         .x_label_formatter(&|x| format!("{x:.0e}"))
-        .y_label_formatter(&|y| format!("{y:.3}"))
+        .y_label_formatter(&|y| tick(*y))
         .draw()
         .map_err(|x| e(&x))?;
     for (name, color, value) in kinds {
@@ -125,6 +128,17 @@ pub fn draw(points: &[Point], path: &Path) -> Result<(), String> {
         .map_err(|x| e(&x))?;
     root.present().map_err(|x| e(&x))?;
     Ok(())
+}
+
+/// A tick label: no decimals above 10, enough below.
+fn tick(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 /// A positive range around the values, with a margin on the log scale.

@@ -87,6 +87,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     h.front_end()?;
     h.goals();
     h.listings();
+    h.summary();
     Ok(h.report)
 }
 
@@ -1094,6 +1095,106 @@ impl Harness {
                 note
             },
         );
+    }
+
+    // ---- summary ---------------------------------------------------------------------
+
+    fn summary(&mut self) {
+        let mut out = String::new();
+        let _ = writeln!(out, "Machine: {}.\n", self.report.machine.describe());
+        let mut t = Table::new(&[
+            "stub",
+            "LIL text → code",
+            "lil_parse! → code",
+            "hand dynasm",
+            "Cranelift speed / none",
+            "x86-64 insns LIL / hand",
+            "AArch64 insns LIL / hand",
+            "per call: LIL / hand / Cranelift / rustc",
+        ]);
+        let n = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.0}")
+            } else {
+                "–".into()
+            }
+        };
+        for stub in StubKind::ALL {
+            let b = stub.name();
+            let g = |s: &str, m: &str| self.get(b, s, m);
+            t.row(vec![
+                format!("`{b}`"),
+                fmt_ns(g(sys::TEXT, "generate")),
+                fmt_ns(g(sys::TEMPLATE, "generate")),
+                fmt_ns(g(sys::HAND, "generate")),
+                format!(
+                    "{} / {}",
+                    fmt_ns(g(sys::SPEED, "compile_only")),
+                    fmt_ns(g(sys::NONE, "compile_only"))
+                ),
+                format!(
+                    "{} / {}",
+                    n(g(sys::LIL, "fast_path_insns")),
+                    n(g(sys::HAND, "fast_path_insns"))
+                ),
+                format!(
+                    "{} / {}",
+                    n(g(sys::LIL_A64, "fast_path_insns")),
+                    n(g(sys::HAND_A64, "fast_path_insns"))
+                ),
+                format!(
+                    "{} / {} / {} / {}",
+                    fmt_ns(g(sys::LIL, "time_per_call")),
+                    fmt_ns(g(sys::HAND, "time_per_call")),
+                    fmt_ns(g(sys::SPEED, "time_per_call")),
+                    fmt_ns(g(sys::RUSTC, "time_per_call")),
+                ),
+            ]);
+        }
+        out.push_str(&t.markdown());
+        let _ = writeln!(out);
+        let mut t = Table::new(&[
+            "stubs in one cache",
+            "x86-64 stubs/s",
+            "AArch64 stubs/s",
+            "code B/stub",
+            "bookkeeping B/stub",
+            "RSS growth B/stub",
+        ]);
+        for &stubs in &self.opts.scaling_sizes {
+            let b = format!("scaling_{stubs}");
+            let g = |s: &str, m: &str| self.get(&b, s, m);
+            t.row(vec![
+                fmt_num(stubs as f64),
+                fmt_num(g(sys::TEMPLATE, "stubs_per_s")),
+                fmt_num(g(sys::TEMPLATE_A64, "stubs_per_s")),
+                format!("{:.1}", g(sys::TEMPLATE, "code_per_stub")),
+                format!("{:.1}", g(sys::TEMPLATE, "bookkeeping_per_stub")),
+                format!("{:.1}", g(sys::TEMPLATE, "rss_growth_per_stub")),
+            ]);
+        }
+        out.push_str(&t.markdown());
+        let _ = writeln!(out);
+        let mut t = Table::new(&["goal", "stub", "measured", "target", "result"]);
+        for g in &self.report.goals {
+            let op = match g.direction {
+                Direction::AtMost => "≤",
+                Direction::AtLeast => "≥",
+            };
+            t.row(vec![
+                g.name.clone(),
+                g.bench.clone(),
+                format!("{} {}", fmt_num(g.measured), g.unit),
+                format!("{op} {} {}", fmt_num(g.target), g.unit),
+                if g.pass() {
+                    "pass".to_owned()
+                } else {
+                    format!("**FAIL** ({})", g.margin())
+                },
+            ]);
+        }
+        out.push_str(&t.markdown());
+        self.report.summary = out;
     }
 
     // ---- listings --------------------------------------------------------------------

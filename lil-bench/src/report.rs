@@ -252,6 +252,9 @@ pub struct Report {
     pub goals: Vec<Goal>,
     /// Free text after the tables: caveats, instruction listings.
     pub notes: Vec<String>,
+    /// A compact markdown summary (one table per topic, goals without
+    /// notes), for the README.
+    pub summary: String,
 }
 
 impl Report {
@@ -264,6 +267,7 @@ impl Report {
             sections: Vec::new(),
             goals: Vec::new(),
             notes: Vec::new(),
+            summary: String::new(),
         }
     }
 

@@ -43,6 +43,9 @@ pub struct Args {
     /// Also write the JSON lines to this file (the markdown still goes to stdout).
     #[arg(long, value_name = "PATH")]
     pub json_file: Option<PathBuf>,
+    /// Also write a compact summary (the README's tables) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary_file: Option<PathBuf>,
     /// Write the scaling chart (SVG) to this file.
     #[arg(long, value_name = "PATH")]
     pub chart: Option<PathBuf>,
@@ -72,6 +75,9 @@ pub fn main(args: &Args) -> Exit {
     if let Some(json) = &args.json_file {
         command.push_str(&format!(" --json-file {}", json.display()));
     }
+    if let Some(summary) = &args.summary_file {
+        command.push_str(&format!(" --summary-file {}", summary.display()));
+    }
     let options = lil_bench::Options {
         quick: args.quick,
         scaling_sizes: args.sizes.clone(),
@@ -81,13 +87,19 @@ pub fn main(args: &Args) -> Exit {
     };
     match lil_bench::run(&options) {
         Ok(report) => {
-            if let Some(path) = &args.json_file
-                && let Err(e) = std::fs::write(path, report.json_lines())
-            {
-                return fail(
-                    Exit::Failure,
-                    format!("cannot write {}: {e}", path.display()),
-                );
+            let files = [
+                (&args.json_file, report.json_lines()),
+                (&args.summary_file, report.summary.clone()),
+            ];
+            for (path, text) in files {
+                if let Some(path) = path
+                    && let Err(e) = std::fs::write(path, text)
+                {
+                    return fail(
+                        Exit::Failure,
+                        format!("cannot write {}: {e}", path.display()),
+                    );
+                }
             }
             if args.json {
                 print!("{}", report.json_lines());
