@@ -24,3 +24,24 @@ fn locals_beyond_max_index_are_rejected() {
         MAX_INDEX + 1
     );
 }
+
+/// fuzz `check`, artifact `crash-975a9c58c2c53bb4d56feeda7aa44dc7ee7a5bad`,
+/// minimized by hand to four lines of text (so `lil check` crashes too):
+/// paths that disagree (E0230) at a label that starts the stub panicked in
+/// `report_conflict` ("index out of bounds: the len is 3 but the index is
+/// 4294967295"): the entry block's state has no originating instruction
+/// (`origin` is `u32::MAX`), and describing that path indexed the body
+/// with it.
+#[test]
+fn conflict_at_a_label_that_starts_the_stub_is_an_error_not_a_panic() {
+    let text = "entry 0:platform::void;\n:a;\nlocals 1;\nj a;\n";
+    let stub = match lil_syntax::parse(text) {
+        Ok(s) => s,
+        Err(e) => panic!("{e:?}"),
+    };
+    let codes = match lil_check::check(&stub) {
+        Ok(_) => panic!("accepted; the locals disagree where the paths meet"),
+        Err(d) => d.codes(),
+    };
+    assert!(codes.contains(&"E0230"), "{codes:?}");
+}
