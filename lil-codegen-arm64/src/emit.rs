@@ -258,6 +258,17 @@ impl<'a> Emitter<'a> {
         }
         let inverted = ones > zeros;
         let skip = if inverted { 0xffff } else { 0 };
+        if self.st.options.patchable_constants && 4 - zeros.max(ones) >= 2 {
+            // A fixed form a template can patch with any value.
+            dynasm!(ops
+                ; .arch aarch64
+                ; movz X(r), hw(0)
+                ; movk X(r), hw(1), lsl 16
+                ; movk X(r), hw(2), lsl 32
+                ; movk X(r), hw(3), lsl 48
+            );
+            return;
+        }
         let mut first = true;
         for k in 0..4u32 {
             let h = hw(k);

@@ -23,7 +23,9 @@ pub mod abi;
 mod emit;
 mod inst;
 
-use lil_codegen::{Backend, CheckedStub, CodegenError, CompiledStub, HostEnv, Target, TargetDesc};
+use lil_codegen::{
+    Backend, CheckedStub, CodegenError, CompileOptions, CompiledStub, HostEnv, Target, TargetDesc,
+};
 
 /// The AArch64 code generator.
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,8 +40,14 @@ impl Backend for Arm64Backend {
         &abi::DESC
     }
 
-    fn compile(&self, stub: &CheckedStub, env: &HostEnv) -> Result<CompiledStub, CodegenError> {
+    fn compile_with(
+        &self,
+        stub: &CheckedStub,
+        env: &HostEnv,
+        options: &CompileOptions,
+    ) -> Result<CompiledStub, CodegenError> {
         let mut e = emit::Emitter::new(stub, env)?;
+        e.st.options = *options;
         let (source_map, data_start) = lil_codegen::drive::run(&mut e)?;
         let mut unwind = std::mem::take(&mut e.st.unwind);
         let frame_size = e.st.plan.frame_size as i32;

@@ -11,7 +11,7 @@
 
 use crate::plan::FramePlan;
 use crate::unwind::{FrameState, UnwindInfo};
-use crate::{CodegenError, HostEnv, SourceMapEntry};
+use crate::{CodegenError, CompileOptions, HostEnv, SourceMapEntry};
 use dynasmrt::DynamicLabel;
 use lil_check::{CheckedStub, Context};
 use lil_syntax::{CallKind, InstKind, LabelId};
@@ -24,6 +24,8 @@ pub struct EmitState<'a> {
     pub plan: FramePlan,
     /// The host environment.
     pub env: &'a HostEnv,
+    /// How to generate code.
+    pub options: CompileOptions,
     /// Whether the frame is set up at the current point.
     pub framed: bool,
     /// Index of the instruction being emitted.
@@ -74,6 +76,7 @@ impl<'a> EmitState<'a> {
             stub,
             plan,
             env,
+            options: CompileOptions::default(),
             framed: false,
             i: 0,
             unwind: UnwindInfo::default(),

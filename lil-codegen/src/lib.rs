@@ -33,6 +33,7 @@ pub use host::{HostEnv, M2nHooks, ThreadPointer};
 pub use lil_check::CheckedStub;
 pub use m2n::M2nFrame;
 pub use plan::{FramePlan, Loc};
+
 pub use target::{ArgLoc, CallingConvention, Reg, RegClass, Target, TargetDesc};
 
 use std::ops::Range;
@@ -110,6 +111,17 @@ pub struct CompiledStub {
     pub unwind: unwind::UnwindInfo,
 }
 
+/// How to generate code, beyond the stub and the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Materialise every constant that needs more than one instruction in
+    /// a fixed form that holds any value of its width (on AArch64, the full
+    /// `movz` + 3 × `movk`; x86-64's widest encodings already are), so that
+    /// a template can patch the constant later
+    /// (`lil::template`). Costs a few instructions on AArch64.
+    pub patchable_constants: bool,
+}
+
 /// A code generator for one target.
 pub trait Backend {
     /// The target.
@@ -117,5 +129,14 @@ pub trait Backend {
     /// The target's registers and C ABI.
     fn desc(&self) -> &'static TargetDesc;
     /// Generate position-independent code for `stub` in `env`.
-    fn compile(&self, stub: &CheckedStub, env: &HostEnv) -> Result<CompiledStub, CodegenError>;
+    fn compile(&self, stub: &CheckedStub, env: &HostEnv) -> Result<CompiledStub, CodegenError> {
+        self.compile_with(stub, env, &CompileOptions::default())
+    }
+    /// [`Backend::compile`] with options.
+    fn compile_with(
+        &self,
+        stub: &CheckedStub,
+        env: &HostEnv,
+        options: &CompileOptions,
+    ) -> Result<CompiledStub, CodegenError>;
 }

@@ -45,6 +45,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A template could not be made or instantiated (code `E0505`).
+    #[error("{0}")]
+    Template(#[from] crate::template::TemplateError),
     /// Debug information for a stub could not be encoded (code `E0504`).
     #[error("{0}")]
     DebugInfo(String),
@@ -74,6 +77,7 @@ impl Error {
             Error::UnsupportedHost { .. } => vec!["E0502"],
             Error::Io { .. } => vec!["E0503"],
             Error::DebugInfo(_) => vec!["E0504"],
+            Error::Template(_) => vec!["E0505"],
         }
     }
 
@@ -87,7 +91,8 @@ impl Error {
             | Error::Cache(_)
             | Error::UnsupportedHost { .. }
             | Error::Io { .. }
-            | Error::DebugInfo(_) => Vec::new(),
+            | Error::DebugInfo(_)
+            | Error::Template(_) => Vec::new(),
         }
     }
 
@@ -102,7 +107,8 @@ impl Error {
             | Error::Cache(_)
             | Error::UnsupportedHost { .. }
             | Error::Io { .. }
-            | Error::DebugInfo(_) => {
+            | Error::DebugInfo(_)
+            | Error::Template(_) => {
                 let codes = self.codes();
                 let code = codes.first().copied().unwrap_or("E0499");
                 format!("error[{code}]: {self}\n  --> {name}\n")

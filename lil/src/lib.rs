@@ -68,6 +68,7 @@ mod error;
 pub mod gdb;
 mod jit;
 pub mod perf;
+pub mod template;
 
 // The examples of docs/GUIDE.md run as doctests of this crate.
 #[cfg(doctest)]
