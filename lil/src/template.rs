@@ -460,7 +460,8 @@ fn find_movwide_sites(
     };
     // movz/movk Xd, #imm16, lsl #(16*hw): sf=1, opc=10 (movz) / 11 (movk).
     let is_move = |w: u32, hw: u32, movz: bool| {
-        let opc = if movz { 0b1_10_100101 } else { 0b1_11_100101 };
+        // sf (1), opc (10 movz, 11 movk), 100101.
+        let opc = if movz { 0x1A5 } else { 0x1E5 };
         w >> 23 == opc && (w >> 21) & 3 == hw
     };
     let value_of = |code: &[u8], k: usize| -> Option<u64> {
