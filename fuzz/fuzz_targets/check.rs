@@ -1,0 +1,31 @@
+//! Structure-aware checker fuzzing: arbitrary ASTs (most get past the
+//! parser because there is none) must never make the checker panic; their
+//! canonical text goes through parser and checker again, and the
+//! diagnostics render against it.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use lil_fuzz::known_checker_issue;
+
+fuzz_target!(|stub: lil_syntax::Stub| {
+    if known_checker_issue(&stub) {
+        return;
+    }
+    if let Ok(checked) = lil_check::check(&stub) {
+        // Everything a backend asks of a checked stub answers.
+        let _ = checked.summary();
+        for i in 0..checked.stub().body.len() {
+            let _ = (checked.context(i), checked.op_type(i), checked.span(i));
+        }
+        let _ = checked.basic_blocks().count();
+    }
+    let text = stub.to_string();
+    if let Ok(parsed) = lil_syntax::parse(&text) {
+        match lil_check::check(&parsed) {
+            Ok(_) => {}
+            Err(d) => {
+                let _ = d.render("printed", &text);
+            }
+        }
+    }
+});
