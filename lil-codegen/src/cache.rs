@@ -164,6 +164,27 @@ impl InstalledCode {
     pub fn id(&self) -> u64 {
         self.id
     }
+
+    /// The stub's entry point as a function pointer type `F`, such as
+    /// `extern "C" fn(u64) -> u64`. `F` must be pointer-sized (checked at
+    /// compile time).
+    ///
+    /// # Safety
+    ///
+    /// `F` must be an `extern` function pointer type whose ABI and signature
+    /// match the stub's entry, and the cache must keep the stub (not freed,
+    /// not dropped) for as long as the result is called.
+    pub unsafe fn as_fn<F: Copy>(&self) -> F {
+        const {
+            assert!(
+                size_of::<F>() == size_of::<usize>(),
+                "as_fn needs a function pointer type"
+            )
+        };
+        // SAFETY: `F` is pointer-sized (checked above); the caller vouches
+        // that it is a function pointer type matching the code at `addr`.
+        unsafe { std::mem::transmute_copy::<usize, F>(&self.addr) }
+    }
 }
 
 /// A snapshot of a cache's occupancy, from [`CodeCache::stats`].

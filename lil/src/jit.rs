@@ -15,6 +15,7 @@ use lil_codegen::{CodeCache, CompiledStub, HostEnv, InstalledCode, Target};
 
 use crate::debuginfo::{LineTable, StubImage};
 use crate::perf::{JitDump, PerfMap};
+use crate::template::{Hole, Template, TemplateError};
 use crate::{Error, check_text, compile_checked_for, gdb, host_target};
 
 /// Compiles stubs for this machine and installs them in its own code cache.
@@ -140,43 +141,134 @@ impl Jit {
         source: Option<&str>,
     ) -> Result<(), Error> {
         let name = installed.symbol_name();
-        let file = match &self.tools.source_dir {
+        let file = self.stub_file(&name, || match source {
+            Some(text) => text.to_string(),
+            None => stub.stub().to_string(),
+        })?;
+        let lines = LineTable::new(&installed.compiled, stub.stub(), source, file);
+        self.announce_image(installed.code, &name, &installed.compiled, &lines)
+    }
+
+    /// The file name the debug information gives a stub's source lines;
+    /// with a source directory, the stub's text is written there.
+    fn stub_file(&self, name: &str, text: impl FnOnce() -> String) -> Result<String, Error> {
+        let stem = file_stem(name);
+        match &self.tools.source_dir {
             Some(dir) => {
-                let path = dir.join(format!("{}.lil", file_stem(&name)));
-                let printed;
-                let text = match source {
-                    Some(text) => text,
-                    None => {
-                        printed = stub.stub().to_string();
-                        &printed
-                    }
-                };
-                std::fs::write(&path, text).map_err(|source| Error::Io {
+                let path = dir.join(format!("{stem}.lil"));
+                std::fs::write(&path, text()).map_err(|source| Error::Io {
                     what: format!("cannot write the stub source {}", path.display()),
                     source,
                 })?;
-                path.display().to_string()
+                Ok(path.display().to_string())
             }
-            None => format!("{}.lil", file_stem(&name)),
-        };
-        let lines = LineTable::new(&installed.compiled, stub.stub(), source, file);
+            None => Ok(format!("{stem}.lil")),
+        }
+    }
+
+    fn announce_image(
+        &self,
+        code: InstalledCode,
+        name: &str,
+        compiled: &CompiledStub,
+        lines: &LineTable,
+    ) -> Result<(), Error> {
         let image = StubImage {
-            name: &name,
-            addr: installed.addr() as u64,
-            compiled: &installed.compiled,
-            lines: &lines,
+            name,
+            addr: code.addr() as u64,
+            compiled,
+            lines,
         };
         if let Some(map) = &self.tools.perf_map {
-            map.record(image.addr, installed.compiled.code.len() as u64, &name)?;
+            map.record(image.addr, compiled.code.len() as u64, name)?;
         }
         if let Some(dump) = &self.tools.jitdump {
             dump.record(&image)?;
         }
         if let Some(gdb) = &self.tools.gdb {
             let registration = gdb::register(&image)?;
-            lock(gdb).insert(installed.code.id(), registration);
+            lock(gdb).insert(code.id(), registration);
         }
         Ok(())
+    }
+
+    /// Instantiate `template` with `values` in its holes straight into the
+    /// code cache: a copy of the code and a few stores, no compilation.
+    /// Returns the cache's handle; free it with [`Jit::free_code`]. The
+    /// name, if any, is for debuggers and profilers.
+    ///
+    /// ```
+    /// # #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))] {
+    /// use lil::template::{Hole, Template};
+    /// use lil::{HostEnv, Jit};
+    /// let jit = Jit::new(HostEnv::default())?;
+    /// let add_k = jit.template("entry 0:platform:g8:g8; r = i0 + %0i:g8; ret;", &[Hole::Word])?;
+    /// let add_5 = jit.install_template(&add_k, &[5], None)?;
+    /// // SAFETY: platform:g8:g8, and `jit` keeps the code.
+    /// let f = unsafe { add_5.as_fn::<extern "C" fn(u64) -> u64>() };
+    /// assert_eq!(f(37), 42);
+    /// jit.free_code(add_5)?;
+    /// # }
+    /// # Ok::<(), lil::Error>(())
+    /// ```
+    pub fn install_template(
+        &self,
+        template: &Template,
+        values: &[i64],
+        name: Option<&str>,
+    ) -> Result<InstalledCode, Error> {
+        if template.target() != self.target {
+            return Err(TemplateError::WrongTarget {
+                template: template.target(),
+                jit: self.target,
+            }
+            .into());
+        }
+        // Instances are small: patch on the stack, then one copy into the cache.
+        let len = template.code_len();
+        let mut stack = [0u8; 1024];
+        let mut heap = Vec::new();
+        let buf = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap[..]
+        };
+        template.write(values, buf)?;
+        let code = self.cache.install(buf)?;
+        if self.tools.any() {
+            let name = match name {
+                Some(name) => name.to_string(),
+                None => format!("lil_stub_{}", code.id()),
+            };
+            let compiled = template.instantiate(values)?;
+            let result = self
+                .stub_file(&name, || template.source().to_string())
+                .and_then(|file| {
+                    let lines = template.line_table(file);
+                    self.announce_image(code, &name, &compiled, &lines)
+                });
+            if let Err(err) = result {
+                self.cache.free(code)?;
+                return Err(err);
+            }
+        }
+        Ok(code)
+    }
+
+    /// A template for this machine from LIL text whose `%0i`, `%1i`, ...
+    /// directives are its holes (see [`Template::from_text`]).
+    pub fn template(&self, text: &str, holes: &[Hole]) -> Result<Template, Error> {
+        Template::from_text(self.target, &self.env, text, holes)
+    }
+
+    /// Free code installed by [`Jit::install_template`]. No thread may be
+    /// running it or run it afterwards.
+    pub fn free_code(&self, code: InstalledCode) -> Result<(), Error> {
+        if let Some(gdb) = &self.tools.gdb {
+            lock(gdb).remove(&code.id());
+        }
+        Ok(self.cache.free(code)?)
     }
 
     /// Free an installed stub so its bytes can be reused. No thread may be
@@ -309,15 +401,7 @@ impl Installed {
     /// is whatever the host says), and the [`Jit`] that installed the stub
     /// must outlive every call through the result.
     pub unsafe fn as_fn<F: Copy>(&self) -> F {
-        const {
-            assert!(
-                size_of::<F>() == size_of::<usize>(),
-                "as_fn needs a function pointer type"
-            )
-        };
-        let addr = self.code.addr();
-        // SAFETY: `F` is pointer-sized (checked above); the caller vouches
-        // that it is a function pointer type matching the code at `addr`.
-        unsafe { std::mem::transmute_copy::<usize, F>(&addr) }
+        // SAFETY: the caller's obligations are those of `InstalledCode::as_fn`.
+        unsafe { self.code.as_fn() }
     }
 }

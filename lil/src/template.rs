@@ -53,6 +53,7 @@
 use lil_check::CheckedStub;
 use lil_codegen::{CompileOptions, CompiledStub, HostEnv, Target};
 
+use crate::debuginfo::LineTable;
 use crate::{Error, backend};
 
 /// What kind of constant a hole is, which fixes its range and the sentinel
@@ -117,6 +118,14 @@ pub enum TemplateError {
         /// What differs.
         what: &'static str,
     },
+    /// The template was made for another target than the JIT's.
+    #[error("the template is for {template}, this JIT generates {jit} code")]
+    WrongTarget {
+        /// The template's target.
+        template: Target,
+        /// The JIT's.
+        jit: Target,
+    },
     /// `instantiate` was given the wrong number of values.
     #[error("the template has {expected} hole(s), {got} value(s) were given")]
     Arity {
@@ -171,6 +180,11 @@ pub struct Template {
     holes: Vec<Hole>,
     base: CompiledStub,
     sites: Vec<Site>,
+    /// The stub's text, for debuggers: the text given, or the stub as
+    /// printed (with the first sentinel values in its holes).
+    source: String,
+    /// The source line of each stretch of code, in `source`.
+    lines: Vec<(u32, u32)>,
 }
 
 impl Template {
@@ -196,11 +210,21 @@ impl Template {
         holes: &[Hole],
         build: impl Fn(&[i64]) -> Result<CheckedStub, Error>,
     ) -> Result<Template, Error> {
+        Template::make(target, env, holes, build, None)
+    }
+
+    fn make(
+        target: Target,
+        env: &HostEnv,
+        holes: &[Hole],
+        build: impl Fn(&[i64]) -> Result<CheckedStub, Error>,
+        text: Option<&str>,
+    ) -> Result<Template, Error> {
         let backend = backend(target);
         let options = CompileOptions {
             patchable_constants: true,
         };
-        let compile_set = |set: usize| -> Result<(Vec<i64>, CompiledStub), Error> {
+        let compile_set = |set: usize| -> Result<(Vec<i64>, CompiledStub, CheckedStub), Error> {
             let values: Vec<i64> = holes
                 .iter()
                 .enumerate()
@@ -210,11 +234,11 @@ impl Template {
             let code = backend
                 .compile_with(&stub, env, &options)
                 .map_err(|source| Error::Codegen { target, source })?;
-            Ok((values, code))
+            Ok((values, code, stub))
         };
-        let (a_values, a) = compile_set(0)?;
-        let (b_values, b) = compile_set(1)?;
-        let (c_values, c) = compile_set(2)?;
+        let (a_values, a, a_stub) = compile_set(0)?;
+        let (b_values, b, _) = compile_set(1)?;
+        let (c_values, c, _) = compile_set(2)?;
         for other in [&b, &c] {
             if other.code.len() != a.code.len() {
                 return Err(TemplateError::ShapeDepends {
@@ -242,10 +266,17 @@ impl Template {
             Target::X64 => find_byte_sites(&a, &b, holes, &a_values, &b_values)?,
             Target::Arm64 => find_movwide_sites(&a, &b, holes, &a_values, &b_values)?,
         };
+        let source = match text {
+            Some(text) => text.to_string(),
+            None => a_stub.stub().to_string(),
+        };
+        let lines = LineTable::new(&a, a_stub.stub(), text, "").rows;
         let template = Template {
             holes: holes.to_vec(),
             base: a,
             sites,
+            source,
+            lines,
         };
         // Instantiating with the third set's values must reproduce the third
         // compilation exactly.
@@ -273,12 +304,27 @@ impl Template {
         text: &str,
         holes: &[Hole],
     ) -> Result<Template, Error> {
-        Template::new(target, env, holes, |values| {
+        let build = |values: &[i64]| {
             let args: Vec<lil_syntax::Arg<'_>> =
                 values.iter().map(|&v| lil_syntax::Arg::int(v)).collect();
             let stub = lil_syntax::parse_with(text, &args)?;
             Ok(lil_check::check_owned(stub)?)
-        })
+        };
+        Template::make(target, env, holes, build, Some(text))
+    }
+
+    /// The stub's text: the text a template was made from, or the stub
+    /// built with the first sentinel values, as printed.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The line table every instance shares, naming `file`.
+    pub fn line_table(&self, file: impl Into<String>) -> LineTable {
+        LineTable {
+            file: file.into(),
+            rows: self.lines.clone(),
+        }
     }
 
     /// The holes, in order.
@@ -526,4 +572,105 @@ fn guess_hole(run: &[u8], values: &[i64]) -> usize {
         .iter()
         .position(|v| run.contains(&(*v as u8)))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stub(target: Target, code: Vec<u8>) -> CompiledStub {
+        CompiledStub {
+            target,
+            data_start: code.len() as u32,
+            code,
+            source_map: Vec::new(),
+            unwind: Default::default(),
+        }
+    }
+
+    #[test]
+    fn byte_sites_are_exactly_the_sentinels() {
+        let (a_v, b_v) = ([Hole::Word.sentinel(0, 0)], [Hole::Word.sentinel(0, 1)]);
+        let code = |v: i64| {
+            let mut c = vec![0x48, 0xb8];
+            c.extend_from_slice(&v.to_le_bytes());
+            c.push(0xc3);
+            c
+        };
+        let (a, b) = (
+            stub(Target::X64, code(a_v[0])),
+            stub(Target::X64, code(b_v[0])),
+        );
+        let sites = find_byte_sites(&a, &b, &[Hole::Word], &a_v, &b_v).unwrap();
+        assert_eq!(
+            sites,
+            [Site {
+                offset: 2,
+                hole: 0,
+                kind: SiteKind::Bytes {
+                    width: 8,
+                    negated: false
+                }
+            }]
+        );
+        // The negation is recognised too.
+        let b = stub(Target::X64, code(b_v[0].wrapping_neg()));
+        let a = stub(Target::X64, code(a_v[0].wrapping_neg()));
+        let sites = find_byte_sites(&a, &b, &[Hole::Word], &a_v, &b_v).unwrap();
+        assert!(matches!(
+            sites[0].kind,
+            SiteKind::Bytes { negated: true, .. }
+        ));
+        // A transformed value (here, plus one) is not a site.
+        let a = stub(Target::X64, code(a_v[0] + 1));
+        let b = stub(Target::X64, code(b_v[0] + 1));
+        let err = find_byte_sites(&a, &b, &[Hole::Word], &a_v, &b_v).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Template(TemplateError::NotPatchable { .. })
+        ));
+    }
+
+    #[test]
+    fn movwide_sites_decode_the_value() {
+        let movwide = |rd: u32, v: u64| -> Vec<u8> {
+            (0..4u32)
+                .flat_map(|hw| {
+                    let opc: u32 = if hw == 0 { 0x1A5 } else { 0x1E5 };
+                    let half = ((v >> (16 * hw)) & 0xffff) as u32;
+                    ((opc << 23) | (hw << 21) | (half << 5) | rd).to_le_bytes()
+                })
+                .chain(0xd65f03c0u32.to_le_bytes())
+                .collect()
+        };
+        let (a_v, b_v) = ([Hole::Offset.sentinel(0, 0)], [Hole::Offset.sentinel(0, 1)]);
+        let a = stub(Target::Arm64, movwide(16, a_v[0] as u64));
+        let b = stub(Target::Arm64, movwide(16, b_v[0] as u64));
+        let sites = find_movwide_sites(&a, &b, &[Hole::Offset], &a_v, &b_v).unwrap();
+        assert_eq!(
+            sites,
+            [Site {
+                offset: 0,
+                hole: 0,
+                kind: SiteKind::MovWide { negated: false }
+            }]
+        );
+        // Patching writes every halfword.
+        let t = Template {
+            holes: vec![Hole::Offset],
+            base: a,
+            sites,
+            source: String::new(),
+            lines: Vec::new(),
+        };
+        let mut out = vec![0; t.code_len()];
+        t.write(&[-8], &mut out).unwrap();
+        assert_eq!(out, movwide(16, (-8i64) as u64));
+        // Moves into different registers are not one sequence.
+        let mut mixed = movwide(16, a_v[0] as u64);
+        mixed[8] ^= 1; // the third word now targets x17
+        let a = stub(Target::Arm64, mixed);
+        let b = stub(Target::Arm64, movwide(16, b_v[0] as u64));
+        assert!(find_movwide_sites(&a, &b, &[Hole::Offset], &a_v, &b_v).is_err());
+    }
 }
