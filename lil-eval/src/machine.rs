@@ -86,8 +86,16 @@ impl InstalledStub {
     }
 }
 
-/// The reference interpreter, as a [`Machine`]. See the [module
-/// documentation](self) for its address space.
+/// The reference interpreter, as a [`Machine`].
+///
+/// Its address space: one read-only range per installed stub from
+/// [`CODE_BASE`] (4 bytes per instruction, into which the return addresses
+/// of its calls point, then its `print` texts); the guest stack
+/// [`STACK_BASE`]..[`STACK_TOP`] (frame records, M2N frames, `alloc` areas);
+/// [`EXIT`], the return address of [`Machine::call`], then one unreadable
+/// 16-byte slot per host function from [`HOST_BASE`]; and the memory
+/// [`Machine::alloc`] hands out from [`DATA_BASE`], with an unmapped gap
+/// after every allocation.
 ///
 /// ```
 /// use lil_eval::EvalMachine;

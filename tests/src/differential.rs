@@ -495,6 +495,23 @@ impl Gen<'_> {
         }
     }
 
+    /// An input of type `t` (not `i0`), or a data local if there is none.
+    fn dst_input(&mut self, t: Type) -> String {
+        let inputs: Vec<String> = self
+            .params
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, p)| **p == t)
+            .map(|(k, _)| format!("i{k}"))
+            .collect();
+        if inputs.is_empty() {
+            self.data_local(t)
+        } else {
+            self.pick_string(&inputs)
+        }
+    }
+
     fn data_local(&mut self, t: Type) -> String {
         let locals: Vec<String> = self
             .data
@@ -665,7 +682,7 @@ impl Gen<'_> {
         let t = self.pick(&GENERAL);
         let op = self.pick(&BinaryOp::ALL);
         let s = op.symbol();
-        let (a, b) = if op.is_shift() {
+        let (mut a, mut b) = if op.is_shift() {
             let a = self.var(t);
             let b = if self.c.below(2) == 0 {
                 format!("{}", self.c.below(64))
@@ -682,6 +699,22 @@ impl Gen<'_> {
         } else {
             (self.var(t), self.operand(t, true))
         };
+        // Sometimes the destination is an operand too (`x = x op y`,
+        // `x = y op x`, `x = x op x`): register allocators get this wrong.
+        if self.c.below(3) == 0 {
+            let d = if self.c.below(2) == 0 {
+                self.data_local(t)
+            } else {
+                self.dst_input(t)
+            };
+            match self.c.below(3) {
+                0 => a = d.clone(),
+                1 => b = d.clone(),
+                _ => (a, b) = (d.clone(), d.clone()),
+            }
+            self.line(&format!("{d} = {a} {s} {b};"));
+            return;
+        }
         let d = self.dst(t);
         self.line(&format!("{d} = {a} {s} {b};"));
     }
