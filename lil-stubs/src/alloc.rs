@@ -9,6 +9,7 @@
 //! not zero.
 
 use lil_macros::lil_parse;
+use lil_syntax::{Stub, SyntaxErrors};
 
 use crate::{CheckedStub, ClassInfo, GenError, VmLayout, checked};
 
@@ -44,13 +45,29 @@ pub fn new_object(vm: &VmLayout) -> Result<CheckedStub, GenError> {
 /// `managed::ref`: allocate an instance of one class; its size (rounded up
 /// to the object alignment) and vtable are built into the stub.
 pub fn new_object_for_class(vm: &VmLayout, class: &ClassInfo) -> Result<CheckedStub, GenError> {
+    let size = align_up(u64::from(class.instance_size), vm.object.alignment)?;
+    checked(new_object_stub(
+        vm,
+        size as i64,
+        class.vtable as i64,
+        size as i64,
+    )?)
+}
+
+/// The per-class allocation stub for instances of `size` bytes (aligned)
+/// with vtable `vtable`; `size32` is the same size, passed to the slow path
+/// as a `g4` (a separate hole in a template).
+pub(crate) fn new_object_stub(
+    vm: &VmLayout,
+    size: i64,
+    vtable: i64,
+    size32: i64,
+) -> Result<Stub, SyntaxErrors> {
     let frontier = vm.thread.tlab_frontier;
     let limit = vm.thread.tlab_limit;
     let vtable_offset = vm.object.vtable;
     let gc_alloc = vm.helpers.gc_alloc;
-    let size = align_up(u64::from(class.instance_size), vm.object.alignment)?;
-    let vtable = class.vtable;
-    checked(lil_parse!(
+    lil_parse!(
         crate = lil_syntax,
         "entry 0:managed::ref;             // () -> a new instance of the class
          locals 3;
@@ -65,12 +82,12 @@ pub fn new_object_for_class(vm: &VmLayout, class: &ClassInfo) -> Result<CheckedS
          :slow;
          push_m2n 0;
          out platform:g4,pint:ref;
-         o0 = {size};
+         o0 = {size32};
          o1 = {vtable};
          call {gc_alloc};
          pop_m2n;
          ret;"
-    )?)
+    )
 }
 
 /// `managed:g4,pint:ref`: allocate an array of `length` elements of
@@ -145,7 +162,7 @@ pub fn new_array(vm: &VmLayout, element_size: u32) -> Result<CheckedStub, GenErr
     )?)
 }
 
-fn align_up(size: u64, alignment: u32) -> Result<u64, GenError> {
+pub(crate) fn align_up(size: u64, alignment: u32) -> Result<u64, GenError> {
     let align = u64::from(alignment);
     if !align.is_power_of_two() {
         return Err(GenError::Unsupported(format!(

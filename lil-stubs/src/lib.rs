@@ -15,6 +15,7 @@
 //! | [`class_init`] | the class-initialisation check |
 //! | [`interface`] | interface vtable lookup |
 //! | [`safepoint`] | the safepoint poll |
+//! | [`per_class`] | per-class type checks and allocation from templates: a copy and a few stores per class |
 //!
 //! Stubs of a fixed shape are written with `lil_parse!`: their text is
 //! parsed when this crate compiles, and at run time only the `{…}` holes
@@ -44,6 +45,7 @@ pub mod interface;
 pub mod jni;
 pub mod layout;
 pub mod monitor;
+pub mod per_class;
 pub mod safepoint;
 pub mod throw;
 pub mod typecheck;
@@ -75,6 +77,9 @@ pub enum GenError {
     /// The description asks for something the generator cannot do.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Making or instantiating a template failed.
+    #[error("template: {0}")]
+    Template(#[from] lil::Error),
 }
 
 /// Check a generated stub.

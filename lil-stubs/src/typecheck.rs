@@ -13,6 +13,8 @@
 
 use lil_macros::lil_parse;
 
+use lil_syntax::{Stub, SyntaxErrors};
+
 use crate::{CheckedStub, ClassInfo, GenError, VmLayout, WORD, checked};
 
 /// `managed:ref,pint:ref`: `(object, class) -> object` if the object is null
@@ -156,31 +158,43 @@ pub fn aastore(vm: &VmLayout) -> Result<CheckedStub, GenError> {
 
 /// `managed:ref:ref`: `checkcast` against one class, built in.
 pub fn checkcast_for_class(vm: &VmLayout, class: &ClassInfo) -> Result<CheckedStub, GenError> {
+    checked(match table_slot(vm, class) {
+        Some(slot) => checkcast_table(vm, slot, class.class as i64)?,
+        None => checkcast_interface(vm, class.class as i64)?,
+    })
+}
+
+/// The per-class `checkcast` of a class with a superclass-table slot.
+pub(crate) fn checkcast_table(vm: &VmLayout, slot: i64, target: i64) -> Result<Stub, SyntaxErrors> {
     let vtable = vm.object.vtable;
     let cce = vm.exceptions.class_cast;
     let throw_lazy = vm.helpers.throw_lazy_stub;
-    let target = class.class;
-    if let Some(slot) = table_slot(vm, class) {
-        return checked(lil_parse!(
-            crate = lil_syntax,
-            "entry 0:managed:ref:ref;      // (object) -> object
-             locals 1;
-             jc i0 = 0, pass;
-             ld l0, [i0+{vtable}:pint];
-             ld l0, [l0+{slot}:pint];      // the ancestor at the class's depth
-             jc l0 != {target}, fail;
-             :pass;
-             r = i0;
-             ret;
-             :fail;
-             std_places 1;
-             sp0 = {cce};
-             tailcall {throw_lazy};"
-        )?);
-    }
+    lil_parse!(
+        crate = lil_syntax,
+        "entry 0:managed:ref:ref;      // (object) -> object
+         locals 1;
+         jc i0 = 0, pass;
+         ld l0, [i0+{vtable}:pint];
+         ld l0, [l0+{slot}:pint];      // the ancestor at the class's depth
+         jc l0 != {target}, fail;
+         :pass;
+         r = i0;
+         ret;
+         :fail;
+         std_places 1;
+         sp0 = {cce};
+         tailcall {throw_lazy};"
+    )
+}
+
+/// The per-class `checkcast` of an interface (or a too-deep class): asks the VM.
+pub(crate) fn checkcast_interface(vm: &VmLayout, target: i64) -> Result<Stub, SyntaxErrors> {
+    let vtable = vm.object.vtable;
+    let cce = vm.exceptions.class_cast;
+    let throw_lazy = vm.helpers.throw_lazy_stub;
     let vtable_class = vm.vtable.class;
     let is_subtype = vm.helpers.is_subtype;
-    checked(lil_parse!(
+    lil_parse!(
         crate = lil_syntax,
         "entry 0:managed:ref:ref;          // (object) -> object; an interface
          locals 1;
@@ -198,33 +212,47 @@ pub fn checkcast_for_class(vm: &VmLayout, class: &ClassInfo) -> Result<CheckedSt
          std_places 1;
          sp0 = {cce};
          tailcall {throw_lazy};"
-    )?)
+    )
 }
 
 /// `managed:ref:g4`: `instanceof` against one class, built in. This is the
 /// generator a JIT calls once per class; it builds the stub without parsing.
 pub fn instanceof_for_class(vm: &VmLayout, class: &ClassInfo) -> Result<CheckedStub, GenError> {
+    checked(match table_slot(vm, class) {
+        Some(slot) => instanceof_table(vm, slot, class.class as i64)?,
+        None => instanceof_interface(vm, class.class as i64)?,
+    })
+}
+
+/// The per-class `instanceof` of a class with a superclass-table slot.
+pub(crate) fn instanceof_table(
+    vm: &VmLayout,
+    slot: i64,
+    target: i64,
+) -> Result<Stub, SyntaxErrors> {
     let vtable = vm.object.vtable;
-    let target = class.class;
-    if let Some(slot) = table_slot(vm, class) {
-        return checked(lil_parse!(
-            crate = lil_syntax,
-            "entry 0:managed:ref:g4;       // (object) -> 0 or 1
-             locals 1;
-             jc i0 = 0, no;
-             ld l0, [i0+{vtable}:pint];
-             ld l0, [l0+{slot}:pint];
-             jc l0 != {target}, no;
-             r = 1;
-             ret;
-             :no;
-             r = 0;
-             ret;"
-        )?);
-    }
+    lil_parse!(
+        crate = lil_syntax,
+        "entry 0:managed:ref:g4;       // (object) -> 0 or 1
+         locals 1;
+         jc i0 = 0, no;
+         ld l0, [i0+{vtable}:pint];
+         ld l0, [l0+{slot}:pint];
+         jc l0 != {target}, no;
+         r = 1;
+         ret;
+         :no;
+         r = 0;
+         ret;"
+    )
+}
+
+/// The per-class `instanceof` of an interface (or a too-deep class): asks the VM.
+pub(crate) fn instanceof_interface(vm: &VmLayout, target: i64) -> Result<Stub, SyntaxErrors> {
+    let vtable = vm.object.vtable;
     let vtable_class = vm.vtable.class;
     let is_subtype = vm.helpers.is_subtype;
-    checked(lil_parse!(
+    lil_parse!(
         crate = lil_syntax,
         "entry 0:managed:ref:g4;           // (object) -> 0 or 1; an interface
          locals 1;
@@ -238,7 +266,7 @@ pub fn instanceof_for_class(vm: &VmLayout, class: &ClassInfo) -> Result<CheckedS
          :no;
          r = 0;
          ret;"
-    )?)
+    )
 }
 
 /// `managed:ref,g4,ref:void`: `aastore` into arrays whose element class is
@@ -297,7 +325,7 @@ pub fn aastore_for_class(vm: &VmLayout, element: &ClassInfo) -> Result<CheckedSt
 
 /// The offset in a vtable of the superclass-table entry for `class`, or
 /// `None` when type tests against it need the VM.
-fn table_slot(vm: &VmLayout, class: &ClassInfo) -> Option<i64> {
+pub(crate) fn table_slot(vm: &VmLayout, class: &ClassInfo) -> Option<i64> {
     (!class.is_interface && class.depth >= 1 && class.depth <= vm.vtable.max_depth)
         .then(|| i64::from(vm.vtable.superclasses) + WORD * (i64::from(class.depth) - 1))
 }

@@ -24,8 +24,8 @@
 //!     &[Hole::Offset, Hole::Word],
 //! )?;
 //! let code = t.instantiate(&[8, 0x7f00_1234_5678])?;
-//! // The same bytes a full compile with those constants and
-//! // `patchable_constants` produces, at a fraction of the cost.
+//! // Every instance has the template's length: constants are written into
+//! // fields wide enough for any value of their hole.
 //! assert_eq!(code.code.len(), t.code_len());
 //! # Ok::<(), lil::Error>(())
 //! ```
@@ -403,9 +403,10 @@ impl Template {
         Ok(())
     }
 
-    /// The compiled stub with `values` in its holes: what
-    /// [`crate::compile_checked_for`] with `patchable_constants` would give
-    /// for the stub built with those values.
+    /// The compiled stub with `values` in its holes. It computes what the
+    /// stub built with those values computes when compiled normally; its
+    /// code is the general form (a full compile may pick shorter encodings
+    /// for small values).
     pub fn instantiate(&self, values: &[i64]) -> Result<CompiledStub, Error> {
         let mut code = vec![0; self.base.code.len()];
         self.write(values, &mut code)?;
