@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use lil::template::Template;
 use lil_codegen::{Backend, CodeCache, CompiledStub, HostEnv, Target};
 use lil_stubs::VmLayout;
 use lil_syntax::Stub;
@@ -115,6 +116,11 @@ pub mod sys {
     pub const LIL_A64: &str = "lil/arm64";
     /// Hand-written `dynasm!`, AArch64.
     pub const HAND_A64: &str = "dynasm-hand/arm64";
+    /// Template instances (`lil::template`): the stub compiled once with its
+    /// constants as holes, each instance a copy with the values written in.
+    pub const PATCH: &str = "lil-patch";
+    /// [`PATCH`] for AArch64 code.
+    pub const PATCH_A64: &str = "lil-patch/arm64";
 }
 
 struct Harness {
@@ -194,6 +200,47 @@ fn pipeline_runner<'a>(
     })
 }
 
+/// Instantiate `template` with `values` into `cache` each iteration, as
+/// `Jit::install_template` does: patch on the stack, one copy into the cache.
+fn patch_runner<'a>(cache: &'a CodeCache, template: Template, values: Vec<i64>) -> Runner<'a> {
+    Box::new(move |n| {
+        let mut handles = Vec::with_capacity(n);
+        let mut buf = [0u8; 1024];
+        let len = template.code_len().min(buf.len());
+        let start = Instant::now();
+        for _ in 0..n {
+            if template.write(&values, &mut buf[..len]).is_ok()
+                && let Ok(h) = cache.install(&buf[..len])
+            {
+                handles.push(h);
+            }
+        }
+        let elapsed = start.elapsed();
+        for h in handles {
+            let _ = cache.free(h);
+        }
+        elapsed
+    })
+}
+
+/// The stub's template for `target`, or why there is none.
+pub fn stub_template(
+    stub: StubKind,
+    target: Target,
+    p: &Params,
+) -> Result<(Template, Vec<i64>), String> {
+    let values: Vec<i64> = stub.args(p).iter().map(|&v| v as i64).collect();
+    let template = Template::from_text(target, &p.env(), stub.text(), stub.holes())
+        .map_err(|e| format!("{}: {e}", stub.name()))?;
+    if template.code_len() > 1024 {
+        return Err(format!(
+            "{}: template longer than the bench's buffer",
+            stub.name()
+        ));
+    }
+    Ok((template, values))
+}
+
 fn backend(target: Target) -> &'static dyn Backend {
     lil::backend(target)
 }
@@ -252,17 +299,20 @@ impl Harness {
             "emit",
             "install",
             "lil_parse! → code",
+            "template instance → code",
             "hand dynasm (emit + install)",
             "Cranelift speed",
             "Cranelift none",
             "text ÷ hand",
-            "template ÷ hand",
+            "lil_parse! ÷ hand",
+            "instance ÷ hand",
             "Cranelift (faster) ÷ text",
         ]);
         for stub in StubKind::ALL {
             let b = stub.name();
             let text = self.get(b, sys::TEXT, "generate");
             let template = self.get(b, sys::TEMPLATE, "generate");
+            let patch = self.get(b, sys::PATCH, "generate");
             let hand = self.get(b, sys::HAND, "generate");
             let speed = self.get(b, sys::SPEED, "compile_only");
             let none = self.get(b, sys::NONE, "compile_only");
@@ -275,11 +325,13 @@ impl Harness {
                 fmt_ns(self.get(b, sys::LIL, "emit")),
                 fmt_ns(self.get(b, sys::LIL, "install")),
                 fmt_ns(template),
+                fmt_ns(patch),
                 fmt_ns(hand),
                 fmt_ns(speed),
                 fmt_ns(none),
                 format!("{}×", fmt_num(text / hand)),
                 format!("{}×", fmt_num(template / hand)),
+                format!("{}×", fmt_num(patch / hand)),
                 if clif.is_finite() {
                     format!("{}×", fmt_num(clif / text))
                 } else {
@@ -292,7 +344,10 @@ impl Harness {
             intro: "Median time to get runnable code for one stub. LIL text → code is \
                     `parse_with` (the text with `%Ni` arguments) + `check_owned` + x86-64 \
                     emission + `CodeCache::install`; lil_parse! → code replaces the parse by \
-                    filling the template's holes (`build`). Hand dynasm is `dynasm!` into a \
+                    filling the template's holes (`build`); template instance → code is \
+                    `lil::template`: the stub compiled once with its constants as holes, each \
+                    instance patched on the stack and installed (`Jit::install_template`). \
+                    Hand dynasm is `dynasm!` into a \
                     `VecAssembler` + the same install. Cranelift is compile only: building the \
                     IR with `cranelift-frontend` + `Context::compile` (ISA, `Context` and \
                     `FunctionBuilderContext` reused; JIT installation not included, see \
@@ -308,9 +363,11 @@ impl Harness {
             "LIL text → code",
             "emit",
             "lil_parse! → code",
+            "template instance → code",
             "hand dynasm",
             "text ÷ hand",
-            "template ÷ hand",
+            "lil_parse! ÷ hand",
+            "instance ÷ hand",
             "AArch64 ÷ x86-64 (text → code)",
             "AArch64 ÷ x86-64 (emit)",
         ]);
@@ -318,15 +375,18 @@ impl Harness {
             let b = stub.name();
             let text = self.get(b, sys::TEXT_A64, "generate");
             let template = self.get(b, sys::TEMPLATE_A64, "generate");
+            let patch = self.get(b, sys::PATCH_A64, "generate");
             let hand = self.get(b, sys::HAND_A64, "generate");
             t.row(vec![
                 format!("`{b}`"),
                 fmt_ns(text),
                 fmt_ns(self.get(b, sys::LIL_A64, "emit")),
                 fmt_ns(template),
+                fmt_ns(patch),
                 fmt_ns(hand),
                 format!("{}×", fmt_num(text / hand)),
                 format!("{}×", fmt_num(template / hand)),
+                format!("{}×", fmt_num(patch / hand)),
                 format!("{}×", fmt_num(text / self.get(b, sys::TEXT, "generate"))),
                 format!(
                     "{}×",
@@ -611,15 +671,16 @@ impl Harness {
             Duration::from_millis(300)
         };
         let mut points = Vec::new();
-        for target in [Target::X64, Target::Arm64] {
+        let mut template_points = Vec::new();
+        for (path, target, system) in [
+            (scaling::Path::Compile, Target::X64, sys::TEMPLATE),
+            (scaling::Path::Compile, Target::Arm64, sys::TEMPLATE_A64),
+            (scaling::Path::Template, Target::X64, sys::PATCH),
+            (scaling::Path::Template, Target::Arm64, sys::PATCH_A64),
+        ] {
             for n in self.opts.scaling_sizes.clone() {
-                let point = scaling::measure(target, n, &vm, &env, min_total)?;
+                let point = scaling::measure(target, n, &vm, &env, path, min_total)?;
                 let bench = format!("scaling_{n}");
-                let system = if target == Target::X64 {
-                    sys::TEMPLATE
-                } else {
-                    sys::TEMPLATE_A64
-                };
                 let per = |b: usize| b as f64 / n as f64;
                 self.push(&bench, system, "stubs_per_s", point.rate(), "stubs/s");
                 self.push(
@@ -657,12 +718,16 @@ impl Harness {
                     per(point.rss_growth),
                     "B/stub",
                 );
-                points.push(point);
+                match path {
+                    scaling::Path::Compile => points.push(point),
+                    scaling::Path::Template => template_points.push(point),
+                }
             }
         }
         let mut t = Table::new(&[
             "stubs",
             "target",
+            "path",
             "time",
             "stubs/s",
             "µs/stub",
@@ -671,7 +736,11 @@ impl Harness {
             "pages committed",
             "RSS growth B/stub",
         ]);
-        for p in &points {
+        let rows = points
+            .iter()
+            .map(|p| (p, "compile"))
+            .chain(template_points.iter().map(|p| (p, "template")));
+        for (p, path) in rows {
             let per = |b: usize| format!("{:.1}", b as f64 / p.stubs as f64);
             t.row(vec![
                 fmt_num(p.stubs as f64),
@@ -679,6 +748,7 @@ impl Harness {
                     Target::X64 => "x86-64".into(),
                     Target::Arm64 => "AArch64".into(),
                 },
+                path.into(),
                 format!("{:.1} ms", p.elapsed.as_secs_f64() * 1e3),
                 fmt_num(p.rate()),
                 format!("{:.2}", 1e6 / p.rate()),
@@ -698,9 +768,11 @@ impl Harness {
         self.report.sections.push(Section {
             title: "Scaling: per-class instanceof stubs into one code cache".into(),
             intro: format!(
-                "`lil_stubs::typecheck::instanceof_for_class` (a `lil_parse!` template) + check + \
-                 compile + install, for N distinct classes into one fresh `CodeCache`; one \
-                 thread. Small sizes are repeated and the median run shown. Memory: the cache's \
+                "Path *compile*: `lil_stubs::typecheck::instanceof_for_class` (a `lil_parse!` \
+                 template) + check + compile + install; path *template*: \
+                 `lil_stubs::per_class::PerClassTemplates` made once before the timed loop, each \
+                 stub a patched copy installed. N distinct classes into one fresh `CodeCache`; one \
+                 thread. The chart shows the compile path. Small sizes are repeated and the median run shown. Memory: the cache's \
                  code bytes (excluding the 16-byte alignment), its bookkeeping (stub records and \
                  free list at their allocated capacity), the pages it committed, and the growth \
                  of the process's resident set while filling it. AArch64 code is installed as \
@@ -913,6 +985,24 @@ impl Harness {
                 "×",
                 note,
             );
+
+            let patch = self.get(b, sys::PATCH, "generate");
+            if patch.is_finite() {
+                let ratio = patch / hand;
+                let note = if ratio <= 2.0 {
+                    String::new()
+                } else {
+                    format!("{} vs hand {}", fmt_ns(patch), fmt_ns(hand))
+                };
+                self.goal(
+                    "template instance → code ≤ 2× hand dynasm",
+                    b,
+                    ratio,
+                    (Direction::AtMost, 2.0),
+                    "×",
+                    note,
+                );
+            }
         }
         for stub in StubKind::ALL {
             let b = stub.name();
@@ -976,7 +1066,12 @@ impl Harness {
                 format!("emit alone: {}×", fmt_num(emit)),
             );
         }
-        for (target, system) in [("x86-64", sys::TEMPLATE), ("AArch64", sys::TEMPLATE_A64)] {
+        for (target, system) in [
+            ("x86-64", sys::TEMPLATE),
+            ("AArch64", sys::TEMPLATE_A64),
+            ("x86-64, template instances", sys::PATCH),
+            ("AArch64, template instances", sys::PATCH_A64),
+        ] {
             let rates: Vec<(usize, f64)> = self
                 .opts
                 .scaling_sizes
@@ -1108,6 +1203,7 @@ impl Harness {
             "stub",
             "LIL text → code",
             "lil_parse! → code",
+            "template instance → code",
             "hand dynasm",
             "Cranelift speed / none",
             "x86-64 insns LIL / hand",
@@ -1128,6 +1224,7 @@ impl Harness {
                 format!("`{b}`"),
                 fmt_ns(g(sys::TEXT, "generate")),
                 fmt_ns(g(sys::TEMPLATE, "generate")),
+                fmt_ns(g(sys::PATCH, "generate")),
                 fmt_ns(g(sys::HAND, "generate")),
                 format!(
                     "{} / {}",
@@ -1159,6 +1256,8 @@ impl Harness {
             "stubs in one cache",
             "x86-64 stubs/s",
             "AArch64 stubs/s",
+            "x86-64 stubs/s (templates)",
+            "AArch64 stubs/s (templates)",
             "code B/stub",
             "bookkeeping B/stub",
             "RSS growth B/stub",
@@ -1170,6 +1269,8 @@ impl Harness {
                 fmt_num(stubs as f64),
                 fmt_num(g(sys::TEMPLATE, "stubs_per_s")),
                 fmt_num(g(sys::TEMPLATE_A64, "stubs_per_s")),
+                fmt_num(g(sys::PATCH, "stubs_per_s")),
+                fmt_num(g(sys::PATCH_A64, "stubs_per_s")),
                 format!("{:.1}", g(sys::TEMPLATE, "code_per_stub")),
                 format!("{:.1}", g(sys::TEMPLATE, "bookkeeping_per_stub")),
                 format!("{:.1}", g(sys::TEMPLATE, "rss_growth_per_stub")),
@@ -1385,6 +1486,15 @@ pub fn generation_runners<'a>(
         "generate",
         pipeline_runner(cache, move || hand_arm64::emit(stub, p_a64).ok()),
     ));
+    for (target, params, system) in [
+        (Target::X64, p, sys::PATCH),
+        (Target::Arm64, p_a64, sys::PATCH_A64),
+    ] {
+        // A stub whose constants cannot all be holes has no template row.
+        if let Ok((template, values)) = stub_template(stub, target, params) {
+            runners.push((system, "generate", patch_runner(cache, template, values)));
+        }
+    }
     cranelift_runners(&mut runners, stub, p);
     Ok(runners)
 }

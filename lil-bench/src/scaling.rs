@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use lil_codegen::{CodeCache, HostEnv, Target, cache::DEFAULT_CAPACITY};
+use lil_stubs::per_class::PerClassTemplates;
 use lil_stubs::{ClassInfo, VmLayout, typecheck};
 
 /// One measured size.
@@ -67,19 +68,58 @@ pub fn rss_bytes() -> usize {
     pages * usize::try_from(page).unwrap_or(4096)
 }
 
+/// How each per-class stub is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// `instanceof_for_class` (`lil_parse!` with the class's values) +
+    /// check + compile + install.
+    Compile,
+    /// One `lil_stubs::per_class` template made before the timed loop;
+    /// each stub a patched copy installed into the cache.
+    Template,
+}
+
 /// Generate `stubs` per-class `instanceof` stubs for `target` into one
 /// fresh cache.
-pub fn fill(target: Target, stubs: usize, vm: &VmLayout, env: &HostEnv) -> Result<Point, String> {
+pub fn fill(
+    target: Target,
+    stubs: usize,
+    vm: &VmLayout,
+    env: &HostEnv,
+    path: Path,
+) -> Result<Point, String> {
     let backend = lil::backend(target);
     // 16-byte granules: a stub of up to 64 bytes takes 64; leave room.
     let capacity = (stubs * 128).next_power_of_two().max(DEFAULT_CAPACITY);
     let cache = CodeCache::new(capacity).map_err(|e| e.to_string())?;
+    let templates = match path {
+        Path::Template => Some(PerClassTemplates::new(vm, target, env).map_err(|e| e.to_string())?),
+        Path::Compile => None,
+    };
     let rss_before = rss_bytes();
+    let mut buf = [0u8; 256];
     let start = Instant::now();
     for k in 0..stubs {
-        let stub = typecheck::instanceof_for_class(vm, &class(k)).map_err(|e| e.to_string())?;
-        let code = backend.compile(&stub, env).map_err(|e| e.to_string())?;
-        cache.install(&code.code).map_err(|e| e.to_string())?;
+        match &templates {
+            None => {
+                let stub =
+                    typecheck::instanceof_for_class(vm, &class(k)).map_err(|e| e.to_string())?;
+                let code = backend.compile(&stub, env).map_err(|e| e.to_string())?;
+                cache.install(&code.code).map_err(|e| e.to_string())?;
+            }
+            Some(t) => {
+                let instance = t.instanceof(&class(k));
+                let len = instance.template().code_len();
+                let code = buf
+                    .get_mut(..len)
+                    .ok_or("a template longer than 256 bytes")?;
+                instance
+                    .template()
+                    .write(instance.values(), code)
+                    .map_err(|e| e.to_string())?;
+                cache.install(code).map_err(|e| e.to_string())?;
+            }
+        }
     }
     let elapsed = start.elapsed();
     let rss_growth = rss_bytes().saturating_sub(rss_before);
@@ -102,12 +142,13 @@ pub fn measure(
     stubs: usize,
     vm: &VmLayout,
     env: &HostEnv,
+    path: Path,
     min_total: Duration,
 ) -> Result<Point, String> {
-    let mut points = vec![fill(target, stubs, vm, env)?];
+    let mut points = vec![fill(target, stubs, vm, env, path)?];
     let mut spent = points[0].elapsed;
     while spent < min_total && points.len() < 15 {
-        let p = fill(target, stubs, vm, env)?;
+        let p = fill(target, stubs, vm, env, path)?;
         spent += p.elapsed;
         points.push(p);
     }
@@ -122,9 +163,11 @@ mod tests {
     #[test]
     fn a_small_cache_fills() {
         let vm = VmLayout::example();
-        let p = fill(Target::X64, 100, &vm, &HostEnv::default()).unwrap();
-        assert_eq!(p.stubs, 100);
-        assert!(p.code_bytes >= 100 * 20);
-        assert!(p.bookkeeping_bytes > 0);
+        for path in [Path::Compile, Path::Template] {
+            let p = fill(Target::X64, 100, &vm, &HostEnv::default(), path).unwrap();
+            assert_eq!(p.stubs, 100);
+            assert!(p.code_bytes >= 100 * 20, "{path:?}");
+            assert!(p.bookkeeping_bytes > 0);
+        }
     }
 }

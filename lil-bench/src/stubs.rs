@@ -17,6 +17,7 @@
 //! the AST is obtained.
 
 use lil::lil_parse;
+use lil::template::Hole;
 use lil_codegen::{HostEnv, ThreadPointer};
 use lil_stubs::{ClassInfo, VmLayout};
 use lil_syntax::{Arg, Stub, SyntaxErrors};
@@ -65,6 +66,20 @@ impl StubKind {
             StubKind::JniPow => JNI_POW_TEXT,
             StubKind::CompileMe => COMPILE_ME_TEXT,
             StubKind::MonitorEnter => MONITOR_ENTER_TEXT,
+        }
+    }
+
+    /// What each `%Ni` directive of the text is, as a hole of a
+    /// [`lil::template::Template`]: address displacements are offsets,
+    /// addresses and `pint` constants are words.
+    pub fn holes(self) -> &'static [Hole] {
+        use Hole::{Offset, Word};
+        match self {
+            StubKind::Fig1Alloc => &[Offset, Offset, Offset, Word],
+            StubKind::InstanceOf => &[Offset, Offset, Word],
+            StubKind::JniPow => &[Word, Word, Word, Word, Word, Word, Offset, Word],
+            StubKind::CompileMe => &[Word, Word],
+            StubKind::MonitorEnter => &[Offset, Offset, Word, Word],
         }
     }
 

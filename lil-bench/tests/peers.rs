@@ -1,6 +1,7 @@
 //! Every peer the harness measures does what its stub does: run once on the
 //! native world (x86-64) and on the emulated one (AArch64), results and
-//! effects checked, and counted. No timing here.
+//! effects checked, and counted; the template instances the harness
+//! measures too. No timing here.
 
 use lil_bench::count::{baseline, single_step};
 use lil_bench::native;
@@ -22,7 +23,14 @@ fn native_peers_agree_with_the_stubs() {
         let checked = lil_check::check_owned(stub.parse(&p.args(stub)).unwrap()).unwrap();
         let lil = lil_codegen_x64::X64Backend.compile(&checked, &env).unwrap();
         let hand = lil_bench::hand_x64::emit(stub, p).unwrap();
-        for (name, code) in [("lil", &lil.code), ("hand", &hand)] {
+        let (template, values) =
+            lil_bench::harness::stub_template(stub, lil::Target::X64, p).unwrap();
+        let instance = template.instantiate(&values).unwrap();
+        for (name, code) in [
+            ("lil", &lil.code),
+            ("hand", &hand),
+            ("template", &instance.code),
+        ] {
             let at = cache.install(code).unwrap();
             let addr = at.addr() as u64;
             native::check(stub, &world, addr).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -79,7 +87,14 @@ fn aarch64_peers_agree_with_the_stubs() {
             .compile(&checked, &env)
             .unwrap();
         let hand = lil_bench::hand_arm64::emit(stub, &p).unwrap();
-        for (name, code) in [("lil", &lil.code), ("hand", &hand)] {
+        let (template, values) =
+            lil_bench::harness::stub_template(stub, lil::Target::Arm64, &p).unwrap();
+        let instance = template.instantiate(&values).unwrap();
+        for (name, code) in [
+            ("lil", &lil.code),
+            ("hand", &hand),
+            ("template", &instance.code),
+        ] {
             let addr = world.install(code).unwrap();
             let n = world
                 .count(stub, addr)
