@@ -61,7 +61,9 @@ impl UnwindInfo {
     /// are dropped and a later row at the same offset replaces an earlier
     /// one, so the rows stay minimal.
     pub fn note(&mut self, offset: u32, state: FrameState) {
-        if self.state_at(offset) == state {
+        // Notes come in code order, so the state in force is the last row's.
+        debug_assert!(self.rows.last().is_none_or(|row| row.offset <= offset));
+        if self.rows.last().map_or(FrameState::Entry, |row| row.state) == state {
             return;
         }
         if let Some(last) = self.rows.last_mut()
