@@ -375,6 +375,19 @@ pub enum CheckError {
         /// Where.
         span: Span,
     },
+    /// A count or variable index beyond [`lil_syntax::MAX_INDEX`]. The
+    /// parser never produces one (E0006); an AST built in code can.
+    #[error("{what} {value} is beyond the limit of {max}")]
+    BeyondLimit {
+        /// What is too large.
+        what: &'static str,
+        /// Its value.
+        value: u32,
+        /// The limit.
+        max: u32,
+        /// Where.
+        span: Span,
+    },
     /// An instruction no path reaches.
     #[error("unreachable instruction")]
     Unreachable {
@@ -437,6 +450,7 @@ impl CheckError {
             FloatImmediate { .. } => "E0239",
             ShiftCount { .. } => "E0240",
             BadCallTarget { .. } => "E0241",
+            BeyondLimit { .. } => "E0242",
             Unreachable { .. } => "W0201",
             UnusedLocal { .. } => "W0202",
         }
@@ -492,6 +506,7 @@ impl CheckError {
             | FloatImmediate { span, .. }
             | ShiftCount { span, .. }
             | BadCallTarget { span, .. }
+            | BeyondLimit { span, .. }
             | Unreachable { span }
             | UnusedLocal { span, .. } => *span,
         }

@@ -407,7 +407,10 @@ impl<'s> Checker<'s> {
         let block = &self.facts.blocks[b as usize];
         let join_span = self.stub.body[block.start as usize].span;
         let path = |i: u32| -> (Span, &'static str) {
-            let inst = &self.stub.body[i as usize];
+            // The entry edge has no instruction (its origin is `u32::MAX`).
+            let Some(inst) = self.stub.body.get(i as usize) else {
+                return (self.stub.entry.span, "on entry to the stub");
+            };
             let how = match inst.kind {
                 InstKind::Jump(_) => "on the path from this `j`",
                 InstKind::JumpIf { .. } => "on the path from this `jc`",
@@ -418,7 +421,11 @@ impl<'s> Checker<'s> {
         };
         // Recompute the state each path brings, to describe it.
         let state_after = |this: &mut Self, i: u32| -> Option<State> {
-            let blk = this.facts.block_of_inst[i as usize] as usize;
+            let Some(&blk) = this.facts.block_of_inst.get(i as usize) else {
+                // The entry edge brings the entry state.
+                return Some(State::entry(this.stub.entry.std_places.min(MAX_STD_PLACES)));
+            };
+            let blk = blk as usize;
             let mut st = entry.get(blk)?.clone()?;
             let start = this.facts.blocks[blk].start;
             for k in start..=i {

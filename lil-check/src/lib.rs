@@ -73,8 +73,89 @@ pub fn check(stub: &Stub) -> Result<CheckedStub, Diagnostics> {
     check_owned(stub.clone())
 }
 
+/// The first count or variable index of `stub` beyond
+/// [`lil_syntax::MAX_INDEX`], as an error. Such a stub can only come from an
+/// AST built in code; checking it further would size per-instruction
+/// contexts by the bad count.
+fn beyond_limits(stub: &Stub) -> Option<CheckError> {
+    use lil_syntax::{InstKind, MAX_INDEX, Operand, OperandKind, Place, Var};
+    let var = |v: Var, span: Span| match v {
+        Var::Input(k) | Var::Local(k) | Var::Output(k) | Var::StdPlace(k) if k > MAX_INDEX => {
+            Some(CheckError::BeyondLimit {
+                what: "a variable index",
+                value: k,
+                max: MAX_INDEX,
+                span,
+            })
+        }
+        _ => None,
+    };
+    let place = |p: &Place| var(p.var, p.span);
+    let operand = |o: &Operand| match o.kind {
+        OperandKind::Var(v) => var(v, o.span),
+        OperandKind::Imm(_) => None,
+    };
+    let address = |a: &lil_syntax::Address| {
+        a.base
+            .as_ref()
+            .and_then(place)
+            .or_else(|| a.index.as_ref().and_then(|(p, _)| place(p)))
+    };
+    let count = |what: &'static str, n: u32, span: Span| {
+        (n > MAX_INDEX).then_some(CheckError::BeyondLimit {
+            what,
+            value: n,
+            max: MAX_INDEX,
+            span,
+        })
+    };
+    if let Some(e) = count(
+        "the standard-place count",
+        stub.entry.std_places,
+        stub.entry.span,
+    ) {
+        return Some(e);
+    }
+    stub.body.iter().find_map(|i| match &i.kind {
+        InstKind::Locals(n) => count("the local count", *n, i.span),
+        InstKind::StdPlaces(n) => count("the standard-place count", *n, i.span),
+        InstKind::Alloc { dst, .. } | InstKind::Ts { dst } => place(dst),
+        InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
+            place(dst).or_else(|| operand(src))
+        }
+        InstKind::Binary { dst, lhs, rhs, .. } => {
+            place(dst).or_else(|| operand(lhs)).or_else(|| operand(rhs))
+        }
+        InstKind::Handles(o) => operand(o),
+        InstKind::Ld { dst, addr, .. } => place(dst).or_else(|| address(addr)),
+        InstKind::St { addr, src } => address(addr).or_else(|| operand(src)),
+        InstKind::Inc { addr } => address(addr),
+        InstKind::Cas {
+            addr,
+            compare,
+            source,
+            ..
+        } => address(addr)
+            .or_else(|| operand(compare))
+            .or_else(|| operand(source)),
+        InstKind::JumpIf { cond, .. } => operand(&cond.lhs).or_else(|| operand(&cond.rhs)),
+        InstKind::Call { target, .. } => operand(target),
+        InstKind::PushM2n {
+            method, frame_type, ..
+        } => method
+            .as_ref()
+            .and_then(operand)
+            .or_else(|| frame_type.as_ref().and_then(operand)),
+        InstKind::Print { operand: o, .. } => o.as_ref().and_then(operand),
+        _ => None,
+    })
+}
+
 /// Check a stub, taking ownership (no copy).
 pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
+    if let Some(e) = beyond_limits(&stub) {
+        return Err(Diagnostics { items: vec![e] });
+    }
     let (facts, mut items) = {
         let mut c = Checker::new(&stub);
         c.build_cfg();
