@@ -685,7 +685,7 @@ impl<T, E: fmt::Display> Expect<T> for Result<T, E> {
 
 /// A test written once and run on every target.
 ///
-/// ```ignore
+/// ```text
 /// exec_test!(fn adds(r: &mut Runner) {
 ///     let v = r.run("entry 0:platform:g8,g8:g8; r = i0 + i1; ret;", &[..]).unwrap();
 ///     ...
