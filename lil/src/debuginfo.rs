@@ -41,9 +41,10 @@ pub struct LineTable {
     /// The file the lines refer to.
     pub file: String,
     /// `(code offset, line)` in increasing offset order: from the offset
-    /// on, until the next row, the code came from that 1-based line. Line 0
-    /// marks code no single instruction produced (a prologue placed at a
-    /// join, an edge stub, embedded data).
+    /// on, until the next row, the code came from that 1-based line. A
+    /// prologue at the start belongs to the `entry` line; line 0 marks other
+    /// code no single instruction produced (a prologue placed at a join, an
+    /// edge stub, embedded data).
     pub rows: Vec<(u32, u32)>,
 }
 
@@ -79,9 +80,17 @@ impl LineTable {
             }
         };
         let mut rows: Vec<(u32, u32)> = Vec::with_capacity(compiled.source_map.len() + 2);
+        // Code before the first instruction's is the prologue: the `entry`
+        // line's.
+        let entry_line = match source {
+            Some(_) => line_starts.partition_point(|&start| start <= stub.entry.span.start) as u32,
+            None => 1,
+        };
         let mut end = 0;
         for entry in &compiled.source_map {
-            if entry.code.start > end || (rows.is_empty() && entry.code.start > 0) {
+            if rows.is_empty() && entry.code.start > 0 {
+                rows.push((0, entry_line));
+            } else if entry.code.start > end {
                 rows.push((end, 0));
             }
             let line = line_of(entry.instruction);
