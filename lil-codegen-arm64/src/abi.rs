@@ -3,11 +3,18 @@
 //! | role | registers |
 //! |---|---|
 //! | arguments | x0–x7 / v0–v7, then the stack |
-//! | `r` | x8 (general), d16 (float); moved from/to x0/d0 at calls and `ret` |
+//! | `r` | x0 / d0 (the result registers) unless an input or output needs the register while `r` is live, then x8 / d16 (moved from/to x0/d0 at calls and `ret`) |
 //! | `sp0`–`sp3` | x9, x10, x11, x12 (caller-saved) |
 //! | locals | free caller-saved registers, then x19–x28, then frame slots |
 //! | scratch | x16, x17 (addresses, call targets), x15, x14 (values); d31, d30 |
 //! | never touched | x18 (platform register), x29 (frame pointer), x30 (link), sp |
+//!
+//! An `arbitrary` stub passes on x0–x7, v0–v7 and the stack arguments, not
+//! x8: in AAPCS64 x8 carries the address of a result returned in memory,
+//! which only functions returning aggregates read, and LIL signatures
+//! return scalars only (a call the stub makes clobbers x8 like any
+//! temporary register). A host whose managed code returns aggregates
+//! through x8 must not reach such code through an `arbitrary` stub.
 
 use lil_codegen::{CallingConvention, Target, TargetDesc};
 use std::borrow::Cow;

@@ -96,12 +96,14 @@ impl Acc {
     }
 }
 
-/// A general-purpose value.
+/// A general-purpose value: in a register, in memory, an immediate, or the
+/// address `sp + offset` (an `alloc` address, recomputed where it is read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Val {
     Reg(u8),
     Mem(AMem),
     Imm(i64),
+    Addr(i64),
 }
 
 pub(crate) fn imm_bits(v: i128) -> i64 {
@@ -116,6 +118,9 @@ pub(crate) struct Emitter<'a> {
     pub(crate) v1: u8,
     pub(crate) f0: u8,
     pub(crate) f1: u8,
+    /// An extension left to the addition that follows it: (the addition,
+    /// the extended variable, the register extended, the extension).
+    pub(crate) ext_fold: Option<(usize, Var, u8, lil_syntax::UnaryOp)>,
 }
 
 impl<'a> Emitter<'a> {
@@ -149,11 +154,21 @@ impl<'a> Emitter<'a> {
             v1: others[1],
             f0,
             f1,
+            ext_fold: None,
         })
     }
 
     pub(crate) fn ctx(&self) -> R<Context<'a>> {
         self.st.ctx()
+    }
+
+    /// Run `f` as if at instruction `i` (for the second instruction of a
+    /// fused pair: its context and alloc addresses).
+    pub(crate) fn at_inst<T>(&mut self, i: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        let here = std::mem::replace(&mut self.st.i, i);
+        let out = f(self);
+        self.st.i = here;
+        out
     }
 
     // ---------------------------------------------------------- locations
@@ -211,8 +226,8 @@ impl<'a> Emitter<'a> {
                 .map(Loc::Reg)
                 .ok_or(CodegenError::Internal("no such standard place")),
             Var::Ret => Ok(Loc::Reg(match class {
-                RegClass::General => Reg::gp(DESC.ret_gp),
-                RegClass::Float => Reg::fp(DESC.ret_fp),
+                RegClass::General => self.st.plan.ret_gp,
+                RegClass::Float => self.st.plan.ret_fp,
             })),
             Var::Output(k) => {
                 let ctx = self.ctx()?;
@@ -229,7 +244,14 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// A general-purpose variable as a value where the current instruction
+    /// reads it.
     pub(crate) fn var_val(&self, var: Var) -> R<Val> {
+        if let Var::Local(k) = var
+            && let Some(off) = self.st.plan.alloc_address(self.st.i, k)
+        {
+            return Ok(Val::Addr(off as i64));
+        }
         match self.var_loc(var, RegClass::General)? {
             Loc::Reg(r) => Ok(Val::Reg(r.num)),
             loc => Ok(Val::Mem(self.loc_mem(loc)?)),
@@ -389,6 +411,62 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Whether `[base, #off]` and `[base, #off + 8]` can be one `ldp`/`stp`
+    /// of 8-byte registers (a scaled signed 7-bit offset).
+    pub(crate) fn pairable(off: i64) -> bool {
+        off % 8 == 0 && (-512..=504).contains(&off)
+    }
+
+    /// One `ldp` (`load`) or `stp` of two 8-byte registers of one class at
+    /// `[base, #off]` and `[base, #off + 8]` (`pairable(off)` must hold).
+    pub(crate) fn pair(&mut self, load: bool, class: RegClass, a: u8, b: u8, base: u8, off: i64) {
+        let ops = &mut self.ops;
+        let off = off as i32;
+        match (load, class) {
+            (false, RegClass::General) => {
+                dynasm!(ops ; .arch aarch64 ; stp X(a), X(b), [XSP(base), off])
+            }
+            (false, RegClass::Float) => {
+                dynasm!(ops ; .arch aarch64 ; stp D(a), D(b), [XSP(base), off])
+            }
+            (true, RegClass::General) => {
+                dynasm!(ops ; .arch aarch64 ; ldp X(a), X(b), [XSP(base), off])
+            }
+            (true, RegClass::Float) => {
+                dynasm!(ops ; .arch aarch64 ; ldp D(a), D(b), [XSP(base), off])
+            }
+        }
+    }
+
+    /// Store (or `load`) 8-byte registers at `[base, #off]`, two at a time
+    /// where two of one class have neighbouring slots: the prologue's and
+    /// epilogue's saves, the M2N frame's fields, argument saves. A general
+    /// register 31 stored is xzr.
+    pub(crate) fn accesses(&mut self, load: bool, base: u8, mut list: Vec<(Reg, i64)>) {
+        list.sort_by_key(|&(_, off)| off);
+        let mut k = 0;
+        while let Some(&(r, off)) = list.get(k) {
+            if let Some(&(r2, off2)) = list.get(k + 1)
+                && r2.class == r.class
+                && off2 == off + 8
+                && Self::pairable(off)
+                && !(load && r.num == r2.num)
+            {
+                self.pair(load, r.class, r.num, r2.num, base, off);
+                k += 2;
+                continue;
+            }
+            let kind = match (load, r.class) {
+                (false, RegClass::General) => Acc::StrX,
+                (false, RegClass::Float) => Acc::StrD,
+                (true, RegClass::General) => Acc::LdrX,
+                (true, RegClass::Float) => Acc::LdrD,
+            };
+            self.acc(kind, r.num, AMem::Imm { base, off });
+            k += 1;
+        }
+    }
+
     // -------------------------------------------------------------- moves
 
     /// `r = v` (64 bits).
@@ -401,6 +479,7 @@ impl<'a> Emitter<'a> {
             }
             Val::Mem(m) => self.acc(Acc::LdrX, r, m),
             Val::Imm(x) => self.mov_imm(r, x),
+            Val::Addr(off) => self.add_imm(r, SP, off, X17),
         }
     }
 
@@ -440,9 +519,15 @@ impl<'a> Emitter<'a> {
             return Ok(());
         }
         if ty.is_float() {
-            let f = match src {
-                Loc::Reg(r) => r.num,
-                loc => {
+            let f = match (src, dst) {
+                (Loc::Reg(r), _) => r.num,
+                // Straight into a destination register, not through f0.
+                (loc, Loc::Reg(d)) => {
+                    let m = self.loc_mem(loc)?;
+                    self.acc(Acc::LdrD, d.num, m);
+                    d.num
+                }
+                (loc, _) => {
                     let m = self.loc_mem(loc)?;
                     let f0 = self.f0;
                     self.acc(Acc::LdrD, f0, m);
@@ -493,56 +578,23 @@ impl<'a> Emitter<'a> {
             self.st.note_unwind(at, FrameState::Framed);
         }
         self.add_imm(SP, SP, -body, X17);
-        let saves: Vec<(Reg, i32)> = self
-            .st
-            .plan
+        let plan = &self.st.plan;
+        let homes = plan.inputs.iter().zip(&plan.input_homes);
+        let saves: Vec<(Reg, i64)> = plan
             .saved
             .iter()
-            .copied()
-            .chain(self.st.plan.arbitrary_saves.iter().copied())
+            .chain(&plan.arbitrary_saves)
+            .map(|&(r, slot)| (r, slot as i64))
+            .chain(homes.filter_map(|(arrival, home)| match (arrival, home) {
+                (ArgLoc::Reg(r), Some(slot)) => Some((*r, *slot as i64)),
+                _ => None,
+            }))
             .collect();
-        for (r, slot) in saves {
-            self.save_reg(r, slot);
-        }
-        let homes: Vec<(ArgLoc, Option<i32>)> = self
-            .st
-            .plan
-            .inputs
-            .iter()
-            .copied()
-            .zip(self.st.plan.input_homes.iter().copied())
-            .collect();
-        for (arrival, home) in homes {
-            if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
-                self.save_reg(r, slot);
-            }
-        }
+        self.accesses(false, SP, saves);
         let at = self.ops.offset().0;
         self.st.note_unwind(at, FrameState::Saved);
         self.st.framed = true;
         Ok(())
-    }
-
-    pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
-        let m = AMem::Imm {
-            base: SP,
-            off: slot as i64,
-        };
-        match r.class {
-            RegClass::General => self.acc(Acc::StrX, r.num, m),
-            RegClass::Float => self.acc(Acc::StrD, r.num, m),
-        }
-    }
-
-    pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
-        let m = AMem::Imm {
-            base: SP,
-            off: slot as i64,
-        };
-        match r.class {
-            RegClass::General => self.acc(Acc::LdrX, r.num, m),
-            RegClass::Float => self.acc(Acc::LdrD, r.num, m),
-        }
     }
 
     /// Tear the frame down (if set up), keeping the registers in `keep`.
@@ -550,12 +602,15 @@ impl<'a> Emitter<'a> {
         if !self.st.framed {
             return;
         }
-        for k in 0..self.st.plan.saved.len() {
-            let (r, slot) = self.st.plan.saved[k];
-            if !keep.contains(&r) {
-                self.restore_reg(r, slot);
-            }
-        }
+        let restores: Vec<(Reg, i64)> = self
+            .st
+            .plan
+            .saved
+            .iter()
+            .filter(|(r, _)| !keep.contains(r))
+            .map(|&(r, slot)| (r, slot as i64))
+            .collect();
+        self.accesses(true, SP, restores);
         let ops = &mut self.ops;
         dynasm!(ops ; .arch aarch64 ; mov sp, x29 ; ldp x29, x30, [sp], 16);
         let at = ops.offset().0;
@@ -572,10 +627,10 @@ impl<'a> Emitter<'a> {
         set_args: impl FnOnce(&mut Self) -> R<()>,
         after: impl FnOnce(&mut Self) -> R<()>,
     ) -> R<()> {
-        let saves = self.st.plan.helper_saves.clone();
-        for (r, slot) in &saves {
-            self.save_reg(*r, *slot);
-        }
+        let saves: Vec<(Reg, i64)> = (self.st.plan.helper_saves.iter())
+            .map(|&(r, slot)| (r, slot as i64))
+            .collect();
+        self.accesses(false, SP, saves.clone());
         set_args(self)?;
         self.mov_imm(X16, function as i64);
         {
@@ -583,9 +638,7 @@ impl<'a> Emitter<'a> {
             dynasm!(ops ; .arch aarch64 ; blr x16);
         }
         after(self)?;
-        for (r, slot) in &saves {
-            self.restore_reg(*r, *slot);
-        }
+        self.accesses(true, SP, saves);
         Ok(())
     }
 

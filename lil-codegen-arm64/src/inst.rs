@@ -9,7 +9,7 @@
 //! says the CPU has LSE.
 
 use crate::abi::DESC;
-use crate::emit::{AMem, Acc, Emitter, R, SP, Val, X16, X17, imm_bits};
+use crate::emit::{AMem, Acc, Emitter, R, SP, Val, X16, X17, XZR, imm_bits};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -50,6 +50,9 @@ pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
 
 impl Emitter<'_> {
     pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
+        if self.st.is_absorbed(self.st.i) {
+            return Ok(());
+        }
         match kind {
             InstKind::Label(l) => self.label_decl(*l),
             InstKind::Locals(_) | InstKind::StdPlaces(_) | InstKind::Out(_) => Ok(()),
@@ -108,6 +111,12 @@ impl Emitter<'_> {
     }
 
     fn alloc(&mut self, dst: Place) -> R<()> {
+        // Every read recomputes the address: nothing to keep.
+        if let Var::Local(_) = dst.var
+            && !self.st.plan.liveness.var_after(self.st.i, dst.var)
+        {
+            return Ok(());
+        }
         let at = self.st.plan.alloc_offset as i64 + self.ctx()?.alloc_bytes() as i64;
         let loc = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(loc);
@@ -150,9 +159,41 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// Whether the extension into `dst` at the current instruction can be
+    /// left to the addition or subtraction right after it, which then
+    /// extends its operand itself (`add x, x, w, uxtw`): the extended value
+    /// is read there only.
+    fn foldable_extension(&self, dst: Place, op: UnaryOp, v: Val) -> Option<usize> {
+        let (Val::Reg(_), Some(_)) = (v, op.extension()) else {
+            return None;
+        };
+        let j = self.st.next_in_line(self.st.i)?;
+        let InstKind::Binary {
+            op: bop, lhs, rhs, ..
+        } = &self.st.stub.stub().body[j].kind
+        else {
+            return None;
+        };
+        let it = OperandKind::Var(dst.var);
+        let placed = match bop {
+            BinaryOp::Add => (lhs.kind == it) != (rhs.kind == it),
+            BinaryOp::Sub => rhs.kind == it && lhs.kind != it,
+            _ => false,
+        };
+        let kind = &self.st.stub.stub().body[j].kind;
+        let dead = lil_codegen::plan::written(kind) == Some(dst.var)
+            || !self.st.plan.liveness.var_after(j, dst.var);
+        let wide = self.st.stub.op_type(j).is_some_and(|t| t.bits() == 64);
+        (placed && dead && wide && matches!(dst.var, Var::Local(_))).then_some(j)
+    }
+
     fn unary(&mut self, dst: Place, op: UnaryOp, src: &Operand) -> R<()> {
-        let to = self.var_loc(dst.var, RegClass::General)?;
         let v = self.operand_val(src)?;
+        if let (Some(j), Val::Reg(s)) = (self.foldable_extension(dst, op, v), v) {
+            self.ext_fold = Some((j, dst.var, s, op));
+            return Ok(());
+        }
+        let to = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(to);
         let s = self.in_reg(v, r);
         let ops = &mut self.ops;
@@ -183,6 +224,20 @@ impl Emitter<'_> {
         let to = self.var_loc(dst.var, RegClass::General)?;
         let (v0, v1) = (self.v0, self.v1);
         let r = self.result_reg(to);
+        if let Some((j, v, s, ext)) = self.ext_fold
+            && j == self.st.i
+        {
+            self.ext_fold = None;
+            let other = if lhs.kind == OperandKind::Var(v) {
+                rhs
+            } else {
+                lhs
+            };
+            let a = self.operand_val(other)?;
+            let a = self.in_reg_nz(a, v0);
+            self.extended(op == BinaryOp::Sub, r, a, s, ext);
+            return self.put(to, r);
+        }
         let a = self.operand_val(lhs)?;
         let b = self.operand_val(rhs)?;
         let a = self.in_reg_nz(a, v0);
@@ -211,6 +266,28 @@ impl Emitter<'_> {
             BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => {}
         }
         self.put(to, r)
+    }
+
+    /// `r = a ± ext(s)` with the extended-register form of add/sub.
+    fn extended(&mut self, sub: bool, r: u8, a: u8, s: u8, ext: UnaryOp) {
+        let ops = &mut self.ops;
+        macro_rules! form {
+            ($mn:ident) => {
+                match ext {
+                    UnaryOp::Sx1 => dynasm!(ops ; .arch aarch64 ; $mn XSP(r), XSP(a), W(s), sxtb),
+                    UnaryOp::Sx2 => dynasm!(ops ; .arch aarch64 ; $mn XSP(r), XSP(a), W(s), sxth),
+                    UnaryOp::Sx4 => dynasm!(ops ; .arch aarch64 ; $mn XSP(r), XSP(a), W(s), sxtw),
+                    UnaryOp::Zx1 => dynasm!(ops ; .arch aarch64 ; $mn XSP(r), XSP(a), W(s), uxtb),
+                    UnaryOp::Zx2 => dynasm!(ops ; .arch aarch64 ; $mn XSP(r), XSP(a), W(s), uxth),
+                    _ => dynasm!(ops ; .arch aarch64 ; $mn XSP(r), XSP(a), W(s), uxtw),
+                }
+            };
+        }
+        if sub {
+            form!(sub);
+        } else {
+            form!(add);
+        }
     }
 
     fn shift(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand, ty: Type) -> R<()> {
@@ -273,7 +350,9 @@ impl Emitter<'_> {
                 BinaryOp::Sar => dynasm!(ops ; .arch aarch64 ; asr W(r), W(a), W(c)),
                 _ => dynasm!(ops ; .arch aarch64 ; lsr W(r), W(a), W(c)),
             },
-            (Val::Mem(_), _) => return Err(CodegenError::Internal("shift count in memory")),
+            (Val::Mem(_) | Val::Addr(_), _) => {
+                return Err(CodegenError::Internal("shift count in memory"));
+            }
         }
         self.put(to, r)
     }
@@ -309,12 +388,13 @@ impl Emitter<'_> {
     /// The memory operand for a LIL address accessed with `size` bytes.
     /// Uses x16 and x17; the result's base is never x17.
     fn addr(&mut self, a: &Address, size: u32) -> R<AMem> {
-        let base = match a.base {
-            Some(p) => {
-                let v = self.var_val(p.var)?;
-                Some(self.in_reg_nz(v, X16))
-            }
-            None => None,
+        // An alloc address as the base is the stack pointer plus an offset.
+        let (base, frame_off) = match a.base {
+            Some(p) => match self.var_val(p.var)? {
+                Val::Addr(off) => (Some(SP), off),
+                v => (Some(self.in_reg_nz(v, X16)), 0),
+            },
+            None => (None, 0),
         };
         let index = match a.index {
             Some((p, scale)) => {
@@ -323,7 +403,7 @@ impl Emitter<'_> {
             }
             None => None,
         };
-        let off = imm_bits(a.offset);
+        let off = imm_bits(a.offset).wrapping_add(frame_off);
         Ok(match (base, index) {
             (None, None) => {
                 self.mov_imm(X16, off);
@@ -331,8 +411,10 @@ impl Emitter<'_> {
             }
             (Some(b), None) => AMem::Imm { base: b, off },
             (b, Some((i, scale))) => {
+                // With an index the base is a general register (register
+                // 31 would read as xzr in the `add` below): sp goes to x16.
                 let b = match b {
-                    Some(b) if off == 0 => b,
+                    Some(b) if off == 0 && b != SP => b,
                     Some(b) => {
                         // x16 = b + off; the index may be in x17, so materialize through x15 or x14.
                         let tmp = self.v1;
@@ -398,7 +480,125 @@ impl Emitter<'_> {
         }
     }
 
+    /// `[base, #offset]` for an 8-byte plain access of `a` at instruction
+    /// `i` when forming it needs no code (a base in a register or an alloc
+    /// address, no index).
+    fn plain_addr(&mut self, a: &Address, i: usize) -> R<Option<(u8, i64)>> {
+        if a.ty.size() != 8 || a.ordering != Ordering::Plain || a.index.is_some() {
+            return Ok(None);
+        }
+        let Some(base) = a.base else {
+            return Ok(None);
+        };
+        let off = imm_bits(a.offset);
+        Ok(match self.at_inst(i, |e| e.var_val(base.var))? {
+            Val::Reg(r) => Some((r, off)),
+            Val::Addr(frame) => Some((SP, off.wrapping_add(frame))),
+            _ => None,
+        })
+    }
+
+    /// The next instruction, if it accesses the neighbouring 8 bytes from
+    /// the same base as this one: `(it, the lower offset, this one is the
+    /// lower)`.
+    fn neighbour(&mut self, a: &Address, next: usize, a2: &Address) -> R<Option<(u8, i64, bool)>> {
+        if a.ty.is_float() != a2.ty.is_float() || a.base.map(|p| p.var) != a2.base.map(|p| p.var) {
+            return Ok(None);
+        }
+        let (Some((b1, o1)), Some((b2, o2))) =
+            (self.plain_addr(a, self.st.i)?, self.plain_addr(a2, next)?)
+        else {
+            return Ok(None);
+        };
+        let lo = o1.min(o2);
+        let ok = b1 == b2 && o1.abs_diff(o2) == 8 && Emitter::pairable(lo);
+        Ok(ok.then_some((b1, lo, o1 < o2)))
+    }
+
+    /// Two loads of neighbouring 8-byte locations from one base as one
+    /// `ldp`, when the first does not overwrite the base.
+    fn load_pair(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<bool> {
+        let Some(j) = self.st.next_in_line(self.st.i) else {
+            return Ok(false);
+        };
+        let InstKind::Ld {
+            dst: dst2,
+            addr: a2,
+            ext: None,
+        } = self.st.stub.stub().body[j].kind.clone()
+        else {
+            return Ok(false);
+        };
+        if ext.is_some() {
+            return Ok(false);
+        }
+        let Some((base, lo, first_low)) = self.neighbour(a, j, &a2)? else {
+            return Ok(false);
+        };
+        let class = RegClass::of(a.ty);
+        let r1 = self.var_loc(dst.var, class)?;
+        let r2 = self.at_inst(j, |e| e.var_loc(dst2.var, class))?;
+        let (Loc::Reg(r1), Loc::Reg(r2)) = (r1, r2) else {
+            return Ok(false);
+        };
+        if r1 == r2 || (class == RegClass::General && r1.num == base) {
+            return Ok(false);
+        }
+        let (x, y) = if first_low { (r1, r2) } else { (r2, r1) };
+        self.pair(true, class, x.num, y.num, base, lo);
+        self.st.absorb(j);
+        Ok(true)
+    }
+
+    /// Two stores to neighbouring 8-byte locations from one base as one `stp`.
+    fn store_pair(&mut self, a: &Address, src: &Operand) -> R<bool> {
+        let Some(j) = self.st.next_in_line(self.st.i) else {
+            return Ok(false);
+        };
+        let InstKind::St {
+            addr: a2,
+            src: src2,
+        } = self.st.stub.stub().body[j].kind.clone()
+        else {
+            return Ok(false);
+        };
+        let Some((base, lo, first_low)) = self.neighbour(a, j, &a2)? else {
+            return Ok(false);
+        };
+        let class = RegClass::of(a.ty);
+        let (v0, v1, f0, f1) = (self.v0, self.v1, self.f0, self.f1);
+        let r1 = self.value_reg(src, class, v0, f0)?;
+        let r2 = self.at_inst(j, |e| e.value_reg(&src2, class, v1, f1))?;
+        let (x, y) = if first_low { (r1, r2) } else { (r2, r1) };
+        self.pair(false, class, x, y, base, lo);
+        self.st.absorb(j);
+        Ok(true)
+    }
+
+    /// A value to store, in a register of `class` (loaded into `scratch` or
+    /// `fscratch` if need be; xzr for a general zero).
+    fn value_reg(&mut self, o: &Operand, class: RegClass, scratch: u8, fscratch: u8) -> R<u8> {
+        if class == RegClass::General {
+            let v = self.operand_val(o)?;
+            return Ok(self.in_reg(v, scratch));
+        }
+        let OperandKind::Var(v) = o.kind else {
+            return Err(CodegenError::Internal("float immediate"));
+        };
+        Ok(match self.var_loc(v, RegClass::Float)? {
+            Loc::Reg(r) => r.num,
+            loc => {
+                let m = self.loc_mem(loc)?;
+                self.acc(Acc::LdrD, fscratch, m);
+                fscratch
+            }
+        })
+    }
+
     fn ld(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<()> {
+        if self.load_pair(dst, a, ext)? {
+            return Ok(());
+        }
         let ty = a.ty;
         let m = self.addr(a, ty.size())?;
         let acquire = a.ordering == Ordering::Acquire;
@@ -461,6 +661,9 @@ impl Emitter<'_> {
     }
 
     fn st(&mut self, a: &Address, src: &Operand) -> R<()> {
+        if self.store_pair(a, src)? {
+            return Ok(());
+        }
         let ty = a.ty;
         let m = self.addr(a, ty.size())?;
         let release = a.ordering == Ordering::Release;
@@ -547,10 +750,12 @@ impl Emitter<'_> {
         let m = self.addr(a, size)?;
         let b = self.addr_in_reg(m);
         let (v0, v1) = (self.v0, self.v1);
-        // The comparand at the access width (exclusive loads zero-extend).
+        // The comparand at the access width (exclusive loads zero-extend);
+        // zero is tested with cbnz instead.
         let e = self.operand_val(compare)?;
-        self.load(v0, e);
-        {
+        let zero = e == Val::Imm(0);
+        if !zero {
+            self.load(v0, e);
             let ops = &mut self.ops;
             match size {
                 1 => dynasm!(ops ; .arch aarch64 ; uxtb W(v0), W(v0)),
@@ -563,29 +768,33 @@ impl Emitter<'_> {
         let fail = drive::jump_label(self, on_fail.id);
         let wide = size == 8;
         let ops = &mut self.ops;
+        // What the location held is in x17/w17: compare it with the comparand.
+        let check = |ops: &mut crate::emit::Asm| match (zero, wide) {
+            (true, true) => dynasm!(ops ; .arch aarch64 ; cbnz x17, =>fail),
+            (true, false) => dynasm!(ops ; .arch aarch64 ; cbnz w17, =>fail),
+            (false, true) => dynasm!(ops ; .arch aarch64 ; cmp x17, X(v0) ; b.ne =>fail),
+            (false, false) => dynasm!(ops ; .arch aarch64 ; cmp w17, W(v0) ; b.ne =>fail),
+        };
         if self.st.env.lse_atomics {
-            dynasm!(ops ; .arch aarch64 ; mov x17, X(v0));
+            let e = if zero { XZR } else { v0 };
+            dynasm!(ops ; .arch aarch64 ; mov x17, X(e));
             match size {
                 1 => dynasm!(ops ; .arch aarch64 ; casalb w17, W(n), [X(b)]),
                 2 => dynasm!(ops ; .arch aarch64 ; casalh w17, W(n), [X(b)]),
                 4 => dynasm!(ops ; .arch aarch64 ; casal w17, W(n), [X(b)]),
                 _ => dynasm!(ops ; .arch aarch64 ; casal x17, X(n), [X(b)]),
             }
-            if wide {
-                dynasm!(ops ; .arch aarch64 ; cmp x17, X(v0) ; b.ne =>fail);
-            } else {
-                dynasm!(ops ; .arch aarch64 ; cmp w17, W(v0) ; b.ne =>fail);
-            }
+            check(ops);
         } else {
             let retry = ops.new_dynamic_label();
             dynasm!(ops ; .arch aarch64 ; =>retry);
             match size {
-                1 => dynasm!(ops ; .arch aarch64 ; ldaxrb w17, [X(b)] ; cmp w17, W(v0)),
-                2 => dynasm!(ops ; .arch aarch64 ; ldaxrh w17, [X(b)] ; cmp w17, W(v0)),
-                4 => dynasm!(ops ; .arch aarch64 ; ldaxr w17, [X(b)] ; cmp w17, W(v0)),
-                _ => dynasm!(ops ; .arch aarch64 ; ldaxr x17, [X(b)] ; cmp x17, X(v0)),
+                1 => dynasm!(ops ; .arch aarch64 ; ldaxrb w17, [X(b)]),
+                2 => dynasm!(ops ; .arch aarch64 ; ldaxrh w17, [X(b)]),
+                4 => dynasm!(ops ; .arch aarch64 ; ldaxr w17, [X(b)]),
+                _ => dynasm!(ops ; .arch aarch64 ; ldaxr x17, [X(b)]),
             }
-            dynasm!(ops ; .arch aarch64 ; b.ne =>fail);
+            check(ops);
             match size {
                 1 => dynasm!(ops ; .arch aarch64 ; stlxrb w17, W(n), [X(b)]),
                 2 => dynasm!(ops ; .arch aarch64 ; stlxrh w17, W(n), [X(b)]),
@@ -769,8 +978,8 @@ impl Emitter<'_> {
             let cc = self.st.env.convention(&DESC, sig.cc);
             let from = Loc::Reg(cc.ret_reg(t));
             let to = Loc::Reg(match RegClass::of(t) {
-                RegClass::General => Reg::gp(DESC.ret_gp),
-                RegClass::Float => Reg::fp(DESC.ret_fp),
+                RegClass::General => self.st.plan.ret_gp,
+                RegClass::Float => self.st.plan.ret_fp,
             });
             self.copy(to, from, t)?;
         }
@@ -782,22 +991,16 @@ impl Emitter<'_> {
         if !self.st.framed {
             return Ok(());
         }
-        for (r, slot) in self.st.plan.arbitrary_saves.clone() {
-            self.restore_reg(r, slot);
-        }
-        let homes: Vec<(ArgLoc, Option<i32>)> = self
-            .st
-            .plan
-            .inputs
-            .iter()
-            .copied()
-            .zip(self.st.plan.input_homes.iter().copied())
+        let plan = &self.st.plan;
+        let homes = plan.inputs.iter().zip(&plan.input_homes);
+        let restores: Vec<(Reg, i64)> = (plan.arbitrary_saves.iter())
+            .map(|&(r, slot)| (r, slot as i64))
+            .chain(homes.filter_map(|(arrival, home)| match (arrival, home) {
+                (ArgLoc::Reg(r), Some(slot)) => Some((*r, *slot as i64)),
+                _ => None,
+            }))
             .collect();
-        for (arrival, home) in homes {
-            if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
-                self.restore_reg(r, slot);
-            }
-        }
+        self.accesses(true, SP, restores);
         Ok(())
     }
 
@@ -811,15 +1014,31 @@ impl Emitter<'_> {
             dynasm!(ops ; .arch aarch64 ; br X(r));
             return Ok(());
         }
-        // x16 is neither an argument register nor a standard place, and the
-        // restores and the epilogue below do not touch it.
-        self.load(X16, v);
+        // A target in a register the restores and the epilogue below leave
+        // alone is branched to directly; otherwise it goes through x16
+        // (neither an argument register nor a standard place).
+        let plan = &self.st.plan;
+        let survives = |r: u8| {
+            let reg = Reg::gp(r);
+            let restored = plan.saved.iter().any(|(s, _)| *s == reg)
+                || plan.arbitrary_saves.iter().any(|(s, _)| *s == reg)
+                || (plan.inputs.iter().zip(&plan.input_homes))
+                    .any(|(a, h)| h.is_some() && *a == ArgLoc::Reg(reg));
+            !restored && !DESC.reserved_gp.contains(&r)
+        };
+        let target = match v {
+            Val::Reg(r) if survives(r) => r,
+            v => {
+                self.load(X16, v);
+                X16
+            }
+        };
         self.restore_arguments()?;
         let nstd = self.ctx()?.num_std_places();
         let keep: Vec<Reg> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
         self.epilogue(&keep);
         let ops = &mut self.ops;
-        dynasm!(ops ; .arch aarch64 ; br x16);
+        dynasm!(ops ; .arch aarch64 ; br X(target));
         Ok(())
     }
 
@@ -827,8 +1046,8 @@ impl Emitter<'_> {
         if let Some(t) = self.st.stub.op_type(self.st.i) {
             let to = Loc::Reg(self.st.plan.entry_cc.ret_reg(t));
             let from = Loc::Reg(match RegClass::of(t) {
-                RegClass::General => Reg::gp(DESC.ret_gp),
-                RegClass::Float => Reg::fp(DESC.ret_fp),
+                RegClass::General => self.st.plan.ret_gp,
+                RegClass::Float => self.st.plan.ret_fp,
             });
             self.copy(to, from, t)?;
         }
@@ -838,94 +1057,99 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// A field of the M2N frame.
-    fn m2n_field(&self, field: i32) -> R<AMem> {
-        Ok(AMem::Imm {
-            base: SP,
-            off: (self.m2n_offset()? + field) as i64,
-        })
-    }
-
     fn push_m2n(&mut self, method: Option<&Operand>, frame_type: Option<&Operand>) -> R<()> {
+        let f = self.m2n_offset()? as i64;
         let (v0, v1) = (self.v0, self.v1);
+        // Neighbouring fields are stored in pairs.
         let method_v = match method {
             Some(o) => self.operand_val(o)?,
             None => Val::Imm(0),
         };
-        let at = self.m2n_field(m2n::METHOD)?;
-        self.store64(at, method_v, v0);
+        let m = self.in_reg(method_v, v0);
         let ft = match frame_type {
             Some(o) => self.operand_val(o)?,
             None => Val::Imm(0),
         };
-        let at = self.m2n_field(m2n::FRAME_TYPE)?;
-        self.store64(at, ft, v0);
-        let at = self.m2n_field(m2n::LOCAL_HANDLES)?;
-        self.store64(at, Val::Imm(0), v0);
-        // Return address (saved x30), caller's sp (the CFA) and frame pointer.
-        let fp_rec = |off: i64| AMem::Imm { base: 29, off };
-        self.acc(Acc::LdrX, v0, fp_rec(8));
-        let at = self.m2n_field(m2n::RETURN_ADDRESS)?;
-        self.acc(Acc::StrX, v0, at);
-        self.add_imm(v0, 29, 16, v1);
-        let at = self.m2n_field(m2n::CALLER_SP)?;
-        self.acc(Acc::StrX, v0, at);
-        self.acc(Acc::LdrX, v0, fp_rec(0));
-        let at = self.m2n_field(m2n::CALLER_FP)?;
-        self.acc(Acc::StrX, v0, at);
-        for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
-            let at = self.m2n_field(m2n::SAVED_GP + 8 * idx as i32)?;
-            match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
-                Some(&(_, slot)) => {
-                    self.acc(
-                        Acc::LdrX,
-                        v0,
-                        AMem::Imm {
-                            base: SP,
-                            off: slot as i64,
-                        },
-                    );
-                    self.acc(Acc::StrX, v0, at);
-                }
-                None => self.acc(Acc::StrX, n, at),
-            }
+        let t = self.in_reg(ft, v1);
+        let mut fields = vec![
+            (Reg::gp(m), f + m2n::METHOD as i64),
+            (Reg::gp(t), f + m2n::FRAME_TYPE as i64),
+        ];
+        // Nothing can look at the frame before a `handles =` that follows.
+        if !lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i) {
+            fields.push((Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64));
         }
+        self.accesses(false, SP, fields);
+        // The caller's frame pointer and return address (the frame record),
+        // and its stack pointer (the CFA).
+        self.accesses(true, 29, vec![(Reg::gp(v0), 0), (Reg::gp(v1), 8)]);
+        self.add_imm(X16, 29, 16, X17);
+        self.accesses(
+            false,
+            SP,
+            vec![
+                (Reg::gp(v1), f + m2n::RETURN_ADDRESS as i64),
+                (Reg::gp(X16), f + m2n::CALLER_SP as i64),
+                (Reg::gp(v0), f + m2n::CALLER_FP as i64),
+            ],
+        );
+        // The caller's callee-saved registers: the prologue saved the ones
+        // this stub uses straight into their slots here (or elsewhere, to
+        // copy from); the others are still in the register.
+        let direct = self.m2n_saved(DESC.m2n_saved_gp, m2n::SAVED_GP, Reg::gp)?;
+        self.accesses(false, SP, direct);
         // Link: frame.prev = *head; frame.link = head; *head = frame.
         self.thread_pointer(v0)?;
         let list = self.st.env.m2n_list_offset as i64;
         self.add_imm(v0, v0, list, v1);
         let head = AMem::Imm { base: v0, off: 0 };
         self.acc(Acc::LdrX, v1, head);
-        let at = self.m2n_field(m2n::PREV)?;
-        self.acc(Acc::StrX, v1, at);
-        let at = self.m2n_field(m2n::LINK)?;
-        self.acc(Acc::StrX, v0, at);
-        let f = self.m2n_offset()? as i64;
+        self.accesses(
+            false,
+            SP,
+            vec![
+                (Reg::gp(v1), f + m2n::PREV as i64),
+                (Reg::gp(v0), f + m2n::LINK as i64),
+            ],
+        );
         self.add_imm(v1, SP, f, X17);
         self.acc(Acc::StrX, v1, head);
         Ok(())
     }
 
-    /// Record the caller's callee-saved floating-point registers (d8–d15).
-    fn m2n_save_all(&mut self) -> R<()> {
-        let v0 = self.v0;
-        for (idx, &n) in DESC.m2n_saved_fp.iter().enumerate() {
-            let at = self.m2n_field(m2n::SAVED_FP + 8 * idx as i32)?;
-            match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::fp(n)) {
+    /// The M2N slots (from `first`) of the callee-saved registers `regs`
+    /// that still hold the caller's value, each with its register; those
+    /// the prologue saved elsewhere are copied here on the way.
+    fn m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<Vec<(Reg, i64)>> {
+        let f = self.m2n_offset()?;
+        let mut direct = Vec::new();
+        for (idx, &n) in regs.iter().enumerate() {
+            let at = f + first + 8 * idx as i32;
+            match self.st.plan.saved.iter().find(|(r, _)| *r == reg(n)) {
+                Some(&(_, slot)) if slot == at => {}
                 Some(&(_, slot)) => {
-                    self.acc(
-                        Acc::LdrX,
-                        v0,
-                        AMem::Imm {
-                            base: SP,
-                            off: slot as i64,
-                        },
-                    );
-                    self.acc(Acc::StrX, v0, at);
+                    let v0 = self.v0;
+                    let slot = AMem::Imm {
+                        base: SP,
+                        off: slot as i64,
+                    };
+                    self.acc(Acc::LdrX, v0, slot);
+                    let to = AMem::Imm {
+                        base: SP,
+                        off: at as i64,
+                    };
+                    self.acc(Acc::StrX, v0, to);
                 }
-                None => self.acc(Acc::StrD, n, at),
+                None => direct.push((reg(n), at as i64)),
             }
         }
+        Ok(direct)
+    }
+
+    /// Record the caller's callee-saved floating-point registers (d8–d15).
+    fn m2n_save_all(&mut self) -> R<()> {
+        let direct = self.m2n_saved(DESC.m2n_saved_fp, m2n::SAVED_FP, Reg::fp)?;
+        self.accesses(false, SP, direct);
         Ok(())
     }
 
@@ -950,11 +1174,16 @@ impl Emitter<'_> {
                 |_| Ok(()),
             )?;
         }
+        // *frame.link = frame.prev.
         let (v0, v1) = (self.v0, self.v1);
-        let link = self.m2n_field(m2n::LINK)?;
-        self.acc(Acc::LdrX, v0, link);
-        let prev = self.m2n_field(m2n::PREV)?;
-        self.acc(Acc::LdrX, v1, prev);
+        self.accesses(
+            true,
+            SP,
+            vec![
+                (Reg::gp(v1), f + m2n::PREV as i64),
+                (Reg::gp(v0), f + m2n::LINK as i64),
+            ],
+        );
         self.acc(Acc::StrX, v1, AMem::Imm { base: v0, off: 0 });
         Ok(())
     }

@@ -3,14 +3,19 @@
 //! | role | registers |
 //! |---|---|
 //! | arguments | rdi rsi rdx rcx r8 r9 / xmm0–xmm7, then the stack |
-//! | `r` | rax (general), xmm8 (float; moved to/from xmm0 at calls and `ret`) |
+//! | `r` | rax (general); xmm0 (float) unless an input or output needs xmm0 while `r` is live, then xmm8 (moved to/from xmm0 at calls and `ret`) |
 //! | `sp0`–`sp3` | r10, r11, r14, r15 (r14/r15 are callee-saved: see `LANGUAGE.md`) |
 //! | locals | free caller-saved registers, then rbx r12 r13 (r14 r15), then frame slots |
 //! | frame pointer | rbp (set up with the frame; never allocated) |
 //! | scratch | two free caller-saved registers picked per stub, xmm15/xmm14 |
 //!
 //! rax holds only `r`, so `cas` (whose `cmpxchg` needs rax) can park it in
-//! the red zone when `r` is live.
+//! the red zone when `r` is live. An `arbitrary` stub that calls may also
+//! take argument registers no call uses for scratch values and locals
+//! (`FramePlan::borrowed`): its prologue saves them and `tailcall` restores
+//! them. It passes on rdi–r9, xmm0–xmm7 and the stack arguments, not al
+//! (the vector-register count of variadic calls): LIL signatures are never
+//! variadic.
 
 use lil_codegen::{CallingConvention, Target, TargetDesc};
 use std::borrow::Cow;

@@ -79,12 +79,14 @@ impl Mem {
     }
 }
 
-/// A general-purpose value: in a register, in memory, or an immediate.
+/// A general-purpose value: in a register, in memory, an immediate, or the
+/// address `rsp + offset` (an `alloc` address, recomputed where it is read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Val {
     Reg(u8),
     Mem(Mem),
     Imm(i64),
+    Addr(i32),
 }
 
 /// Whether an immediate fits the sign-extended 32-bit field of most instructions.
@@ -103,6 +105,9 @@ pub(crate) struct Emitter<'a> {
     pub(crate) s0: u8,
     pub(crate) s1: u8,
     pub(crate) f0: u8,
+    /// A load left to a later comparison: (the `jc`, the variable loaded,
+    /// the memory operand it reads instead).
+    pub(crate) folded: Option<(usize, Var, Mem)>,
 }
 
 impl<'a> Emitter<'a> {
@@ -129,6 +134,7 @@ impl<'a> Emitter<'a> {
             s0,
             s1,
             f0,
+            folded: None,
         })
     }
 
@@ -192,8 +198,8 @@ impl<'a> Emitter<'a> {
                 .map(Loc::Reg)
                 .ok_or(CodegenError::Internal("no such standard place")),
             Var::Ret => Ok(Loc::Reg(match class {
-                RegClass::General => Reg::gp(DESC.ret_gp),
-                RegClass::Float => Reg::fp(DESC.ret_fp),
+                RegClass::General => self.st.plan.ret_gp,
+                RegClass::Float => self.st.plan.ret_fp,
             })),
             Var::Output(k) => {
                 let ctx = self.ctx()?;
@@ -210,8 +216,14 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// A general-purpose variable as a value.
+    /// A general-purpose variable as a value where the current instruction
+    /// reads it.
     pub(crate) fn var_val(&self, var: Var) -> R<Val> {
+        if let Var::Local(k) = var
+            && let Some(off) = self.st.plan.alloc_address(self.st.i, k)
+        {
+            return Ok(Val::Addr(off));
+        }
         match self.var_loc(var, RegClass::General)? {
             Loc::Reg(r) => Ok(Val::Reg(r.num)),
             loc => Ok(Val::Mem(self.loc_mem(loc)?)),
@@ -241,6 +253,13 @@ impl<'a> Emitter<'a> {
             }
             Val::Imm(x) if fits_i32(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), DWORD x as i32),
             Val::Imm(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), QWORD x),
+            Val::Addr(off) => self.lea(
+                r,
+                Mem::Base {
+                    base: RSP,
+                    disp: off,
+                },
+            ),
         }
     }
 
@@ -300,9 +319,15 @@ impl<'a> Emitter<'a> {
             return Ok(());
         }
         if ty.is_float() {
-            let f = match src {
-                Loc::Reg(r) => r.num,
-                loc => {
+            let f = match (src, dst) {
+                (Loc::Reg(r), _) => r.num,
+                // Straight into a destination register, not through f0.
+                (loc, Loc::Reg(d)) => {
+                    let m = self.loc_mem(loc)?;
+                    with_mem!(&mut self.ops, m, [movsd Rx(d.num),], []);
+                    d.num
+                }
+                (loc, _) => {
                     let m = self.loc_mem(loc)?;
                     let f0 = self.f0;
                     with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);

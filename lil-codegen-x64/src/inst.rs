@@ -137,6 +137,12 @@ impl Emitter<'_> {
     }
 
     fn alloc(&mut self, dst: Place) -> R<()> {
+        // Every read recomputes the address: nothing to keep.
+        if let Var::Local(_) = dst.var
+            && !self.st.plan.liveness.var_after(self.st.i, dst.var)
+        {
+            return Ok(());
+        }
         let at = self.st.plan.alloc_offset + self.ctx()?.alloc_bytes() as i32;
         let loc = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(loc);
@@ -231,6 +237,10 @@ impl Emitter<'_> {
                 self.load(s1, Val::Imm(x));
                 Val::Reg(s1)
             }
+            Val::Addr(_) => {
+                self.load(s1, v);
+                Val::Reg(s1)
+            }
             other => other,
         };
         macro_rules! alu_forms {
@@ -242,6 +252,7 @@ impl Emitter<'_> {
                         dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), BYTE x as i8)
                     }
                     Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), DWORD x as i32),
+                    Val::Addr(_) => {}
                 }
             }};
         }
@@ -260,6 +271,7 @@ impl Emitter<'_> {
                 Val::Imm(x) => {
                     dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), DWORD x as i32)
                 }
+                Val::Addr(_) => {}
             },
             BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => {}
         }
@@ -274,17 +286,22 @@ impl Emitter<'_> {
         let (mut a, mut b) = (self.operand_val(lhs)?, self.operand_val(rhs)?);
         let commutative = !matches!(op, BinaryOp::Sub);
         let mut r = self.result_reg(to);
-        // dst = reg ± imm32 into another register: one lea.
-        if let (BinaryOp::Add | BinaryOp::Sub, Val::Reg(x), Val::Imm(y)) = (op, a, b)
-            && x != r
+        // dst = reg ± imm32 into another register (or an alloc address ±
+        // imm32): one lea.
+        let base = match a {
+            Val::Reg(x) if x != r => Some((x, 0)),
+            Val::Addr(off) => Some((RSP, off as i64)),
+            _ => None,
+        };
+        if let (BinaryOp::Add | BinaryOp::Sub, Some((x, at)), Val::Imm(y)) = (op, base, b)
             && let Some(d) = if op == BinaryOp::Add {
                 Some(y)
             } else {
                 y.checked_neg()
             }
-            && fits_i32(d)
+            && let Ok(d) = i32::try_from(d + at)
         {
-            with_mem!(&mut self.ops, Mem::Base { base: x, disp: d as i32 }, [lea Rq(r),], []);
+            with_mem!(&mut self.ops, Mem::Base { base: x, disp: d }, [lea Rq(r),], []);
             return self.put(to, r);
         }
         if b == Val::Reg(r) {
@@ -395,15 +412,19 @@ impl Emitter<'_> {
     /// `keep_s1` is set, in which case the result uses `s0` at most).
     fn addr(&mut self, a: &Address, keep_s1: bool) -> R<Mem> {
         let (s0, s1) = (self.s0, self.s1);
-        let base = match a.base {
-            Some(p) => Some(self.in_reg(self.var_val(p.var)?, s0)),
-            None => None,
+        // An alloc address as the base is the stack pointer plus a displacement.
+        let (base, frame_disp) = match a.base {
+            Some(p) => match self.var_val(p.var)? {
+                Val::Addr(off) => (Some(RSP), off as i64),
+                v => (Some(self.in_reg(v, s0)), 0),
+            },
+            None => (None, 0),
         };
         let index = match a.index {
             Some((p, scale)) => Some((self.in_reg(self.var_val(p.var)?, s1), scale as u8)),
             None => None,
         };
-        let disp = imm_bits(a.offset);
+        let disp = imm_bits(a.offset).wrapping_add(frame_disp);
         let mut mem = match (base, index, i32::try_from(disp)) {
             (Some(b), None, Ok(d)) => Mem::Base { base: b, disp: d },
             (Some(b), Some((i, s)), Ok(d)) => Mem::Index {
@@ -460,8 +481,112 @@ impl Emitter<'_> {
         Ok(mem)
     }
 
+    /// The memory operand of `a` if forming it needs no code (every part
+    /// in a register or an alloc address, the displacement within 32 bits).
+    fn plain_addr(&self, a: &Address) -> R<Option<Mem>> {
+        let (base, frame_disp) = match a.base {
+            Some(p) => match self.var_val(p.var)? {
+                Val::Reg(r) => (Some(r), 0),
+                Val::Addr(off) => (Some(RSP), off as i64),
+                _ => return Ok(None),
+            },
+            None => (None, 0),
+        };
+        let index = match a.index {
+            Some((p, scale)) => match self.var_val(p.var)? {
+                Val::Reg(r) => Some((r, scale as u8)),
+                _ => return Ok(None),
+            },
+            None => None,
+        };
+        let Ok(disp) = i32::try_from(imm_bits(a.offset).wrapping_add(frame_disp)) else {
+            return Ok(None);
+        };
+        Ok(Some(match (base, index) {
+            (Some(base), None) => Mem::Base { base, disp },
+            (Some(base), Some((index, scale))) => Mem::Index {
+                base,
+                index,
+                scale,
+                disp,
+            },
+            (None, Some((index, scale))) => Mem::NoBase { index, scale, disp },
+            (None, None) => Mem::Abs { disp },
+        }))
+    }
+
+    /// Whether the load into `dst` at the current instruction can be left
+    /// to a comparison a few instructions on, which then reads memory
+    /// (`cmp r, [m]`): the loaded local is read by that `jc` only, nothing
+    /// in between writes memory, the address's variables or the local, and
+    /// the comparison is at the load's width.
+    fn foldable_load(
+        &self,
+        dst: Place,
+        a: &Address,
+        ext: Option<Extension>,
+    ) -> R<Option<(usize, Mem)>> {
+        let Var::Local(k) = dst.var else {
+            return Ok(None);
+        };
+        if a.ty.is_float() || ext.is_some() || a.ordering == Ordering::Acquire {
+            return Ok(None);
+        }
+        let Some(m) = self.plain_addr(a)? else {
+            return Ok(None);
+        };
+        let parts = [a.base.map(|p| p.var), a.index.map(|(p, _)| p.var)];
+        let body = &self.st.stub.stub().body;
+        let mut j = self.st.i;
+        for _ in 0..8 {
+            let Some(next) = self.st.next_in_line(j) else {
+                return Ok(None);
+            };
+            j = next;
+            let kind = &body[j].kind;
+            let mut reads_dst = false;
+            lil_codegen::plan::for_each_read(kind, |v| reads_dst |= v == dst.var);
+            if let InstKind::JumpIf { cond, .. } = kind {
+                let other = if cond.lhs.kind == OperandKind::Var(dst.var) {
+                    &cond.rhs
+                } else {
+                    &cond.lhs
+                };
+                let fits = other.kind != OperandKind::Var(dst.var)
+                    && !matches!(self.operand_val(other)?, Val::Mem(_))
+                    && self
+                        .st
+                        .stub
+                        .op_type(j)
+                        .is_some_and(|t| t.bits() == a.ty.bits())
+                    && !self.st.plan.liveness.local_after(j, k);
+                return Ok((reads_dst && fits).then_some((j, m)));
+            }
+            let harmless = match kind {
+                InstKind::Move { .. } | InstKind::Unary { .. } | InstKind::Binary { .. } => true,
+                InstKind::Ld { addr, .. } => addr.ordering != Ordering::Acquire,
+                InstKind::Ts { .. } => !matches!(
+                    self.st.env.thread_pointer,
+                    lil_codegen::ThreadPointer::Call { .. }
+                ),
+                _ => false,
+            };
+            let w = lil_codegen::plan::written(kind);
+            if !harmless || reads_dst || w == Some(dst.var) || parts.contains(&w) {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
     fn ld(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<()> {
         let ty = a.ty;
+        if self.folded.is_none()
+            && let Some((j, m)) = self.foldable_load(dst, a, ext)?
+        {
+            self.folded = Some((j, dst.var, m));
+            return Ok(());
+        }
         let m = self.addr(a, false)?;
         if ty.is_float() {
             let to = self.var_loc(dst.var, RegClass::Float)?;
@@ -610,6 +735,17 @@ impl Emitter<'_> {
         let bits = ty.bits();
         let mut a = self.operand_val(&cond.lhs)?;
         let mut b = self.operand_val(&cond.rhs)?;
+        // A load left to this comparison reads memory here.
+        if let Some((j, v, m)) = self.folded
+            && j == self.st.i
+        {
+            self.folded = None;
+            if cond.lhs.kind == OperandKind::Var(v) {
+                a = Val::Mem(m);
+            } else {
+                b = Val::Mem(m);
+            }
+        }
         let mut p = cond.predicate;
         if let (Val::Imm(x), Val::Imm(y)) = (a, b) {
             if fold(p, x, y, bits) {
@@ -622,8 +758,11 @@ impl Emitter<'_> {
             p = p.swapped();
         }
         let (s0, s1) = (self.s0, self.s1);
-        if let (Val::Mem(_), Val::Mem(_)) = (a, b) {
+        if let (Val::Mem(_), Val::Mem(_)) | (Val::Addr(_), _) = (a, b) {
             a = Val::Reg(self.in_reg(a, s0));
+        }
+        if let Val::Addr(_) = b {
+            b = Val::Reg(self.in_reg(b, s1));
         }
         if let Val::Imm(x) = b
             && bits == 64
@@ -714,7 +853,7 @@ impl Emitter<'_> {
         match v {
             Val::Reg(r) => dynasm!((&mut self.ops) ; .arch x64 ; call Rq(r)),
             Val::Mem(m) => with_mem!(&mut self.ops, m, [call QWORD], []),
-            Val::Imm(_) => {
+            Val::Imm(_) | Val::Addr(_) => {
                 self.load(s0, v);
                 dynasm!((&mut self.ops) ; .arch x64 ; call Rq(s0));
             }
@@ -723,8 +862,8 @@ impl Emitter<'_> {
             let cc = self.st.env.convention(&DESC, sig.cc);
             let from = Loc::Reg(cc.ret_reg(t));
             let to = Loc::Reg(match RegClass::of(t) {
-                RegClass::General => Reg::gp(DESC.ret_gp),
-                RegClass::Float => Reg::fp(DESC.ret_fp),
+                RegClass::General => self.st.plan.ret_gp,
+                RegClass::Float => self.st.plan.ret_fp,
             });
             self.copy(to, from, t)?;
         }
@@ -762,7 +901,7 @@ impl Emitter<'_> {
             match v {
                 Val::Reg(r) => dynasm!((&mut self.ops) ; .arch x64 ; jmp Rq(r)),
                 Val::Mem(m) => with_mem!(&mut self.ops, m, [jmp QWORD], []),
-                Val::Imm(_) => {
+                Val::Imm(_) | Val::Addr(_) => {
                     self.load(RAX, v);
                     dynasm!((&mut self.ops) ; .arch x64 ; jmp rax);
                 }
@@ -804,8 +943,8 @@ impl Emitter<'_> {
         if let Some(t) = self.op_type_opt() {
             let to = Loc::Reg(self.st.plan.entry_cc.ret_reg(t));
             let from = Loc::Reg(match RegClass::of(t) {
-                RegClass::General => Reg::gp(DESC.ret_gp),
-                RegClass::Float => Reg::fp(DESC.ret_fp),
+                RegClass::General => self.st.plan.ret_gp,
+                RegClass::Float => self.st.plan.ret_fp,
             });
             self.copy(to, from, t)?;
         }
@@ -837,7 +976,10 @@ impl Emitter<'_> {
             None => Val::Imm(0),
         };
         self.store64(fm(m2n::FRAME_TYPE), ft, s1);
-        self.store64(fm(m2n::LOCAL_HANDLES), Val::Imm(0), s1);
+        // Nothing can look at the frame before a `handles =` that follows.
+        if !lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i) {
+            self.store64(fm(m2n::LOCAL_HANDLES), Val::Imm(0), s1);
+        }
         // Return address, the caller's stack pointer (the CFA) and frame pointer.
         let rbp = |disp| Mem::Base { base: RBP, disp };
         self.ld64(s1, rbp(8));
@@ -846,11 +988,13 @@ impl Emitter<'_> {
         self.st64(fm(m2n::CALLER_SP), s1);
         self.ld64(s1, rbp(0));
         self.st64(fm(m2n::CALLER_FP), s1);
-        // The caller's callee-saved registers: from the prologue's save slots
-        // for the ones this stub uses, else still in the register.
+        // The caller's callee-saved registers: the prologue saved the ones
+        // this stub uses straight into their slots here (or elsewhere, to
+        // copy from); the others are still in the register.
         for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
             let at = fm(m2n::SAVED_GP + 8 * idx as i32);
             match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
+                Some(&(_, slot)) if slot == at.disp() => {}
                 Some(&(_, slot)) => {
                     self.ld64(
                         s1,
@@ -880,8 +1024,12 @@ impl Emitter<'_> {
         self.ld64(s1, head);
         self.st64(fm(m2n::PREV), s1);
         self.st64(fm(m2n::LINK), s0);
-        self.lea(s1, fm(0));
-        self.st64(head, s1);
+        if f == 0 {
+            self.st64(head, RSP);
+        } else {
+            self.lea(s1, fm(0));
+            self.st64(head, s1);
+        }
         Ok(())
     }
 

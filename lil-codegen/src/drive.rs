@@ -37,6 +37,7 @@ pub struct EmitState<'a> {
     label_inst: Vec<Option<usize>>,
     edge_stubs: Vec<(DynamicLabel, DynamicLabel)>,
     strings: Vec<(DynamicLabel, Vec<u8>)>,
+    absorbed: Vec<u32>,
 }
 
 /// What an emitter provides to the driver.
@@ -84,7 +85,35 @@ impl<'a> EmitState<'a> {
             label_inst,
             edge_stubs: Vec::new(),
             strings: Vec::new(),
+            absorbed: Vec::new(),
         }
+    }
+
+    /// The instruction that runs right after instruction `i` with nothing
+    /// placed between them (same basic block, no label, no prologue), so
+    /// the two can be emitted as one (a pair of loads, an extension folded
+    /// into an addition, a load folded into a comparison).
+    pub fn next_in_line(&self, i: usize) -> Option<usize> {
+        let j = i + 1;
+        let body = &self.stub.stub().body;
+        let joins = matches!(body.get(j)?.kind, InstKind::Label(_));
+        let prologue_between = self.plan.requires_frame[j] && !self.plan.framed_before[j];
+        (self.stub.is_reachable(j)
+            && !joins
+            && !prologue_between
+            && self.plan.block_of[j] == self.plan.block_of[i])
+            .then_some(j)
+    }
+
+    /// Note that instruction `j`'s code has been emitted with an earlier
+    /// instruction's: when its turn comes it emits nothing.
+    pub fn absorb(&mut self, j: usize) {
+        self.absorbed.push(j as u32);
+    }
+
+    /// Whether instruction `i` was emitted with an earlier one.
+    pub fn is_absorbed(&self, i: usize) -> bool {
+        self.absorbed.contains(&(i as u32))
     }
 
     /// The context before the current instruction.

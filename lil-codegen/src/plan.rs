@@ -59,7 +59,8 @@ pub struct FramePlan {
     pub scratch_gp: Vec<Reg>,
     /// Floating-point scratch registers.
     pub scratch_fp: Vec<Reg>,
-    /// Callee-saved registers the prologue saves, and their slots.
+    /// Callee-saved registers the prologue saves, and their slots (for a
+    /// register the M2N frame records, its slot in the M2N frame).
     pub saved: Vec<(Reg, i32)>,
     /// Caller-saved registers holding variables, and the slots where they are
     /// kept while the stub calls a helper of its own (a `ts` function, the
@@ -89,6 +90,22 @@ pub struct FramePlan {
     /// Standard places this stub must save and restore (callee-saved
     /// registers it writes without having received them).
     pub std_places_saved: Vec<u32>,
+    /// Where `r` lives when it holds a general-purpose value: the entry
+    /// convention's result register when nothing else needs that register
+    /// while `r` is live (so neither calls nor `ret` move it), else the
+    /// target's own `r` register.
+    pub ret_gp: Reg,
+    /// Where `r` lives when it holds a floating-point value (as `ret_gp`).
+    pub ret_fp: Reg,
+    /// Argument registers of an `arbitrary` stub given to scratch values or
+    /// locals: the prologue saves them and only `tailcall` restores them,
+    /// so in between they are free (the whole stub is then framed).
+    pub borrowed: Vec<Reg>,
+    /// What may still be read after each instruction.
+    pub liveness: Liveness,
+    /// Reads of locals holding a known `alloc` address:
+    /// `(instruction, local, offset in the alloc area)`, sorted.
+    alloc_reads: Vec<(u32, u32, u32)>,
 }
 
 fn push_unique(v: &mut Vec<Reg>, r: Reg) {
@@ -127,14 +144,12 @@ impl FramePlan {
             }
         }
         let arbitrary = entry.signature.typed().is_none();
-        if arbitrary {
-            for &n in entry_cc.gp_args.iter() {
-                push_unique(&mut occupied, Reg::gp(n));
-            }
-            for &n in entry_cc.fp_args.iter() {
-                push_unique(&mut occupied, Reg::fp(n));
-            }
-        }
+        let alloc_reads = alloc_addresses(stub);
+        let liveness = Liveness::compute(stub, |i, k| {
+            alloc_reads
+                .binary_search_by(|&(ri, rk, _)| (ri, rk).cmp(&(i as u32, k)))
+                .is_ok()
+        });
         let mut out_area = 0u32;
         for sig in &summary.call_signatures {
             let cc = env.convention(desc, sig.cc);
@@ -151,12 +166,64 @@ impl FramePlan {
                 push_unique(&mut occupied, r);
             }
         }
+        let ret_gp = Reg::gp(entry_cc.gp_ret);
+        let ret_gp = if ret_gp.num != desc.ret_gp
+            && !desc.std_places.contains(&ret_gp.num)
+            && !desc.reserved_gp.contains(&ret_gp.num)
+            && ret_fits(stub, env, desc, &liveness, &inputs, ret_gp)
+        {
+            ret_gp
+        } else {
+            Reg::gp(desc.ret_gp)
+        };
+        let ret_fp = Reg::fp(entry_cc.fp_ret);
+        let ret_fp =
+            if ret_fp.num != desc.ret_fp && ret_fits(stub, env, desc, &liveness, &inputs, ret_fp) {
+                ret_fp
+            } else {
+                Reg::fp(desc.ret_fp)
+            };
         if summary.ret_general {
-            push_unique(&mut occupied, Reg::gp(desc.ret_gp));
+            push_unique(&mut occupied, ret_gp);
         }
         if summary.ret_float {
-            push_unique(&mut occupied, Reg::fp(desc.ret_fp));
+            push_unique(&mut occupied, ret_fp);
         }
+        // An `arbitrary` stub's argument registers hold its caller's
+        // arguments. When the stub calls, the prologue saves them and only
+        // `tailcall` puts them back, so the ones no call, standard place or
+        // `r` uses can be borrowed in between.
+        let mut borrowable: Vec<Reg> = Vec::new();
+        if arbitrary {
+            let args = entry_cc.gp_args.iter().map(|&n| Reg::gp(n));
+            for r in args.chain(entry_cc.fp_args.iter().map(|&n| Reg::fp(n))) {
+                if summary.returning_calls && !occupied.contains(&r) {
+                    borrowable.push(r);
+                }
+                push_unique(&mut occupied, r);
+            }
+        }
+        // Code before the first frame-needing instruction of the entry block
+        // runs with the caller's arguments still in their registers; when
+        // that instruction comes first, everything runs framed anyway.
+        let framed_from_entry = stub
+            .stub()
+            .body
+            .iter()
+            .find(|inst| {
+                !matches!(
+                    inst.kind,
+                    InstKind::Label(_) | InstKind::Locals(_) | InstKind::StdPlaces(_)
+                )
+            })
+            .is_some_and(|inst| needs_frame_by_kind(&inst.kind, env));
+        let mut borrowed: Vec<Reg> = Vec::new();
+        let mut borrow = |class: RegClass, borrowed: &mut Vec<Reg>| -> Option<Reg> {
+            let at = borrowable.iter().position(|r| r.class == class)?;
+            let r = borrowable.remove(at);
+            borrowed.push(r);
+            Some(r)
+        };
         let ts_register = match env.thread_pointer {
             ThreadPointer::Register(n) => {
                 let r = Reg::gp(n);
@@ -164,6 +231,7 @@ impl FramePlan {
                     || desc.reserved_gp.contains(&n)
                     || desc.std_places.contains(&n)
                     || n == desc.ret_gp
+                    || n == ret_gp.num
                     || desc.c_abi.gp_args.contains(&n);
                 if clash {
                     return Err(CodegenError::BadHostRegister {
@@ -188,8 +256,24 @@ impl FramePlan {
             Some(r)
         };
         let mut scratch_gp = Vec::new();
+        let short = desc
+            .scratch_gp
+            .iter()
+            .filter(|&&n| !occupied.contains(&Reg::gp(n)))
+            .count()
+            < desc.scratch_count;
         for _ in 0..desc.scratch_count {
-            let r = take_free(desc.scratch_gp, RegClass::General, &mut occupied)
+            // Short of scratch registers: borrowed argument registers first
+            // when they cost nothing (the stub is framed from its entry),
+            // keeping the free ones for locals.
+            let free = if short && framed_from_entry {
+                borrow(RegClass::General, &mut borrowed)
+            } else {
+                None
+            };
+            let r = free
+                .or_else(|| take_free(desc.scratch_gp, RegClass::General, &mut occupied))
+                .or_else(|| borrow(RegClass::General, &mut borrowed))
                 .or_else(|| {
                     take_free(
                         desc.locals_callee_saved_gp,
@@ -219,10 +303,38 @@ impl FramePlan {
         let mut locals_gp = vec![None; summary.max_locals as usize];
         let mut locals_fp = vec![None; summary.max_locals as usize];
         let mut spilled: Vec<(RegClass, usize)> = Vec::new();
+        // The checker's liveness by type, refined by ours: a local whose
+        // reads after a call all recompute an `alloc` address need not
+        // survive the call.
+        let mut live_across = vec![false; summary.max_locals as usize];
+        for (i, inst) in stub.stub().body.iter().enumerate() {
+            if stub.is_reachable(i)
+                && matches!(
+                    inst.kind,
+                    InstKind::Call {
+                        kind: CallKind::Call,
+                        ..
+                    }
+                )
+            {
+                for (k, live) in live_across.iter_mut().enumerate() {
+                    *live |= liveness.local_after(i, k as u32);
+                }
+            }
+        }
         for (k, usage) in summary.locals.iter().enumerate() {
+            let live = live_across.get(k).copied().unwrap_or(true);
             for (class, used, crosses) in [
-                (RegClass::General, usage.general, usage.general_across_call),
-                (RegClass::Float, usage.float, usage.float_across_call),
+                (
+                    RegClass::General,
+                    usage.general,
+                    usage.general_across_call && live,
+                ),
+                (
+                    RegClass::Float,
+                    usage.float,
+                    usage.float_across_call && live,
+                ),
             ] {
                 if !used {
                     continue;
@@ -235,6 +347,7 @@ impl FramePlan {
                     take_free(callee, class, &mut occupied)
                 } else {
                     take_free(caller, class, &mut occupied)
+                        .or_else(|| borrow(class, &mut borrowed))
                         .or_else(|| take_free(callee, class, &mut occupied))
                 };
                 let slot = match reg {
@@ -307,9 +420,18 @@ impl FramePlan {
             }
         }
 
-        // ---- Frame layout, from the frame base up.
+        // ---- Frame layout, from the frame base up. The M2N frame comes
+        // first, so that when no stack arguments go out its address is the
+        // stack pointer itself.
         let mut off = align_up(out_area, 16);
         let out_area = off;
+        let m2n_offset = if summary.pushes_m2n {
+            let at = off as i32;
+            off += m2n::offsets::SIZE;
+            Some(at)
+        } else {
+            None
+        };
         let helper_saves: Vec<(Reg, i32)> = helper_regs
             .iter()
             .map(|r| {
@@ -347,24 +469,32 @@ impl FramePlan {
             }
         }
         saved.dedup();
+        // A callee-saved register the M2N frame records is saved straight
+        // into its M2N slot: `push_m2n` then has nothing to copy, and the
+        // slot holds the caller's value whichever comes first.
+        let m2n_slot = |r: Reg| -> Option<i32> {
+            let f = m2n_offset?;
+            let (list, first) = match r.class {
+                RegClass::General => (desc.m2n_saved_gp, m2n::offsets::SAVED_GP),
+                RegClass::Float => (desc.m2n_saved_fp, m2n::offsets::SAVED_FP),
+            };
+            let idx = list.iter().position(|&n| n == r.num)?;
+            Some(f + first + 8 * idx as i32)
+        };
         let saved: Vec<(Reg, i32)> = saved
             .into_iter()
-            .map(|r| {
-                let at = off as i32;
-                off += 8;
-                (r, at)
+            .map(|r| match m2n_slot(r) {
+                Some(at) => (r, at),
+                None => {
+                    let at = off as i32;
+                    off += 8;
+                    (r, at)
+                }
             })
             .collect();
         off = align_up(off, 16);
         let alloc_offset = off as i32;
         off += align_up(summary.alloc_bytes, 16);
-        let m2n_offset = if summary.pushes_m2n {
-            let at = off as i32;
-            off += m2n::offsets::SIZE;
-            Some(at)
-        } else {
-            None
-        };
         off = align_up(off, 16) + 16; // frame record: saved frame pointer, return address
         let frame_size = off;
 
@@ -414,7 +544,9 @@ impl FramePlan {
         }
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
-        let frame_everything = scratch_gp.iter().any(|r| is_gp_callee_saved(r.num));
+        // So do borrowed argument registers (they are free only once saved).
+        let frame_everything =
+            scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
         if frame_everything {
             requires_frame.iter_mut().for_each(|r| *r = true);
         }
@@ -478,7 +610,23 @@ impl FramePlan {
             block_of,
             ts_register,
             std_places_saved,
+            ret_gp,
+            ret_fp,
+            borrowed,
+            liveness,
+            alloc_reads,
         })
+    }
+
+    /// The frame offset of the `alloc` address local `k` holds where
+    /// instruction `i` reads it, if known (see [`Liveness`]): the emitter
+    /// must use it instead of the local's location.
+    pub fn alloc_address(&self, i: usize, k: u32) -> Option<i32> {
+        let at = self
+            .alloc_reads
+            .binary_search_by(|&(ri, rk, _)| (ri, rk).cmp(&(i as u32, k)))
+            .ok()?;
+        Some(self.alloc_offset + self.alloc_reads[at].2 as i32)
     }
 
     /// Where local `k` of class `class` lives.
@@ -587,4 +735,427 @@ pub fn class_of(ty: Type) -> RegClass {
 /// A span for errors about the whole stub.
 pub fn stub_span(stub: &CheckedStub) -> Span {
     stub.stub().entry.span
+}
+
+// ------------------------------------------------------------ liveness
+
+/// Which of `r`, the inputs and the locals may still be read after each
+/// instruction: backward liveness over the checker's control-flow graph.
+///
+/// Emitters use it to fuse instructions (a value read only by the next
+/// instruction need not be kept), the planner to choose where `r` lives and
+/// which locals must survive calls. Reads of a local that holds a known
+/// `alloc` address ([`FramePlan::alloc_address`]) do not count: emitters
+/// recompute the address there instead of reading the local.
+#[derive(Clone, Debug, Default)]
+pub struct Liveness {
+    words: usize,
+    inputs: u32,
+    after: Vec<u64>,
+}
+
+impl Liveness {
+    fn bit(&self, i: usize, bit: u32) -> bool {
+        // Out of range (an index past the stub's locals): live, the safe answer.
+        self.after
+            .get(i * self.words + bit as usize / 64)
+            .is_none_or(|w| w >> (bit % 64) & 1 == 1)
+    }
+
+    /// Whether `r` may be read after instruction `i`.
+    pub fn ret_after(&self, i: usize) -> bool {
+        self.bit(i, 0)
+    }
+
+    /// Whether input `k` may be read after instruction `i`.
+    pub fn input_after(&self, i: usize, k: u32) -> bool {
+        self.bit(i, 1 + k)
+    }
+
+    /// Whether local `k` may be read after instruction `i`.
+    pub fn local_after(&self, i: usize, k: u32) -> bool {
+        self.bit(i, 1 + self.inputs + k)
+    }
+
+    /// Whether `v` may be read after instruction `i` (outputs and standard
+    /// places are not tracked: always live).
+    pub fn var_after(&self, i: usize, v: Var) -> bool {
+        match v {
+            Var::Ret => self.ret_after(i),
+            Var::Input(k) => self.input_after(i, k),
+            Var::Local(k) => self.local_after(i, k),
+            Var::Output(_) | Var::StdPlace(_) => true,
+        }
+    }
+
+    fn compute(stub: &CheckedStub, skip_read: impl Fn(usize, u32) -> bool) -> Liveness {
+        let body = &stub.stub().body;
+        let inputs = stub
+            .stub()
+            .entry
+            .signature
+            .typed()
+            .map_or(0, |s| s.params.len() as u32);
+        let locals = stub.summary().max_locals;
+        let words = (1 + inputs as usize + locals as usize).div_ceil(64);
+        let mut live = Liveness {
+            words,
+            inputs,
+            after: vec![0; body.len() * words],
+        };
+        let blocks = stub.blocks();
+        let mut live_in = vec![0u64; blocks.len() * words];
+        let mut cur = vec![0u64; words];
+        let set = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] |= 1 << (bit % 64);
+        let clear = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] &= !(1 << (bit % 64));
+        let var_bit = |v: Var| match v {
+            Var::Ret => Some(0),
+            Var::Input(k) if k < inputs => Some(1 + k),
+            Var::Local(k) if k < locals => Some(1 + inputs + k),
+            _ => None,
+        };
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (b, block) in blocks.iter().enumerate().rev() {
+                cur.iter_mut().for_each(|w| *w = 0);
+                for s in block.succs.into_iter().flatten() {
+                    let s = s as usize * words;
+                    for (w, x) in cur.iter_mut().zip(&live_in[s..s + words]) {
+                        *w |= x;
+                    }
+                }
+                for i in (block.start as usize..block.end as usize).rev() {
+                    live.after[i * words..(i + 1) * words].copy_from_slice(&cur);
+                    let kind = &body[i].kind;
+                    if let Some(bit) = written(kind).and_then(var_bit) {
+                        clear(&mut cur, bit);
+                    }
+                    match kind {
+                        InstKind::Locals(_) => {
+                            for k in 0..locals {
+                                clear(&mut cur, 1 + inputs + k);
+                            }
+                        }
+                        // A call leaves its own result (or nothing) in `r`;
+                        // `push_m2n` leaves `r` undefined.
+                        InstKind::Call {
+                            kind: CallKind::Call,
+                            ..
+                        }
+                        | InstKind::PushM2n { .. } => clear(&mut cur, 0),
+                        // `tailcall` passes the inputs on; `in2out` copies them.
+                        InstKind::Call {
+                            kind: CallKind::Tail,
+                            ..
+                        }
+                        | InstKind::In2Out { .. } => {
+                            for k in 0..inputs {
+                                set(&mut cur, 1 + k);
+                            }
+                        }
+                        InstKind::Ret => set(&mut cur, 0),
+                        _ => {}
+                    }
+                    for_each_read(kind, |v| {
+                        if let Var::Local(k) = v
+                            && skip_read(i, k)
+                        {
+                            return;
+                        }
+                        if let Some(bit) = var_bit(v) {
+                            set(&mut cur, bit);
+                        }
+                    });
+                }
+                let at = b * words;
+                if live_in[at..at + words] != cur[..] {
+                    live_in[at..at + words].copy_from_slice(&cur);
+                    changed = true;
+                }
+            }
+        }
+        live
+    }
+}
+
+/// The variable an instruction writes, if any.
+pub fn written(kind: &InstKind) -> Option<Var> {
+    match kind {
+        InstKind::Move { dst, .. }
+        | InstKind::Unary { dst, .. }
+        | InstKind::Binary { dst, .. }
+        | InstKind::Ts { dst }
+        | InstKind::Ld { dst, .. }
+        | InstKind::Alloc { dst, .. } => Some(dst.var),
+        _ => None,
+    }
+}
+
+/// Call `f` on every variable an instruction reads (named in its operands
+/// and addresses; the inputs `tailcall` and `in2out` pass on and the `r`
+/// of `ret` are not named).
+pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
+    let op = |o: &Operand, f: &mut dyn FnMut(Var)| {
+        if let OperandKind::Var(v) = o.kind {
+            f(v);
+        }
+    };
+    let addr = |a: &lil_syntax::Address, f: &mut dyn FnMut(Var)| {
+        if let Some(b) = a.base {
+            f(b.var);
+        }
+        if let Some((i, _)) = a.index {
+            f(i.var);
+        }
+    };
+    match kind {
+        InstKind::Move { src, .. } | InstKind::Unary { src, .. } => op(src, &mut f),
+        InstKind::Binary { lhs, rhs, .. } => {
+            op(lhs, &mut f);
+            op(rhs, &mut f);
+        }
+        InstKind::Handles(o) => op(o, &mut f),
+        InstKind::Ld { addr: a, .. } | InstKind::Inc { addr: a } => addr(a, &mut f),
+        InstKind::St { addr: a, src } => {
+            addr(a, &mut f);
+            op(src, &mut f);
+        }
+        InstKind::Cas {
+            addr: a,
+            compare,
+            source,
+            ..
+        } => {
+            addr(a, &mut f);
+            op(compare, &mut f);
+            op(source, &mut f);
+        }
+        InstKind::JumpIf { cond, .. } => {
+            op(&cond.lhs, &mut f);
+            op(&cond.rhs, &mut f);
+        }
+        InstKind::Call { target, .. } => op(target, &mut f),
+        InstKind::PushM2n {
+            method, frame_type, ..
+        } => {
+            for o in [method, frame_type].into_iter().flatten() {
+                op(o, &mut f);
+            }
+        }
+        InstKind::Print {
+            operand: Some(o), ..
+        } => op(o, &mut f),
+        _ => {}
+    }
+}
+
+// ------------------------------------------------- alloc addresses
+
+/// Where locals hold an `alloc` address: `(instruction, local, offset in
+/// the alloc area)` for every read of a local that holds, on every path to
+/// that read, the address `alloc` gave it (forward must-analysis; copies
+/// between locals keep the fact). The address is a constant of the frame,
+/// so an emitter recomputes it (`lea`/`add` from the stack pointer, or a
+/// stack-pointer-relative address) rather than keeping it in a register,
+/// which would need a callee-saved register across calls.
+fn alloc_addresses(stub: &CheckedStub) -> Vec<(u32, u32, u32)> {
+    let body = &stub.stub().body;
+    let any_alloc = body
+        .iter()
+        .enumerate()
+        .any(|(i, inst)| stub.is_reachable(i) && matches!(inst.kind, InstKind::Alloc { .. }));
+    if !any_alloc {
+        return Vec::new();
+    }
+    // State: (local, offset) pairs sorted by local; `None` = not reached yet.
+    type State = Vec<(u32, u32)>;
+    let step = |i: usize, kind: &InstKind, st: &mut State| {
+        let known = |st: &State, k: u32| st.iter().find(|(l, _)| *l == k).map(|(_, o)| *o);
+        let value = match kind {
+            InstKind::Alloc { .. } => stub.context(i).map(|c| c.alloc_bytes()),
+            InstKind::Move {
+                src:
+                    Operand {
+                        kind: OperandKind::Var(Var::Local(k)),
+                        ..
+                    },
+                ..
+            } => known(st, *k),
+            InstKind::Locals(_) => {
+                st.clear();
+                None
+            }
+            _ => None,
+        };
+        if let Some(Var::Local(d)) = written(kind) {
+            st.retain(|(l, _)| *l != d);
+            if let Some(v) = value {
+                let at = st.partition_point(|(l, _)| *l < d);
+                st.insert(at, (d, v));
+            }
+        }
+    };
+    let blocks = stub.blocks();
+    let mut state_in: Vec<Option<State>> = vec![None; blocks.len()];
+    if !blocks.is_empty() {
+        state_in[0] = Some(Vec::new());
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (b, block) in blocks.iter().enumerate() {
+            let Some(mut st) = state_in[b].clone() else {
+                continue;
+            };
+            let start = block.start as usize;
+            for (i, inst) in body[start..block.end as usize].iter().enumerate() {
+                step(start + i, &inst.kind, &mut st);
+            }
+            for s in block.succs.into_iter().flatten() {
+                let s = s as usize;
+                let merged = match &state_in[s] {
+                    None => st.clone(),
+                    Some(old) => old.iter().copied().filter(|p| st.contains(p)).collect(),
+                };
+                if state_in[s].as_ref() != Some(&merged) {
+                    state_in[s] = Some(merged);
+                    changed = true;
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (b, block) in blocks.iter().enumerate() {
+        let Some(mut st) = state_in[b].clone() else {
+            continue;
+        };
+        let start = block.start as usize;
+        for (i, inst) in body[start..block.end as usize].iter().enumerate() {
+            let (i, kind) = (start + i, &inst.kind);
+            if !st.is_empty() {
+                for_each_read(kind, |v| {
+                    if let Var::Local(k) = v
+                        && let Some(&(_, off)) = st.iter().find(|(l, _)| *l == k)
+                        && !out.contains(&(i as u32, k, off))
+                    {
+                        out.push((i as u32, k, off));
+                    }
+                });
+            }
+            step(i, kind, &mut st);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Whether `r` can live in `reg` (a convention's result register, which is
+/// also an argument register): no input arriving in `reg` is still to be
+/// read when something other than a call writes `r`, no input or output in
+/// `reg` is written while `r` is still to be read, and in an `arbitrary`
+/// stub (whose caller's arguments stay in their registers until saved)
+/// only calls write `r`.
+fn ret_fits(
+    stub: &CheckedStub,
+    env: &HostEnv,
+    desc: &TargetDesc,
+    liveness: &Liveness,
+    inputs: &[ArgLoc],
+    reg: Reg,
+) -> bool {
+    let arbitrary = stub.stub().entry.signature.typed().is_none();
+    let input_here = |k: u32| inputs.get(k as usize) == Some(&ArgLoc::Reg(reg));
+    for (i, inst) in stub.stub().body.iter().enumerate() {
+        if !stub.is_reachable(i) {
+            continue;
+        }
+        let kind = &inst.kind;
+        let call = matches!(
+            kind,
+            InstKind::Call {
+                kind: CallKind::Call,
+                ..
+            }
+        );
+        // A call overwrites every argument register anyway (inputs read
+        // after one come from their homes); any other write of `r` must not
+        // destroy an input still to be read.
+        if !call && written(kind) == Some(Var::Ret) {
+            if arbitrary {
+                return false;
+            }
+            if (0..inputs.len() as u32).any(|k| input_here(k) && liveness.input_after(i, k)) {
+                return false;
+            }
+        }
+        let writes_reg = match (kind, written(kind)) {
+            (_, Some(Var::Input(k))) => input_here(k),
+            (_, Some(Var::Output(k))) => stub
+                .context(i)
+                .and_then(|c| c.out())
+                .and_then(|sig| {
+                    env.convention(desc, sig.cc)
+                        .locate_one(&sig.params, k as usize)
+                })
+                .is_none_or(|loc| loc == ArgLoc::Reg(reg)),
+            (InstKind::In2Out { cc, .. }, _) => {
+                let params = stub
+                    .stub()
+                    .entry
+                    .signature
+                    .typed()
+                    .map_or(&[][..], |s| &s.params[..]);
+                env.convention(desc, *cc)
+                    .arg_locs(params)
+                    .any(|loc| loc == ArgLoc::Reg(reg))
+            }
+            _ => false,
+        };
+        if writes_reg && liveness.ret_after(i) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether the instruction kind needs the frame whatever the locations of
+/// its variables.
+fn needs_frame_by_kind(kind: &InstKind, env: &HostEnv) -> bool {
+    match kind {
+        InstKind::Call { kind, .. } => matches!(kind, CallKind::Call | CallKind::NoReturn),
+        InstKind::Out(_)
+        | InstKind::In2Out { .. }
+        | InstKind::Alloc { .. }
+        | InstKind::PushM2n { .. }
+        | InstKind::PopM2n
+        | InstKind::M2nSaveAll
+        | InstKind::Handles(_) => true,
+        InstKind::Ts { .. } => matches!(env.thread_pointer, ThreadPointer::Call { .. }),
+        InstKind::Print { .. } => env.print.is_some(),
+        _ => false,
+    }
+}
+
+/// Whether the `push_m2n` at instruction `i` may leave `local_handles`
+/// unwritten: a `handles =` follows on the straight-line path before
+/// anything that could look at the frame (a call of any kind, a branch, a
+/// join).
+pub fn handles_set_before_use(stub: &CheckedStub, env: &HostEnv, i: usize) -> bool {
+    for inst in stub.stub().body.iter().skip(i + 1) {
+        match &inst.kind {
+            InstKind::Handles(_) => return true,
+            InstKind::Locals(_)
+            | InstKind::Alloc { .. }
+            | InstKind::Move { .. }
+            | InstKind::Unary { .. }
+            | InstKind::Binary { .. }
+            | InstKind::Ld { .. }
+            | InstKind::St { .. }
+            | InstKind::Inc { .. } => {}
+            InstKind::Ts { .. } if !matches!(env.thread_pointer, ThreadPointer::Call { .. }) => {}
+            _ => return false,
+        }
+    }
+    false
 }
