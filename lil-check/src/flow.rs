@@ -4,11 +4,15 @@
 //!
 //! Invariant: the fixpoint pass and the checking pass run the same transfer
 //! function ([`Checker::step`]); only the second reports, so every error is
-//! reported exactly once.
+//! reported exactly once, and only the second fills the [`Summary`].
+//!
+//! The body is read in as few passes as possible (one to build the CFG, one
+//! to check it, plus the fixpoint for loops): a large stub's instructions
+//! do not fit in the cache, so each pass costs a trip through memory.
 
 use crate::error::{CheckError, ty_name};
 use crate::state::{Bits, Clobbers, Conflict, M2nState, State, Ty, TyVec};
-use crate::{MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES};
+use crate::{LocalUse, MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES, Summary};
 use lil_syntax::*;
 
 /// A basic block: a maximal straight-line run of instructions.
@@ -22,26 +26,59 @@ pub struct Block {
     pub succs: [Option<u32>; 2],
 }
 
-/// One compact context record per instruction; types live in an arena.
+/// Everything known about one instruction, in one record so that a stub's
+/// facts are one array: its block, the type it operates at, and the
+/// context before it. The types of the locals live in an arena, shared by
+/// consecutive instructions whose locals have the same types.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Snapshot {
-    pub(crate) std_start: u32,
-    pub(crate) std_len: u32,
+pub(crate) struct InstFacts {
+    pub(crate) block: u32,
     pub(crate) locals_start: u32,
     pub(crate) locals_len: u32,
+    /// Index into the signature table, or [`NO_OUT`].
     pub(crate) out: u32,
+    pub(crate) alloc: u32,
+    /// The standard places (never more than [`MAX_STD_PLACES`]).
+    pub(crate) std: [Ty; MAX_STD_PLACES as usize],
+    pub(crate) std_len: u8,
     pub(crate) m2n: M2nState,
     pub(crate) ret: Ty,
-    pub(crate) alloc: u32,
+    pub(crate) op_type: Ty,
+    pub(crate) reachable: bool,
+}
+
+impl InstFacts {
+    /// An instruction of block `block` that no path reaches (yet).
+    fn unreached(block: u32) -> InstFacts {
+        InstFacts {
+            block,
+            locals_start: 0,
+            locals_len: 0,
+            out: NO_OUT,
+            alloc: 0,
+            std: [Ty::UNDEF; MAX_STD_PLACES as usize],
+            std_len: 0,
+            m2n: M2nState::None,
+            ret: Ty::UNDEF,
+            op_type: Ty::UNDEF,
+            reachable: false,
+        }
+    }
 }
 
 pub(crate) const NO_OUT: u32 = u32::MAX;
 
+/// What a join knows: the state the edges so far bring, and the
+/// instruction whose edge first brought one (`u32::MAX` for the entry).
+#[derive(Clone)]
+struct Join {
+    state: Option<State>,
+    origin: u32,
+}
+
 /// Block-entry states and what the merges found.
 struct Flow {
-    entry: Vec<Option<State>>,
-    /// For each block, the instruction whose edge first brought a state.
-    origin: Vec<u32>,
+    joins: Vec<Join>,
     /// (block, conflict, first origin, second origin), once per block and kind.
     conflicts: Vec<(u32, Conflict, u32, u32)>,
     scratch: Vec<Conflict>,
@@ -55,11 +92,11 @@ impl Flow {
         let mut changed_succs = [None, None];
         for (slot, succ) in block.succs.into_iter().enumerate() {
             let Some(succ) = succ else { continue };
-            let s = succ as usize;
-            let changed = match &mut self.entry[s] {
+            let join = &mut self.joins[succ as usize];
+            let changed = match &mut join.state {
                 None => {
-                    self.entry[s] = Some(st.clone());
-                    self.origin[s] = from;
+                    join.state = Some(st.clone());
+                    join.origin = from;
                     true
                 }
                 Some(existing) => {
@@ -71,7 +108,7 @@ impl Flow {
                             .iter()
                             .any(|(bb, cc, _, _)| *bb == succ && *cc == c)
                         {
-                            self.conflicts.push((succ, c, self.origin[s], from));
+                            self.conflicts.push((succ, c, join.origin, from));
                         }
                     }
                     changed
@@ -85,25 +122,14 @@ impl Flow {
     }
 }
 
-/// Everything the checking pass produces.
+/// What the checker learned about the body, for the [`crate::CheckedStub`].
 #[derive(Clone, Debug)]
 pub(crate) struct Facts {
     pub(crate) blocks: Vec<Block>,
-    pub(crate) block_of_inst: Vec<u32>,
-    pub(crate) reachable: Vec<bool>,
-    pub(crate) snapshots: Vec<Snapshot>,
+    /// One record per instruction.
+    pub(crate) insts: Vec<InstFacts>,
+    /// The types of the locals of every context.
     pub(crate) arena: Vec<Ty>,
-    pub(crate) op_types: Vec<Ty>,
-    pub(crate) sigs: Vec<Signature>,
-    pub(crate) input_reads_after: Clobbers,
-    pub(crate) writes_inputs: bool,
-    pub(crate) reads_inputs: bool,
-    pub(crate) std_written: u32,
-    pub(crate) max_std: u32,
-    pub(crate) max_locals: u32,
-    pub(crate) max_alloc: u32,
-    pub(crate) local_read: Bits,
-    pub(crate) local_first_write: Vec<Option<Span>>,
 }
 
 pub(crate) struct Checker<'s> {
@@ -112,6 +138,18 @@ pub(crate) struct Checker<'s> {
     ret_type: Option<Type>,
     pub(crate) errors: Vec<CheckError>,
     pub(crate) facts: Facts,
+    /// Filled by the checking pass; `locals` holds only what the contexts
+    /// show (the uses across calls come from liveness, after the check).
+    pub(crate) summary: Summary,
+    pub(crate) local_read: Bits,
+    /// Locals written where they exist (warning W0202 for those never read).
+    pub(crate) local_written: Bits,
+    /// The arena slice of the last context recorded (start, length).
+    last_locals: Option<(u32, u32)>,
+    /// Whether the locals may have changed since the last context recorded.
+    locals_changed: bool,
+    /// The first reachable `call` that returns.
+    pub(crate) first_call: Option<u32>,
     label_pos: Vec<Option<u32>>,
 }
 
@@ -129,6 +167,91 @@ fn is_terminal(kind: &InstKind) -> bool {
 
 fn ends_block(kind: &InstKind) -> bool {
     is_terminal(kind) || matches!(kind, InstKind::JumpIf { .. } | InstKind::Cas { .. })
+}
+
+/// The label an instruction that ends a block jumps to.
+fn jump_target(kind: &InstKind) -> Option<LabelRef> {
+    match kind {
+        InstKind::Jump(l)
+        | InstKind::JumpIf { target: l, .. }
+        | InstKind::Cas { on_fail: l, .. } => Some(*l),
+        _ => None,
+    }
+}
+
+/// The first count or variable index of an instruction beyond
+/// [`MAX_INDEX`], as an error. Such a stub can only come from an AST built
+/// in code; checking it further would size per-instruction contexts by
+/// the bad count.
+fn beyond_limit(inst: &Instruction) -> Option<CheckError> {
+    // Small values until an error is certain: this runs on every instruction.
+    let var = |v: Var, span: Span| match v {
+        Var::Input(k) | Var::Local(k) | Var::Output(k) | Var::StdPlace(k) if k > MAX_INDEX => {
+            Some((k, span))
+        }
+        _ => None,
+    };
+    let place = |p: &Place| var(p.var, p.span);
+    let operand = |o: &Operand| match o.kind {
+        OperandKind::Var(v) => var(v, o.span),
+        OperandKind::Imm(_) => None,
+    };
+    let address = |a: &Address| {
+        a.base
+            .as_ref()
+            .and_then(place)
+            .or_else(|| a.index.as_ref().and_then(|(p, _)| place(p)))
+    };
+    let (value, span) = match &inst.kind {
+        InstKind::Locals(n) => return count_beyond_limit("the local count", *n, inst.span),
+        InstKind::StdPlaces(n) => {
+            return count_beyond_limit("the standard-place count", *n, inst.span);
+        }
+        InstKind::Alloc { dst, .. } | InstKind::Ts { dst } => place(dst),
+        InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
+            place(dst).or_else(|| operand(src))
+        }
+        InstKind::Binary { dst, lhs, rhs, .. } => {
+            place(dst).or_else(|| operand(lhs)).or_else(|| operand(rhs))
+        }
+        InstKind::Handles(o) => operand(o),
+        InstKind::Ld { dst, addr, .. } => place(dst).or_else(|| address(addr)),
+        InstKind::St { addr, src } => address(addr).or_else(|| operand(src)),
+        InstKind::Inc { addr } => address(addr),
+        InstKind::Cas {
+            addr,
+            compare,
+            source,
+            ..
+        } => address(addr)
+            .or_else(|| operand(compare))
+            .or_else(|| operand(source)),
+        InstKind::JumpIf { cond, .. } => operand(&cond.lhs).or_else(|| operand(&cond.rhs)),
+        InstKind::Call { target, .. } => operand(target),
+        InstKind::PushM2n {
+            method, frame_type, ..
+        } => method
+            .as_ref()
+            .and_then(operand)
+            .or_else(|| frame_type.as_ref().and_then(operand)),
+        InstKind::Print { operand: o, .. } => o.as_ref().and_then(operand),
+        _ => None,
+    }?;
+    Some(CheckError::BeyondLimit {
+        what: "a variable index",
+        value,
+        max: MAX_INDEX,
+        span,
+    })
+}
+
+fn count_beyond_limit(what: &'static str, n: u32, span: Span) -> Option<CheckError> {
+    (n > MAX_INDEX).then_some(CheckError::BeyondLimit {
+        what,
+        value: n,
+        max: MAX_INDEX,
+        span,
+    })
 }
 
 /// Whether an immediate fits a general-purpose type of the given width.
@@ -157,7 +280,6 @@ impl<'s> Checker<'s> {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        let n = stub.body.len();
         Checker {
             stub,
             params,
@@ -165,22 +287,37 @@ impl<'s> Checker<'s> {
             errors: Vec::new(),
             facts: Facts {
                 blocks: Vec::new(),
-                block_of_inst: vec![0; n],
-                reachable: vec![false; n],
-                snapshots: Vec::with_capacity(n),
-                arena: Vec::new(),
-                op_types: vec![Ty::UNDEF; n],
-                sigs: Vec::new(),
+                insts: Vec::with_capacity(stub.body.len()),
+                // Room for the locals of a small stub's few distinct contexts.
+                arena: Vec::with_capacity(64),
+            },
+            summary: Summary {
+                max_locals: 0,
+                locals: Vec::new(),
+                entry_std_places: stub.entry.std_places,
+                max_std_places: stub.entry.std_places,
+                std_places_written: 0,
+                alloc_bytes: 0,
+                calls: false,
+                returning_calls: false,
+                tail_calls: false,
+                returns: false,
+                pushes_m2n: false,
+                m2n_handles: false,
+                uses_ts: false,
+                prints: false,
+                reads_inputs: false,
                 input_reads_after: Clobbers::empty(),
                 writes_inputs: false,
-                reads_inputs: false,
-                std_written: 0,
-                max_std: stub.entry.std_places,
-                max_locals: 0,
-                max_alloc: 0,
-                local_read: Bits::default(),
-                local_first_write: Vec::new(),
+                ret_general: false,
+                ret_float: false,
+                call_signatures: Vec::new(),
             },
+            local_read: Bits::default(),
+            local_written: Bits::default(),
+            last_locals: None,
+            locals_changed: true,
+            first_call: None,
             label_pos: vec![None; stub.labels.len()],
         }
     }
@@ -197,9 +334,27 @@ impl<'s> Checker<'s> {
 
     // ------------------------------------------------------------------ CFG
 
-    pub(crate) fn build_cfg(&mut self) {
-        let body = &self.stub.body;
+    /// The basic blocks and their successors, label declarations, and the
+    /// counts and indices the checker can handle, in one pass over the body.
+    /// A count or index beyond [`MAX_INDEX`] is the only error reported
+    /// then (the first one, in body order).
+    pub(crate) fn build_cfg(&mut self) -> Result<(), CheckError> {
+        let stub = self.stub;
+        let body = &stub.body;
+        if let Some(e) = count_beyond_limit(
+            "the standard-place count",
+            stub.entry.std_places,
+            stub.entry.span,
+        ) {
+            return Err(e);
+        }
+        let mut blocks = Vec::new();
+        let mut start = 0;
         for (i, inst) in body.iter().enumerate() {
+            let i = i as u32;
+            if let Some(e) = beyond_limit(inst) {
+                return Err(e);
+            }
             if let InstKind::Label(l) = inst.kind {
                 match self.label_pos.get(l.id.index()).copied().flatten() {
                     Some(first) => {
@@ -213,76 +368,60 @@ impl<'s> Checker<'s> {
                     }
                     None => {
                         if let Some(slot) = self.label_pos.get_mut(l.id.index()) {
-                            *slot = Some(i as u32);
+                            *slot = Some(i);
                         }
                     }
                 }
+                if i > start {
+                    blocks.push(Block {
+                        start,
+                        end: i,
+                        succs: [None, None],
+                    });
+                    start = i;
+                }
             }
-        }
-        let mut starts = Vec::new();
-        for (i, inst) in body.iter().enumerate() {
-            let leader =
-                i == 0 || matches!(inst.kind, InstKind::Label(_)) || ends_block(&body[i - 1].kind);
-            if leader {
-                starts.push(i as u32);
+            self.facts
+                .insts
+                .push(InstFacts::unreached(blocks.len() as u32));
+            if ends_block(&inst.kind) {
+                blocks.push(Block {
+                    start,
+                    end: i + 1,
+                    succs: [None, None],
+                });
+                start = i + 1;
             }
         }
         let n = body.len() as u32;
-        let mut blocks: Vec<Block> = Vec::with_capacity(starts.len());
-        for (b, &start) in starts.iter().enumerate() {
-            let end = starts.get(b + 1).copied().unwrap_or(n);
-            for i in start..end {
-                self.facts.block_of_inst[i as usize] = b as u32;
-            }
+        if start < n {
             blocks.push(Block {
                 start,
-                end,
+                end: n,
                 succs: [None, None],
             });
         }
-        for b in 0..blocks.len() {
-            let last = &body[(blocks[b].end - 1) as usize];
-            let next = if b + 1 < blocks.len() {
-                Some(b as u32 + 1)
-            } else {
-                None
-            };
-            let target = |l: &LabelRef| -> Option<u32> {
-                self.label_pos
-                    .get(l.id.index())
-                    .copied()
-                    .flatten()
-                    .map(|i| self.facts.block_of_inst[i as usize])
-            };
-            blocks[b].succs = match &last.kind {
-                InstKind::Jump(l) => [target(l), None],
-                InstKind::JumpIf { target: l, .. } | InstKind::Cas { on_fail: l, .. } => {
-                    [target(l), next]
+        // Successors, and jumps to undeclared labels (only the last
+        // instruction of a block can jump).
+        let nblocks = blocks.len() as u32;
+        for (b, block) in blocks.iter_mut().enumerate() {
+            let last = &body[(block.end - 1) as usize];
+            let next = Some(b as u32 + 1).filter(|&next| next < nblocks);
+            let target = jump_target(&last.kind).and_then(|l| {
+                let at = self.label_pos.get(l.id.index()).copied().flatten();
+                if at.is_none() {
+                    let name = stub.label_name(l.id).to_owned();
+                    self.errors
+                        .push(CheckError::UndeclaredLabel { name, span: l.span });
                 }
+                at.map(|i| self.facts.insts[i as usize].block)
+            });
+            block.succs = match &last.kind {
+                InstKind::Jump(_) => [target, None],
+                InstKind::JumpIf { .. } | InstKind::Cas { .. } => [target, next],
                 k if is_terminal(k) => [None, None],
                 _ => [next, None],
             };
-        }
-        // Undeclared labels.
-        for inst in body {
-            let used = match &inst.kind {
-                InstKind::Jump(l) => Some(*l),
-                InstKind::JumpIf { target, .. } => Some(*target),
-                InstKind::Cas { on_fail, .. } => Some(*on_fail),
-                _ => None,
-            };
-            if let Some(l) = used
-                && self
-                    .label_pos
-                    .get(l.id.index())
-                    .copied()
-                    .flatten()
-                    .is_none()
-            {
-                let name = self.label_name(l);
-                self.errors
-                    .push(CheckError::UndeclaredLabel { name, span: l.span });
-            }
         }
         match body.last() {
             Some(last) if is_terminal(&last.kind) => {}
@@ -290,10 +429,11 @@ impl<'s> Checker<'s> {
                 .errors
                 .push(CheckError::FallsOffEnd { span: last.span }),
             None => self.errors.push(CheckError::FallsOffEnd {
-                span: self.stub.entry.span,
+                span: stub.entry.span,
             }),
         }
         self.facts.blocks = blocks;
+        Ok(())
     }
 
     // ------------------------------------------------------------- dataflow
@@ -313,12 +453,16 @@ impl<'s> Checker<'s> {
             return;
         }
         let mut flow = Flow {
-            entry: vec![None; nblocks],
-            origin: vec![u32::MAX; nblocks],
+            joins: (0..nblocks)
+                .map(|_| Join {
+                    state: None,
+                    origin: u32::MAX,
+                })
+                .collect(),
             conflicts: Vec::new(),
             scratch: Vec::new(),
         };
-        flow.entry[0] = Some(State::entry(self.stub.entry.std_places.min(MAX_STD_PLACES)));
+        flow.joins[0].state = Some(State::entry(self.stub.entry.std_places.min(MAX_STD_PLACES)));
         // With only forward edges, program order visits every predecessor
         // of a block before the block: one pass both computes the states
         // and checks. Otherwise iterate to a fixpoint first.
@@ -334,34 +478,34 @@ impl<'s> Checker<'s> {
         let mut unreachable_run = false;
         for b in 0..nblocks {
             let block = self.facts.blocks[b];
-            match flow.entry[b].clone() {
+            match flow.joins[b].state.clone() {
                 Some(mut st) => {
                     unreachable_run = false;
-                    for i in block.start..block.end {
-                        self.facts.reachable[i as usize] = true;
-                        self.record(&st);
-                        self.step(&mut st, i as usize, true);
+                    for i in block.start as usize..block.end as usize {
+                        self.record(i, &st, i == block.start as usize);
+                        self.step(&mut st, i, true);
                     }
                     if acyclic {
                         let _successors_changed = flow.propagate(&block, &st);
                     }
                 }
                 None => {
-                    for i in block.start..block.end {
-                        self.record_unreachable();
-                        let inst = &self.stub.body[i as usize];
-                        if !unreachable_run && !matches!(inst.kind, InstKind::Label(_)) {
-                            unreachable_run = true;
-                            self.errors
-                                .push(CheckError::Unreachable { span: inst.span });
-                        }
+                    let unreached = &self.stub.body[block.start as usize..block.end as usize];
+                    if !unreachable_run
+                        && let Some(inst) = unreached
+                            .iter()
+                            .find(|inst| !matches!(inst.kind, InstKind::Label(_)))
+                    {
+                        unreachable_run = true;
+                        self.errors
+                            .push(CheckError::Unreachable { span: inst.span });
                     }
                 }
             }
         }
         // Join conflicts, reported once each with both paths.
         for (b, c, first, second) in std::mem::take(&mut flow.conflicts) {
-            self.report_conflict(&flow.entry, b, c, first, second);
+            self.report_conflict(&flow.joins, b, c, first, second);
         }
     }
 
@@ -380,7 +524,7 @@ impl<'s> Checker<'s> {
         {
             let b = worklist.swap_remove(pos);
             queued[b as usize] = false;
-            let Some(mut st) = flow.entry[b as usize].clone() else {
+            let Some(mut st) = flow.joins[b as usize].state.clone() else {
                 continue;
             };
             let block = self.facts.blocks[b as usize];
@@ -396,14 +540,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn report_conflict(
-        &mut self,
-        entry: &[Option<State>],
-        b: u32,
-        c: Conflict,
-        first: u32,
-        second: u32,
-    ) {
+    fn report_conflict(&mut self, joins: &[Join], b: u32, c: Conflict, first: u32, second: u32) {
         let block = &self.facts.blocks[b as usize];
         let join_span = self.stub.body[block.start as usize].span;
         let path = |i: u32| -> (Span, &'static str) {
@@ -421,12 +558,12 @@ impl<'s> Checker<'s> {
         };
         // Recompute the state each path brings, to describe it.
         let state_after = |this: &mut Self, i: u32| -> Option<State> {
-            let Some(&blk) = this.facts.block_of_inst.get(i as usize) else {
+            let Some(blk) = this.facts.insts.get(i as usize).map(|f| f.block) else {
                 // The entry edge brings the entry state.
                 return Some(State::entry(this.stub.entry.std_places.min(MAX_STD_PLACES)));
             };
             let blk = blk as usize;
-            let mut st = entry.get(blk)?.clone()?;
+            let mut st = joins.get(blk)?.state.clone()?;
             let start = this.facts.blocks[blk].start;
             for k in start..=i {
                 this.step(&mut st, k as usize, false);
@@ -480,44 +617,76 @@ impl<'s> Checker<'s> {
     }
 
     fn describe_out(&self, out: Option<u32>) -> String {
-        match out.and_then(|o| self.facts.sigs.get(o as usize)) {
+        match out.and_then(|o| self.summary.call_signatures.get(o as usize)) {
             Some(sig) => format!("output area `{sig}`"),
             None => "no output area".to_owned(),
         }
     }
 
-    fn record(&mut self, st: &State) {
-        let f = &mut self.facts;
-        let std_start = f.arena.len() as u32;
-        f.arena.extend_from_slice(&st.std);
-        let locals_start = f.arena.len() as u32;
-        f.arena.extend_from_slice(&st.locals);
-        f.snapshots.push(Snapshot {
-            std_start,
-            std_len: st.std.len() as u32,
-            locals_start,
-            locals_len: st.locals.len() as u32,
-            out: st.out.unwrap_or(NO_OUT),
-            m2n: st.m2n,
-            ret: st.ret,
-            alloc: st.alloc,
-        });
-        f.max_locals = f.max_locals.max(st.locals.len() as u32);
-        f.max_std = f.max_std.max(st.std.len() as u32);
-        f.max_alloc = f.max_alloc.max(st.alloc);
-    }
-
-    fn record_unreachable(&mut self) {
-        self.facts.snapshots.push(Snapshot {
-            std_start: 0,
-            std_len: 0,
-            locals_start: 0,
-            locals_len: 0,
-            out: NO_OUT,
-            m2n: M2nState::None,
-            ret: Ty::UNDEF,
-            alloc: 0,
-        });
+    /// Record the context before reachable instruction `i`. `st` follows
+    /// the last context recorded unless `block_start`.
+    fn record(&mut self, i: usize, st: &State, block_start: bool) {
+        let locals_len = st.locals.len() as u32;
+        // Consecutive contexts mostly have the same locals: share their types.
+        let locals_start = match self.last_locals {
+            Some((start, _)) if !block_start && !self.locals_changed => start,
+            Some((start, len))
+                if len == locals_len
+                    && self.facts.arena.get(start as usize..(start + len) as usize)
+                        == Some(&st.locals[..]) =>
+            {
+                start
+            }
+            _ => {
+                let start = self.facts.arena.len() as u32;
+                self.facts.arena.extend_from_slice(&st.locals);
+                self.last_locals = Some((start, locals_len));
+                // What the contexts show of each local (new types appear
+                // only in new arena slices).
+                let uses = &mut self.summary.locals;
+                if uses.len() < st.locals.len() {
+                    uses.resize(st.locals.len(), LocalUse::default());
+                }
+                for (u, t) in uses.iter_mut().zip(st.locals.iter()) {
+                    match t.get() {
+                        Some(t) if t.is_float() => u.float = true,
+                        Some(_) => u.general = true,
+                        None => {}
+                    }
+                }
+                start
+            }
+        };
+        self.locals_changed = false;
+        let mut std = [Ty::UNDEF; MAX_STD_PLACES as usize];
+        for (d, s) in std.iter_mut().zip(st.std.iter()) {
+            *d = *s;
+        }
+        let std_len = st.std.len().min(std.len());
+        if let Some(f) = self.facts.insts.get_mut(i) {
+            *f = InstFacts {
+                block: f.block,
+                locals_start,
+                locals_len,
+                out: st.out.unwrap_or(NO_OUT),
+                alloc: st.alloc,
+                std,
+                std_len: std_len as u8,
+                m2n: st.m2n,
+                ret: st.ret,
+                op_type: Ty::UNDEF,
+                reachable: true,
+            };
+        }
+        let s = &mut self.summary;
+        s.max_locals = s.max_locals.max(locals_len);
+        s.max_std_places = s.max_std_places.max(st.std.len() as u32);
+        s.alloc_bytes = s.alloc_bytes.max(st.alloc);
+        match st.ret.get() {
+            Some(t) if t.is_float() => s.ret_float = true,
+            Some(_) => s.ret_general = true,
+            None => {}
+        }
     }
 
     fn check_entry(&mut self) {
@@ -533,16 +702,28 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn intern_sig(&mut self, sig: Signature) -> u32 {
-        if let Some(p) = self.facts.sigs.iter().position(|s| *s == sig) {
+    /// The index of a signature in the table, added if new (copying the
+    /// parameters only then: the fixpoint steps an instruction many times).
+    fn intern_sig(&mut self, cc: CallConv, params: &[Type], ret: Option<Type>) -> u32 {
+        let sigs = &mut self.summary.call_signatures;
+        if let Some(p) = sigs
+            .iter()
+            .position(|s| s.cc == cc && s.ret == ret && s.params == params)
+        {
             return p as u32;
         }
-        self.facts.sigs.push(sig);
-        self.facts.sigs.len() as u32 - 1
+        sigs.push(Signature {
+            cc,
+            params: params.to_vec(),
+            ret,
+            span: Span::DUMMY,
+        });
+        sigs.len() as u32 - 1
     }
 
     fn out_sig(&self, st: &State) -> Option<&Signature> {
-        st.out.and_then(|o| self.facts.sigs.get(o as usize))
+        st.out
+            .and_then(|o| self.summary.call_signatures.get(o as usize))
     }
 
     // -------------------------------------------------------- variables
@@ -555,8 +736,8 @@ impl<'s> Checker<'s> {
                     return None;
                 };
                 if report {
-                    self.facts.input_reads_after |= st.clobbered;
-                    self.facts.reads_inputs = true;
+                    self.summary.input_reads_after |= st.clobbered;
+                    self.summary.reads_inputs = true;
                 }
                 match params.get(k as usize) {
                     Some(t) => Some(*t),
@@ -598,7 +779,7 @@ impl<'s> Checker<'s> {
             }
             Var::Local(k) => {
                 if report {
-                    self.facts.local_read.insert(k);
+                    self.local_read.insert(k);
                 }
                 match st.locals.get(k as usize) {
                     None => {
@@ -701,7 +882,7 @@ impl<'s> Checker<'s> {
                     return;
                 };
                 if report {
-                    self.facts.writes_inputs = true;
+                    self.summary.writes_inputs = true;
                 }
                 match params.get(k as usize) {
                     None => {
@@ -770,14 +951,13 @@ impl<'s> Checker<'s> {
             }
             Var::Local(k) => {
                 if report && (k as usize) < st.locals.len() {
-                    let f = &mut self.facts.local_first_write;
-                    if f.len() <= k as usize {
-                        f.resize(k as usize + 1, None);
-                    }
-                    f[k as usize].get_or_insert(span);
+                    self.local_written.insert(k);
                 }
                 match st.locals.get_mut(k as usize) {
-                    Some(slot) => *slot = Ty::checked(ty),
+                    Some(slot) => {
+                        *slot = Ty::checked(ty);
+                        self.locals_changed = true;
+                    }
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
@@ -808,7 +988,7 @@ impl<'s> Checker<'s> {
                     );
                 }
                 if report && k < 32 {
-                    self.facts.std_written |= 1 << k;
+                    self.summary.std_places_written |= 1 << k;
                 }
                 match st.std.get_mut(k as usize) {
                     Some(slot) => *slot = Ty::checked(ty),
@@ -1012,7 +1192,10 @@ impl<'s> Checker<'s> {
         let span = inst.span;
         match &inst.kind {
             InstKind::Label(_) => {}
-            InstKind::Locals(n) => st.locals = TyVec::filled(Ty::UNDEF, *n as usize),
+            InstKind::Locals(n) => {
+                st.locals = TyVec::filled(Ty::UNDEF, *n as usize);
+                self.locals_changed = true;
+            }
             InstKind::StdPlaces(n) => {
                 if *n > MAX_STD_PLACES {
                     self.err(
@@ -1043,12 +1226,12 @@ impl<'s> Checker<'s> {
                 }
                 st.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
                 self.write_var(st, *dst, Some(Type::Pint), report);
-                self.facts.op_types[i] = Ty::of(Type::Pint);
+                self.facts.insts[i].op_type = Ty::of(Type::Pint);
             }
             InstKind::Move { dst, src } => {
                 let expected = self.declared_type(st, dst.var);
                 let t = self.operand(st, src, expected, report);
-                self.facts.op_types[i] = Ty::from_opt(t);
+                self.facts.insts[i].op_type = Ty::from_opt(t);
                 self.write_var(st, *dst, t, report);
             }
             InstKind::Unary { dst, op, src } => {
@@ -1095,7 +1278,7 @@ impl<'s> Checker<'s> {
                     (Some(_), None) => Some(Type::Pint),
                     (None, t) => t,
                 };
-                self.facts.op_types[i] = Ty::from_opt(result);
+                self.facts.insts[i].op_type = Ty::from_opt(result);
                 self.write_var(st, *dst, result, report);
             }
             InstKind::Binary { dst, op, lhs, rhs } => {
@@ -1127,12 +1310,13 @@ impl<'s> Checker<'s> {
                     };
                     self.general(t, "arithmetic", span, report)
                 };
-                self.facts.op_types[i] = Ty::from_opt(t);
+                self.facts.insts[i].op_type = Ty::from_opt(t);
                 self.write_var(st, *dst, t, report);
             }
             InstKind::Ts { dst } => {
+                self.summary.uses_ts |= report;
                 st.clobbered |= Clobbers::TS;
-                self.facts.op_types[i] = Ty::of(Type::Pint);
+                self.facts.insts[i].op_type = Ty::of(Type::Pint);
                 self.write_var(st, *dst, Some(Type::Pint), report);
             }
             InstKind::Handles(o) => {
@@ -1182,7 +1366,7 @@ impl<'s> Checker<'s> {
                     }
                     None => addr.ty,
                 };
-                self.facts.op_types[i] = Ty::of(addr.ty);
+                self.facts.insts[i].op_type = Ty::of(addr.ty);
                 if let Some(d) = self
                     .declared_type(st, dst.var)
                     .filter(|_| dst.var != Var::Ret)
@@ -1224,7 +1408,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                self.facts.op_types[i] = Ty::of(addr.ty);
+                self.facts.insts[i].op_type = Ty::of(addr.ty);
             }
             InstKind::Inc { addr } => {
                 self.address(st, addr, report);
@@ -1238,7 +1422,7 @@ impl<'s> Checker<'s> {
                     );
                 }
                 self.general(Some(addr.ty), "`inc`", addr.span, report);
-                self.facts.op_types[i] = Ty::of(addr.ty);
+                self.facts.insts[i].op_type = Ty::of(addr.ty);
             }
             InstKind::Cas {
                 addr,
@@ -1275,14 +1459,14 @@ impl<'s> Checker<'s> {
                         );
                     }
                 }
-                self.facts.op_types[i] = Ty::of(addr.ty);
+                self.facts.insts[i].op_type = Ty::of(addr.ty);
             }
             InstKind::Jump(_) => {}
             InstKind::JumpIf { cond, .. } => {
                 let t =
                     self.operand_pair(st, &cond.lhs, &cond.rhs, "a comparison", cond.span, report);
                 let t = self.general(t, "a comparison", cond.span, report);
-                self.facts.op_types[i] = Ty::from_opt(t);
+                self.facts.insts[i].op_type = Ty::from_opt(t);
             }
             InstKind::Out(sig) => {
                 if sig.cc == CallConv::Handler {
@@ -1291,9 +1475,7 @@ impl<'s> Checker<'s> {
                         span: sig.span,
                     });
                 }
-                let mut s = sig.clone();
-                s.span = Span::DUMMY;
-                st.out = Some(self.intern_sig(s));
+                st.out = Some(self.intern_sig(sig.cc, &sig.params, sig.ret));
                 st.outputs_set.clear();
                 // `out` writes no register; output writes and `in2out` do.
             }
@@ -1309,28 +1491,16 @@ impl<'s> Checker<'s> {
                         self.err(report, CheckError::In2OutInArbitrary { span });
                         // An output area with no arguments, so the call that follows
                         // does not report a second error.
-                        let sig = Signature {
-                            cc: *cc,
-                            params: Vec::new(),
-                            ret: *ret,
-                            span: Span::DUMMY,
-                        };
-                        st.out = Some(self.intern_sig(sig));
+                        st.out = Some(self.intern_sig(*cc, &[], *ret));
                         st.outputs_set.clear();
                     }
                     Some(params) => {
                         if report {
-                            self.facts.input_reads_after |= st.clobbered;
-                            self.facts.reads_inputs = true;
+                            self.summary.input_reads_after |= st.clobbered;
+                            self.summary.reads_inputs = true;
                         }
-                        let sig = Signature {
-                            cc: *cc,
-                            params: params.to_vec(),
-                            ret: *ret,
-                            span: Span::DUMMY,
-                        };
                         let n = params.len() as u32;
-                        st.out = Some(self.intern_sig(sig));
+                        st.out = Some(self.intern_sig(*cc, params, *ret));
                         st.outputs_set.set_range(n);
                     }
                 }
@@ -1338,9 +1508,24 @@ impl<'s> Checker<'s> {
             }
             InstKind::Call { kind, target } => {
                 self.call_target(st, target, report);
+                if report {
+                    let s = &mut self.summary;
+                    match kind {
+                        CallKind::Call => {
+                            s.calls = true;
+                            s.returning_calls = true;
+                            self.first_call.get_or_insert(i as u32);
+                        }
+                        CallKind::NoReturn => s.calls = true,
+                        CallKind::Tail => s.tail_calls = true,
+                    }
+                }
                 match kind {
                     CallKind::Call | CallKind::NoReturn => {
-                        match self.out_sig(st).cloned() {
+                        match self
+                            .out_sig(st)
+                            .map(|sig| (sig.params.len() as u32, sig.ret))
+                        {
                             None => self.err(
                                 report,
                                 CheckError::CallWithoutOut {
@@ -1348,8 +1533,8 @@ impl<'s> Checker<'s> {
                                     span,
                                 },
                             ),
-                            Some(sig) => {
-                                for k in 0..sig.params.len() as u32 {
+                            Some((arity, ret)) => {
+                                for k in 0..arity {
                                     if !st.outputs_set.contains(k) {
                                         self.err(
                                             report,
@@ -1357,7 +1542,7 @@ impl<'s> Checker<'s> {
                                         );
                                     }
                                 }
-                                st.ret = Ty::from_opt(sig.ret);
+                                st.ret = Ty::from_opt(ret);
                             }
                         }
                         st.std.clear();
@@ -1369,6 +1554,7 @@ impl<'s> Checker<'s> {
                 }
             }
             InstKind::Ret => {
+                self.summary.returns |= report;
                 match &self.stub.entry.signature {
                     EntrySignature::Arbitrary { .. } => {
                         self.err(
@@ -1407,13 +1593,17 @@ impl<'s> Checker<'s> {
                 if st.m2n != M2nState::None {
                     self.err(report, CheckError::RetWithM2n { span });
                 }
-                self.facts.op_types[i] = Ty::from_opt(self.ret_type);
+                self.facts.insts[i].op_type = Ty::from_opt(self.ret_type);
             }
             InstKind::PushM2n {
                 method,
                 frame_type,
                 handles,
             } => {
+                if report {
+                    self.summary.pushes_m2n = true;
+                    self.summary.m2n_handles |= *handles;
+                }
                 if st.m2n != M2nState::None {
                     self.err(report, CheckError::PushM2nTwice { span });
                 }
@@ -1495,9 +1685,10 @@ impl<'s> Checker<'s> {
                 st.clobbered |= Clobbers::POP_M2N;
             }
             InstKind::Print { operand, .. } => {
+                self.summary.prints |= report;
                 if let Some(o) = operand {
                     let t = self.operand(st, o, None, report);
-                    self.facts.op_types[i] = Ty::from_opt(t);
+                    self.facts.insts[i].op_type = Ty::from_opt(t);
                 }
                 st.clobbered |= Clobbers::PRINT;
             }
@@ -1507,8 +1698,8 @@ impl<'s> Checker<'s> {
     fn check_tailcall(&mut self, st: &mut State, span: Span, report: bool) {
         // A typed stub's tailcall passes on its inputs: it reads them all.
         if report && self.params.is_some_and(|p| !p.is_empty()) {
-            self.facts.input_reads_after |= st.clobbered;
-            self.facts.reads_inputs = true;
+            self.summary.input_reads_after |= st.clobbered;
+            self.summary.reads_inputs = true;
         }
         if st.m2n != M2nState::None {
             self.err(report, CheckError::TailcallWithM2n { span });

@@ -54,7 +54,7 @@ pub use error::{CheckError, Diagnostics};
 pub use state::{Clobbers, M2nState};
 
 pub use flow::Block;
-use flow::{Checker, Facts, NO_OUT, Snapshot};
+use flow::{Checker, Facts, InstFacts, NO_OUT};
 use lil_syntax::{Signature, Span, Stub, Type};
 use state::Ty;
 
@@ -70,108 +70,49 @@ pub const MAX_ALLOC_BYTES: u32 = 1 << 20;
 
 /// Check a stub; on success the result owns a copy of it.
 pub fn check(stub: &Stub) -> Result<CheckedStub, Diagnostics> {
-    check_owned(stub.clone())
-}
-
-/// The first count or variable index of `stub` beyond
-/// [`lil_syntax::MAX_INDEX`], as an error. Such a stub can only come from an
-/// AST built in code; checking it further would size per-instruction
-/// contexts by the bad count.
-fn beyond_limits(stub: &Stub) -> Option<CheckError> {
-    use lil_syntax::{InstKind, MAX_INDEX, Operand, OperandKind, Place, Var};
-    let var = |v: Var, span: Span| match v {
-        Var::Input(k) | Var::Local(k) | Var::Output(k) | Var::StdPlace(k) if k > MAX_INDEX => {
-            Some(CheckError::BeyondLimit {
-                what: "a variable index",
-                value: k,
-                max: MAX_INDEX,
-                span,
-            })
-        }
-        _ => None,
-    };
-    let place = |p: &Place| var(p.var, p.span);
-    let operand = |o: &Operand| match o.kind {
-        OperandKind::Var(v) => var(v, o.span),
-        OperandKind::Imm(_) => None,
-    };
-    let address = |a: &lil_syntax::Address| {
-        a.base
-            .as_ref()
-            .and_then(place)
-            .or_else(|| a.index.as_ref().and_then(|(p, _)| place(p)))
-    };
-    let count = |what: &'static str, n: u32, span: Span| {
-        (n > MAX_INDEX).then_some(CheckError::BeyondLimit {
-            what,
-            value: n,
-            max: MAX_INDEX,
-            span,
-        })
-    };
-    if let Some(e) = count(
-        "the standard-place count",
-        stub.entry.std_places,
-        stub.entry.span,
-    ) {
-        return Some(e);
-    }
-    stub.body.iter().find_map(|i| match &i.kind {
-        InstKind::Locals(n) => count("the local count", *n, i.span),
-        InstKind::StdPlaces(n) => count("the standard-place count", *n, i.span),
-        InstKind::Alloc { dst, .. } | InstKind::Ts { dst } => place(dst),
-        InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
-            place(dst).or_else(|| operand(src))
-        }
-        InstKind::Binary { dst, lhs, rhs, .. } => {
-            place(dst).or_else(|| operand(lhs)).or_else(|| operand(rhs))
-        }
-        InstKind::Handles(o) => operand(o),
-        InstKind::Ld { dst, addr, .. } => place(dst).or_else(|| address(addr)),
-        InstKind::St { addr, src } => address(addr).or_else(|| operand(src)),
-        InstKind::Inc { addr } => address(addr),
-        InstKind::Cas {
-            addr,
-            compare,
-            source,
-            ..
-        } => address(addr)
-            .or_else(|| operand(compare))
-            .or_else(|| operand(source)),
-        InstKind::JumpIf { cond, .. } => operand(&cond.lhs).or_else(|| operand(&cond.rhs)),
-        InstKind::Call { target, .. } => operand(target),
-        InstKind::PushM2n {
-            method, frame_type, ..
-        } => method
-            .as_ref()
-            .and_then(operand)
-            .or_else(|| frame_type.as_ref().and_then(operand)),
-        InstKind::Print { operand: o, .. } => o.as_ref().and_then(operand),
-        _ => None,
+    let (facts, summary, warnings) = analyze(stub)?;
+    Ok(CheckedStub {
+        stub: stub.clone(),
+        facts,
+        summary,
+        warnings,
     })
 }
 
 /// Check a stub, taking ownership (no copy).
 pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
-    if let Some(e) = beyond_limits(&stub) {
+    let (facts, summary, warnings) = analyze(&stub)?;
+    Ok(CheckedStub {
+        stub,
+        facts,
+        summary,
+        warnings,
+    })
+}
+
+/// What the checker learns about a valid stub, and its warnings.
+fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
+    let mut c = Checker::new(stub);
+    if let Err(e) = c.build_cfg() {
         return Err(Diagnostics { items: vec![e] });
     }
-    let (facts, mut items) = {
-        let mut c = Checker::new(&stub);
-        c.build_cfg();
-        c.run();
-        (c.facts, c.errors)
-    };
-    let local_use = local_use(&stub, &facts);
-    // Warnings: locals written but never read.
-    for (k, first) in facts.local_first_write.iter().enumerate() {
-        if let Some(span) = first
-            && !facts.local_read.contains(k as u32)
+    c.run();
+    let Checker {
+        facts,
+        mut summary,
+        errors: mut items,
+        local_read,
+        local_written,
+        first_call,
+        ..
+    } = c;
+    // Warnings: locals written but never read, at their first write.
+    for k in 0..summary.max_locals {
+        if local_written.contains(k)
+            && !local_read.contains(k)
+            && let Some(span) = first_write(stub, &facts, k)
         {
-            items.push(CheckError::UnusedLocal {
-                index: k as u32,
-                span: *span,
-            });
+            items.push(CheckError::UnusedLocal { index: k, span });
         }
     }
     items.sort_by_key(|e| (e.span().start, e.is_warning()));
@@ -179,13 +120,21 @@ pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let summary = summarize(&stub, &facts, local_use);
-    Ok(CheckedStub {
-        stub,
-        facts,
-        summary,
-        warnings: diagnostics.items,
-    })
+    // `r` written by the last instruction before a terminal is visible in
+    // no context; calls define `r` too.
+    for sig in &summary.call_signatures {
+        match sig.ret {
+            Some(t) if t.is_float() => summary.ret_float = true,
+            Some(_) => summary.ret_general = true,
+            None => {}
+        }
+    }
+    if let Some(first_call) = first_call
+        && summary.max_locals > 0
+    {
+        uses_across_calls(stub, &facts, first_call, &mut summary.locals);
+    }
+    Ok((facts, summary, diagnostics.items))
 }
 
 /// Parse and check `text`, panicking with the rendered diagnostics if it is
@@ -310,18 +259,16 @@ impl CheckedStub {
 
     /// Whether any path reaches instruction `i` of the body.
     pub fn is_reachable(&self, i: usize) -> bool {
-        self.facts.reachable.get(i).copied().unwrap_or(false)
+        self.facts.insts.get(i).is_some_and(|f| f.reachable)
     }
 
     /// The context before instruction `i`, or `None` if it is unreachable.
     pub fn context(&self, i: usize) -> Option<Context<'_>> {
-        if !self.is_reachable(i) {
-            return None;
-        }
-        self.facts.snapshots.get(i).map(|snap| Context {
-            snap: *snap,
+        let facts = self.facts.insts.get(i).filter(|f| f.reachable)?;
+        Some(Context {
+            facts: *facts,
             arena: &self.facts.arena,
-            sigs: &self.facts.sigs,
+            sigs: &self.summary.call_signatures,
         })
     }
 
@@ -329,7 +276,7 @@ impl CheckedStub {
     /// an operation, the type compared, loaded, stored, `inc`ed or `cas`ed,
     /// the type returned, the operand printed. `None` where it has none.
     pub fn op_type(&self, i: usize) -> Option<Type> {
-        self.facts.op_types.get(i).and_then(|t| t.get())
+        self.facts.insts.get(i).and_then(|f| f.op_type.get())
     }
 
     /// The basic blocks, as ranges of instruction indices, in program order.
@@ -347,7 +294,7 @@ impl CheckedStub {
 
     /// The basic block instruction `i` belongs to.
     pub fn block_of(&self, i: usize) -> u32 {
-        self.facts.block_of_inst.get(i).copied().unwrap_or(0)
+        self.facts.insts.get(i).map_or(0, |f| f.block)
     }
 
     /// The span of instruction `i`.
@@ -359,7 +306,7 @@ impl CheckedStub {
 /// The frame context before one instruction.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
-    snap: Snapshot,
+    facts: InstFacts,
     arena: &'a [Ty],
     sigs: &'a [Signature],
 }
@@ -367,91 +314,93 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// Number of standard places.
     pub fn num_std_places(&self) -> u32 {
-        self.snap.std_len
+        self.facts.std_len.into()
     }
 
     /// Type of `spK`, `None` if it does not exist or holds no value.
     pub fn std_place(&self, k: u32) -> Option<Type> {
-        if k >= self.snap.std_len {
+        if k >= self.num_std_places() {
             return None;
         }
-        self.arena.get((self.snap.std_start + k) as usize)?.get()
+        self.facts.std.get(k as usize)?.get()
     }
 
     /// Number of locals.
     pub fn num_locals(&self) -> u32 {
-        self.snap.locals_len
+        self.facts.locals_len
     }
 
     /// Type of `lK`, `None` if it does not exist or holds no value.
     pub fn local(&self, k: u32) -> Option<Type> {
-        if k >= self.snap.locals_len {
+        if k >= self.facts.locals_len {
             return None;
         }
-        self.arena.get((self.snap.locals_start + k) as usize)?.get()
+        self.arena
+            .get((self.facts.locals_start + k) as usize)?
+            .get()
     }
 
     /// The output area's signature, between `out`/`in2out` and the call.
     pub fn out(&self) -> Option<&'a Signature> {
-        if self.snap.out == NO_OUT {
+        if self.facts.out == NO_OUT {
             return None;
         }
-        self.sigs.get(self.snap.out as usize)
+        self.sigs.get(self.facts.out as usize)
     }
 
     /// The M2N state.
     pub fn m2n(&self) -> M2nState {
-        self.snap.m2n
+        self.facts.m2n
     }
 
     /// Type of `r`, `None` when it holds no value.
     pub fn ret(&self) -> Option<Type> {
-        self.snap.ret.get()
+        self.facts.ret.get()
     }
 
     /// Bytes allocated by `alloc` so far.
     pub fn alloc_bytes(&self) -> u32 {
-        self.snap.alloc
+        self.facts.alloc
     }
 }
 
-fn local_use(stub: &Stub, facts: &Facts) -> Vec<LocalUse> {
-    let mut uses = vec![LocalUse::default(); facts.max_locals as usize];
-    for (i, snap) in facts.snapshots.iter().enumerate() {
-        if !facts.reachable.get(i).copied().unwrap_or(false) {
-            continue;
-        }
-        for k in 0..snap.locals_len {
-            if let Some(t) = facts
-                .arena
-                .get((snap.locals_start + k) as usize)
-                .and_then(|t| t.get())
-            {
-                let u = &mut uses[k as usize];
-                if t.is_float() {
-                    u.float = true;
-                } else {
-                    u.general = true;
-                }
-            }
-        }
-    }
-    for (call, live) in
-        liveness::live_across_calls(stub, &facts.blocks, &facts.reachable, facts.max_locals)
-    {
-        let Some(snap) = facts.snapshots.get(call as usize) else {
-            continue;
+/// The destination of the first write to `lK` where it exists, in program
+/// order (the order of the checking pass).
+fn first_write(stub: &Stub, facts: &Facts, k: u32) -> Option<Span> {
+    use lil_syntax::{InstKind, Var};
+    stub.body.iter().zip(&facts.insts).find_map(|(inst, f)| {
+        let dst = match &inst.kind {
+            InstKind::Alloc { dst, .. }
+            | InstKind::Move { dst, .. }
+            | InstKind::Unary { dst, .. }
+            | InstKind::Binary { dst, .. }
+            | InstKind::Ts { dst }
+            | InstKind::Ld { dst, .. } => dst,
+            _ => return None,
+        };
+        (f.reachable && dst.var == Var::Local(k) && k < f.locals_len).then_some(dst.span)
+    })
+}
+
+/// Which locals hold a value of each class across a `call`.
+fn uses_across_calls(stub: &Stub, facts: &Facts, first_call: u32, uses: &mut [LocalUse]) {
+    let max_locals = uses.len() as u32;
+    let (blocks, insts) = (&facts.blocks, &facts.insts);
+    liveness::live_across_calls(stub, blocks, insts, max_locals, first_call, |call, live| {
+        let Some(f) = facts.insts.get(call as usize) else {
+            return;
         };
         for k in live.iter() {
-            if k >= snap.locals_len {
+            if k >= f.locals_len {
                 continue;
             }
-            if let Some(t) = facts
-                .arena
-                .get((snap.locals_start + k) as usize)
-                .and_then(|t| t.get())
-            {
-                let u = &mut uses[k as usize];
+            if let (Some(t), Some(u)) = (
+                facts
+                    .arena
+                    .get((f.locals_start + k) as usize)
+                    .and_then(|t| t.get()),
+                uses.get_mut(k as usize),
+            ) {
                 if t.is_float() {
                     u.float_across_call = true;
                 } else {
@@ -459,72 +408,5 @@ fn local_use(stub: &Stub, facts: &Facts) -> Vec<LocalUse> {
                 }
             }
         }
-    }
-    uses
-}
-
-fn summarize(stub: &Stub, facts: &Facts, locals: Vec<LocalUse>) -> Summary {
-    use lil_syntax::{CallKind, InstKind};
-    let mut s = Summary {
-        max_locals: facts.max_locals,
-        locals,
-        entry_std_places: stub.entry.std_places,
-        max_std_places: facts.max_std,
-        std_places_written: facts.std_written,
-        alloc_bytes: facts.max_alloc,
-        calls: false,
-        returning_calls: false,
-        tail_calls: false,
-        returns: false,
-        pushes_m2n: false,
-        m2n_handles: false,
-        uses_ts: false,
-        prints: false,
-        reads_inputs: facts.reads_inputs,
-        input_reads_after: facts.input_reads_after,
-        writes_inputs: facts.writes_inputs,
-        ret_general: false,
-        ret_float: false,
-        call_signatures: facts.sigs.clone(),
-    };
-    for (i, inst) in stub.body.iter().enumerate() {
-        if !facts.reachable.get(i).copied().unwrap_or(false) {
-            continue;
-        }
-        match &inst.kind {
-            InstKind::Call { kind, .. } => match kind {
-                CallKind::Call => {
-                    s.calls = true;
-                    s.returning_calls = true;
-                }
-                CallKind::NoReturn => s.calls = true,
-                CallKind::Tail => s.tail_calls = true,
-            },
-            InstKind::Ret => s.returns = true,
-            InstKind::PushM2n { handles, .. } => {
-                s.pushes_m2n = true;
-                s.m2n_handles |= *handles;
-            }
-            InstKind::Ts { .. } => s.uses_ts = true,
-            InstKind::Print { .. } => s.prints = true,
-            _ => {}
-        }
-        if let Some(t) = facts.snapshots.get(i).and_then(|snap| snap.ret.get()) {
-            if t.is_float() {
-                s.ret_float = true;
-            } else {
-                s.ret_general = true;
-            }
-        }
-    }
-    // `r` written by the last instruction before a terminal is visible in the
-    // snapshot of that terminal; calls define r too.
-    for sig in &facts.sigs {
-        match sig.ret {
-            Some(t) if t.is_float() => s.ret_float = true,
-            Some(_) => s.ret_general = true,
-            None => {}
-        }
-    }
-    s
+    });
 }

@@ -5,7 +5,7 @@
 //! register. This is the only liveness backends need, so it is computed
 //! once here.
 
-use crate::flow::Block;
+use crate::flow::{Block, InstFacts};
 use lil_syntax::*;
 
 /// A dense bit set over local indices: one inline word for up to 64
@@ -68,10 +68,16 @@ impl LocalSet {
             LocalSet::Small(w) => std::slice::from_ref(w),
             LocalSet::Large(v) => v,
         };
-        words.iter().enumerate().flat_map(|(w, bits)| {
-            (0..64)
-                .filter(move |b| bits & (1u64 << b) != 0)
-                .map(move |b| (w * 64 + b) as u32)
+        words.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let b = rest.trailing_zeros();
+                rest &= rest - 1;
+                Some(w as u32 * 64 + b)
+            })
         })
     }
 }
@@ -83,60 +89,18 @@ fn local_of(v: Var) -> Option<u32> {
     }
 }
 
-fn uses(kind: &InstKind, mut f: impl FnMut(u32)) {
-    let op = |o: &Operand, f: &mut dyn FnMut(u32)| {
-        if let OperandKind::Var(v) = o.kind
-            && let Some(k) = local_of(v)
-        {
-            f(k);
-        }
-    };
-    let addr = |a: &Address, f: &mut dyn FnMut(u32)| {
-        if let Some(b) = a.base.and_then(|p| local_of(p.var)) {
-            f(b);
-        }
-        if let Some(i) = a.index.and_then(|(p, _)| local_of(p.var)) {
-            f(i);
-        }
-    };
-    match kind {
-        InstKind::Move { src, .. } | InstKind::Unary { src, .. } => op(src, &mut f),
-        InstKind::Binary { lhs, rhs, .. } => {
-            op(lhs, &mut f);
-            op(rhs, &mut f);
-        }
-        InstKind::Handles(o) => op(o, &mut f),
-        InstKind::Ld { addr: a, .. } | InstKind::Inc { addr: a } => addr(a, &mut f),
-        InstKind::St { addr: a, src } => {
-            addr(a, &mut f);
-            op(src, &mut f);
-        }
-        InstKind::Cas {
-            addr: a,
-            compare,
-            source,
-            ..
-        } => {
-            addr(a, &mut f);
-            op(compare, &mut f);
-            op(source, &mut f);
-        }
-        InstKind::JumpIf { cond, .. } => {
-            op(&cond.lhs, &mut f);
-            op(&cond.rhs, &mut f);
-        }
-        InstKind::Call { target, .. } => op(target, &mut f),
-        InstKind::PushM2n {
-            method, frame_type, ..
-        } => {
-            for o in [method, frame_type].into_iter().flatten() {
-                op(o, &mut f);
-            }
-        }
-        InstKind::Print {
-            operand: Some(o), ..
-        } => op(o, &mut f),
-        _ => {}
+fn read_operand(live: &mut LocalSet, o: &Operand) {
+    if let OperandKind::Var(Var::Local(k)) = o.kind {
+        live.insert(k);
+    }
+}
+
+fn read_address(live: &mut LocalSet, a: &Address) {
+    if let Some(k) = a.base.and_then(|p| local_of(p.var)) {
+        live.insert(k);
+    }
+    if let Some(k) = a.index.and_then(|(p, _)| local_of(p.var)) {
+        live.insert(k);
     }
 }
 
@@ -152,6 +116,7 @@ fn def(kind: &InstKind) -> Option<u32> {
     }
 }
 
+/// The locals live before an instruction, from those live after it.
 fn transfer(kind: &InstKind, live: &mut LocalSet) {
     if let InstKind::Locals(_) = kind {
         live.clear();
@@ -160,73 +125,104 @@ fn transfer(kind: &InstKind, live: &mut LocalSet) {
     if let Some(d) = def(kind) {
         live.remove(d);
     }
-    uses(kind, |k| live.insert(k));
+    match kind {
+        InstKind::Move { src, .. } | InstKind::Unary { src, .. } => read_operand(live, src),
+        InstKind::Binary { lhs, rhs, .. } => {
+            read_operand(live, lhs);
+            read_operand(live, rhs);
+        }
+        InstKind::Handles(o) => read_operand(live, o),
+        InstKind::Ld { addr, .. } | InstKind::Inc { addr } => read_address(live, addr),
+        InstKind::St { addr, src } => {
+            read_address(live, addr);
+            read_operand(live, src);
+        }
+        InstKind::Cas {
+            addr,
+            compare,
+            source,
+            ..
+        } => {
+            read_address(live, addr);
+            read_operand(live, compare);
+            read_operand(live, source);
+        }
+        InstKind::JumpIf { cond, .. } => {
+            read_operand(live, &cond.lhs);
+            read_operand(live, &cond.rhs);
+        }
+        InstKind::Call { target, .. } => read_operand(live, target),
+        InstKind::PushM2n {
+            method, frame_type, ..
+        } => {
+            for o in [method, frame_type].into_iter().flatten() {
+                read_operand(live, o);
+            }
+        }
+        InstKind::Print {
+            operand: Some(o), ..
+        } => read_operand(live, o),
+        _ => {}
+    }
 }
 
-/// For each `call` instruction (by index), the locals live after it.
+/// Calls `found(i, live)` for each reachable `call` instruction `i` with
+/// the locals live after it. `first_call` is the first such instruction
+/// and `nlocals` > 0.
 pub(crate) fn live_across_calls(
     stub: &Stub,
     blocks: &[Block],
-    reachable: &[bool],
+    insts: &[InstFacts],
     nlocals: u32,
-) -> Vec<(u32, LocalSet)> {
-    let has_call = stub.body.iter().enumerate().any(|(i, inst)| {
-        reachable.get(i).copied().unwrap_or(false)
-            && matches!(
-                inst.kind,
-                InstKind::Call {
-                    kind: CallKind::Call,
-                    ..
-                }
-            )
-    });
-    if !has_call || nlocals == 0 {
-        return Vec::new();
-    }
+    first_call: u32,
+    mut found: impl FnMut(u32, &LocalSet),
+) {
     let nb = blocks.len();
     let mut live_in = vec![LocalSet::new(nlocals); nb];
-    let mut out = Vec::new();
     // One backward pass over the blocks in reverse program order; it is
-    // final when every edge goes forward. Otherwise iterate to a fixpoint
-    // first and record in a last pass.
+    // final when every edge goes forward, and nothing before the first
+    // call matters then. Otherwise iterate to a fixpoint first and report
+    // in a last pass.
     let acyclic = blocks
         .iter()
         .enumerate()
         .all(|(b, blk)| blk.succs.iter().flatten().all(|&s| s as usize > b));
+    let from = if acyclic { first_call } else { 0 };
     let mut iterate = !acyclic;
+    let mut live = LocalSet::new(nlocals);
     loop {
-        let record = !iterate;
+        let report = !iterate;
         let mut changed = false;
         for b in (0..nb).rev() {
             let block = &blocks[b];
-            let mut live = LocalSet::new(nlocals);
+            if block.end <= from {
+                break;
+            }
+            live.clear();
             for s in block.succs.into_iter().flatten() {
                 live.union(&live_in[s as usize]);
             }
-            let reached = reachable
-                .get(block.start as usize)
-                .copied()
-                .unwrap_or(false);
-            for i in (block.start..block.end).rev() {
+            let reached = insts.get(block.start as usize).is_some_and(|f| f.reachable);
+            for i in (block.start.max(from)..block.end).rev() {
                 let kind = &stub.body[i as usize].kind;
-                if record
+                if report
                     && reached
                     && let InstKind::Call {
                         kind: CallKind::Call,
                         ..
                     } = kind
                 {
-                    out.push((i, live.clone()));
+                    found(i, &live);
                 }
                 transfer(kind, &mut live);
             }
             if live != live_in[b] {
-                live_in[b] = live;
+                live_in[b].clone_from(&live);
                 changed = true;
             }
         }
-        if record {
-            return out;
+        if report {
+            return;
         }
         iterate = changed;
     }

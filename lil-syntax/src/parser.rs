@@ -85,59 +85,175 @@ pub(crate) struct Parser<'s, 'd> {
     pub(crate) errors: Vec<SyntaxError>,
 }
 
+/// Byte classes, so that scanning a word costs one table lookup per byte.
+const IDENT_START: u8 = 1;
+const IDENT: u8 = 2;
+const LABEL: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let start = c.is_ascii_alphabetic() || c == b'_';
+        let ident = start || c.is_ascii_digit();
+        class[b] = (start as u8 * IDENT_START) | (ident as u8 * (IDENT | LABEL));
+        b += 1;
+    }
+    class[b'$' as usize] = LABEL;
+    class
+};
+
 fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
+    CLASS[b as usize] & IDENT_START != 0
 }
 
 fn is_ident_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    CLASS[b as usize] & IDENT != 0
 }
 
 fn is_label_char(b: u8) -> bool {
-    is_ident_char(b) || b == b'$'
+    CLASS[b as usize] & LABEL != 0
 }
 
-fn parse_type(word: &str) -> Option<Type> {
-    Some(match word {
-        "g1" => Type::G1,
-        "g2" => Type::G2,
-        "g4" => Type::G4,
-        "g8" => Type::G8,
-        "f4" => Type::F4,
-        "f8" => Type::F8,
-        "ref" => Type::Ref,
-        "pint" => Type::Pint,
+/// A word of up to 8 bytes as an integer, so that matching keywords is
+/// comparing integers; longer words (and the empty word) are 0.
+const fn key(word: &[u8]) -> u64 {
+    if word.len() > 8 {
+        return 0;
+    }
+    let mut k = 0u64;
+    let mut i = word.len();
+    while i > 0 {
+        i -= 1;
+        k = (k << 8) | word[i] as u64;
+    }
+    k
+}
+
+/// The keywords, as [`key`]s (those longer than 8 bytes are matched as bytes).
+mod kw {
+    use super::key;
+    pub(super) const ENTRY: u64 = key(b"entry");
+    pub(super) const LOCALS: u64 = key(b"locals");
+    pub(super) const ALLOC: u64 = key(b"alloc");
+    pub(super) const LD: u64 = key(b"ld");
+    pub(super) const ST: u64 = key(b"st");
+    pub(super) const INC: u64 = key(b"inc");
+    pub(super) const CAS: u64 = key(b"cas");
+    pub(super) const J: u64 = key(b"j");
+    pub(super) const JC: u64 = key(b"jc");
+    pub(super) const OUT: u64 = key(b"out");
+    pub(super) const IN2OUT: u64 = key(b"in2out");
+    pub(super) const CALL: u64 = key(b"call");
+    pub(super) const TAILCALL: u64 = key(b"tailcall");
+    pub(super) const RET: u64 = key(b"ret");
+    pub(super) const PUSH_M2N: u64 = key(b"push_m2n");
+    pub(super) const POP_M2N: u64 = key(b"pop_m2n");
+    pub(super) const HANDLES: u64 = key(b"handles");
+    pub(super) const PRINT: u64 = key(b"print");
+    pub(super) const TS: u64 = key(b"ts");
+    pub(super) const SX: u64 = key(b"sx");
+    pub(super) const ZX: u64 = key(b"zx");
+    pub(super) const ACQUIRE: u64 = key(b"acquire");
+    pub(super) const RELEASE: u64 = key(b"release");
+    pub(super) const VOID: u64 = key(b"void");
+}
+
+fn parse_type(word: &[u8]) -> Option<Type> {
+    const G1: u64 = key(b"g1");
+    const G2: u64 = key(b"g2");
+    const G4: u64 = key(b"g4");
+    const G8: u64 = key(b"g8");
+    const F4: u64 = key(b"f4");
+    const F8: u64 = key(b"f8");
+    const REF: u64 = key(b"ref");
+    const PINT: u64 = key(b"pint");
+    Some(match key(word) {
+        G1 => Type::G1,
+        G2 => Type::G2,
+        G4 => Type::G4,
+        G8 => Type::G8,
+        F4 => Type::F4,
+        F8 => Type::F8,
+        REF => Type::Ref,
+        PINT => Type::Pint,
         _ => return None,
     })
 }
 
-fn parse_cc(word: &str) -> Option<CallConv> {
-    Some(match word {
-        "platform" => CallConv::Platform,
-        "managed" => CallConv::Managed,
-        "rth" => CallConv::Rth,
-        "jni" => CallConv::Jni,
-        "stdcall" => CallConv::StdCall,
-        "handler" => CallConv::Handler,
+fn parse_cc(word: &[u8]) -> Option<CallConv> {
+    const PLATFORM: u64 = key(b"platform");
+    const MANAGED: u64 = key(b"managed");
+    const RTH: u64 = key(b"rth");
+    const JNI: u64 = key(b"jni");
+    const STDCALL: u64 = key(b"stdcall");
+    const HANDLER: u64 = key(b"handler");
+    Some(match key(word) {
+        PLATFORM => CallConv::Platform,
+        MANAGED => CallConv::Managed,
+        RTH => CallConv::Rth,
+        JNI => CallConv::Jni,
+        STDCALL => CallConv::StdCall,
+        HANDLER => CallConv::Handler,
         _ => return None,
     })
 }
 
-fn parse_unary(word: &str) -> Option<UnaryOp> {
-    Some(match word {
-        "neg" => UnaryOp::Neg,
-        "not" => UnaryOp::Not,
-        "sx1" => UnaryOp::Sx1,
-        "sx2" => UnaryOp::Sx2,
-        "sx4" => UnaryOp::Sx4,
-        "zx1" => UnaryOp::Zx1,
-        "zx2" => UnaryOp::Zx2,
-        "zx4" => UnaryOp::Zx4,
-        "tr1" => UnaryOp::Tr1,
-        "tr2" => UnaryOp::Tr2,
-        "tr4" => UnaryOp::Tr4,
+fn parse_unary(word: &[u8]) -> Option<UnaryOp> {
+    const NEG: u64 = key(b"neg");
+    const NOT: u64 = key(b"not");
+    const SX1: u64 = key(b"sx1");
+    const SX2: u64 = key(b"sx2");
+    const SX4: u64 = key(b"sx4");
+    const ZX1: u64 = key(b"zx1");
+    const ZX2: u64 = key(b"zx2");
+    const ZX4: u64 = key(b"zx4");
+    const TR1: u64 = key(b"tr1");
+    const TR2: u64 = key(b"tr2");
+    const TR4: u64 = key(b"tr4");
+    Some(match key(word) {
+        NEG => UnaryOp::Neg,
+        NOT => UnaryOp::Not,
+        SX1 => UnaryOp::Sx1,
+        SX2 => UnaryOp::Sx2,
+        SX4 => UnaryOp::Sx4,
+        ZX1 => UnaryOp::Zx1,
+        ZX2 => UnaryOp::Zx2,
+        ZX4 => UnaryOp::Zx4,
+        TR1 => UnaryOp::Tr1,
+        TR2 => UnaryOp::Tr2,
+        TR4 => UnaryOp::Tr4,
         _ => return None,
     })
+}
+
+/// Builds a variable of one kind from its index.
+type MakeVar = fn(u32) -> Var;
+
+/// What a word that starts a variable looks like: `r`, or a prefix
+/// (`i`, `l`, `o`, `sp`) and what follows it.
+fn var_prefix(word: &[u8]) -> Option<(usize, MakeVar)> {
+    match word {
+        [b's', b'p', ..] => Some((2, Var::StdPlace)),
+        [b'i', ..] => Some((1, Var::Input)),
+        [b'l', ..] => Some((1, Var::Local)),
+        [b'o', ..] => Some((1, Var::Output)),
+        _ => None,
+    }
+}
+
+/// Whether `word`, followed by the byte `after`, is a variable: `r`, or a
+/// prefix followed by digits, or by nothing and then a directive or hole.
+fn is_var(word: &[u8], after: Option<u8>) -> bool {
+    if word == b"r" {
+        return true;
+    }
+    match var_prefix(word) {
+        Some((n, _)) if word.len() > n => word[n..].iter().all(u8::is_ascii_digit),
+        Some(_) => matches!(after, Some(b'%' | b'{')),
+        None => false,
+    }
 }
 
 /// A `%` directive as written.
@@ -185,7 +301,7 @@ impl<'s, 'd> Parser<'s, 'd> {
     }
 
     fn skip_ws(&mut self) {
-        while let Some(b) = self.peek() {
+        while let Some(&b) = self.bytes.get(self.pos) {
             match b {
                 b' ' | b'\t' | b'\n' | b'\r' => self.pos += 1,
                 b'/' if self.peek_at(1) == Some(b'/') => {
@@ -204,27 +320,50 @@ impl<'s, 'd> Parser<'s, 'd> {
         self.pos >= self.bytes.len()
     }
 
-    /// The identifier starting at the current position (not consumed).
-    fn peek_word(&self) -> &'s str {
-        let rest = &self.bytes[self.pos..];
-        if rest.first().is_some_and(|&b| is_ident_start(b)) {
-            let len = rest.iter().take_while(|&&b| is_ident_char(b)).count();
-            &self.src[self.pos..self.pos + len]
-        } else {
-            ""
+    /// End of the identifier starting at `start` (`start` if there is none).
+    fn word_end(&self, start: usize) -> usize {
+        match self.bytes.get(start) {
+            Some(&b) if is_ident_start(b) => self.bytes[start + 1..]
+                .iter()
+                .position(|&b| !is_ident_char(b))
+                .map_or(self.bytes.len(), |p| start + 1 + p),
+            _ => start,
         }
     }
 
+    /// The identifier starting at the current position (not consumed).
+    fn peek_word(&self) -> &'s [u8] {
+        &self.bytes[self.pos..self.word_end(self.pos)]
+    }
+
+    /// The text of `start..end`, which holds whole characters.
+    fn text(&self, start: usize, end: usize) -> &'s str {
+        self.src.get(start..end).unwrap_or("")
+    }
+
     /// Consume an identifier; `expected` names it for the error message.
-    fn word(&mut self, expected: &'static str) -> PResult<(&'s str, Span)> {
+    fn word(&mut self, expected: &'static str) -> PResult<(&'s [u8], Span)> {
         self.skip_ws();
-        let w = self.peek_word();
-        if w.is_empty() {
+        let start = self.pos;
+        let end = self.word_end(start);
+        if end == start {
             return Err(self.expected(expected));
         }
-        let start = self.pos;
-        self.pos += w.len();
-        Ok((w, self.span(start, self.pos)))
+        self.pos = end;
+        Ok((&self.bytes[start..end], self.span(start, end)))
+    }
+
+    /// An error about the word `w` at `span`.
+    fn word_error(
+        &self,
+        w: &[u8],
+        span: Span,
+        kind: fn(String) -> SyntaxErrorKind,
+    ) -> Box<SyntaxError> {
+        Box::new(SyntaxError {
+            kind: kind(String::from_utf8_lossy(w).into_owned()),
+            span,
+        })
     }
 
     /// An error saying what was expected and what is here instead.
@@ -240,7 +379,7 @@ impl<'s, 'd> Parser<'s, 'd> {
                 span: self.span(start, start),
             },
             Some(b) => {
-                let w = self.peek_word();
+                let w = self.text(start, self.word_end(start));
                 let (found, len) = if !w.is_empty() {
                     (format!("`{w}`"), w.len())
                 } else if b.is_ascii() {
@@ -295,7 +434,7 @@ impl<'s, 'd> Parser<'s, 'd> {
 
     fn keyword(&mut self, kw: &'static str, expected: &'static str) -> PResult<Span> {
         self.skip_ws();
-        if self.peek_word() == kw {
+        if self.peek_word() == kw.as_bytes() {
             let start = self.pos;
             self.pos += kw.len();
             Ok(self.span(start, self.pos))
@@ -557,46 +696,45 @@ impl<'s, 'd> Parser<'s, 'd> {
 
     /// Whether a variable starts at the current position.
     fn at_var(&self) -> bool {
-        let w = self.peek_word();
-        let after = self.bytes.get(self.pos + w.len()).copied();
-        let indexed = |prefix: &str| {
-            w.len() > prefix.len()
-                && w.starts_with(prefix)
-                && w[prefix.len()..].bytes().all(|b| b.is_ascii_digit())
-                || (w == prefix && matches!(after, Some(b'%' | b'{')))
-        };
-        w == "r" || indexed("i") || indexed("l") || indexed("o") || indexed("sp")
+        let end = self.word_end(self.pos);
+        is_var(&self.bytes[self.pos..end], self.bytes.get(end).copied())
     }
 
     fn var(&mut self) -> PResult<Place> {
         self.skip_ws();
         let start = self.pos;
-        let w = self.peek_word();
-        let (prefix_len, make): (usize, fn(u32) -> Var) = if w == "r" {
-            self.pos += 1;
+        let end = self.word_end(start);
+        let w = &self.bytes[start..end];
+        if w == b"r" {
+            self.pos = end;
             return Ok(Place {
                 var: Var::Ret,
-                span: self.span(start, self.pos),
+                span: self.span(start, end),
             });
-        } else if w.starts_with("sp") {
-            (2, Var::StdPlace)
-        } else if w.starts_with('i') {
-            (1, Var::Input)
-        } else if w.starts_with('l') {
-            (1, Var::Local)
-        } else if w.starts_with('o') {
-            (1, Var::Output)
-        } else {
+        }
+        let Some((prefix_len, make)) = var_prefix(w) else {
             return Err(self.expected("a variable (iN, lN, oN, spN or r)"));
         };
+        let index = &w[prefix_len..];
+        // The common case, a short literal index: no detour through the
+        // general integer parser.
+        if !index.is_empty() && index.len() <= 5 && index.iter().all(u8::is_ascii_digit) {
+            let k = index
+                .iter()
+                .fold(0u32, |k, &d| k * 10 + u32::from(d - b'0'));
+            if k <= MAX_INDEX {
+                self.pos = end;
+                return Ok(Place {
+                    var: make(k),
+                    span: self.span(start, end),
+                });
+            }
+        }
         self.pos += prefix_len;
-        let digits = w[prefix_len..]
-            .bytes()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let digits = index.iter().take_while(|b| b.is_ascii_digit()).count();
         // The index: digits making up the rest of the word, or a directive / hole.
         let directive = digits == 0 && matches!(self.peek(), Some(b'%' | b'{'));
-        let literal = digits > 0 && digits == w.len() - prefix_len;
+        let literal = digits > 0 && digits == index.len();
         let index = if directive || literal {
             self.u32_value(IntUse::Index, "a variable index")?.0
         } else {
@@ -604,14 +742,14 @@ impl<'s, 'd> Parser<'s, 'd> {
             return Err(self.expected("a variable (iN, lN, oN, spN or r)"));
         };
         if self.peek().is_some_and(is_ident_char) {
-            let end = start + w.len();
+            let end = end.max(self.pos);
             return Err(self.error(
                 SyntaxErrorKind::Expected {
                     expected: "a variable (iN, lN, oN, spN or r)",
-                    found: format!("`{}`", &self.src[start..end.max(self.pos)]),
+                    found: format!("`{}`", self.text(start, end)),
                 },
                 start,
-                end.max(self.pos),
+                end,
             ));
         }
         Ok(Place {
@@ -622,35 +760,24 @@ impl<'s, 'd> Parser<'s, 'd> {
 
     fn ty(&mut self) -> PResult<Type> {
         let (w, span) = self.word("a type")?;
-        parse_type(w).ok_or_else(|| {
-            Box::new(SyntaxError {
-                kind: SyntaxErrorKind::UnknownType(w.to_owned()),
-                span,
-            })
-        })
+        parse_type(w).ok_or_else(|| self.word_error(w, span, SyntaxErrorKind::UnknownType))
     }
 
     fn ret_ty(&mut self) -> PResult<Option<Type>> {
         let (w, span) = self.word("a return type")?;
-        if w == "void" {
+        if key(w) == kw::VOID {
             return Ok(None);
         }
-        parse_type(w).map(Some).ok_or_else(|| {
-            Box::new(SyntaxError {
-                kind: SyntaxErrorKind::UnknownType(w.to_owned()),
-                span,
-            })
-        })
+        parse_type(w)
+            .map(Some)
+            .ok_or_else(|| self.word_error(w, span, SyntaxErrorKind::UnknownType))
     }
 
     fn cc(&mut self) -> PResult<(CallConv, Span)> {
         let (w, span) = self.word("a calling convention")?;
         match parse_cc(w) {
             Some(cc) => Ok((cc, span)),
-            None => Err(Box::new(SyntaxError {
-                kind: SyntaxErrorKind::UnknownCallConv(w.to_owned()),
-                span,
-            })),
+            None => Err(self.word_error(w, span, SyntaxErrorKind::UnknownCallConv)),
         }
     }
 
@@ -754,7 +881,7 @@ impl<'s, 'd> Parser<'s, 'd> {
                 )),
             };
         }
-        if self.peek_word() == "arbitrary" {
+        if self.peek_word() == b"arbitrary" {
             let astart = self.pos;
             self.pos += "arbitrary".len();
             if !allow_arbitrary {
@@ -907,14 +1034,14 @@ impl<'s, 'd> Parser<'s, 'd> {
         let mut ordering = Ordering::Plain;
         if self.eat(b',') {
             let (w, span) = self.word("`acquire` or `release`")?;
-            ordering = match w {
-                "acquire" => Ordering::Acquire,
-                "release" => Ordering::Release,
+            ordering = match key(w) {
+                kw::ACQUIRE => Ordering::Acquire,
+                kw::RELEASE => Ordering::Release,
                 _ => {
                     return Err(Box::new(SyntaxError {
                         kind: SyntaxErrorKind::Expected {
                             expected: "`acquire` or `release`",
-                            found: format!("`{w}`"),
+                            found: format!("`{}`", String::from_utf8_lossy(w)),
                         },
                         span,
                     }));
@@ -1011,7 +1138,7 @@ impl<'s, 'd> Parser<'s, 'd> {
     pub(crate) fn parse_entry(&mut self) -> PResult<Entry> {
         self.skip_ws();
         let start = self.pos;
-        if self.peek_word() != "entry" {
+        if key(self.peek_word()) != kw::ENTRY {
             let end = self.token_end(start);
             return Err(self.error(SyntaxErrorKind::MissingEntry, start, end));
         }
@@ -1035,11 +1162,8 @@ impl<'s, 'd> Parser<'s, 'd> {
     pub(crate) fn parse_body(&mut self, out: &mut Vec<Instruction>) {
         while !self.at_end() {
             let start = self.pos;
-            match self.instruction() {
-                Ok(kind) => out.push(Instruction {
-                    kind,
-                    span: self.span(start, self.pos),
-                }),
+            match self.instruction(out) {
+                Ok(()) => {}
                 Err(e) => {
                     self.errors.push(*e);
                     if self.errors.len() >= MAX_ERRORS {
@@ -1063,69 +1187,70 @@ impl<'s, 'd> Parser<'s, 'd> {
         };
     }
 
-    fn instruction(&mut self) -> PResult<InstKind> {
+    /// One statement, pushed onto `out` once it is complete. (Built where
+    /// it is pushed: an `Instruction` is large, and moving it through a
+    /// return value costs copies.)
+    fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
         self.skip_ws();
         let start = self.pos;
         if self.peek() == Some(b':') {
             self.pos += 1;
             let label = self.label_ref()?;
             self.expect(b';', "`;`")?;
-            return Ok(InstKind::Label(label));
+            out.push(Instruction {
+                kind: InstKind::Label(label),
+                span: self.span(start, self.pos),
+            });
+            return Ok(());
         }
-        if self.peek().is_some_and(is_ident_start) && self.at_var() {
-            return self.assignment();
-        }
-        let word = self.peek_word();
-        if word.is_empty() {
+        let end = self.word_end(start);
+        if end == start {
             let c = self.src[start..].chars().next().unwrap_or('?');
             self.pos += c.len_utf8();
             return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
         }
-        self.pos += word.len();
-        let kind = match word {
-            "entry" => return Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
-            "locals" => InstKind::Locals(self.u32_value(IntUse::Count, "the number of locals")?.0),
-            "std_places" => InstKind::StdPlaces(
-                self.u32_value(IntUse::Count, "the number of standard places")?
-                    .0,
-            ),
-            "alloc" => {
+        let word = &self.bytes[start..end];
+        if is_var(word, self.bytes.get(end).copied()) {
+            return self.assignment(start, out);
+        }
+        self.pos = end;
+        let kind = match key(word) {
+            kw::ENTRY => return Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
+            kw::LOCALS => {
+                InstKind::Locals(self.u32_value(IntUse::Count, "the number of locals")?.0)
+            }
+            kw::ALLOC => {
                 let dst = self.var()?;
                 self.expect(b',', "`,`")?;
                 let (size, _) = self.u32_value(IntUse::Size, "a size in bytes")?;
                 InstKind::Alloc { dst, size }
             }
-            "ld" => {
+            kw::LD => {
                 let dst = self.var()?;
                 self.expect(b',', "`,`")?;
                 let addr = self.address()?;
                 let ext = if self.eat(b',') {
                     let (w, span) = self.word("`sx` or `zx`")?;
-                    match w {
-                        "sx" => Some(Extension::Sign),
-                        "zx" => Some(Extension::Zero),
-                        _ => {
-                            return Err(Box::new(SyntaxError {
-                                kind: SyntaxErrorKind::UnknownSuffix(w.to_owned()),
-                                span,
-                            }));
-                        }
+                    match key(w) {
+                        kw::SX => Some(Extension::Sign),
+                        kw::ZX => Some(Extension::Zero),
+                        _ => return Err(self.word_error(w, span, SyntaxErrorKind::UnknownSuffix)),
                     }
                 } else {
                     None
                 };
                 InstKind::Ld { dst, addr, ext }
             }
-            "st" => {
+            kw::ST => {
                 let addr = self.address()?;
                 self.expect(b',', "`,`")?;
                 let src = self.operand()?;
                 InstKind::St { addr, src }
             }
-            "inc" => InstKind::Inc {
+            kw::INC => InstKind::Inc {
                 addr: self.address()?,
             },
-            "cas" => {
+            kw::CAS => {
                 let addr = self.address()?;
                 self.expect(b'=', "`=`")?;
                 let compare = self.operand()?;
@@ -1140,8 +1265,8 @@ impl<'s, 'd> Parser<'s, 'd> {
                     on_fail,
                 }
             }
-            "j" => InstKind::Jump(self.label_ref()?),
-            "jc" => {
+            kw::J => InstKind::Jump(self.label_ref()?),
+            kw::JC => {
                 let lhs = self.operand()?;
                 let predicate = self.predicate()?;
                 let rhs = self.operand()?;
@@ -1155,8 +1280,8 @@ impl<'s, 'd> Parser<'s, 'd> {
                 let target = self.label_ref()?;
                 InstKind::JumpIf { cond, target }
             }
-            "out" => InstKind::Out(self.signature()?),
-            "in2out" => {
+            kw::OUT => InstKind::Out(self.signature()?),
+            kw::IN2OUT => {
                 self.skip_ws();
                 let sig_start = self.pos;
                 let (cc, _) = self.cc()?;
@@ -1168,7 +1293,7 @@ impl<'s, 'd> Parser<'s, 'd> {
                     sig_span: self.span(sig_start, self.pos),
                 }
             }
-            "call" => {
+            kw::CALL => {
                 let noret = self.peek() == Some(b'.')
                     && self.bytes[self.pos + 1..].starts_with(b"noret")
                     && !self
@@ -1186,19 +1311,18 @@ impl<'s, 'd> Parser<'s, 'd> {
                     target: self.operand()?,
                 }
             }
-            "tailcall" => InstKind::Call {
+            kw::TAILCALL => InstKind::Call {
                 kind: CallKind::Tail,
                 target: self.operand()?,
             },
-            "ret" => InstKind::Ret,
-            "push_m2n" => self.push_m2n()?,
-            "pop_m2n" => InstKind::PopM2n,
-            "m2n_save_all" => InstKind::M2nSaveAll,
-            "handles" => {
+            kw::RET => InstKind::Ret,
+            kw::PUSH_M2N => self.push_m2n()?,
+            kw::POP_M2N => InstKind::PopM2n,
+            kw::HANDLES => {
                 self.expect(b'=', "`=`")?;
                 InstKind::Handles(self.operand()?)
             }
-            "print" => {
+            kw::PRINT => {
                 self.skip_ws();
                 let message = if self.peek() == Some(b'\'') {
                     PrintMessage::Text(self.string()?)
@@ -1215,16 +1339,26 @@ impl<'s, 'd> Parser<'s, 'd> {
                 };
                 InstKind::Print { message, operand }
             }
-            other => {
+            // Keywords too long to be keys.
+            _ if word == b"std_places" => InstKind::StdPlaces(
+                self.u32_value(IntUse::Count, "the number of standard places")?
+                    .0,
+            ),
+            _ if word == b"m2n_save_all" => InstKind::M2nSaveAll,
+            _ => {
                 return Err(self.error(
-                    SyntaxErrorKind::UnknownInstruction(other.to_owned()),
+                    SyntaxErrorKind::UnknownInstruction(self.text(start, end).to_owned()),
                     start,
                     self.pos,
                 ));
             }
         };
         self.expect(b';', "`;`")?;
-        Ok(kind)
+        out.push(Instruction {
+            kind,
+            span: self.span(start, self.pos),
+        });
+        Ok(())
     }
 
     fn push_m2n(&mut self) -> PResult<InstKind> {
@@ -1236,7 +1370,7 @@ impl<'s, 'd> Parser<'s, 'd> {
             method = Some(self.operand()?);
             if self.eat(b',') {
                 self.skip_ws();
-                if self.peek_word() == "handles" {
+                if key(self.peek_word()) == kw::HANDLES {
                     self.keyword("handles", "`handles`")?;
                     handles = true;
                 } else {
@@ -1255,31 +1389,34 @@ impl<'s, 'd> Parser<'s, 'd> {
         })
     }
 
-    fn assignment(&mut self) -> PResult<InstKind> {
+    /// `v = ...;` starting at `start`.
+    fn assignment(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
         let dst = self.var()?;
         self.expect(b'=', "`=`")?;
         self.skip_ws();
         let word = self.peek_word();
-        if word == "ts" {
+        let kind = if key(word) == kw::TS {
             self.pos += 2;
-            self.expect(b';', "`;`")?;
-            return Ok(InstKind::Ts { dst });
-        }
-        if let Some(op) = parse_unary(word) {
+            InstKind::Ts { dst }
+        } else if let Some(op) = parse_unary(word) {
             self.pos += word.len();
             let src = self.operand()?;
-            self.expect(b';', "`;`")?;
-            return Ok(InstKind::Unary { dst, op, src });
-        }
-        let lhs = self.operand()?;
-        let kind = match self.binary_op() {
-            Some(op) => {
-                let rhs = self.operand()?;
-                InstKind::Binary { dst, op, lhs, rhs }
+            InstKind::Unary { dst, op, src }
+        } else {
+            let lhs = self.operand()?;
+            match self.binary_op() {
+                Some(op) => {
+                    let rhs = self.operand()?;
+                    InstKind::Binary { dst, op, lhs, rhs }
+                }
+                None => InstKind::Move { dst, src: lhs },
             }
-            None => InstKind::Move { dst, src: lhs },
         };
         self.expect(b';', "`;`")?;
-        Ok(kind)
+        out.push(Instruction {
+            kind,
+            span: self.span(start, self.pos),
+        });
+        Ok(())
     }
 }

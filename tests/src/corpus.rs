@@ -242,13 +242,14 @@ fn directive_args<'m>(
                 while j < b.len() && b[j].is_ascii_digit() {
                     j += 1;
                 }
-                if j > i + 1 && j < b.len() {
-                    if let Ok(n) = code[i + 1..j].parse::<usize>() {
-                        if kinds.len() <= n {
-                            kinds.resize(n + 1, None);
-                        }
-                        kinds[n] = Some(b[j]);
+                if j > i + 1
+                    && j < b.len()
+                    && let Ok(n) = code[i + 1..j].parse::<usize>()
+                {
+                    if kinds.len() <= n {
+                        kinds.resize(n + 1, None);
                     }
+                    kinds[n] = Some(b[j]);
                 }
                 i = j;
             } else {
