@@ -464,3 +464,59 @@ exec_test!(
         assert_eq!(got, Some(val::g8(ints.wrapping_add(floats as u64))));
     }
 );
+
+/// `cas` on a CPU with LSE atomics (`casal`; against zero, `cbnz` after it).
+/// The suite's emulator is a Cortex-A72 without LSE, so this path runs here
+/// only, on a second emulator with QEMU's `max` CPU.
+#[cfg(feature = "emulator")]
+#[test]
+fn cas_with_lse_atomics() {
+    use lil_codegen::{Backend, HostEnv, ThreadPointer};
+    use lil_machine::Machine;
+    let mut m = lil_emu::Arm64Emulator::builder()
+        .with_lse(true)
+        .build()
+        .or_fail("emulator");
+    let mut env = HostEnv::new(ThreadPointer::TlsSlot { offset: 0 }, 0);
+    env.lse_atomics = true;
+    let block = m.alloc(16, 16).or_fail("memory");
+    for ty in [G1, G2, G4, G8] {
+        let n = ty.size() as usize;
+        for cmp in ["0", "i2"] {
+            let text = format!(
+                "entry 0:platform:pint,{ty},{ty}:g4; cas [i0+0:{ty}] = {cmp}, i1, busy; \
+                 r = 1; ret; :busy; r = 0; ret;"
+            );
+            let stub = lil_check::assert_valid(&text);
+            let code = lil_codegen_arm64::Arm64Backend
+                .compile(&stub, &env)
+                .or_fail("compile");
+            let f = m.install(&code.code).or_fail("install");
+            let sig = HostSig::new(&[Pint, ty, ty], Some(G4));
+            let expected = 0x77 & mask(ty);
+            let mut cases = vec![(0u64, cmp == "0"), (expected, cmp != "0"), (5, false)];
+            if n < 8 {
+                // Equal at the access width, junk above it.
+                cases.push((JUNK << (8 * n), cmp == "0"));
+            }
+            for (before, swapped) in cases {
+                m.write_u64(block, before).or_fail("write");
+                let src = 0x5A5A_5A5A_5A5A_5A5A & mask(ty);
+                let args = [
+                    val::pint(block),
+                    val::dirty(ty, src, JUNK),
+                    val::dirty(ty, expected, JUNK),
+                ];
+                let got = m.call(f, &sig, &args).or_fail("call");
+                assert_eq!(got, flag(swapped), "{text} on {before:#x}");
+                let after = m.read_u64(block).or_fail("read");
+                let want = if swapped {
+                    (before & !mask(ty)) | src
+                } else {
+                    before
+                };
+                assert_eq!(after, want, "{text} on {before:#x}");
+            }
+        }
+    }
+}
