@@ -247,6 +247,34 @@ fn helper_stubs_are_valid() {
     }
 }
 
+/// On a long run (`PROPTEST_CASES` above the default), a line on stderr
+/// every 5% of the cases, with the rate, so that a run of an hour shows it
+/// is alive. Written to the stderr handle, not through `eprintln!`, which
+/// the test harness captures. Shrinking runs count too, so the last line
+/// may pass 100%.
+fn progress() {
+    use std::io::Write;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Instant;
+    static DONE: AtomicU32 = AtomicU32::new(0);
+    static START: OnceLock<Instant> = OnceLock::new();
+    let total = cases();
+    let start = *START.get_or_init(Instant::now);
+    let done = DONE.fetch_add(1, Ordering::Relaxed) + 1;
+    let step = (total / 20).max(1);
+    if total > DEFAULT_CASES && done.is_multiple_of(step) {
+        let secs = start.elapsed().as_secs_f64();
+        let line = format!(
+            "differential: {done}/{total} cases ({}%), {:.0} s, {:.0} cases/s\n",
+            u64::from(done) * 100 / u64::from(total),
+            secs,
+            f64::from(done) / secs.max(1e-9),
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases(),
@@ -258,6 +286,7 @@ proptest! {
     /// The interpreter, native x86-64 and emulated AArch64 agree.
     #[test]
     fn interpreter_x64_and_arm64_agree(words in prop::collection::vec(any::<u32>(), 0..700)) {
+        progress();
         let case = Case::generate(&mut Words::new(&words));
         if let Err(report) = compare(&case, &[Target::Eval, Target::X64, Target::Arm64]) {
             return Err(TestCaseError::fail(report));
