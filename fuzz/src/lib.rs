@@ -15,7 +15,6 @@
 
 use arbitrary::Unstructured;
 use lil_codegen::{HostEnv, M2nHooks, ThreadPointer};
-use lil_syntax::{InstKind, MAX_INDEX, Operand, OperandKind, Place, Stub, Var};
 use lil_tests::differential::Choices;
 
 /// Generator choices read from fuzzer bytes; 0 once they run out.
@@ -60,61 +59,4 @@ pub fn host_env(u: &mut Unstructured<'_>) -> HostEnv {
     env.print = address(u);
     env.lse_atomics = u.arbitrary().unwrap_or(false);
     env
-}
-
-/// Whether every count and variable index is one the parser could produce.
-/// Known, reported: beyond them the checker allocates in proportion to the
-/// number (a `locals` count: that many bytes per instruction,
-/// lil-check/tests/regressions.rs; a local index: index/8 bytes for its
-/// read set). Such ASTs are skipped so the fuzzer looks further.
-fn within_parser_limits(stub: &Stub) -> bool {
-    let var_ok = |v: Var| match v {
-        Var::Input(k) | Var::Local(k) | Var::Output(k) | Var::StdPlace(k) => k <= MAX_INDEX,
-        Var::Ret => true,
-    };
-    let place_ok = |p: &Place| var_ok(p.var);
-    let operand_ok = |o: &Operand| match o.kind {
-        OperandKind::Var(v) => var_ok(v),
-        OperandKind::Imm(_) => true,
-    };
-    let address_ok = |a: &lil_syntax::Address| {
-        a.base.as_ref().is_none_or(place_ok) && a.index.as_ref().is_none_or(|(p, _)| place_ok(p))
-    };
-    stub.body.iter().all(|i| match &i.kind {
-        InstKind::Locals(n) | InstKind::StdPlaces(n) => *n <= MAX_INDEX,
-        InstKind::Alloc { dst, .. } | InstKind::Ts { dst } => place_ok(dst),
-        InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
-            place_ok(dst) && operand_ok(src)
-        }
-        InstKind::Binary { dst, lhs, rhs, .. } => {
-            place_ok(dst) && operand_ok(lhs) && operand_ok(rhs)
-        }
-        InstKind::Handles(o) => operand_ok(o),
-        InstKind::Ld { dst, addr, .. } => place_ok(dst) && address_ok(addr),
-        InstKind::St { addr, src } => address_ok(addr) && operand_ok(src),
-        InstKind::Inc { addr } => address_ok(addr),
-        InstKind::Cas {
-            addr,
-            compare,
-            source,
-            ..
-        } => address_ok(addr) && operand_ok(compare) && operand_ok(source),
-        InstKind::JumpIf { cond, .. } => operand_ok(&cond.lhs) && operand_ok(&cond.rhs),
-        InstKind::Call { target, .. } => operand_ok(target),
-        InstKind::PushM2n {
-            method, frame_type, ..
-        } => method.as_ref().is_none_or(operand_ok) && frame_type.as_ref().is_none_or(operand_ok),
-        InstKind::Print { operand, .. } => operand.as_ref().is_none_or(operand_ok),
-        _ => true,
-    })
-}
-
-/// ASTs that hit checker bugs already reported (see
-/// lil-check/tests/regressions.rs), which the targets skip so that fuzzing
-/// finds new ones: counts and indices beyond the parser's limits (memory),
-/// and a stub whose first instruction is a label (a join conflict there
-/// panics in `report_conflict`).
-pub fn known_checker_issue(stub: &Stub) -> bool {
-    !within_parser_limits(stub)
-        || matches!(stub.body.first(), Some(i) if matches!(i.kind, InstKind::Label(_)))
 }
