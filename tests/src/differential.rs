@@ -1207,6 +1207,8 @@ pub enum Event {
     },
     /// The M2N walker's frames: method, frame type, whether handles are set.
     Walk(Vec<(u64, u64, bool)>),
+    /// The M2N walker could not read a frame, and why: always a difference.
+    WalkFailed(String),
     /// A `pop_m2n` hook: how many frames were linked, and whether its
     /// argument was the list head.
     Hook {
@@ -1286,16 +1288,18 @@ pub fn run(case: &Case, target: Target) -> Result<Outcome, String> {
                 }
                 "h_walk" => {
                     let (frames, failure) = walk_from_host(c, target, thread);
-                    let frames: Vec<(u64, u64, bool)> = match failure {
-                        // A walk that cannot read a frame: a difference.
-                        Some(_) => vec![(u64::MAX, 0, false)],
-                        None => frames
-                            .iter()
-                            .map(|(_, f)| (f.method, f.frame_type, f.local_handles != 0))
-                            .collect(),
+                    let (event, n) = match failure {
+                        Some(why) => (Event::WalkFailed(why), 0),
+                        None => {
+                            let frames: Vec<(u64, u64, bool)> = frames
+                                .iter()
+                                .map(|(_, f)| (f.method, f.frame_type, f.local_handles != 0))
+                                .collect();
+                            let n = frames.len() as u64;
+                            (Event::Walk(frames), n)
+                        }
                     };
-                    let n = frames.len() as u64;
-                    log.borrow_mut().push(Event::Walk(frames));
+                    log.borrow_mut().push(event);
                     return Some(Value::int(G8, n));
                 }
                 "h_throw" => return None,

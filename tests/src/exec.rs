@@ -562,10 +562,7 @@ impl<'a> HostMemory<'a> {
     /// stack mapping (where the native machine's M2N frames are).
     pub fn for_target(call: &'a mut dyn HostCall, target: Target) -> HostMemory<'a> {
         let native_stack = match target {
-            Target::X64 => {
-                let marker = 0u8;
-                mapping_of(std::ptr::addr_of!(marker) as u64).map(|m| (m.start, m.end))
-            }
+            Target::X64 => native_stack_bounds(),
             // The emulator's and the interpreter's stacks are machine memory.
             Target::Arm64 | Target::Eval => None,
         };
@@ -619,6 +616,17 @@ pub fn walk_from_host(
     let mut memory = HostMemory::for_target(call, target);
     let frames = M2nWalker::new(&mut memory, thread, thread_layout::M2N_LIST).collect();
     (frames, memory.failure)
+}
+
+/// The bounds of this thread's stack mapping: the mapping holding a local
+/// of this function. The local is mutable and passed through `black_box`:
+/// an immutable `0u8` may be promoted to a constant in the binary by the
+/// optimiser, and then this found the binary's mapping instead.
+#[inline(never)]
+pub fn native_stack_bounds() -> Option<(u64, u64)> {
+    let mut marker = [0u8; 1];
+    let at = std::hint::black_box(&mut marker).as_ptr() as u64;
+    mapping_of(at).map(|m| (m.start, m.end))
 }
 
 /// A line of `/proc/self/maps`.
