@@ -13,6 +13,8 @@
 mod asm;
 mod bench;
 mod check;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod crash;
 mod demo;
 mod fmt;
 mod run;

@@ -42,8 +42,9 @@ Arguments are decimal, negative decimal or 0x hex (-0x10 too), and must fit the
 parameter's type: g1 takes -128..255, g2 -32768..65535, g4 -2^31..2^32-1,
 g8/ref/pint any 64-bit value. The result is printed as one signed decimal integer.
 
-The stub runs with no host functions: a `call` to a made-up address crashes (the
-interpreter reports it, and any access outside its memory, and exits 1). Its
+The stub runs with no host functions: a `call` to a made-up address crashes; the
+command then says so and exits 1 (the interpreter also names the instruction and
+the address, and reports any access outside its memory). Its
 `ts` is a zeroed 4 KiB block (M2N list head at offset 0); `print` goes to stderr.";
 
 /// Where the stub runs.
@@ -381,6 +382,7 @@ fn run_x64(
             format!("cannot set up the native machine: {e}"),
         )
     })?;
+    crate::crash::report_faults(&file.name);
     execute(&mut machine, Target::X64, file, checked, sig, args)
 }
 

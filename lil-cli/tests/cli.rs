@@ -406,6 +406,21 @@ mod run_x64 {
     }
 }
 
+/// A stub that faults natively is reported (exit 1, a message saying what
+/// to do), not a silent death by signal.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn run_of_a_stub_that_crashes_natively_says_so() {
+    let d = dir("run_crash");
+    let text = "entry 0:platform::g8;\nout platform::g8;\ncall 0x10;\nret;\n";
+    let o = lil(&["run", "--target", "x64", &file(&d, "crash.lil", text)]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("the stub crashed with SIGSEGV"), "{err}");
+    assert!(err.contains("--target eval"), "{err}");
+    assert_eq!(stdout(&o), "");
+}
+
 #[test]
 fn run_wrong_argument_count_exits_2() {
     let d = dir("run_count");

@@ -3,7 +3,7 @@
 
 use lil_syntax::Type;
 use lil_tests::differential::{Case, compare};
-use lil_tests::exec::Target;
+use lil_tests::exec::{Expect, Runner, Target, val};
 
 const TARGETS: [Target; 3] = [Target::Eval, Target::X64, Target::Arm64];
 
@@ -103,3 +103,35 @@ fn native_stack_bounds_cover_the_callers_frame() {
         "{at:#x} outside {start:#x}..{end:#x}"
     );
 }
+
+lil_tests::exec_test!(
+    /// The rule 95b6f4c aligned the interpreter with (LANGUAGE.md,
+    /// "Immediates"): the untyped immediate of a unary operation is a
+    /// `pint`, on every target. (The stubs that exposed it were lost; this
+    /// pins the rule down rather than replaying them.)
+    fn unary_operations_on_untyped_immediates_compute_on_a_pint(r: &mut Runner) {
+        for (op, want) in [
+            ("neg 5", (-5i64) as u64),
+            ("not 0", u64::MAX),
+            ("sx1 0xff", u64::MAX),
+            ("zx1 0x1ff", 0xff),
+            ("sx4 0x80000000", 0xffff_ffff_8000_0000),
+            ("zx2 -1", 0xffff),
+        ] {
+            let text = format!("entry 0:platform::g8; locals 1; l0 = {op}; r = l0:g8; ret;");
+            let got = r.run(lil_check::assert_valid(&text), &[]).or_fail(&text);
+            assert_eq!(got, Some(val::g8(want)), "{text}");
+        }
+        // A truncation's operand too: a `pint`, so `0x1ff` is accepted and
+        // cut to the result's width.
+        for (op, ty, want) in [
+            ("tr1 0x1ff", Type::G1, 0xff),
+            ("tr2 0x1ffff", Type::G2, 0xffff),
+            ("tr4 0x1ffffffff", Type::G4, 0xffff_ffff),
+        ] {
+            let text = format!("entry 0:platform::{ty}; locals 1; l0 = {op}; r = l0; ret;");
+            let got = r.run(lil_check::assert_valid(&text), &[]).or_fail(&text);
+            assert_eq!(got, Some(val::g(ty, want)), "{text}");
+        }
+    }
+);
