@@ -502,6 +502,16 @@ fn run_host(
 ) -> Result<(), MachineError> {
     // Slot k is at HOST_BASE + 4 + 4k; EXIT (slot "-1") never gets here.
     let slot = (addr.wrapping_sub(HOST_BASE) / 4).wrapping_sub(1) as usize;
+    // AAPCS64 keeps sp 16-byte aligned at all times (hardware may check it
+    // on every access through sp): every host call of every test checks it.
+    let sp = uc
+        .reg_read(RegisterARM64::SP)
+        .map_err(emu_error("cannot read sp"))?;
+    if !sp.is_multiple_of(16) {
+        return Err(MachineError::Execution(format!(
+            "host function at {addr:#x} called with sp = {sp:#x}, not a multiple of 16"
+        )));
+    }
     let (info, mut f) = {
         let mut state = state.borrow_mut();
         let entry = state
@@ -513,9 +523,6 @@ fn run_host(
         })?;
         (entry.info.clone(), f)
     };
-    let sp = uc
-        .reg_read(RegisterARM64::SP)
-        .map_err(emu_error("cannot read sp"))?;
     let mut view = EmuHostCall {
         uc,
         info: &info,

@@ -621,3 +621,39 @@ fn emulated_call_cost() {
         start.elapsed().as_secs_f64() * 1e6 / n as f64
     );
 }
+
+/// A host function called with sp not a multiple of 16 fails the call
+/// with an error saying so: every host call a stub makes in any test
+/// checks the stub's alignment.
+#[test]
+fn host_call_with_a_misaligned_stack_is_an_error() {
+    let mut m = Arm64Emulator::new().unwrap();
+    let host = m
+        .host_fn(HostSig::new(&[], Some(Type::G8)), Box::new(|_| Some(g8(1))))
+        .unwrap();
+    let code = |adjust: u32| {
+        assemble(|ops| {
+            dynasm!(ops
+                ; .arch aarch64
+                ; stp x29, x30, [sp, #-16]!
+                ; sub sp, sp, adjust
+            );
+            call_host(ops, host);
+            dynasm!(ops
+                ; .arch aarch64
+                ; add sp, sp, adjust
+                ; ldp x29, x30, [sp], #16
+                ; ret
+            );
+        })
+    };
+    let sig = HostSig::new(&[], Some(Type::G8));
+    let good = m.install(&code(16)).unwrap();
+    assert_eq!(m.call(good, &sig, &[]).unwrap(), Some(g8(1)));
+    let bad = m.install(&code(8)).unwrap();
+    let err = m.call(bad, &sig, &[]).unwrap_err();
+    assert!(
+        matches!(&err, MachineError::Execution(msg) if msg.contains("not a multiple of 16")),
+        "{err:?}"
+    );
+}

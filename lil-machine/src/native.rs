@@ -480,6 +480,17 @@ fn run_host(shared: &mut Shared, id: u64, block: &mut HostBlock) -> Result<(), M
         .ok()
         .and_then(|i| hosts.get_mut(i))
         .ok_or_else(|| MachineError::Execution(format!("no host function {id}")))?;
+    // `stack_args` is the caller's stack pointer before its `call`, which
+    // System V requires to be a multiple of 16: every host call of every
+    // test checks the stub's stack alignment.
+    let caller_sp = block.stack_args as u64;
+    if !caller_sp.is_multiple_of(16) {
+        return Err(MachineError::Execution(format!(
+            "host function at {:#x} called with the stack misaligned: the caller's \
+             stack pointer was {caller_sp:#x}, not a multiple of 16",
+            entry.addr
+        )));
+    }
     let mut f = entry.f.take().ok_or_else(|| {
         MachineError::Execution(format!("host function at {:#x} re-entered", entry.addr))
     })?;

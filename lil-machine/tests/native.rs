@@ -558,3 +558,37 @@ fn many_host_calls_cost() {
         start_calls.elapsed().as_nanos() as f64 / 20_000.0
     );
 }
+
+/// A host function called with the stack misaligned (System V wants a
+/// multiple of 16 at the `call`) fails the call with an error saying so:
+/// every host call a stub makes in any test checks the stub's alignment.
+#[test]
+fn host_call_with_a_misaligned_stack_is_an_error() {
+    let mut m = NativeMachine::new().unwrap();
+    let host = m
+        .host_fn(HostSig::new(&[], Some(Type::G8)), Box::new(|_| Some(g8(1))))
+        .unwrap();
+    let code = |misalign: bool| {
+        assemble(|ops| {
+            // On entry rsp is 8 mod 16: `sub 8` aligns it, `sub 16` does not.
+            let adjust = if misalign { 16 } else { 8 };
+            dynasm!(ops
+                ; .arch x64
+                ; sub rsp, adjust
+                ; mov rax, QWORD host as i64
+                ; call rax
+                ; add rsp, adjust
+                ; ret
+            );
+        })
+    };
+    let sig = HostSig::new(&[], Some(Type::G8));
+    let good = m.install(&code(false)).unwrap();
+    assert_eq!(m.call(good, &sig, &[]).unwrap(), Some(g8(1)));
+    let bad = m.install(&code(true)).unwrap();
+    let err = m.call(bad, &sig, &[]).unwrap_err();
+    assert!(
+        matches!(&err, MachineError::Execution(msg) if msg.contains("misaligned")),
+        "{err:?}"
+    );
+}

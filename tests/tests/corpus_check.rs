@@ -1,7 +1,9 @@
 //! Every DRLVM corpus stub, directives filled, passes the checker; where our
 //! stricter rules reject one, the rule, the DRLVM bug it reflects and the
 //! fix that makes the stub valid are listed here and tested both ways.
+//! Every stub that checks also compiles for x86-64 and AArch64.
 
+use lil_codegen::Backend;
 use lil_syntax::{MethodSig, ValueKind};
 use lil_tests::corpus::{CorpusStub, corpus_or_skip, sample_method};
 
@@ -133,6 +135,7 @@ fn every_corpus_stub_checks() {
         return;
     };
     let mut failures = Vec::new();
+    let mut compiled = 0;
     for path in &files {
         let mut stub = CorpusStub::load(path).expect("readable corpus file");
         let rejected = REJECTED.iter().find(|r| r.file == stub.name);
@@ -165,15 +168,30 @@ fn every_corpus_stub_checks() {
         }
         match build(&stub) {
             Err(e) => failures.push(format!("{}: does not parse: {e}", stub.name)),
-            Ok((s, src)) => {
-                if let Err(d) = lil_check::check(&s) {
-                    failures.push(format!(
-                        "{} is rejected:\n{}",
-                        stub.name,
-                        d.render(&stub.name, &src)
-                    ));
+            Ok((s, src)) => match lil_check::check(&s) {
+                Err(d) => failures.push(format!(
+                    "{} is rejected:\n{}",
+                    stub.name,
+                    d.render(&stub.name, &src)
+                )),
+                // What checks compiles, on both targets.
+                Ok(checked) => {
+                    let env = lil_codegen::HostEnv::default();
+                    let backends: [(&str, &dyn Backend); 2] = [
+                        ("x86-64", &lil_codegen_x64::X64Backend),
+                        ("AArch64", &lil_codegen_arm64::Arm64Backend),
+                    ];
+                    for (target, backend) in backends {
+                        match backend.compile(&checked, &env) {
+                            Ok(code) if !code.code.is_empty() => compiled += 1,
+                            Ok(_) => failures.push(format!("{}: no {target} code", stub.name)),
+                            Err(e) => {
+                                failures.push(format!("{}: {target} backend: {e}", stub.name))
+                            }
+                        }
+                    }
                 }
-            }
+            },
         }
     }
     assert!(
@@ -181,5 +199,10 @@ fn every_corpus_stub_checks() {
         "{} corpus stubs failed:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+    assert_eq!(
+        compiled,
+        2 * files.len(),
+        "every stub compiled on both targets"
     );
 }
