@@ -3,7 +3,7 @@
 
 use lil_syntax::Type;
 use lil_tests::differential::{Case, compare};
-use lil_tests::exec::{Expect, Runner, Target, val};
+use lil_tests::exec::{Expect, Target, val};
 
 const TARGETS: [Target; 3] = [Target::Eval, Target::X64, Target::Arm64];
 
