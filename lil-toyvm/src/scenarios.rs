@@ -12,7 +12,7 @@ use lil_check::CheckedStub;
 use lil_codegen::m2n::{M2nFrame, frame_type};
 use lil_machine::{HostCall, HostSig, Value};
 use lil_stubs::{GenError, jni::NativeMethod};
-use lil_syntax::Type::{self, F4, F8, G1, G2, G4, G8, Pint, Ref};
+use lil_syntax::Type::{self, F4, F8, G4, G8, Pint, Ref};
 use lil_syntax::{MethodSig, ValueKind};
 
 use crate::{Event, Host, Outcome, ToyVm, layout};
@@ -956,25 +956,50 @@ fn jni_wrapper_narrow_results(vm: &mut ToyVm, host: &mut dyn Host) -> Result<Gen
     let class = vm
         .define_simple_class(host, "Narrow", None, &[])
         .or_err("class")?;
+    let this = vm.new_object(host.machine(), class).or_err("this")?;
     let mut last = None;
-    // The native function leaves junk above the narrow result.
-    for (kind, jni_ret, raw, want) in [
-        (Boolean, G1, 0xDEAD_BEEF_CAFE_0001u64, 1u64),
-        (Byte, G1, 0xDEAD_BEEF_CAFE_00F0, 0xFFFF_FFFF_FFFF_FFF0),
-        (Char, G2, 0xDEAD_BEEF_CAFE_FFF0, 0xFFF0),
-        (Short, G2, 0xDEAD_BEEF_CAFE_8001, 0xFFFF_FFFF_FFFF_8001),
-        (Long, G8, 0x8000_0000_0000_0001, 0x8000_0000_0000_0001),
+    // The native function leaves junk above the narrow result; float and
+    // double results come back in the floating-point result register. The
+    // float and double methods are instance methods, not synchronized: the
+    // native function gets `this` as a local handle.
+    for (kind, raw, want) in [
+        (Boolean, Value::int(G8, 0xDEAD_BEEF_CAFE_0001), 1u64),
+        (
+            Byte,
+            Value::int(G8, 0xDEAD_BEEF_CAFE_00F0),
+            0xFFFF_FFFF_FFFF_FFF0,
+        ),
+        (Char, Value::int(G8, 0xDEAD_BEEF_CAFE_FFF0), 0xFFF0),
+        (
+            Short,
+            Value::int(G8, 0xDEAD_BEEF_CAFE_8001),
+            0xFFFF_FFFF_FFFF_8001,
+        ),
+        (
+            Long,
+            Value::int(G8, 0x8000_0000_0000_0001),
+            0x8000_0000_0000_0001,
+        ),
+        (Float, Value::f4(-1.5), u64::from((-1.5f32).to_bits())),
+        (Double, Value::f8(6.02e23), 6.02e23f64.to_bits()),
     ] {
+        let instance = matches!(kind, Float | Double);
         let signature = MethodSig {
-            is_static: true,
+            is_static: !instance,
             params: vec![],
             result: kind,
         };
+        let reader = vm.host_reader();
         let native = host
             .machine()
             .host_fn(
-                HostSig::new(&[Pint, Pint], Some(G8)),
-                Box::new(move |_| Some(Value::int(G8, raw))),
+                HostSig::new(&[Pint, Pint], Some(raw.ty)),
+                Box::new(move |c: &mut dyn HostCall| {
+                    // Static: the class handle; instance: `this`'s handle.
+                    let handle = c.arg(1).bits;
+                    let referent = reader.read_u64(c, handle);
+                    (!instance || referent == Some(this)).then_some(raw)
+                }),
             )
             .or_err("native")?;
         let nm = NativeMethod {
@@ -987,12 +1012,16 @@ fn jni_wrapper_narrow_results(vm: &mut ToyVm, host: &mut dyn Host) -> Result<Gen
         let (stub, generation) = generate(|| lil_stubs::jni::jni_wrapper(vm.layout(), &nm))?;
         let addr = host.compile(&stub).or_err("compile")?;
         let (params, ret) = lil_stubs::jni::wrapper_signature(&signature);
+        let args = if instance {
+            vec![reference(this)]
+        } else {
+            vec![]
+        };
         let got = returned(
-            vm.call(host, addr, &sig(&params, ret), &[])
+            vm.call(host, addr, &sig(&params, ret), &args)
                 .or_err("call")?,
         )?;
         ensure_eq!((kind, got.map(|v| v.bits)), (kind, Some(want)));
-        let _ = jni_ret;
         last = Some(Generated { stub, generation });
     }
     last.ok_or_else(|| "no stub".into())
