@@ -27,6 +27,8 @@ pub(crate) const X16: u8 = 16;
 pub(crate) const X17: u8 = 17;
 /// The stack pointer as a base register.
 pub(crate) const SP: u8 = 31;
+/// The frame pointer.
+pub(crate) const FP: u8 = 29;
 /// The zero register as a source.
 pub(crate) const XZR: u8 = 31;
 
@@ -577,7 +579,26 @@ impl<'a> Emitter<'a> {
             let at = ops.offset().0;
             self.st.note_unwind(at, FrameState::Framed);
         }
-        self.add_imm(SP, SP, -body, X17);
+        const PAGE: i64 = lil_codegen::plan::STACK_PROBE_INTERVAL as i64;
+        if body >= PAGE {
+            // Stack probes (see `STACK_PROBE_INTERVAL`): step sp down a page
+            // at a time, storing to each page; x17 counts. The CFA stays
+            // x29 + 16 throughout.
+            let pages = (body / PAGE) as u32;
+            let ops = &mut self.ops;
+            dynasm!(ops
+                ; .arch aarch64
+                ; movz x17, pages
+                ; probe:
+                ; sub sp, sp, 1, lsl 12
+                ; str xzr, [sp]
+                ; subs x17, x17, 1
+                ; b.ne <probe
+            );
+            self.add_imm(SP, FP, -body, X17);
+        } else {
+            self.add_imm(SP, SP, -body, X17);
+        }
         let plan = &self.st.plan;
         let homes = plan.inputs.iter().zip(&plan.input_homes);
         let saves: Vec<(Reg, i64)> = plan

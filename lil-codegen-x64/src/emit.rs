@@ -376,7 +376,27 @@ impl<'a> Emitter<'a> {
         let at = ops.offset().0;
         self.st.note_unwind(at, FrameState::Framed);
         let ops = &mut self.ops;
-        if let Ok(small) = i8::try_from(body) {
+        const PAGE: i32 = lil_codegen::plan::STACK_PROBE_INTERVAL as i32;
+        if body >= PAGE {
+            // Stack probes: a frame of a page or more touches every page
+            // from the top down, so it cannot step over the guard page
+            // below the stack. rax is borrowed (saved just below the frame
+            // record, where the frame begins, and restored); the CFA stays
+            // rbp + 16 throughout.
+            let pages = body / PAGE;
+            dynasm!(ops
+                ; .arch x64
+                ; push rax
+                ; mov eax, pages
+                ; probe:
+                ; sub rsp, PAGE
+                ; test DWORD [rsp], esp
+                ; dec eax
+                ; jnz <probe
+                ; mov rax, [rbp - 8]
+                ; lea rsp, [rbp - body]
+            );
+        } else if let Ok(small) = i8::try_from(body) {
             if small > 0 {
                 dynasm!(ops ; .arch x64 ; sub rsp, BYTE small);
             }

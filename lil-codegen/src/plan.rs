@@ -24,6 +24,12 @@ use crate::target::{ArgLoc, CallingConvention, Reg, RegClass, TargetDesc};
 use lil_check::{CheckedStub, Clobbers};
 use lil_syntax::{CallKind, EntrySignature, InstKind, Operand, OperandKind, Span, Type, Var};
 
+/// Frames of this many bytes or more are set up page by page, touching
+/// each page from the top down (stack probes), so that a large `alloc`
+/// cannot move the stack pointer past the guard page below the stack into
+/// other memory. Both emitters probe at this interval.
+pub const STACK_PROBE_INTERVAL: u32 = 4096;
+
 /// Where a value lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loc {

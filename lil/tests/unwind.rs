@@ -233,6 +233,13 @@ fn stubs() -> Vec<(String, String)> {
             "entry 1:managed:arbitrary; locals 1; l0 = sp0; out platform:pint:void; o0 = l0; \
              call 0x1000; tailcall l0;",
         ),
+        (
+            // Stack probes move the stack pointer in a loop: the CFA must
+            // stay frame-pointer based through it.
+            "probed",
+            "entry 0:platform:g8:g8; locals 2; alloc l0, 20000; l1 = i0; \
+             out platform::void; call 0x1000; r = l1; ret;",
+        ),
     ]
     .into_iter()
     .map(|(n, t)| (n.to_string(), t.to_string()))

@@ -24,6 +24,42 @@ fn disasm(target: Target, text: &str) -> Vec<String> {
 /// (stub, x86-64 instructions, AArch64 instructions)
 const TABLE: &[(&str, &[&str], &[&str])] = &[
     (
+        // A frame of a page or more: stack probes, one page per iteration.
+        "entry 0:platform:g8:g8; locals 1; alloc l0, 8192; st [l0+0:g8], i0; \
+         ld r, [l0+0:g8]; ret;",
+        &[
+            "push rbp",
+            "mov rbp, rsp",
+            "push rax",
+            "mov eax, 2",
+            "sub rsp, 0x1000",
+            "test [rsp], esp",
+            "dec eax",
+            "jne 0xa",
+            "mov rax, [rbp-8]",
+            "lea rsp, [rbp-0x2000]",
+            "mov [rsp], rdi",
+            "mov rax, [rsp]",
+            "leave",
+            "ret",
+        ],
+        &[
+            "stp x29, x30, [sp, #-0x10]!",
+            "mov x29, sp",
+            "mov x17, #0x2",
+            "sub sp, sp, #0x1, lsl #12",
+            "str xzr, [sp]",
+            "subs x17, x17, #0x1",
+            "b.ne 0xc",
+            "sub sp, x29, #0x2, lsl #12",
+            "str x0, [sp]",
+            "ldr x0, [sp]",
+            "mov sp, x29",
+            "ldp x29, x30, [sp], #0x10",
+            "ret",
+        ],
+    ),
+    (
         "entry 0:platform:g8,g8:g8; r = i0 + i1; ret;",
         &["mov rax, rdi", "add rax, rsi", "ret"],
         &["add x0, x0, x1", "ret"],

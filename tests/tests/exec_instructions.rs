@@ -583,6 +583,32 @@ exec_test!(
     }
 );
 
+exec_test!(
+    /// Frames of a page or more are set up page by page (stack probes):
+    /// the stub still gets its whole `alloc` area, callee-saved registers
+    /// and inputs survive, and a call made from the big frame works.
+    fn alloc_larger_than_a_page_is_probed_and_usable(r: &mut Runner) {
+        let add = r
+            .host_fn(&[G8, G8], Some(G8), |c| {
+                Some(val::g8(c.arg(0).bits.wrapping_add(c.arg(1).bits)))
+            })
+            .or_fail("host function");
+        for size in [4096u32, 4104, 65536, 200_000] {
+            let last = size - 8;
+            let text = format!(
+                "entry 0:platform:g8,g8:g8; locals 3; alloc l0, {size}; \
+                 st [l0+0:g8], i0; st [l0+{last}:g8], i1; l2 = i0 + 1; \
+                 out platform:g8,g8:g8; ld o0, [l0+0:g8]; ld o1, [l0+{last}:g8]; \
+                 call {add:#x}; r = r + l2; ret;"
+            );
+            let got = r
+                .run(text.as_str(), &[val::g8(1000), val::g8(7)])
+                .or_fail(&text);
+            assert_eq!(got, Some(val::g8(2008)), "{text}");
+        }
+    }
+);
+
 // ------------------------------------------------------------- floats
 
 const F8_BITS: [u64; 7] = [
