@@ -29,7 +29,7 @@ Examples:
   lil bench --json-file docs/perf/results.jsonl   markdown on stdout, JSON lines to a file
   lil bench --quick --sizes 1000,10000         a fast, noisier run
 
-Build it with the harness: cargo run --release -p lil-cli --features bench -- bench";
+From a checkout: cargo run --release -p lil-cli -- bench (built with the default features)";
 
 /// Options of `lil bench`.
 #[derive(Debug, clap::Args)]
@@ -65,7 +65,7 @@ pub fn main(args: &Args) -> Exit {
     if args.sizes.is_empty() || args.sizes.contains(&0) {
         return fail(Exit::Usage, "--sizes needs positive stub counts");
     }
-    let mut command = String::from("cargo run --release -p lil-cli --features bench -- bench");
+    let mut command = String::from("cargo run --release -p lil-cli -- bench");
     if args.quick {
         command.push_str(" --quick");
     }
@@ -117,7 +117,7 @@ pub fn main(args: &Args) -> Exit {
 pub fn main(_args: &Args) -> Exit {
     fail(
         Exit::Usage,
-        "this `lil` was built without the benchmark harness; run \
-         `cargo run --release -p lil-cli --features bench -- bench`",
+        "this `lil` was built without the benchmark harness (the `bench` feature, on \
+         by default); run `cargo run --release -p lil-cli -- bench`",
     )
 }

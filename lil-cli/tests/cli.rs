@@ -513,3 +513,13 @@ fn no_subcommand_is_a_usage_error() {
     let o = lil(&[]);
     assert_exit(&o, 2);
 }
+
+/// `lil bench` is part of the default build (the harness answers, here
+/// with a usage error for an empty scaling run, before measuring anything).
+#[test]
+fn bench_is_built_in_by_default() {
+    let o = lil(&["bench", "--sizes", "0"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("--sizes needs positive stub counts"), "{err}");
+}
