@@ -5,7 +5,7 @@
 //! - `parse`: arbitrary bytes through the parser; what parses prints and
 //!   parses back to itself.
 //! - `check`: arbitrary ASTs (lil-syntax's `arbitrary` feature) through the
-//!   checker, which must never panic; their printed text through parser
+//!   checker, as they come and [`tame`]d, which must never panic; their printed text through parser
 //!   and checker, diagnostics rendered against it.
 //! - `compile`: every stub the checker accepts (arbitrary ASTs and the
 //!   differential generator's stubs) compiles on x86-64 and AArch64 in a
@@ -15,6 +15,7 @@
 
 use arbitrary::Unstructured;
 use lil_codegen::{HostEnv, M2nHooks, ThreadPointer};
+use lil_syntax::{Address, InstKind, LabelId, LabelRef, Operand, OperandKind, Place, Stub, Var};
 use lil_tests::differential::Choices;
 
 /// Generator choices read from fuzzer bytes; 0 once they run out.
@@ -59,4 +60,101 @@ pub fn host_env(u: &mut Unstructured<'_>) -> HostEnv {
     env.print = address(u);
     env.lse_atomics = u.arbitrary().unwrap_or(false);
     env
+}
+
+/// Fold the numbers of an arbitrary AST into the ranges real stubs use:
+/// variable indices below 8, counts below 16, standard places below 5,
+/// label references onto declared labels, `alloc` sizes below 4 KiB.
+/// Raw `arbitrary` ASTs mostly carry huge indices and stop at E0242 before
+/// the dataflow; tamed, they reach every rule.
+pub fn tame(stub: &mut Stub) {
+    let labels = stub.labels.len() as u32;
+    stub.entry.std_places %= 5;
+    let var = |v: &mut Var| match v {
+        Var::Input(k) | Var::Local(k) | Var::Output(k) => *k %= 8,
+        Var::StdPlace(k) => *k %= 5,
+        Var::Ret => {}
+    };
+    let place = |p: &mut Place| var(&mut p.var);
+    let operand = |o: &mut Operand| {
+        if let OperandKind::Var(v) = &mut o.kind {
+            var(v);
+        }
+    };
+    let address = |a: &mut Address| {
+        if let Some(b) = &mut a.base {
+            place(b);
+        }
+        if let Some((i, scale)) = &mut a.index {
+            place(i);
+            *scale = 1 << (*scale % 4);
+        }
+    };
+    let label = |l: &mut LabelRef| {
+        if labels > 0 {
+            l.id = LabelId(l.id.0 % labels);
+        }
+    };
+    for inst in &mut stub.body {
+        match &mut inst.kind {
+            InstKind::Label(l) | InstKind::Jump(l) => label(l),
+            InstKind::Locals(n) => *n %= 16,
+            InstKind::StdPlaces(n) => *n %= 5,
+            InstKind::Alloc { dst, size } => {
+                place(dst);
+                *size %= 4096;
+            }
+            InstKind::Ts { dst } => place(dst),
+            InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
+                place(dst);
+                operand(src);
+            }
+            InstKind::Binary { dst, lhs, rhs, .. } => {
+                place(dst);
+                operand(lhs);
+                operand(rhs);
+            }
+            InstKind::Handles(o) => operand(o),
+            InstKind::Ld { dst, addr, .. } => {
+                place(dst);
+                address(addr);
+            }
+            InstKind::St { addr, src } => {
+                address(addr);
+                operand(src);
+            }
+            InstKind::Inc { addr } => address(addr),
+            InstKind::Cas {
+                addr,
+                compare,
+                source,
+                on_fail,
+            } => {
+                address(addr);
+                operand(compare);
+                operand(source);
+                label(on_fail);
+            }
+            InstKind::JumpIf { cond, target } => {
+                operand(&mut cond.lhs);
+                operand(&mut cond.rhs);
+                label(target);
+            }
+            InstKind::Call { target, .. } => operand(target),
+            InstKind::PushM2n {
+                method, frame_type, ..
+            } => {
+                method.as_mut().map(operand);
+                frame_type.as_mut().map(operand);
+            }
+            InstKind::Print { operand: o, .. } => {
+                o.as_mut().map(operand);
+            }
+            InstKind::Out(_)
+            | InstKind::In2Out { .. }
+            | InstKind::Ret
+            | InstKind::M2nSaveAll
+            | InstKind::PopM2n => {}
+        }
+    }
 }

@@ -10,10 +10,16 @@ use std::fmt::{self, Display, Formatter, Write};
 
 /// Writes an immediate: decimal when small, hex when it looks like an address.
 pub(crate) fn write_imm(f: &mut impl Write, v: i128) -> fmt::Result {
-    if v.unsigned_abs() < 0x1_0000 {
+    if v < 0 {
+        f.write_char('-')?;
+    }
+    write_magnitude(f, v.unsigned_abs())
+}
+
+/// A non-negative number: small ones in decimal, large ones in hex.
+fn write_magnitude(f: &mut impl Write, v: u128) -> fmt::Result {
+    if v < 0x1_0000 {
         write!(f, "{v}")
-    } else if v < 0 {
-        write!(f, "-{:#x}", v.unsigned_abs())
     } else {
         write!(f, "{v:#x}")
     }
@@ -58,8 +64,9 @@ impl Display for Address {
         if !wrote {
             write_imm(f, self.offset)?;
         } else if self.offset < 0 {
+            // The magnitude, not `-offset`: i128::MIN has no negation.
             f.write_char('-')?;
-            write_imm(f, -self.offset)?;
+            write_magnitude(f, self.offset.unsigned_abs())?;
         } else {
             f.write_char('+')?;
             write_imm(f, self.offset)?;

@@ -274,3 +274,33 @@ proptest! {
         }
     }
 }
+
+/// Fuzzer `check` (fuzz/findings/check-print-offset-min): printing an
+/// address whose offset is `i128::MIN` negated it and overflowed. Numbers
+/// only an AST built in code can hold print without a panic (and parse
+/// back to an error, not a different stub, where they are out of range).
+#[test]
+fn extreme_offsets_and_immediates_print() {
+    let mut stub = lil_syntax::parse("entry 0:platform:pint:g8; ld r, [i0+8:g8]; r = 1; ret;")
+        .expect("parses");
+    for (v, printed) in [
+        (i128::MIN, "[i0-0x80000000000000000000000000000000:g8]"),
+        (i128::MIN + 1, "[i0-0x7fffffffffffffffffffffffffffffff:g8]"),
+        (i128::MAX, "[i0+0x7fffffffffffffffffffffffffffffff:g8]"),
+        (-70000, "[i0-0x11170:g8]"),
+        (-5, "[i0-5:g8]"),
+    ] {
+        if let InstKind::Ld { addr, .. } = &mut stub.body[0].kind {
+            addr.offset = v;
+        }
+        if let InstKind::Move { src, .. } = &mut stub.body[1].kind {
+            src.kind = OperandKind::Imm(v);
+        }
+        let text = stub.to_string();
+        assert!(text.contains(printed), "{text}");
+        match lil_syntax::parse(&text) {
+            Ok(back) => assert_eq!(back, stub, "{text}"),
+            Err(e) => assert!(v.unsigned_abs() > u64::MAX as u128, "{v}: {e:?}"),
+        }
+    }
+}
