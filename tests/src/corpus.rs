@@ -165,18 +165,52 @@ impl CorpusStub {
         self.build_with(&|_, _| 1)
     }
 
-    /// For fragment files: a stub made of an entry, the fragments, and `ret`.
-    pub fn fragments_as_stub(&self) -> String {
-        let mut s =
-            String::from("entry 0:managed:ref,ref:void;\npush_m2n 0, 0, handles;\nlocals 1;\n");
-        for p in &self.pieces {
-            s.push_str(p);
+    /// For fragment files (`02`): the fragments as a stub, the way DRLVM
+    /// used them: a stub is started (an entry and a frame with handles)
+    /// and each fragment, one per code line, is parsed onto its end
+    /// ([`StubBuilder::append`], label counter carried across). The `//|`
+    /// alternatives are appended too (after their description, if any),
+    /// among them the null check whose `%n %o %g` labels only work across
+    /// appends. Returns the stub and the text of every fragment.
+    pub fn build_fragments(&self) -> Result<(Stub, String), (usize, SyntaxErrors, String)> {
+        const START: &str = "entry 0:managed:ref,ref:void;\npush_m2n 0, 0, handles;\nlocals 1;\n";
+        let mut fragments: Vec<String> = Vec::new();
+        for line in self.pieces.iter().flat_map(|p| p.lines()) {
+            let line = line.trim();
+            let code = match line.strip_prefix("//|") {
+                // "IPF: st …" / "null_check && compressed refs:": drop the
+                // description before the code.
+                Some(alt) => {
+                    let alt = alt.trim();
+                    let code = match alt.split_once(": ") {
+                        Some((what, code)) if !what.contains(['[', ';', '=']) => code,
+                        _ if alt.ends_with(':') => "",
+                        _ => alt,
+                    };
+                    fill_placeholders(code)
+                }
+                None if line.starts_with("//") => String::new(),
+                None => line.to_owned(),
+            };
+            if code.trim().is_empty() {
+                continue;
+            }
+            // The file's own `ret;` ends the stub: close the frame first.
+            if code.trim() == "ret;" {
+                fragments.push("pop_m2n;\nret;\n".to_owned());
+            } else {
+                fragments.push(format!("{code}\n"));
+            }
         }
-        // The fragments run inside a frame with handles; close it before the file's `ret;`.
-        if let Some(at) = s.rfind("ret;") {
-            s.insert_str(at, "pop_m2n; ");
+        let mut builder = StubBuilder::new(START, &[]).map_err(|e| (0, e, START.to_owned()))?;
+        let mut source = START.to_owned();
+        for (k, fragment) in fragments.iter().enumerate() {
+            source.push_str(fragment);
+            builder
+                .append(fragment, &[])
+                .map_err(|e| (k + 1, e, fragment.clone()))?;
         }
-        s
+        Ok((builder.finish(), source))
     }
 }
 

@@ -109,10 +109,9 @@ const REJECTED: &[Rejected] = &[
 
 fn build(stub: &CorpusStub) -> Result<(lil_syntax::Stub, String), String> {
     if stub.is_fragments() {
-        let src = stub.fragments_as_stub();
-        return lil_syntax::parse(&src)
-            .map(|s| (s, src.clone()))
-            .map_err(|e| e.render(&stub.name, &src));
+        return stub
+            .build_fragments()
+            .map_err(|(k, e, src)| format!("fragment {k}: {}", e.render(&stub.name, &src)));
     }
     let mut stub = stub.clone();
     if let Some(t) = tail(&stub.name) {

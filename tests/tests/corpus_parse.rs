@@ -12,8 +12,7 @@ fn every_corpus_stub_parses_and_round_trips() {
     for path in &files {
         let stub = CorpusStub::load(path).expect("readable corpus file");
         let parsed = if stub.is_fragments() {
-            lil_syntax::parse(&stub.fragments_as_stub())
-                .map_err(|e| (0, e, stub.fragments_as_stub()))
+            stub.build_fragments().map(|(s, _)| s)
         } else {
             stub.build()
         };
@@ -44,4 +43,45 @@ fn every_corpus_stub_parses_and_round_trips() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// `02` is a set of fragments: each is parsed onto the end of one stub,
+/// the `//|` alternatives too, among them a null check whose `%n %o %g`
+/// labels resolve only across appends.
+#[test]
+fn fragments_are_parsed_onto_the_end_with_their_alternatives() {
+    let Some(files) = corpus_or_skip("fragments_are_parsed_onto_the_end_with_their_alternatives")
+    else {
+        return;
+    };
+    let path = files
+        .iter()
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("02_"))
+        })
+        .expect("the corpus has 02");
+    let stub = CorpusStub::load(path).expect("readable");
+    let (s, source) = stub
+        .build_fragments()
+        .unwrap_or_else(|(k, e, src)| panic!("fragment {k}: {}", e.render("02", &src)));
+    let labels = s
+        .body
+        .iter()
+        .filter(|i| matches!(i.kind, lil_syntax::InstKind::Label(_)))
+        .count();
+    let jumps = s
+        .body
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.kind,
+                lil_syntax::InstKind::JumpIf { .. } | lil_syntax::InstKind::Jump(_)
+            )
+        })
+        .count();
+    assert_eq!((labels, jumps), (2, 2), "{source}");
+    if let Err(d) = lil_check::check(&s) {
+        panic!("{}", d.render("02", &s.to_string()));
+    }
 }
