@@ -194,15 +194,17 @@ impl Display for DisplayInstruction<'_> {
                 handles,
             } => {
                 f.write_str("push_m2n")?;
+                // An omitted method is 0: written out where the syntax
+                // needs a method before what follows, so a frame type set
+                // without a method (an AST built in code) is not lost.
                 match (method, frame_type) {
-                    (None, _) => {}
+                    (None, None) if *handles => f.write_str(" 0")?,
+                    (None, None) => {}
+                    (None, Some(t)) => write!(f, " 0, {t}")?,
                     (Some(m), None) => write!(f, " {m}")?,
                     (Some(m), Some(t)) => write!(f, " {m}, {t}")?,
                 }
                 if *handles {
-                    if method.is_none() {
-                        f.write_str(" 0")?;
-                    }
                     f.write_str(", handles")?;
                 }
                 f.write_char(';')

@@ -2,8 +2,9 @@
 //!
 //! The generator produces every AST the printer can represent: any
 //! instruction, any variable index up to `MAX_INDEX`, any immediate LIL can
-//! write, any label name. (ASTs it cannot represent, such as `push_m2n`
-//! with handles but no method, are not generated.)
+//! write, any label name. (`push_m2n` with a frame type or handles but no
+//! method is not generated: it prints with the method spelled out as `0`,
+//! the same frame but not the same AST; a test below covers it.)
 
 use lil_syntax::*;
 use proptest::prelude::*;
@@ -303,4 +304,33 @@ fn extreme_offsets_and_immediates_print() {
             Err(e) => assert!(v.unsigned_abs() > u64::MAX as u128, "{v}: {e:?}"),
         }
     }
+}
+
+/// An AST built in code may set a frame type, or handles, without a method
+/// (the syntax cannot: the method comes first). The printer writes the
+/// omitted method as the `0` it means, so nothing is lost: the reparsed
+/// stub differs only in spelling the method out.
+#[test]
+fn push_m2n_without_a_method_keeps_its_frame_type_and_handles() {
+    let mut stub =
+        lil_syntax::parse("entry 0:platform::void; push_m2n 5, 7, handles; pop_m2n; ret;")
+            .expect("parses");
+    let InstKind::PushM2n { method, .. } = &mut stub.body[0].kind else {
+        panic!("not push_m2n");
+    };
+    *method = None;
+    let text = stub.to_string();
+    assert!(text.contains("push_m2n 0, 7, handles;"), "{text}");
+    let back = lil_syntax::parse(&text).expect("parses back");
+    let InstKind::PushM2n {
+        method,
+        frame_type,
+        handles,
+    } = &back.body[0].kind
+    else {
+        panic!("not push_m2n");
+    };
+    assert_eq!(method.map(|m| m.kind), Some(OperandKind::Imm(0)));
+    assert_eq!(frame_type.map(|t| t.kind), Some(OperandKind::Imm(7)));
+    assert!(handles);
 }
