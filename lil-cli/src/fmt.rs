@@ -1,4 +1,5 @@
-//! `lil fmt FILE [--check]`: print the canonical text of a stub.
+//! `lil fmt FILE` / `lil fmt --check FILE...`: print the canonical text of
+//! a stub, or check that files are canonical.
 //!
 //! The canonical text is the AST's `Display` (one declaration or
 //! instruction per line, ending with a newline); it parses back to the same
@@ -13,21 +14,22 @@ use crate::source::{Exit, SourceFile};
 pub const LONG_ABOUT: &str = "\
 Print a LIL file in canonical form: one declaration or instruction per line, \
 canonical spacing and numbers. Comments are dropped. With --check, print nothing \
-on stdout and exit 1 if the file is not already canonical.";
+on stdout and exit 1 if any of the files is not already canonical.";
 
 /// Examples shown at the end of `lil fmt --help`.
 pub const EXAMPLES: &str = "\
 Examples:
   lil fmt add.lil                     print the canonical text on stdout
   lil fmt add.lil > tmp && mv tmp add.lil   reformat in place
-  lil fmt --check add.lil             exit 1 and show the differences if not canonical";
+  lil fmt --check add.lil             exit 1 and show the differences if not canonical
+  lil fmt --check stubs/*.lil         check every file (CI)";
 
 /// Arguments of `lil fmt`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The LIL file to format.
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
+    /// The LIL file to format (with --check, one or more files).
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
     /// Do not print the text: exit 1 (listing the differences on stderr) if
     /// the file is not canonical, 0 if it is.
     #[arg(long)]
@@ -36,7 +38,45 @@ pub struct Args {
 
 /// Run `lil fmt`.
 pub fn main(args: &Args) -> Exit {
-    let file = match SourceFile::read(&args.file) {
+    if !args.check {
+        return match args.files.as_slice() {
+            [file] => print_canonical(file),
+            _ => crate::source::fail(
+                Exit::Usage,
+                "lil fmt prints one file; to check several, use `lil fmt --check FILE...`",
+            ),
+        };
+    }
+    // Every file is checked (and every difference shown); the worst exit wins.
+    args.files
+        .iter()
+        .map(|file| check_canonical(file))
+        .max_by_key(|exit| match exit {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Usage => 2,
+        })
+        .unwrap_or(Exit::Success)
+}
+
+/// Print the canonical text of `path` on stdout.
+fn print_canonical(path: &std::path::Path) -> Exit {
+    let file = match SourceFile::read(path) {
+        Ok(file) => file,
+        Err(e) => return e,
+    };
+    match file.parse() {
+        Ok(stub) => {
+            print!("{stub}");
+            Exit::Success
+        }
+        Err(e) => file.report(&e),
+    }
+}
+
+/// Whether `path` is canonical; if not, show the differences on stderr.
+fn check_canonical(path: &std::path::Path) -> Exit {
+    let file = match SourceFile::read(path) {
         Ok(file) => file,
         Err(e) => return e,
     };
@@ -45,10 +85,6 @@ pub fn main(args: &Args) -> Exit {
         Err(e) => return file.report(&e),
     };
     let canonical = stub.to_string();
-    if !args.check {
-        print!("{canonical}");
-        return Exit::Success;
-    }
     if file.text == canonical {
         return Exit::Success;
     }

@@ -224,6 +224,39 @@ fn fmt_check_rejects_other_text_and_shows_the_difference() {
     assert!(err.contains("+   2 | r = i0 + i1;"), "{err}");
 }
 
+/// `--check` takes several files, checks them all and names each one
+/// that is not canonical; printing takes one file.
+#[test]
+fn fmt_check_takes_several_files() {
+    let d = dir("fmt_check_many");
+    let good = file(&d, "add.lil", ADD);
+    let bad1 = file(
+        &d,
+        "ugly1.lil",
+        "entry 0:platform:g4,g4:g4;\nr=i0+i1;\nret;\n",
+    );
+    let bad2 = file(
+        &d,
+        "ugly2.lil",
+        "entry 0:platform:g4,g4:g4;\nr=i0-i1;\nret;\n",
+    );
+    let o = lil(&["fmt", "--check", &good, &good]);
+    assert_exit(&o, 0);
+    let o = lil(&["fmt", "--check", &bad1, &good, &bad2]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("ugly1.lil is not in canonical form"), "{err}");
+    assert!(err.contains("ugly2.lil is not in canonical form"), "{err}");
+    assert!(!err.contains("add.lil is not"), "{err}");
+    let o = lil(&["fmt", &good, &good]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("lil fmt --check FILE..."),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn fmt_of_a_syntax_error_fails() {
     let d = dir("fmt_syntax");
