@@ -860,10 +860,38 @@ impl Harness {
                 ),
             ]);
         }
+        for n in [1_000usize, 10_000, 100_000] {
+            let text = frontend::sized_stub_text(n);
+            let len = frontend::sized_stub(n)?.body.len();
+            let config = Config {
+                rounds: if n >= 100_000 {
+                    self.config.rounds.min(31)
+                } else {
+                    self.config.rounds
+                },
+                ..self.config
+            };
+            let timing = measure(config, simple(move || lil_syntax::parse(&text).is_ok()));
+            let bench = format!("parse_{n}");
+            self.push(&bench, sys::TEXT, "parse", timing.median_ns, "ns");
+            self.push(
+                &bench,
+                sys::TEXT,
+                "parse_per_insn",
+                timing.median_ns / len as f64,
+                "ns/insn",
+            );
+            t.row(vec![
+                format!("parse a generated stub of {len} instructions"),
+                fmt_ns(timing.median_ns),
+                format!("{:.1} ns per instruction", timing.median_ns / len as f64),
+            ]);
+        }
         self.report.sections.push(Section {
             title: "Front end".into(),
             intro: "Parsing (`StubBuilder` with the directive arguments, piece by piece as DRLVM \
-                    did) and checking (`check_owned` on a fresh copy) alone. The generated stubs \
+                    did) and checking (`check_owned` on a fresh copy) alone; parsing and \
+                    checking generated stubs of growing size. The generated stubs \
                     repeat `l2 = l0 + l1; l3 = l2 ^ l0; jc l3 = 0, Lk; ld l1, [l0+8:pint]; \
                     l0 = l3 + 1; :Lk;`, a join every six statements."
                 .into(),
@@ -1162,6 +1190,16 @@ impl Harness {
             (Direction::AtMost, 1000.0),
             "ns",
             String::new(),
+        );
+        let per = |n: usize| self.get(&format!("parse_{n}"), sys::TEXT, "parse_per_insn");
+        let (small, mid, big) = (per(1_000), per(10_000), per(100_000));
+        self.goal(
+            "parse time linear in size: ns/insn at 10k and 100k ≤ 1.5× at 1k",
+            "parse_1k_10k_100k",
+            mid.max(big) / small,
+            (Direction::AtMost, 1.5),
+            "×",
+            format!("{small:.1} / {mid:.1} / {big:.1} ns per instruction"),
         );
         let per = |n: usize| self.get(&format!("check_{n}"), sys::LIL, "check_per_insn");
         let (small, mid, big) = (per(1_000), per(10_000), per(100_000));
