@@ -254,6 +254,23 @@ impl Emitter<'_> {
             }
             return self.put(to, r);
         }
+        // and/orr/eor with a constant that is a bitmask immediate (a
+        // rotated run of ones repeated: 0xff, !7, 0x00ff00ff…): no scratch
+        // register. Not for patchable constants, whose code must not depend
+        // on their value.
+        if let (BinaryOp::And | BinaryOp::Or | BinaryOp::Xor, Val::Imm(x)) = (op, b)
+            && !self.st.options.patchable_constants
+            && dynasmrt::aarch64::encode_logical_immediate_64bit(x as u64).is_some()
+        {
+            let m = x as u64;
+            let ops = &mut self.ops;
+            match op {
+                BinaryOp::And => dynasm!(ops ; .arch aarch64 ; and XSP(r), X(a), m),
+                BinaryOp::Or => dynasm!(ops ; .arch aarch64 ; orr XSP(r), X(a), m),
+                _ => dynasm!(ops ; .arch aarch64 ; eor XSP(r), X(a), m),
+            }
+            return self.put(to, r);
+        }
         let b = self.in_reg(b, v1);
         let ops = &mut self.ops;
         match op {

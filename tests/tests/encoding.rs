@@ -75,9 +75,26 @@ const TABLE: &[(&str, &[&str], &[&str])] = &[
         &["mul x0, x0, x1", "ret"],
     ),
     (
+        // A bitmask immediate on AArch64.
         "entry 0:platform:g8:g8; r = i0 & 0xff; ret;",
         &["mov rax, rdi", "and rax, 0xff", "ret"],
-        &["mov x14, #0xff", "and x0, x0, x14", "ret"],
+        &["and x0, x0, #0xff", "ret"],
+    ),
+    (
+        "entry 0:platform:g8:g8; r = i0 ^ 0xf0f0f0f0f0f0f0f0; ret;",
+        &[
+            "mov rax, rdi",
+            "mov r10, 0xf0f0f0f0f0f0f0f0",
+            "xor rax, r10",
+            "ret",
+        ],
+        &["eor x0, x0, #0xf0f0f0f0f0f0f0f0", "ret"],
+    ),
+    (
+        // Not a bitmask immediate (two runs of ones): through a register.
+        "entry 0:platform:g8:g8; r = i0 & 0xf0f; ret;",
+        &["mov rax, rdi", "and rax, 0xf0f", "ret"],
+        &["mov x14, #0xf0f", "and x0, x0, x14", "ret"],
     ),
     (
         "entry 0:platform:g8:g8; r = i0 | 0x123456789; ret;",
