@@ -822,9 +822,13 @@ impl Harness {
             fmt_ns(self.get(fig1, sys::LIL, "check")),
             "median, from the generation run".into(),
         ]);
+        // Parse and check generated stubs of growing size (fewer rounds for
+        // the largest), for the linearity goals.
         for n in [1_000usize, 10_000, 100_000] {
+            let text = frontend::sized_stub_text(n);
             let stub: Stub = frontend::sized_stub(n)?;
             let len = stub.body.len();
+            let per_insn = |ns: f64| ns / len as f64;
             let config = Config {
                 rounds: if n >= 100_000 {
                     self.config.rounds.min(31)
@@ -834,57 +838,44 @@ impl Harness {
                 ..self.config
             };
             let faults = frontend::faults_per_check(&stub);
-            let timing = measure(config, frontend::check_runner(stub));
-            let bench = format!("check_{n}");
+            let check = measure(config, frontend::check_runner(stub)).median_ns;
+            let parse = measure(config, simple(move || lil_syntax::parse(&text).is_ok())).median_ns;
+            let (check_bench, parse_bench) = (format!("check_{n}"), format!("parse_{n}"));
             self.push(
-                &bench,
+                &check_bench,
                 sys::LIL,
                 "page_faults_per_check",
                 faults as f64,
                 "faults",
             );
-            self.push(&bench, sys::LIL, "check", timing.median_ns, "ns");
+            self.push(&check_bench, sys::LIL, "check", check, "ns");
             self.push(
-                &bench,
+                &check_bench,
                 sys::LIL,
                 "check_per_insn",
-                timing.median_ns / len as f64,
+                per_insn(check),
+                "ns/insn",
+            );
+            self.push(&parse_bench, sys::TEXT, "parse", parse, "ns");
+            self.push(
+                &parse_bench,
+                sys::TEXT,
+                "parse_per_insn",
+                per_insn(parse),
                 "ns/insn",
             );
             t.row(vec![
                 format!("check a generated stub of {len} instructions"),
-                fmt_ns(timing.median_ns),
+                fmt_ns(check),
                 format!(
                     "{:.1} ns per instruction; {faults} minor page faults per check",
-                    timing.median_ns / len as f64
+                    per_insn(check)
                 ),
             ]);
-        }
-        for n in [1_000usize, 10_000, 100_000] {
-            let text = frontend::sized_stub_text(n);
-            let len = frontend::sized_stub(n)?.body.len();
-            let config = Config {
-                rounds: if n >= 100_000 {
-                    self.config.rounds.min(31)
-                } else {
-                    self.config.rounds
-                },
-                ..self.config
-            };
-            let timing = measure(config, simple(move || lil_syntax::parse(&text).is_ok()));
-            let bench = format!("parse_{n}");
-            self.push(&bench, sys::TEXT, "parse", timing.median_ns, "ns");
-            self.push(
-                &bench,
-                sys::TEXT,
-                "parse_per_insn",
-                timing.median_ns / len as f64,
-                "ns/insn",
-            );
             t.row(vec![
                 format!("parse a generated stub of {len} instructions"),
-                fmt_ns(timing.median_ns),
-                format!("{:.1} ns per instruction", timing.median_ns / len as f64),
+                fmt_ns(parse),
+                format!("{:.1} ns per instruction", per_insn(parse)),
             ]);
         }
         self.report.sections.push(Section {
