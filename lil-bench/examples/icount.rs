@@ -1,0 +1,122 @@
+//! Run one phase of the pipeline N times with no other work, so that
+//! `perf stat -e instructions:u` (or callgrind) can count instructions per
+//! iteration: a measure that does not depend on the machine's load.
+//!
+//! ```text
+//! scripts/icount fig1_alloc parse          # instructions per iteration
+//! target/release/examples/icount fig1_alloc generate-x64 100000
+//! ```
+//!
+//! Phases: `parse` (text with runtime constants → `Stub`), `template`
+//! (`lil_parse!` → `Stub`), `check`, `emit-x64`, `emit-arm64`,
+//! `generate-x64` / `generate-arm64` (text → code installed in a cache,
+//! freed after every 64), `hand-x64` (hand-written `dynasm!` → installed).
+//! The inputs of each phase are prepared before the loop; instruction
+//! counts are meaningful as the difference between two runs of different
+//! N (`scripts/icount` does that).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use lil::backend;
+use lil_bench::harness::aarch64_params;
+use lil_bench::stubs::{Params, StubKind};
+use lil_codegen::{CodeCache, Target};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(stub), Some(phase)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: icount STUB PHASE [N]");
+        std::process::exit(2);
+    };
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let Some(stub) = StubKind::ALL.into_iter().find(|s| s.name() == stub) else {
+        eprintln!("no stub called {stub}");
+        std::process::exit(2);
+    };
+    let p = Params::example();
+    let p_a64 = aarch64_params(&p);
+    let target_params = |t: Target| match t {
+        Target::X64 => &p,
+        Target::Arm64 => &p_a64,
+    };
+    let cache = CodeCache::with_default_capacity().unwrap_or_else(|e| panic!("{e}"));
+    let start = Instant::now();
+    match phase.as_str() {
+        "parse" => {
+            let a = p.args(stub);
+            for _ in 0..n {
+                black_box(stub.parse(black_box(&a)).ok());
+            }
+        }
+        "template" => {
+            for _ in 0..n {
+                black_box(stub.template(black_box(&p)).ok());
+            }
+        }
+        "check" => {
+            let s = stub.parse(&p.args(stub)).expect("parses");
+            for _ in 0..n {
+                black_box(lil_check::check_owned(black_box(s.clone())).ok());
+            }
+        }
+        "emit-x64" | "emit-arm64" => {
+            let t = if phase == "emit-x64" {
+                Target::X64
+            } else {
+                Target::Arm64
+            };
+            let tp = target_params(t);
+            let env = tp.env();
+            let s = stub.parse(&tp.args(stub)).expect("parses");
+            let c = lil_check::check_owned(s).expect("checks");
+            for _ in 0..n {
+                black_box(backend(t).compile(black_box(&c), &env).ok());
+            }
+        }
+        "generate-x64" | "generate-arm64" => {
+            let t = if phase == "generate-x64" {
+                Target::X64
+            } else {
+                Target::Arm64
+            };
+            let tp = target_params(t);
+            let env = tp.env();
+            let a = tp.args(stub);
+            let mut handles = Vec::with_capacity(64);
+            for i in 0..n {
+                let s = stub.parse(&a).expect("parses");
+                let c = lil_check::check_owned(s).expect("checks");
+                let code = backend(t).compile(&c, &env).expect("compiles");
+                handles.push(cache.install(&code.code).expect("installs"));
+                if i % 64 == 63 {
+                    for h in handles.drain(..) {
+                        let _ = cache.free(h);
+                    }
+                }
+            }
+        }
+        "hand-x64" => {
+            let mut handles = Vec::with_capacity(64);
+            for i in 0..n {
+                let code = lil_bench::hand_x64::emit(stub, &p).expect("emits");
+                handles.push(cache.install(&code).expect("installs"));
+                if i % 64 == 63 {
+                    for h in handles.drain(..) {
+                        let _ = cache.free(h);
+                    }
+                }
+            }
+        }
+        other => {
+            eprintln!("no phase {other}");
+            std::process::exit(2);
+        }
+    }
+    if n > 0 {
+        eprintln!(
+            "{n} iterations, {:.1} ns each (wall clock, noisy)",
+            start.elapsed().as_nanos() as f64 / n as f64
+        );
+    }
+}
