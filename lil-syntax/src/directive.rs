@@ -194,6 +194,7 @@ impl IntUse {
     }
 
     /// Whether `value` is acceptable for this use.
+    #[inline]
     pub fn accepts(self, value: i128) -> bool {
         match self {
             IntUse::Immediate => (-(1i128 << 63)..(1i128 << 64)).contains(&value),
@@ -243,7 +244,12 @@ pub trait DirectiveArgs {
 /// Directive values from a slice of [`Arg`]s.
 pub struct ArgList<'a, 'b> {
     args: &'b [Arg<'a>],
-    used: Vec<bool>,
+    /// Which of the first 64 arguments a directive used, one bit each: a
+    /// parse with few arguments (all of them, in practice) allocates nothing
+    /// to track them.
+    used: u64,
+    /// Which of the arguments after the first 64 were used.
+    used_beyond: Vec<bool>,
 }
 
 impl<'a, 'b> ArgList<'a, 'b> {
@@ -251,14 +257,25 @@ impl<'a, 'b> ArgList<'a, 'b> {
     pub fn new(args: &'b [Arg<'a>]) -> ArgList<'a, 'b> {
         ArgList {
             args,
-            used: vec![false; args.len()],
+            used: 0,
+            used_beyond: vec![false; args.len().saturating_sub(64)],
+        }
+    }
+
+    fn is_used(&self, index: usize) -> bool {
+        match index.checked_sub(64) {
+            None => self.used & (1 << index) != 0,
+            Some(beyond) => self.used_beyond[beyond],
         }
     }
 
     fn get(&mut self, index: usize, directive: &str) -> Result<Arg<'a>, SyntaxErrorKind> {
         match self.args.get(index) {
             Some(arg) => {
-                self.used[index] = true;
+                match index.checked_sub(64) {
+                    None => self.used |= 1 << index,
+                    Some(beyond) => self.used_beyond[beyond] = true,
+                }
                 Ok(*arg)
             }
             None => Err(SyntaxErrorKind::MissingArgument {
@@ -314,7 +331,7 @@ impl DirectiveArgs for ArgList<'_, '_> {
     }
 
     fn finish(&mut self) -> Result<(), SyntaxErrorKind> {
-        match self.used.iter().position(|u| !u) {
+        match (0..self.args.len()).find(|&i| !self.is_used(i)) {
             Some(index) => Err(SyntaxErrorKind::UnusedArgument { index }),
             None => Ok(()),
         }

@@ -65,8 +65,17 @@ impl LabelTable {
 }
 
 /// An upper bound on the statements of a text (for sizing the body).
+///
+/// Counted 32 bytes at a time into a `u8`, a shape LLVM turns into a few
+/// vector compares per chunk; a plain `filter().count()` stays scalar and
+/// cost as much as parsing a quarter of the text.
 pub(crate) fn statement_estimate(text: &str) -> usize {
-    text.bytes().filter(|&b| b == b';').count()
+    let mut chunks = text.as_bytes().chunks_exact(32);
+    let mut n = 0;
+    for chunk in &mut chunks {
+        n += usize::from(chunk.iter().fold(0u8, |k, &b| k + u8::from(b == b';')));
+    }
+    n + chunks.remainder().iter().filter(|&&b| b == b';').count()
 }
 
 /// Name of the `n`-th generated label (`%g`), as DRLVM spelled them.
@@ -89,6 +98,10 @@ pub(crate) struct Parser<'s, 'd> {
 const IDENT_START: u8 = 1;
 const IDENT: u8 = 2;
 const LABEL: u8 = 4;
+/// ` `, tab, newline, carriage return.
+const SPACE: u8 = 8;
+/// `/`, which may start a comment.
+const SLASH: u8 = 16;
 
 static CLASS: [u8; 256] = {
     let mut class = [0u8; 256];
@@ -101,17 +114,25 @@ static CLASS: [u8; 256] = {
         b += 1;
     }
     class[b'$' as usize] = LABEL;
+    class[b' ' as usize] = SPACE;
+    class[b'\t' as usize] = SPACE;
+    class[b'\n' as usize] = SPACE;
+    class[b'\r' as usize] = SPACE;
+    class[b'/' as usize] = SLASH;
     class
 };
 
+#[inline]
 fn is_ident_start(b: u8) -> bool {
     CLASS[b as usize] & IDENT_START != 0
 }
 
+#[inline]
 fn is_ident_char(b: u8) -> bool {
     CLASS[b as usize] & IDENT != 0
 }
 
+#[inline]
 fn is_label_char(b: u8) -> bool {
     CLASS[b as usize] & LABEL != 0
 }
@@ -160,7 +181,7 @@ mod kw {
     pub(super) const VOID: u64 = key(b"void");
 }
 
-fn parse_type(word: &[u8]) -> Option<Type> {
+fn parse_type(word: u64) -> Option<Type> {
     const G1: u64 = key(b"g1");
     const G2: u64 = key(b"g2");
     const G4: u64 = key(b"g4");
@@ -169,7 +190,7 @@ fn parse_type(word: &[u8]) -> Option<Type> {
     const F8: u64 = key(b"f8");
     const REF: u64 = key(b"ref");
     const PINT: u64 = key(b"pint");
-    Some(match key(word) {
+    Some(match word {
         G1 => Type::G1,
         G2 => Type::G2,
         G4 => Type::G4,
@@ -182,14 +203,14 @@ fn parse_type(word: &[u8]) -> Option<Type> {
     })
 }
 
-fn parse_cc(word: &[u8]) -> Option<CallConv> {
+fn parse_cc(word: u64) -> Option<CallConv> {
     const PLATFORM: u64 = key(b"platform");
     const MANAGED: u64 = key(b"managed");
     const RTH: u64 = key(b"rth");
     const JNI: u64 = key(b"jni");
     const STDCALL: u64 = key(b"stdcall");
     const HANDLER: u64 = key(b"handler");
-    Some(match key(word) {
+    Some(match word {
         PLATFORM => CallConv::Platform,
         MANAGED => CallConv::Managed,
         RTH => CallConv::Rth,
@@ -200,7 +221,7 @@ fn parse_cc(word: &[u8]) -> Option<CallConv> {
     })
 }
 
-fn parse_unary(word: &[u8]) -> Option<UnaryOp> {
+fn parse_unary(word: u64) -> Option<UnaryOp> {
     const NEG: u64 = key(b"neg");
     const NOT: u64 = key(b"not");
     const SX1: u64 = key(b"sx1");
@@ -212,7 +233,7 @@ fn parse_unary(word: &[u8]) -> Option<UnaryOp> {
     const TR1: u64 = key(b"tr1");
     const TR2: u64 = key(b"tr2");
     const TR4: u64 = key(b"tr4");
-    Some(match key(word) {
+    Some(match word {
         NEG => UnaryOp::Neg,
         NOT => UnaryOp::Not,
         SX1 => UnaryOp::Sx1,
@@ -300,19 +321,31 @@ impl<'s, 'd> Parser<'s, 'd> {
         self.bytes.get(self.pos + offset).copied()
     }
 
+    /// Skip blanks and `//` comments. Inlined: most calls find a token at
+    /// once, and then cost one table lookup.
+    #[inline]
     fn skip_ws(&mut self) {
         while let Some(&b) = self.bytes.get(self.pos) {
-            match b {
-                b' ' | b'\t' | b'\n' | b'\r' => self.pos += 1,
-                b'/' if self.peek_at(1) == Some(b'/') => {
-                    self.pos = match self.bytes[self.pos..].iter().position(|&c| c == b'\n') {
-                        Some(p) => self.pos + p + 1,
-                        None => self.bytes.len(),
-                    };
-                }
-                _ => break,
+            let class = CLASS[b as usize];
+            if class & SPACE != 0 {
+                self.pos += 1;
+            } else if class & SLASH == 0 || !self.skip_comment() {
+                break;
             }
         }
+    }
+
+    /// Skip a `//` comment at the current position; false if there is none.
+    #[cold]
+    fn skip_comment(&mut self) -> bool {
+        if self.peek_at(1) != Some(b'/') {
+            return false;
+        }
+        self.pos = match self.bytes[self.pos..].iter().position(|&c| c == b'\n') {
+            Some(p) => self.pos + p + 1,
+            None => self.bytes.len(),
+        };
+        true
     }
 
     fn at_end(&mut self) -> bool {
@@ -321,13 +354,28 @@ impl<'s, 'd> Parser<'s, 'd> {
     }
 
     /// End of the identifier starting at `start` (`start` if there is none).
+    #[inline]
     fn word_end(&self, start: usize) -> usize {
-        match self.bytes.get(start) {
-            Some(&b) if is_ident_start(b) => self.bytes[start + 1..]
-                .iter()
-                .position(|&b| !is_ident_char(b))
-                .map_or(self.bytes.len(), |p| start + 1 + p),
-            _ => start,
+        if !self.bytes.get(start).is_some_and(|&b| is_ident_start(b)) {
+            return start;
+        }
+        let mut end = start + 1;
+        while self.bytes.get(end).is_some_and(|&b| is_ident_char(b)) {
+            end += 1;
+        }
+        end
+    }
+
+    /// The [`key`] of the word `start..end`: one unaligned load and a mask
+    /// where 8 bytes of text remain, instead of a loop over the bytes.
+    #[inline]
+    fn key_at(&self, start: usize, end: usize) -> u64 {
+        let len = end - start;
+        match self.bytes[start..].first_chunk::<8>() {
+            Some(chunk) if (1..=8).contains(&len) => {
+                u64::from_le_bytes(*chunk) & (u64::MAX >> (64 - 8 * len))
+            }
+            _ => key(&self.bytes[start..end]),
         }
     }
 
@@ -341,8 +389,10 @@ impl<'s, 'd> Parser<'s, 'd> {
         self.src.get(start..end).unwrap_or("")
     }
 
-    /// Consume an identifier; `expected` names it for the error message.
-    fn word(&mut self, expected: &'static str) -> PResult<(&'s [u8], Span)> {
+    /// Consume an identifier, giving its [`key`] and its extent; `expected`
+    /// names it for the error message.
+    #[inline]
+    fn word(&mut self, expected: &'static str) -> PResult<(u64, usize, usize)> {
         self.skip_ws();
         let start = self.pos;
         let end = self.word_end(start);
@@ -350,23 +400,30 @@ impl<'s, 'd> Parser<'s, 'd> {
             return Err(self.expected(expected));
         }
         self.pos = end;
-        Ok((&self.bytes[start..end], self.span(start, end)))
+        Ok((self.key_at(start, end), start, end))
     }
 
-    /// An error about the word `w` at `span`.
+    /// An error about the word `start..end`.
+    #[cold]
+    #[inline(never)]
     fn word_error(
         &self,
-        w: &[u8],
-        span: Span,
+        start: usize,
+        end: usize,
         kind: fn(String) -> SyntaxErrorKind,
     ) -> Box<SyntaxError> {
         Box::new(SyntaxError {
-            kind: kind(String::from_utf8_lossy(w).into_owned()),
-            span,
+            kind: kind(self.text(start, end).to_owned()),
+            span: self.span(start, end),
         })
     }
 
     /// An error saying what was expected and what is here instead.
+    ///
+    /// Errors are built out of line (`#[cold]`), so the parsing functions
+    /// stay small and their common path straight.
+    #[cold]
+    #[inline(never)]
     fn expected(&self, expected: &'static str) -> Box<SyntaxError> {
         Box::new(self.expected_error(expected))
     }
@@ -407,6 +464,8 @@ impl<'s, 'd> Parser<'s, 'd> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn error(&self, kind: SyntaxErrorKind, start: usize, end: usize) -> Box<SyntaxError> {
         Box::new(SyntaxError {
             kind,
@@ -414,6 +473,7 @@ impl<'s, 'd> Parser<'s, 'd> {
         })
     }
 
+    #[inline]
     fn eat(&mut self, b: u8) -> bool {
         self.skip_ws();
         if self.peek() == Some(b) {
@@ -424,6 +484,7 @@ impl<'s, 'd> Parser<'s, 'd> {
         }
     }
 
+    #[inline]
     fn expect(&mut self, b: u8, expected: &'static str) -> PResult<()> {
         if self.eat(b) {
             Ok(())
@@ -581,8 +642,63 @@ impl<'s, 'd> Parser<'s, 'd> {
 
     /// An integer: literal, `%Ni` or hole. Literals are checked against `usage`;
     /// directive values are checked by the [`DirectiveArgs`].
+    #[inline]
     fn int_value(&mut self, usage: IntUse, expected: &'static str) -> PResult<(i128, Span)> {
         self.skip_ws();
+        let start = self.pos;
+        // `%Ni` with a one-digit N, as nearly every directive is written.
+        if let Some(&[b'%', d @ b'0'..=b'9', b'i']) = self.bytes[start..].first_chunk::<3>() {
+            let end = start + 3;
+            self.pos = end;
+            return match self
+                .args
+                .int(usize::from(d - b'0'), self.text(start, end), usage)
+            {
+                Ok(v) => Ok((v, self.span(start, end))),
+                Err(kind) => Err(self.error(kind, start, end)),
+            };
+        }
+        if let Some((v, end)) = self.short_decimal(start)
+            && usage.accepts(v)
+        {
+            self.pos = end;
+            return Ok((v, self.span(start, end)));
+        }
+        self.int_value_general(usage, expected)
+    }
+
+    /// A decimal literal of at most 18 digits (so it fits an `i64`) with an
+    /// optional `-`, and where it ends; `None` for any other shape (hex,
+    /// longer, malformed), which [`Self::literal`] handles.
+    #[inline]
+    fn short_decimal(&self, start: usize) -> Option<(i128, usize)> {
+        let bytes = self.bytes;
+        let negative = bytes.get(start) == Some(&b'-');
+        let digits = start + usize::from(negative);
+        let mut end = digits;
+        let mut value = 0i64;
+        while end - digits < 18
+            && let Some(&d) = bytes.get(end)
+            && d.is_ascii_digit()
+        {
+            value = value * 10 + i64::from(d - b'0');
+            end += 1;
+        }
+        // A following letter or digit (`0x1f`, `12ab`, a 19th digit) is
+        // not this shape.
+        if end == digits || bytes.get(end).is_some_and(|&b| is_ident_char(b)) {
+            return None;
+        }
+        Some((i128::from(if negative { -value } else { value }), end))
+    }
+
+    /// [`Self::int_value`] for every shape, with all its errors.
+    #[inline(never)]
+    fn int_value_general(
+        &mut self,
+        usage: IntUse,
+        expected: &'static str,
+    ) -> PResult<(i128, Span)> {
         match self.peek() {
             Some(b'%') => {
                 let (d, text, start) = self.directive()?;
@@ -700,36 +816,69 @@ impl<'s, 'd> Parser<'s, 'd> {
         is_var(&self.bytes[self.pos..end], self.bytes.get(end).copied())
     }
 
+    /// A variable as nearly every one is written, `r` or a prefix and at
+    /// most five digits making an index `<= MAX_INDEX`, read in one pass
+    /// over its bytes: the variable and where it ends. `None` for any other
+    /// shape, which [`Self::var_general`] handles, errors and all.
+    #[inline]
+    fn var_fast(&self, start: usize) -> Option<(Var, usize)> {
+        let bytes = self.bytes;
+        let first = *bytes.get(start)?;
+        let digits = match first {
+            b'i' | b'l' | b'o' => start + 1,
+            b's' if bytes.get(start + 1) == Some(&b'p') => start + 2,
+            b'r' if !bytes.get(start + 1).is_some_and(|&b| is_ident_char(b)) => {
+                return Some((Var::Ret, start + 1));
+            }
+            _ => return None,
+        };
+        let mut end = digits;
+        let mut k = 0u32;
+        while end - digits < 5
+            && let Some(&d) = bytes.get(end)
+            && d.is_ascii_digit()
+        {
+            k = k * 10 + u32::from(d - b'0');
+            end += 1;
+        }
+        if end == digits || k > MAX_INDEX || bytes.get(end).is_some_and(|&b| is_ident_char(b)) {
+            return None;
+        }
+        let var = match first {
+            b'i' => Var::Input(k),
+            b'l' => Var::Local(k),
+            b'o' => Var::Output(k),
+            _ => Var::StdPlace(k),
+        };
+        Some((var, end))
+    }
+
+    #[inline]
     fn var(&mut self) -> PResult<Place> {
         self.skip_ws();
         let start = self.pos;
+        match self.var_fast(start) {
+            Some((var, end)) => {
+                self.pos = end;
+                Ok(Place {
+                    var,
+                    span: self.span(start, end),
+                })
+            }
+            None => self.var_general(start),
+        }
+    }
+
+    /// A variable whose index is a directive, a hole or a long literal, or
+    /// an error.
+    #[inline(never)]
+    fn var_general(&mut self, start: usize) -> PResult<Place> {
         let end = self.word_end(start);
         let w = &self.bytes[start..end];
-        if w == b"r" {
-            self.pos = end;
-            return Ok(Place {
-                var: Var::Ret,
-                span: self.span(start, end),
-            });
-        }
         let Some((prefix_len, make)) = var_prefix(w) else {
             return Err(self.expected("a variable (iN, lN, oN, spN or r)"));
         };
         let index = &w[prefix_len..];
-        // The common case, a short literal index: no detour through the
-        // general integer parser.
-        if !index.is_empty() && index.len() <= 5 && index.iter().all(u8::is_ascii_digit) {
-            let k = index
-                .iter()
-                .fold(0u32, |k, &d| k * 10 + u32::from(d - b'0'));
-            if k <= MAX_INDEX {
-                self.pos = end;
-                return Ok(Place {
-                    var: make(k),
-                    span: self.span(start, end),
-                });
-            }
-        }
         self.pos += prefix_len;
         let digits = index.iter().take_while(|b| b.is_ascii_digit()).count();
         // The index: digits making up the rest of the word, or a directive / hole.
@@ -759,25 +908,29 @@ impl<'s, 'd> Parser<'s, 'd> {
     }
 
     fn ty(&mut self) -> PResult<Type> {
-        let (w, span) = self.word("a type")?;
-        parse_type(w).ok_or_else(|| self.word_error(w, span, SyntaxErrorKind::UnknownType))
+        let (w, start, end) = self.word("a type")?;
+        match parse_type(w) {
+            Some(ty) => Ok(ty),
+            None => Err(self.word_error(start, end, SyntaxErrorKind::UnknownType)),
+        }
     }
 
     fn ret_ty(&mut self) -> PResult<Option<Type>> {
-        let (w, span) = self.word("a return type")?;
-        if key(w) == kw::VOID {
+        let (w, start, end) = self.word("a return type")?;
+        if w == kw::VOID {
             return Ok(None);
         }
-        parse_type(w)
-            .map(Some)
-            .ok_or_else(|| self.word_error(w, span, SyntaxErrorKind::UnknownType))
+        match parse_type(w) {
+            Some(ty) => Ok(Some(ty)),
+            None => Err(self.word_error(start, end, SyntaxErrorKind::UnknownType)),
+        }
     }
 
     fn cc(&mut self) -> PResult<(CallConv, Span)> {
-        let (w, span) = self.word("a calling convention")?;
+        let (w, start, end) = self.word("a calling convention")?;
         match parse_cc(w) {
-            Some(cc) => Ok((cc, span)),
-            None => Err(self.word_error(w, span, SyntaxErrorKind::UnknownCallConv)),
+            Some(cc) => Ok((cc, self.span(start, end))),
+            None => Err(self.word_error(start, end, SyntaxErrorKind::UnknownCallConv)),
         }
     }
 
@@ -789,9 +942,17 @@ impl<'s, 'd> Parser<'s, 'd> {
             Some(b'-' | b'0'..=b'9' | b'%' | b'{') => {
                 OperandKind::Imm(self.int_value(IntUse::Immediate, "an operand")?.0)
             }
-            Some(b) if is_ident_start(b) && self.at_var() => OperandKind::Var(self.var()?.var),
+            Some(b) if is_ident_start(b) => match self.var_fast(start) {
+                Some((var, end)) => {
+                    self.pos = end;
+                    OperandKind::Var(var)
+                }
+                None if self.at_var() => OperandKind::Var(self.var_general(start)?.var),
+                None => return Err(self.expected("an operand (a variable or an immediate)")),
+            },
             _ => return Err(self.expected("an operand (a variable or an immediate)")),
         };
+        // The span ends with the operand or its cast, before any blanks.
         let before_cast = self.pos;
         let cast = if self.eat(b':') {
             Some(self.ty()?)
@@ -1033,17 +1194,14 @@ impl<'s, 'd> Parser<'s, 'd> {
         let ty = self.ty()?;
         let mut ordering = Ordering::Plain;
         if self.eat(b',') {
-            let (w, span) = self.word("`acquire` or `release`")?;
-            ordering = match key(w) {
+            let (w, start, end) = self.word("`acquire` or `release`")?;
+            ordering = match w {
                 kw::ACQUIRE => Ordering::Acquire,
                 kw::RELEASE => Ordering::Release,
                 _ => {
-                    return Err(Box::new(SyntaxError {
-                        kind: SyntaxErrorKind::Expected {
-                            expected: "`acquire` or `release`",
-                            found: format!("`{}`", String::from_utf8_lossy(w)),
-                        },
-                        span,
+                    return Err(self.word_error(start, end, |w| SyntaxErrorKind::Expected {
+                        expected: "`acquire` or `release`",
+                        found: format!("`{w}`"),
                     }));
                 }
             };
@@ -1214,7 +1372,7 @@ impl<'s, 'd> Parser<'s, 'd> {
             return self.assignment(start, out);
         }
         self.pos = end;
-        let kind = match key(word) {
+        let kind = match self.key_at(start, end) {
             kw::ENTRY => return Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
             kw::LOCALS => {
                 InstKind::Locals(self.u32_value(IntUse::Count, "the number of locals")?.0)
@@ -1230,11 +1388,17 @@ impl<'s, 'd> Parser<'s, 'd> {
                 self.expect(b',', "`,`")?;
                 let addr = self.address()?;
                 let ext = if self.eat(b',') {
-                    let (w, span) = self.word("`sx` or `zx`")?;
-                    match key(w) {
+                    let (w, start, end) = self.word("`sx` or `zx`")?;
+                    match w {
                         kw::SX => Some(Extension::Sign),
                         kw::ZX => Some(Extension::Zero),
-                        _ => return Err(self.word_error(w, span, SyntaxErrorKind::UnknownSuffix)),
+                        _ => {
+                            return Err(self.word_error(
+                                start,
+                                end,
+                                SyntaxErrorKind::UnknownSuffix,
+                            ));
+                        }
                     }
                 } else {
                     None
@@ -1394,12 +1558,14 @@ impl<'s, 'd> Parser<'s, 'd> {
         let dst = self.var()?;
         self.expect(b'=', "`=`")?;
         self.skip_ws();
-        let word = self.peek_word();
-        let kind = if key(word) == kw::TS {
-            self.pos += 2;
+        let word_start = self.pos;
+        let word_end = self.word_end(word_start);
+        let word = self.key_at(word_start, word_end);
+        let kind = if word == kw::TS {
+            self.pos = word_end;
             InstKind::Ts { dst }
         } else if let Some(op) = parse_unary(word) {
-            self.pos += word.len();
+            self.pos = word_end;
             let src = self.operand()?;
             InstKind::Unary { dst, op, src }
         } else {
