@@ -269,6 +269,31 @@ impl<'a, 'b> ArgList<'a, 'b> {
         }
     }
 
+    /// [`DirectiveArgs::int`] beyond the first 64 arguments, and its errors.
+    #[cold]
+    #[inline(never)]
+    fn int_slow(
+        &mut self,
+        index: usize,
+        directive: &str,
+        usage: IntUse,
+    ) -> Result<i128, SyntaxErrorKind> {
+        match self.get(index, directive)? {
+            Arg::Int(v) if usage.accepts(v) => Ok(v),
+            Arg::Int(v) => Err(SyntaxErrorKind::ArgumentOutOfRange {
+                directive: directive.to_owned(),
+                what: usage.describe(),
+                value: v,
+            }),
+            other => Err(SyntaxErrorKind::WrongArgumentKind {
+                directive: directive.to_owned(),
+                index,
+                expected: "an integer",
+                found: other.kind_name(),
+            }),
+        }
+    }
+
     fn get(&mut self, index: usize, directive: &str) -> Result<Arg<'a>, SyntaxErrorKind> {
         match self.args.get(index) {
             Some(arg) => {
@@ -294,20 +319,15 @@ impl DirectiveArgs for ArgList<'_, '_> {
         directive: &str,
         usage: IntUse,
     ) -> Result<i128, SyntaxErrorKind> {
-        match self.get(index, directive)? {
-            Arg::Int(v) if usage.accepts(v) => Ok(v),
-            Arg::Int(v) => Err(SyntaxErrorKind::ArgumentOutOfRange {
-                directive: directive.to_owned(),
-                what: usage.describe(),
-                value: v,
-            }),
-            other => Err(SyntaxErrorKind::WrongArgumentKind {
-                directive: directive.to_owned(),
-                index,
-                expected: "an integer",
-                found: other.kind_name(),
-            }),
+        // The common case first, with the error cases out of line.
+        if index < 64
+            && let Some(&Arg::Int(v)) = self.args.get(index)
+            && usage.accepts(v)
+        {
+            self.used |= 1 << index;
+            return Ok(v);
         }
+        self.int_slow(index, directive, usage)
     }
 
     fn signature(
