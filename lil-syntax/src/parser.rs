@@ -48,6 +48,10 @@ impl LabelTable {
             return LabelId(p as u32);
         }
         let id = self.names.len() as u32;
+        if self.names.capacity() == 0 {
+            // Allocating outright is cheaper than `push` growing from empty.
+            self.names = Vec::with_capacity(4);
+        }
         self.names.push(name.into());
         if let Some(index) = &mut self.index {
             index.insert(name.into(), id);
@@ -113,9 +117,18 @@ fn push_in_place(out: &mut Vec<Instruction>, make: impl FnOnce() -> Instruction)
     }
 }
 
-/// Name of the `n`-th generated label (`%g`), as DRLVM spelled them.
-pub(crate) fn generated_label_name(n: u32) -> String {
-    format!("${n:x}")
+/// Name of the `n`-th generated label (`%g`), as DRLVM spelled them: `$`
+/// and `n` in hex. Written into `buf` rather than `format!`ted, so looking
+/// the label up allocates nothing.
+fn generated_label_name(n: u32, buf: &mut [u8; 9]) -> &str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (32 - (n | 1).leading_zeros()).div_ceil(4) as usize;
+    buf[0] = b'$';
+    for (i, slot) in buf[1..=digits].iter_mut().enumerate() {
+        *slot = HEX[((n >> (4 * (digits - 1 - i))) & 0xf) as usize];
+    }
+    // Always ASCII.
+    std::str::from_utf8(&buf[..=digits]).unwrap_or("$")
 }
 
 pub(crate) struct Parser<'s, 'd> {
@@ -312,6 +325,12 @@ fn is_var(word: &[u8], after: Option<u8>) -> bool {
     }
 }
 
+/// The text of `%0i` to `%9i`, for the directive's messages: a table
+/// lookup instead of slicing the source (which checks char boundaries).
+const INT_DIRECTIVES: [&str; 10] = [
+    "%0i", "%1i", "%2i", "%3i", "%4i", "%5i", "%6i", "%7i", "%8i", "%9i",
+];
+
 /// A `%` directive as written.
 enum Directive {
     /// `%Ni`
@@ -359,14 +378,15 @@ impl<'s, 'd> Parser<'s, 'd> {
     }
 
     /// Skip blanks and `//` comments. Inlined: most calls find a token at
-    /// once, and then cost one table lookup.
+    /// once, and then cost one table lookup and one test.
     #[inline(always)]
     fn skip_ws(&mut self) {
-        while let Some(&b) = self.bytes.get(self.pos) {
-            let class = CLASS[b as usize];
-            if class & SPACE != 0 {
+        while let Some(&b) = self.bytes.get(self.pos)
+            && CLASS[b as usize] & (SPACE | SLASH) != 0
+        {
+            if CLASS[b as usize] & SPACE != 0 {
                 self.pos += 1;
-            } else if class & SLASH == 0 || !self.skip_comment() {
+            } else if !self.skip_comment() {
                 break;
             }
         }
@@ -682,15 +702,19 @@ impl<'s, 'd> Parser<'s, 'd> {
     #[inline(always)]
     fn int_value(&mut self, usage: IntUse, expected: &'static str) -> PResult<(i128, Span)> {
         self.skip_ws();
+        self.int_value_here(usage, expected)
+    }
+
+    /// [`Self::int_value`] where the blanks before it are already skipped.
+    #[inline(always)]
+    fn int_value_here(&mut self, usage: IntUse, expected: &'static str) -> PResult<(i128, Span)> {
         let start = self.pos;
         // `%Ni` with a one-digit N, as nearly every directive is written.
         if let Some(&[b'%', d @ b'0'..=b'9', b'i']) = self.bytes[start..].first_chunk::<3>() {
             let end = start + 3;
             self.pos = end;
-            return match self
-                .args
-                .int(usize::from(d - b'0'), self.text(start, end), usage)
-            {
+            let index = usize::from(d - b'0');
+            return match self.args.int(index, INT_DIRECTIVES[index], usage) {
                 Ok(v) => Ok((v, self.span(start, end))),
                 Err(kind) => Err(self.error(kind, start, end)),
             };
@@ -893,6 +917,12 @@ impl<'s, 'd> Parser<'s, 'd> {
     #[inline(always)]
     fn var(&mut self) -> PResult<Place> {
         self.skip_ws();
+        self.var_here()
+    }
+
+    /// [`Self::var`] where the blanks before it are already skipped.
+    #[inline(always)]
+    fn var_here(&mut self) -> PResult<Place> {
         let start = self.pos;
         match self.var_fast(start) {
             Some((var, end)) => {
@@ -978,7 +1008,7 @@ impl<'s, 'd> Parser<'s, 'd> {
         let start = self.pos;
         let kind = match self.peek() {
             Some(b'-' | b'0'..=b'9' | b'%' | b'{') => {
-                OperandKind::Imm(self.int_value(IntUse::Immediate, "an operand")?.0)
+                OperandKind::Imm(self.int_value_here(IntUse::Immediate, "an operand")?.0)
             }
             Some(b) if is_ident_start(b) => match self.var_fast(start) {
                 Some((var, end)) => {
@@ -1031,7 +1061,7 @@ impl<'s, 'd> Parser<'s, 'd> {
                     ));
                 }
             };
-            let id = self.labels.intern(&generated_label_name(n));
+            let id = self.labels.intern(generated_label_name(n, &mut [0; 9]));
             return Ok(LabelRef {
                 id,
                 span: self.span(start, self.pos),
@@ -1128,7 +1158,10 @@ impl<'s, 'd> Parser<'s, 'd> {
     fn address(&mut self) -> PResult<Address> {
         self.skip_ws();
         let start = self.pos;
-        self.expect(b'[', "`[`")?;
+        if self.peek() != Some(b'[') {
+            return Err(self.expected("`[`"));
+        }
+        self.pos += 1;
         let mut base: Option<Place> = None;
         let mut index: Option<(Place, u32)> = None;
         let mut offset: i128 = 0;
@@ -1137,7 +1170,7 @@ impl<'s, 'd> Parser<'s, 'd> {
             self.skip_ws();
             let term_start = self.pos;
             if self.peek().is_some_and(is_ident_start) {
-                let v = self.var()?;
+                let v = self.var_here()?;
                 if self.eat(b'*') {
                     let (scale, _) = self.u32_value(IntUse::Size, "a scale")?;
                     if negative {
@@ -1176,7 +1209,7 @@ impl<'s, 'd> Parser<'s, 'd> {
                     }
                 }
             } else {
-                let (value, _) = self.int_value(IntUse::Immediate, "an address term")?;
+                let (value, _) = self.int_value_here(IntUse::Immediate, "an address term")?;
                 if self.eat(b'*') {
                     let v = self.var()?;
                     if negative {
@@ -1384,9 +1417,9 @@ impl<'s, 'd> Parser<'s, 'd> {
         };
     }
 
-    /// One statement, pushed onto `out` once it is complete. (Built where
-    /// it is pushed: an `Instruction` is large, and moving it through a
-    /// return value costs copies.)
+    /// One statement, pushed onto `out` once it is complete (by
+    /// [`Self::finish`], which builds it where it is pushed: an
+    /// `Instruction` is large, and moving it costs copies).
     ///
     /// Called at a non-blank byte (`parse_body` skipped the blanks).
     fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
