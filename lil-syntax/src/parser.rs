@@ -1368,7 +1368,7 @@ impl<'s, 'd> Parser<'s, 'd> {
     pub(crate) fn parse_entry(&mut self) -> PResult<Entry> {
         self.skip_ws();
         let start = self.pos;
-        if key(self.peek_word()) != kw::ENTRY {
+        if self.key_at(start, self.word_end(start)) != kw::ENTRY {
             let end = self.token_end(start);
             return Err(self.error(SyntaxErrorKind::MissingEntry, start, end));
         }
@@ -1677,6 +1677,74 @@ impl<'s, 'd> Parser<'s, 'd> {
                 }
                 None => self.finish(out, start, || InstKind::Move { dst, src: lhs }),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_estimate_counts_every_semicolon() {
+        // Lengths around the 16-byte rounds and the 255-round flush.
+        for len in [
+            0,
+            1,
+            15,
+            16,
+            17,
+            31,
+            255 * 16 - 1,
+            255 * 16,
+            255 * 16 + 1,
+            9000,
+        ] {
+            for every in [1, 2, 7] {
+                let text: String = (0..len)
+                    .map(|i| if i % every == 0 { ';' } else { 'x' })
+                    .collect();
+                let expected = text.bytes().filter(|&b| b == b';').count();
+                assert_eq!(
+                    statement_estimate(&text),
+                    expected,
+                    "len {len} every {every}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn generated_label_names_are_dollar_hex() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            255,
+            256,
+            0xabcd,
+            u32::MAX - 1,
+            u32::MAX,
+        ] {
+            assert_eq!(generated_label_name(n, &mut [0; 9]), format!("${n:x}"));
+        }
+    }
+
+    #[test]
+    fn keys_by_load_match_keys_by_loop() {
+        let text = "a ab abc push_m2n tailcall m2n_save_all x";
+        let mut parser_args = crate::directive::ArgList::new(&[]);
+        let mut labels = LabelTable::default();
+        let mut counter = 0;
+        let parser = Parser::new(text, 0, &mut parser_args, &mut labels, &mut counter);
+        let mut start = 0;
+        while start < text.len() {
+            let end = parser.word_end(start);
+            assert_eq!(parser.key_at(start, end), key(&text.as_bytes()[start..end]));
+            start = end + 1;
         }
     }
 }
