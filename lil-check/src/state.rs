@@ -3,6 +3,7 @@
 //! Types are stored in one byte ([`Ty`]) so that the per-instruction
 //! contexts of a stub fit in one flat arena.
 
+use crate::MAX_STD_PLACES;
 use lil_syntax::Type;
 
 /// A type or "undefined", in one byte.
@@ -78,14 +79,28 @@ impl TyVec {
         }
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.truncate(0);
-    }
-
-    pub(crate) fn truncate(&mut self, n: usize) {
+    /// The first eight types, one per byte (0, undefined, beyond the end):
+    /// how a context stores the locals of a small frame.
+    pub(crate) fn packed8(&self) -> u64 {
         match self {
-            TyVec::Inline { len, .. } => *len = (*len).min(n as u8),
-            TyVec::Heap(v) => v.truncate(n),
+            // One load of the first eight slots, then the stale ones masked
+            // off: no loop, no call.
+            TyVec::Inline { len, data } => {
+                let bytes: [u8; 8] = std::array::from_fn(|k| data[k].0);
+                let keep = match len {
+                    0 => 0,
+                    1..8 => u64::MAX >> (64 - 8 * u32::from(*len)),
+                    _ => u64::MAX,
+                };
+                u64::from_le_bytes(bytes) & keep
+            }
+            TyVec::Heap(v) => {
+                let mut bytes = [0u8; 8];
+                for (b, t) in bytes.iter_mut().zip(v) {
+                    *b = t.0;
+                }
+                u64::from_le_bytes(bytes)
+            }
         }
     }
 }
@@ -118,6 +133,65 @@ impl PartialEq for TyVec {
 impl Eq for TyVec {}
 
 impl std::fmt::Debug for TyVec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The standard places' types: never more than [`MAX_STD_PLACES`], so
+/// always inline and `Copy`.
+#[derive(Clone, Copy)]
+pub(crate) struct StdTys {
+    len: u8,
+    tys: [Ty; MAX_STD_PLACES as usize],
+}
+
+impl StdTys {
+    /// `n` places of type `t`; `n` is at most [`MAX_STD_PLACES`].
+    pub(crate) fn filled(t: Ty, n: u32) -> StdTys {
+        debug_assert!(n <= MAX_STD_PLACES);
+        StdTys {
+            len: n.min(MAX_STD_PLACES) as u8,
+            tys: [t; MAX_STD_PLACES as usize],
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub(crate) fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n as u8);
+    }
+
+    /// All [`MAX_STD_PLACES`] slots; those at and beyond `len()` are stale.
+    pub(crate) fn raw(&self) -> [Ty; MAX_STD_PLACES as usize] {
+        self.tys
+    }
+}
+
+impl std::ops::Deref for StdTys {
+    type Target = [Ty];
+    fn deref(&self) -> &[Ty] {
+        &self.tys[..self.len as usize]
+    }
+}
+
+impl std::ops::DerefMut for StdTys {
+    fn deref_mut(&mut self) -> &mut [Ty] {
+        &mut self.tys[..self.len as usize]
+    }
+}
+
+impl PartialEq for StdTys {
+    fn eq(&self, other: &StdTys) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for StdTys {}
+
+impl std::fmt::Debug for StdTys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
@@ -157,18 +231,27 @@ impl Bits {
         self.more.clear();
     }
 
+    // Indices below 64 are all real stubs use: inline and branch-light;
+    // the rest out of line.
+    #[inline]
     pub(crate) fn insert(&mut self, i: u32) {
         if i < 64 {
             self.inline |= 1 << i;
         } else {
-            let w = (i / 64 - 1) as usize;
-            if self.more.len() <= w {
-                self.more.resize(w + 1, 0);
-            }
-            self.more[w] |= 1 << (i % 64);
+            self.insert_more(i);
         }
     }
 
+    #[cold]
+    fn insert_more(&mut self, i: u32) {
+        let w = (i / 64 - 1) as usize;
+        if self.more.len() <= w {
+            self.more.resize(w + 1, 0);
+        }
+        self.more[w] |= 1 << (i % 64);
+    }
+
+    #[inline]
     pub(crate) fn contains(&self, i: u32) -> bool {
         if i < 64 {
             self.inline & (1 << i) != 0
@@ -179,9 +262,14 @@ impl Bits {
     }
 
     pub(crate) fn set_range(&mut self, n: u32) {
-        self.clear();
-        for i in 0..n {
-            self.insert(i);
+        self.more.clear();
+        if n <= 64 {
+            self.inline = if n == 64 { u64::MAX } else { (1 << n) - 1 };
+            return;
+        }
+        self.inline = u64::MAX;
+        for i in 64..n {
+            self.insert_more(i);
         }
     }
 
@@ -225,7 +313,7 @@ bitflags::bitflags! {
 /// The mutable frame state the dataflow pushes through the stub.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State {
-    pub(crate) std: TyVec,
+    pub(crate) std: StdTys,
     pub(crate) locals: TyVec,
     /// Index into the checker's signature table.
     pub(crate) out: Option<u32>,
@@ -249,7 +337,7 @@ pub(crate) enum Conflict {
 impl State {
     pub(crate) fn entry(std_places: u32) -> State {
         State {
-            std: TyVec::filled(Ty::of(Type::Pint), std_places as usize),
+            std: StdTys::filled(Ty::of(Type::Pint), std_places),
             locals: TyVec::filled(Ty::UNDEF, 0),
             out: None,
             outputs_set: Bits::default(),
