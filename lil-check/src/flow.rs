@@ -11,7 +11,7 @@
 //! do not fit in the cache, so each pass costs a trip through memory.
 
 use crate::error::{CheckError, ty_name};
-use crate::state::{Bits, Clobbers, Conflict, M2nState, State, StdTys, Ty, TyVec};
+use crate::state::{Bits, Clobbers, Conflict, Locals, M2nState, PACKED_LOCALS, State, StdTys, Ty};
 use crate::{LocalUse, MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES, Summary};
 use lil_syntax::*;
 
@@ -37,9 +37,11 @@ pub(crate) struct InstFacts {
     /// Index into the signature table, or [`NO_OUT`].
     pub(crate) out: u32,
     pub(crate) alloc: u32,
-    /// With at most [`PACKED_LOCALS`] locals, their types, one per byte;
-    /// otherwise the index in the arena where they start.
-    pub(crate) locals: u64,
+    /// Where the locals' types start in the arena, with more than
+    /// [`PACKED_LOCALS`] of them.
+    pub(crate) locals_start: u32,
+    /// The locals' types, with at most [`PACKED_LOCALS`] of them.
+    pub(crate) locals: [Ty; PACKED_LOCALS],
     /// At most [`MAX_INDEX`] (larger counts are refused before the dataflow).
     pub(crate) locals_len: u16,
     /// The standard places (never more than [`MAX_STD_PLACES`]).
@@ -51,10 +53,6 @@ pub(crate) struct InstFacts {
     pub(crate) reachable: bool,
 }
 
-/// How many locals a context stores inline, packed in a `u64`: stubs
-/// rarely have more, and then checking them needs no arena.
-pub(crate) const PACKED_LOCALS: usize = 8;
-
 impl InstFacts {
     /// An instruction of block `block` that no path reaches (yet).
     fn unreached(block: u32) -> InstFacts {
@@ -62,7 +60,8 @@ impl InstFacts {
             block,
             out: NO_OUT,
             alloc: 0,
-            locals: 0,
+            locals_start: 0,
+            locals: [Ty::UNDEF; PACKED_LOCALS],
             locals_len: 0,
             std: [Ty::UNDEF; MAX_STD_PLACES as usize],
             std_len: 0,
@@ -82,10 +81,10 @@ impl InstFacts {
         if k >= len {
             Ty::UNDEF
         } else if len as usize <= PACKED_LOCALS {
-            Ty((self.locals >> (8 * k)) as u8)
+            self.locals[k as usize]
         } else {
             arena
-                .get(self.locals as usize + k as usize)
+                .get(self.locals_start as usize + k as usize)
                 .copied()
                 .unwrap_or(Ty::UNDEF)
         }
@@ -439,6 +438,9 @@ impl<'s> Checker<'s> {
         }
     }
 
+    // Cold: what leads here is off the hot path, and the code that builds
+    // each error is moved out of the way of the checks.
+    #[cold]
     fn err(&mut self, report: bool, e: CheckError) {
         if report {
             self.errors.push(e);
@@ -846,14 +848,8 @@ impl<'s> Checker<'s> {
             ),
             Conflict::LocalType(k) => (
                 "the type of a local",
-                format!(
-                    "l{k} is {}",
-                    ty_name(a.locals.get(k as usize).and_then(|t| t.get()))
-                ),
-                format!(
-                    "l{k} is {}",
-                    ty_name(bst.locals.get(k as usize).and_then(|t| t.get()))
-                ),
+                format!("l{k} is {}", ty_name(a.locals.get(k).and_then(Ty::get))),
+                format!("l{k} is {}", ty_name(bst.locals.get(k).and_then(Ty::get))),
             ),
             Conflict::Out => (
                 "the output area",
@@ -886,7 +882,8 @@ impl<'s> Checker<'s> {
     /// The context before a reachable instruction of block `block`, in
     /// state `st`; `st` follows the last context recorded unless
     /// `block_start`. Notes in the summary what the context shows.
-    #[inline]
+    // Once per instruction, from two call sites: inlined, it costs no call.
+    #[inline(always)]
     fn context_facts(&mut self, st: &State, block: u32, block_start: bool) -> InstFacts {
         let locals_len = st.locals.len();
         let change = if block_start {
@@ -900,11 +897,10 @@ impl<'s> Checker<'s> {
         match change {
             LocalsChange::Nothing => {}
             LocalsChange::One(k) => {
-                if let (Some(u), Some(t)) = (
-                    self.summary.locals.get_mut(k as usize),
-                    st.locals.get(k as usize),
-                ) {
-                    note_use(u, *t);
+                if let (Some(u), Some(t)) =
+                    (self.summary.locals.get_mut(k as usize), st.locals.get(k))
+                {
+                    note_use(u, t);
                 }
             }
             LocalsChange::All => {
@@ -917,10 +913,10 @@ impl<'s> Checker<'s> {
                 }
             }
         }
-        let locals = if locals_len <= PACKED_LOCALS {
-            st.locals.packed8()
+        let locals_start = if locals_len <= PACKED_LOCALS {
+            0
         } else {
-            self.arena_locals(st, change) as u64
+            self.arena_locals(st, change)
         };
         let s = &mut self.summary;
         s.max_locals = s.max_locals.max(locals_len as u32);
@@ -935,7 +931,8 @@ impl<'s> Checker<'s> {
             block,
             out: st.out.unwrap_or(NO_OUT),
             alloc: st.alloc,
-            locals,
+            locals_start,
+            locals: st.locals.first(),
             locals_len: locals_len as u16,
             std: st.std.raw(),
             std_len: st.std.len() as u8,
@@ -955,14 +952,17 @@ impl<'s> Checker<'s> {
             Some((start, _)) if change == LocalsChange::Nothing => start,
             Some((start, last_len))
                 if last_len == len
-                    && self.facts.arena.get(start as usize..(start + len) as usize)
-                        == Some(&st.locals[..]) =>
+                    && self
+                        .facts
+                        .arena
+                        .get(start as usize..(start + len) as usize)
+                        .is_some_and(|last| last.iter().eq(st.locals.iter())) =>
             {
                 start
             }
             _ => {
                 let start = self.facts.arena.len() as u32;
-                self.facts.arena.extend_from_slice(&st.locals);
+                self.facts.arena.extend(st.locals.iter());
                 self.last_locals = Some((start, len));
                 start
             }
@@ -1013,7 +1013,7 @@ impl<'s> Checker<'s> {
     #[inline]
     fn read_var(&mut self, st: &mut State, var: Var, span: Span, report: bool) -> Option<Type> {
         if let Var::Local(k) = var
-            && let Some(t) = st.locals.get(k as usize).and_then(|t| t.get())
+            && let Some(t) = st.locals.get(k).and_then(Ty::get)
         {
             if report {
                 self.local_read.insert(k);
@@ -1082,7 +1082,7 @@ impl<'s> Checker<'s> {
                 if report {
                     self.local_read.insert(k);
                 }
-                match st.locals.get(k as usize) {
+                match st.locals.get(k) {
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
@@ -1174,6 +1174,7 @@ impl<'s> Checker<'s> {
         }
     }
 
+    #[inline]
     fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
         let span = place.span;
         match place.var {
@@ -1254,7 +1255,7 @@ impl<'s> Checker<'s> {
                 if report && (k as usize) < st.locals.len() {
                     self.local_written.insert(k);
                 }
-                match st.locals.get_mut(k as usize) {
+                match st.locals.get_mut(k) {
                     Some(slot) => {
                         *slot = Ty::checked(ty);
                         self.locals_change = LocalsChange::One(k);
@@ -1322,6 +1323,7 @@ impl<'s> Checker<'s> {
     /// The type of an operand. An immediate without a cast takes `expected`
     /// (or `pint`). Reports invalid reads, bad casts and immediates that do
     /// not fit.
+    #[inline]
     fn operand(
         &mut self,
         st: &mut State,
@@ -1376,6 +1378,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Types of two operands that must agree (an untyped immediate follows the other).
+    #[inline]
     fn operand_pair(
         &mut self,
         st: &mut State,
@@ -1411,6 +1414,7 @@ impl<'s> Checker<'s> {
         Some(ta)
     }
 
+    #[inline]
     fn general(
         &mut self,
         t: Option<Type>,
@@ -1427,6 +1431,7 @@ impl<'s> Checker<'s> {
         }
     }
 
+    #[inline]
     fn address(&mut self, st: &mut State, a: &Address, report: bool) {
         if let Some(p) = a.base {
             self.address_part(st, "base", p, report);
@@ -1455,6 +1460,7 @@ impl<'s> Checker<'s> {
         }
     }
 
+    #[inline]
     fn address_part(&mut self, st: &mut State, part: &'static str, p: Place, report: bool) {
         if let Some(t) = self.read_var(st, p.var, p.span, report)
             && !t.is_pointer_sized_integer()
@@ -1471,6 +1477,7 @@ impl<'s> Checker<'s> {
         }
     }
 
+    #[inline]
     fn call_target(&mut self, st: &mut State, o: &Operand, report: bool) {
         if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
             && t != Type::Pint
@@ -1496,7 +1503,7 @@ impl<'s> Checker<'s> {
         match &inst.kind {
             InstKind::Label(_) => {}
             InstKind::Locals(n) => {
-                st.locals = TyVec::filled(Ty::UNDEF, *n as usize);
+                st.locals = Locals::undefined(*n);
                 self.locals_change = LocalsChange::All;
             }
             InstKind::StdPlaces(n) => {

@@ -143,7 +143,7 @@ pub(crate) fn live_across_calls(
     let words = nlocals.div_ceil(64) as usize;
     // Every block's live-in set, then the working set: one array, on the
     // stack for a small stub.
-    let mut inline = [0u64; 32];
+    let mut inline = [0u64; 16];
     let mut heap = Vec::new();
     let sets: &mut [u64] = match inline.get_mut(..(nb + 1) * words) {
         Some(sets) => sets,

@@ -57,82 +57,84 @@ impl Ty {
     }
 }
 
-/// A short vector of types, stored inline up to 30 entries (the common
-/// case), so cloning a frame state does not allocate.
-#[derive(Clone)]
-pub(crate) enum TyVec {
-    Inline { len: u8, data: [Ty; INLINE_TYS] },
-    Heap(Vec<Ty>),
+/// How many locals' types a state and a context keep inline: stubs rarely
+/// have more, and then a context copies them as one word and cloning a
+/// state does not allocate.
+pub(crate) const PACKED_LOCALS: usize = 8;
+
+/// The locals' types: the first [`PACKED_LOCALS`] inline, the rest on the
+/// heap. Inline slots at and beyond `len` are undefined, so the inline
+/// array can be recorded as it is.
+#[derive(Clone, Default)]
+pub(crate) struct Locals {
+    len: u32,
+    first: [Ty; PACKED_LOCALS],
+    more: Vec<Ty>,
 }
 
-const INLINE_TYS: usize = 30;
-
-impl TyVec {
-    pub(crate) fn filled(t: Ty, n: usize) -> TyVec {
-        if n <= INLINE_TYS {
-            TyVec::Inline {
-                len: n as u8,
-                data: [t; INLINE_TYS],
-            }
-        } else {
-            TyVec::Heap(vec![t; n])
+impl Locals {
+    /// `n` locals, all undefined.
+    pub(crate) fn undefined(n: u32) -> Locals {
+        Locals {
+            len: n,
+            first: [Ty::UNDEF; PACKED_LOCALS],
+            more: vec![Ty::UNDEF; (n as usize).saturating_sub(PACKED_LOCALS)],
         }
     }
 
-    /// The first eight types, one per byte (0, undefined, beyond the end):
-    /// how a context stores the locals of a small frame.
-    pub(crate) fn packed8(&self) -> u64 {
-        match self {
-            // One load of the first eight slots, then the stale ones masked
-            // off: no loop, no call.
-            TyVec::Inline { len, data } => {
-                let bytes: [u8; 8] = std::array::from_fn(|k| data[k].0);
-                let keep = match len {
-                    0 => 0,
-                    1..8 => u64::MAX >> (64 - 8 * u32::from(*len)),
-                    _ => u64::MAX,
-                };
-                u64::from_le_bytes(bytes) & keep
-            }
-            TyVec::Heap(v) => {
-                let mut bytes = [0u8; 8];
-                for (b, t) in bytes.iter_mut().zip(v) {
-                    *b = t.0;
-                }
-                u64::from_le_bytes(bytes)
-            }
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// The inline slots (undefined beyond `len()`).
+    pub(crate) fn first(&self) -> [Ty; PACKED_LOCALS] {
+        self.first
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, k: u32) -> Option<Ty> {
+        if k >= self.len {
+            return None;
+        }
+        let k = k as usize;
+        match self.first.get(k) {
+            Some(t) => Some(*t),
+            None => self.more.get(k - PACKED_LOCALS).copied(),
         }
     }
-}
 
-impl std::ops::Deref for TyVec {
-    type Target = [Ty];
-    fn deref(&self) -> &[Ty] {
-        match self {
-            TyVec::Inline { len, data } => &data[..*len as usize],
-            TyVec::Heap(v) => v,
+    #[inline]
+    pub(crate) fn get_mut(&mut self, k: u32) -> Option<&mut Ty> {
+        if k >= self.len {
+            return None;
+        }
+        let k = k as usize;
+        match self.first.get_mut(k) {
+            Some(t) => Some(t),
+            None => self.more.get_mut(k - PACKED_LOCALS),
         }
     }
-}
 
-impl std::ops::DerefMut for TyVec {
-    fn deref_mut(&mut self) -> &mut [Ty] {
-        match self {
-            TyVec::Inline { len, data } => &mut data[..*len as usize],
-            TyVec::Heap(v) => v,
-        }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Ty> {
+        let inline = self.len().min(PACKED_LOCALS);
+        self.first[..inline].iter().chain(&self.more)
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Ty> {
+        let inline = self.len().min(PACKED_LOCALS);
+        self.first[..inline].iter_mut().chain(&mut self.more)
     }
 }
 
-impl PartialEq for TyVec {
-    fn eq(&self, other: &TyVec) -> bool {
-        **self == **other
+impl PartialEq for Locals {
+    fn eq(&self, other: &Locals) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
     }
 }
 
-impl Eq for TyVec {}
+impl Eq for Locals {}
 
-impl std::fmt::Debug for TyVec {
+impl std::fmt::Debug for Locals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
@@ -314,7 +316,7 @@ bitflags::bitflags! {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State {
     pub(crate) std: StdTys,
-    pub(crate) locals: TyVec,
+    pub(crate) locals: Locals,
     /// Index into the checker's signature table.
     pub(crate) out: Option<u32>,
     pub(crate) outputs_set: Bits,
@@ -338,7 +340,7 @@ impl State {
     pub(crate) fn entry(std_places: u32) -> State {
         State {
             std: StdTys::filled(Ty::of(Type::Pint), std_places),
-            locals: TyVec::filled(Ty::UNDEF, 0),
+            locals: Locals::default(),
             out: None,
             outputs_set: Bits::default(),
             m2n: M2nState::None,
