@@ -6,9 +6,14 @@
 //! function ([`Checker::step`]); only the second reports, so every error is
 //! reported exactly once, and only the second fills the [`Summary`].
 //!
-//! The body is read in as few passes as possible (one to build the CFG, one
-//! to check it, plus the fixpoint for loops): a large stub's instructions
-//! do not fit in the cache, so each pass costs a trip through memory.
+//! The body is read in as few passes as possible: a large stub's
+//! instructions do not fit in the cache, so each pass costs a trip through
+//! memory. The common case, a valid stub whose jumps all go forward, takes
+//! one ([`Checker::check_forward`]: CFG, states and checks together); the
+//! general path (every error, unreachable code, loops) one to build the
+//! CFG, one to check it, plus the fixpoint for loops. The one-pass check
+//! gives up on anything but the common case, so the general path is the
+//! only one that reports, and both leave the same facts.
 
 use crate::error::{CheckError, ty_name};
 use crate::state::{Bits, Clobbers, Conflict, Locals, M2nState, PACKED_LOCALS, State, StdTys, Ty};
@@ -247,6 +252,9 @@ pub(crate) struct Checker<'s> {
     locals_change: LocalsChange,
     /// The first reachable `call` that returns.
     pub(crate) first_call: Option<u32>,
+    /// The types `r` has in some context, one bit per [`Ty`] value (a set,
+    /// not a `match` per instruction; the summary is made from it at the end).
+    pub(crate) ret_seen: u32,
 }
 
 fn is_terminal(kind: &InstKind) -> bool {
@@ -284,6 +292,37 @@ fn successors(last: &InstKind, target: Option<u32>, next: Option<u32>) -> [Optio
         k if is_terminal(k) => [None, None],
         _ => [next, None],
     }
+}
+
+/// Whether some jump goes to a label declared above it: a loop, which
+/// the one-pass check would find only there, having done the work before
+/// it for nothing. A quick look at each instruction's kind.
+pub(crate) fn jumps_backward(stub: &Stub) -> bool {
+    let nlabels = stub.labels.len();
+    // Labels declared so far: a word for a small stub's, a table beyond.
+    let mut small = 0u64;
+    let mut large = vec![false; if nlabels > 64 { nlabels } else { 0 }];
+    for inst in &stub.body {
+        let (label, declares) = match &inst.kind {
+            InstKind::Label(l) => (l.id.index(), true),
+            InstKind::Jump(l)
+            | InstKind::JumpIf { target: l, .. }
+            | InstKind::Cas { on_fail: l, .. } => (l.id.index(), false),
+            _ => continue,
+        };
+        // Ids beyond the label table are errors the general path reports.
+        if label >= nlabels {
+            continue;
+        }
+        match (large.get_mut(label), declares) {
+            (Some(seen), true) => *seen = true,
+            (Some(seen), false) if *seen => return true,
+            (None, true) => small |= 1 << label,
+            (None, false) if small & (1 << label) != 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The first count or variable index of an instruction beyond
@@ -435,6 +474,7 @@ impl<'s> Checker<'s> {
             last_locals: None,
             locals_change: LocalsChange::All,
             first_call: None,
+            ret_seen: 0,
         }
     }
 
@@ -637,9 +677,6 @@ impl<'s> Checker<'s> {
             let mut facts = self.context_facts(st, block, at == block_start);
             facts.op_type = self.step(st, i, true);
             self.facts.insts.push(facts);
-            if !self.errors.is_empty() {
-                return Err(GiveUp);
-            }
             if !ends_block(&inst.kind) {
                 continue;
             }
@@ -922,11 +959,7 @@ impl<'s> Checker<'s> {
         s.max_locals = s.max_locals.max(locals_len as u32);
         s.max_std_places = s.max_std_places.max(st.std.len() as u32);
         s.alloc_bytes = s.alloc_bytes.max(st.alloc);
-        match st.ret.get() {
-            Some(t) if t.is_float() => s.ret_float = true,
-            Some(_) => s.ret_general = true,
-            None => {}
-        }
+        self.ret_seen |= 1 << st.ret.0.min(31);
         InstFacts {
             block,
             out: st.out.unwrap_or(NO_OUT),
@@ -1010,7 +1043,7 @@ impl<'s> Checker<'s> {
 
     /// The type of a variable read. Reads of defined locals, the most
     /// common, take the inlined first half.
-    #[inline]
+    #[inline(always)]
     fn read_var(&mut self, st: &mut State, var: Var, span: Span, report: bool) -> Option<Type> {
         if let Var::Local(k) = var
             && let Some(t) = st.locals.get(k).and_then(Ty::get)
@@ -1174,8 +1207,25 @@ impl<'s> Checker<'s> {
         }
     }
 
-    #[inline]
+    /// Writes `ty` to a variable; writes to existing locals, the most
+    /// common, take the inlined first half.
+    #[inline(always)]
     fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
+        if let Var::Local(k) = place.var
+            && let Some(slot) = st.locals.get_mut(k)
+        {
+            if report {
+                self.local_written.insert(k);
+            }
+            *slot = Ty::checked(ty);
+            self.locals_change = LocalsChange::One(k);
+            return;
+        }
+        self.write_var_rest(st, place, ty, report);
+    }
+
+    #[inline(never)]
+    fn write_var_rest(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
         let span = place.span;
         match place.var {
             Var::Input(k) => {
@@ -1323,8 +1373,23 @@ impl<'s> Checker<'s> {
     /// The type of an operand. An immediate without a cast takes `expected`
     /// (or `pint`). Reports invalid reads, bad casts and immediates that do
     /// not fit.
-    #[inline]
+    #[inline(always)]
     fn operand(
+        &mut self,
+        st: &mut State,
+        o: &Operand,
+        expected: Option<Type>,
+        report: bool,
+    ) -> Option<Type> {
+        // A variable without a cast, the most common, is just a read.
+        if let (OperandKind::Var(v), None) = (o.kind, o.cast) {
+            return self.read_var(st, v, o.span, report);
+        }
+        self.operand_rest(st, o, expected, report)
+    }
+
+    #[inline(never)]
+    fn operand_rest(
         &mut self,
         st: &mut State,
         o: &Operand,

@@ -92,11 +92,14 @@ pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
 
 /// What the checker learns about a valid stub, and its warnings.
 fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
-    let mut c = Checker::new(stub);
     // Most stubs are valid and jump only forward: one pass checks them.
     // Anything else takes the general path, from scratch.
-    if c.check_forward().is_err() {
-        c = Checker::new(stub);
+    let forward = !flow::jumps_backward(stub);
+    let mut c = Checker::new(stub);
+    if !forward || c.check_forward().is_err() {
+        if forward {
+            c = Checker::new(stub);
+        }
         if let Err(e) = c.build_cfg() {
             return Err(Diagnostics { items: vec![e] });
         }
@@ -109,8 +112,18 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         local_read,
         local_written,
         first_call,
+        ret_seen,
         ..
     } = c;
+    for t in Type::ALL {
+        if ret_seen & (1 << Ty::of(t).0) != 0 {
+            if t.is_float() {
+                summary.ret_float = true;
+            } else {
+                summary.ret_general = true;
+            }
+        }
+    }
     // Warnings: locals written but never read, at their first write.
     for k in 0..summary.max_locals {
         if local_written.contains(k)

@@ -75,10 +75,15 @@ pub(crate) struct Locals {
 impl Locals {
     /// `n` locals, all undefined.
     pub(crate) fn undefined(n: u32) -> Locals {
+        let more = match (n as usize).checked_sub(PACKED_LOCALS) {
+            Some(more) if more > 0 => vec![Ty::UNDEF; more],
+            // `vec![]` of no elements still costs a call.
+            _ => Vec::new(),
+        };
         Locals {
             len: n,
             first: [Ty::UNDEF; PACKED_LOCALS],
-            more: vec![Ty::UNDEF; (n as usize).saturating_sub(PACKED_LOCALS)],
+            more,
         }
     }
 
