@@ -150,7 +150,7 @@ impl<'a> Emitter<'a> {
             .map(|r| r.num)
             .ok_or(CodegenError::Internal("fp scratch"))?;
         Ok(Emitter {
-            ops: Asm::new(0),
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
             st: EmitState::new(stub, plan, env),
             v0: others[0],
             v1: others[1],

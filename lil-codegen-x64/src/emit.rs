@@ -129,7 +129,7 @@ impl<'a> Emitter<'a> {
             .map(|r| r.num)
             .ok_or(CodegenError::Internal("no fp scratch"))?;
         Ok(Emitter {
-            ops: Asm::new(0),
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
             st: EmitState::new(stub, plan, env),
             s0,
             s1,
