@@ -21,8 +21,9 @@ use smallvec::SmallVec;
 pub struct EmitState<'a> {
     /// The stub being compiled.
     pub stub: &'a CheckedStub,
-    /// Its frame plan.
-    pub plan: FramePlan<'a>,
+    /// Its frame plan (borrowed: the plan is large, and a reference lets
+    /// emitters walk its lists while emitting).
+    pub plan: &'a FramePlan<'a>,
     /// The host environment.
     pub env: &'a HostEnv,
     /// How to generate code.
@@ -72,7 +73,7 @@ pub trait IsaEmitter<'a> {
 
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`.
-    pub fn new(stub: &'a CheckedStub, plan: FramePlan<'a>, env: &'a HostEnv) -> EmitState<'a> {
+    pub fn new(stub: &'a CheckedStub, plan: &'a FramePlan<'a>, env: &'a HostEnv) -> EmitState<'a> {
         let s = stub.stub();
         // A label's block is the one of its first declaration.
         let mut labels: SmallVec<[LabelInfo; 8]> =

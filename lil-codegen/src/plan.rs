@@ -225,9 +225,19 @@ impl<'a> FramePlan<'a> {
         let body = &stub.stub().body;
         let entry = &stub.stub().entry;
         let entry_cc = env.convention(desc, entry.signature.cc());
-        let is_gp_callee_saved = |n: u8| {
-            entry_cc.callee_saved_gp.contains(&n) || desc.c_abi.callee_saved_gp.contains(&n)
-        };
+        // Asked for every register taken: one bit test each, not two scans.
+        let mut callee_saved = RegSet::default();
+        for &n in entry_cc
+            .callee_saved_gp
+            .iter()
+            .chain(desc.c_abi.callee_saved_gp.iter())
+        {
+            callee_saved.insert(Reg::gp(n));
+        }
+        for &n in desc.c_abi.callee_saved_fp.iter() {
+            callee_saved.insert(Reg::fp(n));
+        }
+        let is_gp_callee_saved = |n: u8| callee_saved.contains(Reg::gp(n));
         let acyclic = is_acyclic(stub);
 
         // ---- Registers with a fixed role in this stub.
@@ -441,11 +451,7 @@ impl<'a> FramePlan<'a> {
                 };
                 let slot = match reg {
                     Some(r) => {
-                        let callee_saved = match class {
-                            RegClass::General => is_gp_callee_saved(r.num),
-                            RegClass::Float => desc.c_abi.callee_saved_fp.contains(&r.num),
-                        };
-                        if callee_saved {
+                        if callee_saved.contains(r) {
                             saved.push(r);
                         }
                         Some(Loc::Reg(r))
@@ -512,10 +518,8 @@ impl<'a> FramePlan<'a> {
         if helper_call {
             for &r in &occupied.order {
                 let caller_saved = match r.class {
-                    RegClass::General => !is_gp_callee_saved(r.num) && !scratch_gp.contains(&r),
-                    RegClass::Float => {
-                        !desc.c_abi.callee_saved_fp.contains(&r.num) && !scratch_fp.contains(&r)
-                    }
+                    RegClass::General => !callee_saved.contains(r) && !scratch_gp.contains(&r),
+                    RegClass::Float => !callee_saved.contains(r) && !scratch_fp.contains(&r),
                 };
                 let pinned = Some(r) == ts_register;
                 if caller_saved && !pinned {
