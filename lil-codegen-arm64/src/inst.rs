@@ -539,18 +539,20 @@ impl Emitter<'_> {
         let Some(j) = self.st.next_in_line(self.st.i) else {
             return Ok(false);
         };
+        // The stub outlives the emitter: no need to clone the instruction.
+        let stub = self.st.stub;
         let InstKind::Ld {
             dst: dst2,
             addr: a2,
             ext: None,
-        } = self.st.stub.stub().body[j].kind.clone()
+        } = &stub.stub().body[j].kind
         else {
             return Ok(false);
         };
         if ext.is_some() {
             return Ok(false);
         }
-        let Some((base, lo, first_low)) = self.neighbour(a, j, &a2)? else {
+        let Some((base, lo, first_low)) = self.neighbour(a, j, a2)? else {
             return Ok(false);
         };
         let class = RegClass::of(a.ty);
@@ -573,20 +575,21 @@ impl Emitter<'_> {
         let Some(j) = self.st.next_in_line(self.st.i) else {
             return Ok(false);
         };
+        let stub = self.st.stub;
         let InstKind::St {
             addr: a2,
             src: src2,
-        } = self.st.stub.stub().body[j].kind.clone()
+        } = &stub.stub().body[j].kind
         else {
             return Ok(false);
         };
-        let Some((base, lo, first_low)) = self.neighbour(a, j, &a2)? else {
+        let Some((base, lo, first_low)) = self.neighbour(a, j, a2)? else {
             return Ok(false);
         };
         let class = RegClass::of(a.ty);
         let (v0, v1, f0, f1) = (self.v0, self.v1, self.f0, self.f1);
         let r1 = self.value_reg(src, class, v0, f0)?;
-        let r2 = self.at_inst(j, |e| e.value_reg(&src2, class, v1, f1))?;
+        let r2 = self.at_inst(j, |e| e.value_reg(src2, class, v1, f1))?;
         let (x, y) = if first_low { (r1, r2) } else { (r2, r1) };
         self.pair(false, class, x, y, base, lo);
         self.st.absorb(j);

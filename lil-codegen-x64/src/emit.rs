@@ -111,6 +111,9 @@ pub(crate) struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
+    // Inlined into `compile_with`, so the emitter is built in place rather
+    // than copied out of a `Result`.
+    #[inline]
     pub(crate) fn new(
         stub: &'a CheckedStub,
         env: &'a HostEnv,

@@ -5,7 +5,7 @@
 //! ISA-specific pieces through [`IsaEmitter`].
 //!
 //! Invariant: before each instruction the emitter's `framed` state equals
-//! `plan.framed_before[i]` (or the block's framed-on-entry state at a
+//! `plan.framed_before(i)` (or the block's framed-on-entry state at a
 //! label), so instruction code can address frame slots exactly when the
 //! frame exists.
 
@@ -73,6 +73,7 @@ pub trait IsaEmitter<'a> {
 
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`.
+    #[inline]
     pub fn new(stub: &'a CheckedStub, plan: &'a FramePlan<'a>, env: &'a HostEnv) -> EmitState<'a> {
         let s = stub.stub();
         // A label's block is the one of its first declaration.

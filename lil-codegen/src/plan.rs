@@ -780,19 +780,21 @@ impl<'a> FramePlan<'a> {
 
 /// Call `f` on every variable an instruction reads or writes.
 pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
-    let op = |o: &Operand, f: &mut dyn FnMut(Var)| {
+    // Generic helpers, not closures over `dyn FnMut`: the planner calls
+    // this for every instruction, and static calls inline.
+    fn op(o: &Operand, f: &mut impl FnMut(Var)) {
         if let OperandKind::Var(v) = o.kind {
             f(v);
         }
-    };
-    let addr = |a: &lil_syntax::Address, f: &mut dyn FnMut(Var)| {
+    }
+    fn addr(a: &lil_syntax::Address, f: &mut impl FnMut(Var)) {
         if let Some(b) = a.base {
             f(b.var);
         }
         if let Some((i, _)) = a.index {
             f(i.var);
         }
-    };
+    }
     match kind {
         InstKind::Alloc { dst, .. } | InstKind::Ts { dst } => f(dst.var),
         InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
@@ -945,79 +947,112 @@ impl Liveness {
         let blocks = stub.blocks();
         let mut live_in: SmallVec<[u64; 16]> = smallvec::smallvec![0; blocks.len() * words];
         let mut cur: SmallVec<[u64; 2]> = smallvec::smallvec![0; words];
-        let set = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] |= 1 << (bit % 64);
-        let clear = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] &= !(1 << (bit % 64));
-        let var_bit = |v: Var| match v {
-            Var::Ret => Some(0),
-            Var::Input(k) if k < inputs => Some(1 + k),
-            Var::Local(k) if k < locals => Some(1 + inputs + k),
-            _ => None,
-        };
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for (b, block) in blocks.iter().enumerate().rev() {
-                cur.iter_mut().for_each(|w| *w = 0);
-                for s in block.succs.into_iter().flatten() {
-                    let s = s as usize * words;
-                    for (w, x) in cur.iter_mut().zip(&live_in[s..s + words]) {
-                        *w |= x;
+        // Plain slices in the loops: indexing a SmallVec checks where its
+        // data lives at every access.
+        let after: &mut [u64] = &mut live.after;
+        let live_in: &mut [u64] = &mut live_in;
+        let cur: &mut [u64] = &mut cur;
+        // Most stubs have fewer than 64 variables: one word per row. The
+        // solver is inlined twice, once with `words` a constant 1, so that
+        // case runs without loops over words or bounds checks.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        fn solve(
+            stub: &CheckedStub,
+            words: usize,
+            inputs: u32,
+            locals: u32,
+            acyclic: bool,
+            skip_read: &impl Fn(usize, u32) -> bool,
+            after: &mut [u64],
+            live_in: &mut [u64],
+            cur: &mut [u64],
+        ) {
+            let body = &stub.stub().body;
+            let blocks = stub.blocks();
+            let set = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] |= 1 << (bit % 64);
+            let clear = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] &= !(1 << (bit % 64));
+            let var_bit = |v: Var| match v {
+                Var::Ret => Some(0),
+                Var::Input(k) if k < inputs => Some(1 + k),
+                Var::Local(k) if k < locals => Some(1 + inputs + k),
+                _ => None,
+            };
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for (b, block) in blocks.iter().enumerate().rev() {
+                    cur.iter_mut().for_each(|w| *w = 0);
+                    for s in block.succs.into_iter().flatten() {
+                        let s = s as usize * words;
+                        for (w, x) in cur.iter_mut().zip(&live_in[s..s + words]) {
+                            *w |= x;
+                        }
+                    }
+                    for i in (block.start as usize..block.end as usize).rev() {
+                        after[i * words..(i + 1) * words].copy_from_slice(cur);
+                        let kind = &body[i].kind;
+                        if let Some(bit) = written(kind).and_then(var_bit) {
+                            clear(cur, bit);
+                        }
+                        match kind {
+                            InstKind::Locals(_) => {
+                                for k in 0..locals {
+                                    clear(cur, 1 + inputs + k);
+                                }
+                            }
+                            // A call leaves its own result (or nothing) in `r`;
+                            // `push_m2n` leaves `r` undefined.
+                            InstKind::Call {
+                                kind: CallKind::Call,
+                                ..
+                            }
+                            | InstKind::PushM2n { .. } => clear(cur, 0),
+                            // `tailcall` passes the inputs on; `in2out` copies them.
+                            InstKind::Call {
+                                kind: CallKind::Tail,
+                                ..
+                            }
+                            | InstKind::In2Out { .. } => {
+                                for k in 0..inputs {
+                                    set(cur, 1 + k);
+                                }
+                            }
+                            InstKind::Ret => set(cur, 0),
+                            _ => {}
+                        }
+                        for_each_read(kind, |v| {
+                            if let Var::Local(k) = v
+                                && skip_read(i, k)
+                            {
+                                return;
+                            }
+                            if let Some(bit) = var_bit(v) {
+                                set(cur, bit);
+                            }
+                        });
+                    }
+                    let at = b * words;
+                    if live_in[at..at + words] != *cur {
+                        live_in[at..at + words].copy_from_slice(cur);
+                        changed = true;
                     }
                 }
-                for i in (block.start as usize..block.end as usize).rev() {
-                    live.after[i * words..(i + 1) * words].copy_from_slice(&cur);
-                    let kind = &body[i].kind;
-                    if let Some(bit) = written(kind).and_then(var_bit) {
-                        clear(&mut cur, bit);
-                    }
-                    match kind {
-                        InstKind::Locals(_) => {
-                            for k in 0..locals {
-                                clear(&mut cur, 1 + inputs + k);
-                            }
-                        }
-                        // A call leaves its own result (or nothing) in `r`;
-                        // `push_m2n` leaves `r` undefined.
-                        InstKind::Call {
-                            kind: CallKind::Call,
-                            ..
-                        }
-                        | InstKind::PushM2n { .. } => clear(&mut cur, 0),
-                        // `tailcall` passes the inputs on; `in2out` copies them.
-                        InstKind::Call {
-                            kind: CallKind::Tail,
-                            ..
-                        }
-                        | InstKind::In2Out { .. } => {
-                            for k in 0..inputs {
-                                set(&mut cur, 1 + k);
-                            }
-                        }
-                        InstKind::Ret => set(&mut cur, 0),
-                        _ => {}
-                    }
-                    for_each_read(kind, |v| {
-                        if let Var::Local(k) = v
-                            && skip_read(i, k)
-                        {
-                            return;
-                        }
-                        if let Some(bit) = var_bit(v) {
-                            set(&mut cur, bit);
-                        }
-                    });
-                }
-                let at = b * words;
-                if live_in[at..at + words] != cur[..] {
-                    live_in[at..at + words].copy_from_slice(&cur);
-                    changed = true;
+                // Edges all go forward: each block's successors were final
+                // before its turn in this reverse pass, so it is the fixpoint.
+                if acyclic {
+                    break;
                 }
             }
-            // Edges all go forward: each block's successors were final
-            // before its turn in this reverse pass, so it is the fixpoint.
-            if acyclic {
-                break;
-            }
+        }
+        if words == 1 {
+            solve(
+                stub, 1, inputs, locals, acyclic, &skip_read, after, live_in, cur,
+            );
+        } else {
+            solve(
+                stub, words, inputs, locals, acyclic, &skip_read, after, live_in, cur,
+            );
         }
         let mut across = LiveAcrossCalls {
             inputs,
@@ -1032,7 +1067,7 @@ impl Liveness {
                 }
             ) && stub.is_reachable(i)
             {
-                let row = &live.after[i * words..(i + 1) * words];
+                let row = &after[i * words..(i + 1) * words];
                 for (w, x) in across.bits.iter_mut().zip(row) {
                     *w |= x;
                 }
@@ -1059,19 +1094,21 @@ pub fn written(kind: &InstKind) -> Option<Var> {
 /// and addresses; the inputs `tailcall` and `in2out` pass on and the `r`
 /// of `ret` are not named).
 pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
-    let op = |o: &Operand, f: &mut dyn FnMut(Var)| {
+    // Generic helpers, not closures over `dyn FnMut`: the planner calls
+    // this for every instruction, and static calls inline.
+    fn op(o: &Operand, f: &mut impl FnMut(Var)) {
         if let OperandKind::Var(v) = o.kind {
             f(v);
         }
-    };
-    let addr = |a: &lil_syntax::Address, f: &mut dyn FnMut(Var)| {
+    }
+    fn addr(a: &lil_syntax::Address, f: &mut impl FnMut(Var)) {
         if let Some(b) = a.base {
             f(b.var);
         }
         if let Some((i, _)) = a.index {
             f(i.var);
         }
-    };
+    }
     match kind {
         InstKind::Move { src, .. } | InstKind::Unary { src, .. } => op(src, &mut f),
         InstKind::Binary { lhs, rhs, .. } => {
@@ -1240,9 +1277,6 @@ fn ret_fits(
         if fits == [false, false] {
             break;
         }
-        if !stub.is_reachable(i) {
-            continue;
-        }
         let kind = &inst.kind;
         let written = written(kind);
         // Most instructions write neither `r` nor an input or output and
@@ -1251,6 +1285,7 @@ fn ret_fits(
             written,
             Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
         ) && !matches!(kind, InstKind::In2Out { .. })
+            || !stub.is_reachable(i)
         {
             continue;
         }
