@@ -6,12 +6,17 @@
 //! function ([`Checker::step`]); only the second reports, so every error is
 //! reported exactly once, and only the second fills the [`Summary`].
 //!
-//! The body is read in as few passes as possible (one to build the CFG, one
-//! to check it, plus the fixpoint for loops): a large stub's instructions
-//! do not fit in the cache, so each pass costs a trip through memory.
+//! The body is read in as few passes as possible: a large stub's
+//! instructions do not fit in the cache, so each pass costs a trip through
+//! memory. The common case, a valid stub whose jumps all go forward, takes
+//! one ([`Checker::check_forward`]: CFG, states and checks together); the
+//! general path (every error, unreachable code, loops) one to build the
+//! CFG, one to check it, plus the fixpoint for loops. The one-pass check
+//! gives up on anything but the common case, so the general path is the
+//! only one that reports, and both leave the same facts.
 
 use crate::error::{CheckError, ty_name};
-use crate::state::{Bits, Clobbers, Conflict, M2nState, State, Ty, TyVec};
+use crate::state::{Bits, Clobbers, Conflict, Locals, M2nState, PACKED_LOCALS, State, StdTys, Ty};
 use crate::{LocalUse, MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES, Summary};
 use lil_syntax::*;
 
@@ -28,16 +33,22 @@ pub struct Block {
 
 /// Everything known about one instruction, in one record so that a stub's
 /// facts are one array: its block, the type it operates at, and the
-/// context before it. The types of the locals live in an arena, shared by
-/// consecutive instructions whose locals have the same types.
+/// context before it. The types of a small frame's locals are packed into
+/// the record; a larger frame's live in an arena, shared by consecutive
+/// instructions whose locals have the same types.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct InstFacts {
     pub(crate) block: u32,
-    pub(crate) locals_start: u32,
-    pub(crate) locals_len: u32,
     /// Index into the signature table, or [`NO_OUT`].
     pub(crate) out: u32,
     pub(crate) alloc: u32,
+    /// Where the locals' types start in the arena, with more than
+    /// [`PACKED_LOCALS`] of them.
+    pub(crate) locals_start: u32,
+    /// The locals' types, with at most [`PACKED_LOCALS`] of them.
+    pub(crate) locals: [Ty; PACKED_LOCALS],
+    /// At most [`MAX_INDEX`] (larger counts are refused before the dataflow).
+    pub(crate) locals_len: u16,
     /// The standard places (never more than [`MAX_STD_PLACES`]).
     pub(crate) std: [Ty; MAX_STD_PLACES as usize],
     pub(crate) std_len: u8,
@@ -52,10 +63,11 @@ impl InstFacts {
     fn unreached(block: u32) -> InstFacts {
         InstFacts {
             block,
-            locals_start: 0,
-            locals_len: 0,
             out: NO_OUT,
             alloc: 0,
+            locals_start: 0,
+            locals: [Ty::UNDEF; PACKED_LOCALS],
+            locals_len: 0,
             std: [Ty::UNDEF; MAX_STD_PLACES as usize],
             std_len: 0,
             m2n: M2nState::None,
@@ -64,6 +76,34 @@ impl InstFacts {
             reachable: false,
         }
     }
+}
+
+impl InstFacts {
+    /// The type of `lK` in this context (undefined if there is no `lK`);
+    /// `arena` holds the locals of large frames.
+    pub(crate) fn local(&self, arena: &[Ty], k: u32) -> Ty {
+        let len = u32::from(self.locals_len);
+        if k >= len {
+            Ty::UNDEF
+        } else if len as usize <= PACKED_LOCALS {
+            self.locals[k as usize]
+        } else {
+            arena
+                .get(self.locals_start as usize + k as usize)
+                .copied()
+                .unwrap_or(Ty::UNDEF)
+        }
+    }
+}
+
+/// What happened to the locals since the last context was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LocalsChange {
+    Nothing,
+    /// `lK` was written.
+    One(u32),
+    /// Anything (new `locals`, a join).
+    All,
 }
 
 pub(crate) const NO_OUT: u32 = u32::MAX;
@@ -132,6 +172,68 @@ pub(crate) struct Facts {
     pub(crate) arena: Vec<Ty>,
 }
 
+/// The one-pass check met something only the general path handles.
+#[derive(Debug)]
+pub(crate) struct GiveUp;
+
+/// What the one-pass check knows of a label.
+#[derive(Clone, Copy, Debug)]
+enum LabelAt {
+    /// Neither declared nor jumped to yet.
+    Unseen,
+    /// Jumped to from above: the state the jumps bring waits in this slot.
+    Waiting(u32),
+    /// Declared; starts this block.
+    Declared(u32),
+}
+
+/// The states waiting at labels ahead of the one-pass check, in slots
+/// reused stack-wise (forward jumps mostly nest or follow each other, so
+/// few slots are ever live), the first few inline.
+#[derive(Default)]
+struct Waiting {
+    inline: [Option<State>; 4],
+    more: Vec<Option<State>>,
+    /// Slots in use: the last one is occupied.
+    len: usize,
+}
+
+impl Waiting {
+    fn get_mut(&mut self, slot: u32) -> Option<&mut State> {
+        self.slot(slot as usize)?.as_mut()
+    }
+
+    fn slot(&mut self, slot: usize) -> Option<&mut Option<State>> {
+        match slot.checked_sub(self.inline.len()) {
+            None => self.inline.get_mut(slot),
+            Some(k) => self.more.get_mut(k),
+        }
+    }
+
+    fn put(&mut self, st: State) -> u32 {
+        let slot = self.len;
+        if slot >= self.inline.len() {
+            self.more.push(None);
+        }
+        if let Some(s) = self.slot(slot) {
+            *s = Some(st);
+        }
+        self.len += 1;
+        slot as u32
+    }
+
+    fn take(&mut self, slot: u32) -> Option<State> {
+        let st = self.slot(slot as usize)?.take();
+        while self.len > 0 && self.slot(self.len - 1).is_some_and(|s| s.is_none()) {
+            self.len -= 1;
+            if self.len >= self.inline.len() {
+                self.more.pop();
+            }
+        }
+        st
+    }
+}
+
 pub(crate) struct Checker<'s> {
     stub: &'s Stub,
     params: Option<&'s [Type]>,
@@ -146,11 +248,13 @@ pub(crate) struct Checker<'s> {
     pub(crate) local_written: Bits,
     /// The arena slice of the last context recorded (start, length).
     last_locals: Option<(u32, u32)>,
-    /// Whether the locals may have changed since the last context recorded.
-    locals_changed: bool,
+    /// What happened to the locals since the last context recorded.
+    locals_change: LocalsChange,
     /// The first reachable `call` that returns.
     pub(crate) first_call: Option<u32>,
-    label_pos: Vec<Option<u32>>,
+    /// The types `r` has in some context, one bit per [`Ty`] value (a set,
+    /// not a `match` per instruction; the summary is made from it at the end).
+    pub(crate) ret_seen: u32,
 }
 
 fn is_terminal(kind: &InstKind) -> bool {
@@ -177,6 +281,48 @@ fn jump_target(kind: &InstKind) -> Option<LabelRef> {
         | InstKind::Cas { on_fail: l, .. } => Some(*l),
         _ => None,
     }
+}
+
+/// The successors of a block that ends with `last`, given the block its
+/// jump goes to and the next block in program order.
+fn successors(last: &InstKind, target: Option<u32>, next: Option<u32>) -> [Option<u32>; 2] {
+    match last {
+        InstKind::Jump(_) => [target, None],
+        InstKind::JumpIf { .. } | InstKind::Cas { .. } => [target, next],
+        k if is_terminal(k) => [None, None],
+        _ => [next, None],
+    }
+}
+
+/// Whether some jump goes to a label declared above it: a loop, which
+/// the one-pass check would find only there, having done the work before
+/// it for nothing. A quick look at each instruction's kind.
+pub(crate) fn jumps_backward(stub: &Stub) -> bool {
+    let nlabels = stub.labels.len();
+    // Labels declared so far: a word for a small stub's, a table beyond.
+    let mut small = 0u64;
+    let mut large = vec![false; if nlabels > 64 { nlabels } else { 0 }];
+    for inst in &stub.body {
+        let (label, declares) = match &inst.kind {
+            InstKind::Label(l) => (l.id.index(), true),
+            InstKind::Jump(l)
+            | InstKind::JumpIf { target: l, .. }
+            | InstKind::Cas { on_fail: l, .. } => (l.id.index(), false),
+            _ => continue,
+        };
+        // Ids beyond the label table are errors the general path reports.
+        if label >= nlabels {
+            continue;
+        }
+        match (large.get_mut(label), declares) {
+            (Some(seen), true) => *seen = true,
+            (Some(seen), false) if *seen => return true,
+            (None, true) => small |= 1 << label,
+            (None, false) if small & (1 << label) != 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The first count or variable index of an instruction beyond
@@ -270,6 +416,15 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
+/// Notes the type a context shows for a local.
+fn note_use(u: &mut LocalUse, t: Ty) {
+    match t.get() {
+        Some(t) if t.is_float() => u.float = true,
+        Some(_) => u.general = true,
+        None => {}
+    }
+}
+
 fn cast_ok(from: Type, to: Type) -> bool {
     from == to || (from.is_pointer_sized_integer() && to.is_pointer_sized_integer())
 }
@@ -286,10 +441,11 @@ impl<'s> Checker<'s> {
             ret_type,
             errors: Vec::new(),
             facts: Facts {
-                blocks: Vec::new(),
+                // Rarely more than one block per three instructions.
+                blocks: Vec::with_capacity(stub.body.len() / 3 + 2),
                 insts: Vec::with_capacity(stub.body.len()),
-                // Room for the locals of a small stub's few distinct contexts.
-                arena: Vec::with_capacity(64),
+                // Only frames of more than `PACKED_LOCALS` locals use it.
+                arena: Vec::new(),
             },
             summary: Summary {
                 max_locals: 0,
@@ -316,12 +472,15 @@ impl<'s> Checker<'s> {
             local_read: Bits::default(),
             local_written: Bits::default(),
             last_locals: None,
-            locals_changed: true,
+            locals_change: LocalsChange::All,
             first_call: None,
-            label_pos: vec![None; stub.labels.len()],
+            ret_seen: 0,
         }
     }
 
+    // Cold: what leads here is off the hot path, and the code that builds
+    // each error is moved out of the way of the checks.
+    #[cold]
     fn err(&mut self, report: bool, e: CheckError) {
         if report {
             self.errors.push(e);
@@ -348,6 +507,7 @@ impl<'s> Checker<'s> {
         ) {
             return Err(e);
         }
+        let mut label_pos: Vec<Option<u32>> = vec![None; stub.labels.len()];
         let mut blocks = Vec::new();
         let mut start = 0;
         for (i, inst) in body.iter().enumerate() {
@@ -356,7 +516,7 @@ impl<'s> Checker<'s> {
                 return Err(e);
             }
             if let InstKind::Label(l) = inst.kind {
-                match self.label_pos.get(l.id.index()).copied().flatten() {
+                match label_pos.get(l.id.index()).copied().flatten() {
                     Some(first) => {
                         let first_span = body[first as usize].span;
                         let name = self.label_name(l);
@@ -367,7 +527,7 @@ impl<'s> Checker<'s> {
                         });
                     }
                     None => {
-                        if let Some(slot) = self.label_pos.get_mut(l.id.index()) {
+                        if let Some(slot) = label_pos.get_mut(l.id.index()) {
                             *slot = Some(i);
                         }
                     }
@@ -408,7 +568,7 @@ impl<'s> Checker<'s> {
             let last = &body[(block.end - 1) as usize];
             let next = Some(b as u32 + 1).filter(|&next| next < nblocks);
             let target = jump_target(&last.kind).and_then(|l| {
-                let at = self.label_pos.get(l.id.index()).copied().flatten();
+                let at = label_pos.get(l.id.index()).copied().flatten();
                 if at.is_none() {
                     let name = stub.label_name(l.id).to_owned();
                     self.errors
@@ -416,12 +576,7 @@ impl<'s> Checker<'s> {
                 }
                 at.map(|i| self.facts.insts[i as usize].block)
             });
-            block.succs = match &last.kind {
-                InstKind::Jump(_) => [target, None],
-                InstKind::JumpIf { .. } | InstKind::Cas { .. } => [target, next],
-                k if is_terminal(k) => [None, None],
-                _ => [next, None],
-            };
+            block.succs = successors(&last.kind, target, next);
         }
         match body.last() {
             Some(last) if is_terminal(&last.kind) => {}
@@ -433,6 +588,148 @@ impl<'s> Checker<'s> {
             }),
         }
         self.facts.blocks = blocks;
+        Ok(())
+    }
+
+    // -------------------------------------------------------------- one pass
+
+    /// Check a stub in one pass over its body, building the CFG on the way:
+    /// the common case, a valid stub whose jumps all go forward. Program
+    /// order then visits every predecessor of a block before the block, so
+    /// each block-entry state is final when the pass reaches it, and only
+    /// the states waiting at labels ahead are kept.
+    ///
+    /// Gives up, leaving the checker to be discarded, on anything else:
+    /// any error (the general path reports it in its place, with every
+    /// other), unreachable code, a backward jump. So the facts and summary
+    /// it leaves are the ones the general path computes.
+    pub(crate) fn check_forward(&mut self) -> Result<(), GiveUp> {
+        let stub = self.stub;
+        let body = &stub.body;
+        // Counts and indices beyond `MAX_INDEX`: the entry's place count
+        // here, `locals N` and `std_places N` below; an index beyond it
+        // names a variable that cannot exist (a stub with so many locals or
+        // standard places was refused; signatures that long are refused
+        // here), and reading or writing it is an error.
+        let too_long = |params: &[Type]| params.len() > MAX_INDEX as usize;
+        if stub.entry.std_places > MAX_STD_PLACES || self.params.is_some_and(too_long) {
+            return Err(GiveUp);
+        }
+        self.check_entry();
+        // Where each label is: a small stub's fit on the stack.
+        let mut inline = [LabelAt::Unseen; 8];
+        let mut heap = Vec::new();
+        let labels: &mut [LabelAt] = match inline.get_mut(..stub.labels.len()) {
+            Some(labels) => labels,
+            None => {
+                heap.resize(stub.labels.len(), LabelAt::Unseen);
+                &mut heap
+            }
+        };
+        let mut waiting = Waiting::default();
+        let mut conflicts = Vec::new();
+        let entry = State::entry(stub.entry.std_places);
+        // The state before the current instruction; `None` after a
+        // terminal until a label that a jump reaches.
+        let mut current = Some(entry);
+        let mut block_start = 0;
+        for (i, inst) in body.iter().enumerate() {
+            let at = i as u32;
+            if let InstKind::Label(l) = inst.kind {
+                if at > block_start {
+                    self.facts.blocks.push(Block {
+                        start: block_start,
+                        end: at,
+                        succs: [None, None],
+                    });
+                    block_start = at;
+                }
+                let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
+                let block = self.facts.blocks.len() as u32;
+                match std::mem::replace(label, LabelAt::Declared(block)) {
+                    LabelAt::Declared(_) => return Err(GiveUp),
+                    LabelAt::Unseen => {}
+                    // The jumps came first, then the fall-through: the
+                    // order the general path merges in.
+                    LabelAt::Waiting(slot) => {
+                        let mut joined = waiting.take(slot).ok_or(GiveUp)?;
+                        if let Some(fall_through) = &current {
+                            joined.merge(fall_through, &mut conflicts);
+                            if !conflicts.is_empty() {
+                                return Err(GiveUp);
+                            }
+                        }
+                        current = Some(joined);
+                    }
+                }
+            }
+            let Some(st) = current.as_mut() else {
+                return Err(GiveUp);
+            };
+            match &inst.kind {
+                InstKind::Locals(n) | InstKind::StdPlaces(n) if *n > MAX_INDEX => {
+                    return Err(GiveUp);
+                }
+                InstKind::Out(sig) if too_long(&sig.params) => return Err(GiveUp),
+                _ => {}
+            }
+            let block = self.facts.blocks.len() as u32;
+            let mut facts = self.context_facts(st, block, at == block_start);
+            facts.op_type = self.step(st, i, true);
+            self.facts.insts.push(facts);
+            if !ends_block(&inst.kind) {
+                continue;
+            }
+            if let Some(l) = jump_target(&inst.kind) {
+                // An unconditional jump hands its state over; the others
+                // keep theirs for the fall-through.
+                let taken = match inst.kind {
+                    InstKind::Jump(_) => current.take(),
+                    _ => current.clone(),
+                };
+                let taken = taken.ok_or(GiveUp)?;
+                let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
+                match *label {
+                    LabelAt::Declared(_) => return Err(GiveUp),
+                    LabelAt::Unseen => *label = LabelAt::Waiting(waiting.put(taken)),
+                    LabelAt::Waiting(slot) => {
+                        let joined = waiting.get_mut(slot).ok_or(GiveUp)?;
+                        joined.merge(&taken, &mut conflicts);
+                        if !conflicts.is_empty() {
+                            return Err(GiveUp);
+                        }
+                    }
+                }
+            }
+            if is_terminal(&inst.kind) {
+                current = None;
+            }
+            self.facts.blocks.push(Block {
+                start: block_start,
+                end: at + 1,
+                succs: [None, None],
+            });
+            block_start = at + 1;
+        }
+        // Falls off the end (or the body is empty).
+        if current.is_some() || !self.errors.is_empty() {
+            return Err(GiveUp);
+        }
+        // Successors, now that every label's block is known; a label still
+        // waiting was never declared.
+        let nblocks = self.facts.blocks.len() as u32;
+        for (b, block) in self.facts.blocks.iter_mut().enumerate() {
+            let last = &body[(block.end - 1) as usize].kind;
+            let next = Some(b as u32 + 1).filter(|&next| next < nblocks);
+            let target = match jump_target(last) {
+                Some(l) => match labels.get(l.id.index()) {
+                    Some(LabelAt::Declared(block)) => Some(*block),
+                    _ => return Err(GiveUp),
+                },
+                None => None,
+            };
+            block.succs = successors(last, target, next);
+        }
         Ok(())
     }
 
@@ -482,8 +779,10 @@ impl<'s> Checker<'s> {
                 Some(mut st) => {
                     unreachable_run = false;
                     for i in block.start as usize..block.end as usize {
-                        self.record(i, &st, i == block.start as usize);
-                        self.step(&mut st, i, true);
+                        let mut facts =
+                            self.context_facts(&st, b as u32, i == block.start as usize);
+                        facts.op_type = self.step(&mut st, i, true);
+                        self.facts.insts[i] = facts;
                     }
                     if acyclic {
                         let _successors_changed = flow.propagate(&block, &st);
@@ -586,14 +885,8 @@ impl<'s> Checker<'s> {
             ),
             Conflict::LocalType(k) => (
                 "the type of a local",
-                format!(
-                    "l{k} is {}",
-                    ty_name(a.locals.get(k as usize).and_then(|t| t.get()))
-                ),
-                format!(
-                    "l{k} is {}",
-                    ty_name(bst.locals.get(k as usize).and_then(|t| t.get()))
-                ),
+                format!("l{k} is {}", ty_name(a.locals.get(k).and_then(Ty::get))),
+                format!("l{k} is {}", ty_name(bst.locals.get(k).and_then(Ty::get))),
             ),
             Conflict::Out => (
                 "the output area",
@@ -623,69 +916,89 @@ impl<'s> Checker<'s> {
         }
     }
 
-    /// Record the context before reachable instruction `i`. `st` follows
-    /// the last context recorded unless `block_start`.
-    fn record(&mut self, i: usize, st: &State, block_start: bool) {
-        let locals_len = st.locals.len() as u32;
+    /// The context before a reachable instruction of block `block`, in
+    /// state `st`; `st` follows the last context recorded unless
+    /// `block_start`. Notes in the summary what the context shows.
+    // Once per instruction, from two call sites: inlined, it costs no call.
+    #[inline(always)]
+    fn context_facts(&mut self, st: &State, block: u32, block_start: bool) -> InstFacts {
+        let locals_len = st.locals.len();
+        let change = if block_start {
+            LocalsChange::All
+        } else {
+            self.locals_change
+        };
+        self.locals_change = LocalsChange::Nothing;
+        // What the contexts show of each local: only what changed since
+        // the last context can be new.
+        match change {
+            LocalsChange::Nothing => {}
+            LocalsChange::One(k) => {
+                if let (Some(u), Some(t)) =
+                    (self.summary.locals.get_mut(k as usize), st.locals.get(k))
+                {
+                    note_use(u, t);
+                }
+            }
+            LocalsChange::All => {
+                let uses = &mut self.summary.locals;
+                if uses.len() < locals_len {
+                    uses.resize(locals_len, LocalUse::default());
+                }
+                for (u, t) in uses.iter_mut().zip(st.locals.iter()) {
+                    note_use(u, *t);
+                }
+            }
+        }
+        let locals_start = if locals_len <= PACKED_LOCALS {
+            0
+        } else {
+            self.arena_locals(st, change)
+        };
+        let s = &mut self.summary;
+        s.max_locals = s.max_locals.max(locals_len as u32);
+        s.max_std_places = s.max_std_places.max(st.std.len() as u32);
+        s.alloc_bytes = s.alloc_bytes.max(st.alloc);
+        self.ret_seen |= 1 << st.ret.0.min(31);
+        InstFacts {
+            block,
+            out: st.out.unwrap_or(NO_OUT),
+            alloc: st.alloc,
+            locals_start,
+            locals: st.locals.first(),
+            locals_len: locals_len as u16,
+            std: st.std.raw(),
+            std_len: st.std.len() as u8,
+            m2n: st.m2n,
+            ret: st.ret,
+            op_type: Ty::UNDEF,
+            reachable: true,
+        }
+    }
+
+    /// Where the types of a large frame's locals start in the arena.
+    #[cold]
+    fn arena_locals(&mut self, st: &State, change: LocalsChange) -> u32 {
+        let len = st.locals.len() as u32;
         // Consecutive contexts mostly have the same locals: share their types.
-        let locals_start = match self.last_locals {
-            Some((start, _)) if !block_start && !self.locals_changed => start,
-            Some((start, len))
-                if len == locals_len
-                    && self.facts.arena.get(start as usize..(start + len) as usize)
-                        == Some(&st.locals[..]) =>
+        match self.last_locals {
+            Some((start, _)) if change == LocalsChange::Nothing => start,
+            Some((start, last_len))
+                if last_len == len
+                    && self
+                        .facts
+                        .arena
+                        .get(start as usize..(start + len) as usize)
+                        .is_some_and(|last| last.iter().eq(st.locals.iter())) =>
             {
                 start
             }
             _ => {
                 let start = self.facts.arena.len() as u32;
-                self.facts.arena.extend_from_slice(&st.locals);
-                self.last_locals = Some((start, locals_len));
-                // What the contexts show of each local (new types appear
-                // only in new arena slices).
-                let uses = &mut self.summary.locals;
-                if uses.len() < st.locals.len() {
-                    uses.resize(st.locals.len(), LocalUse::default());
-                }
-                for (u, t) in uses.iter_mut().zip(st.locals.iter()) {
-                    match t.get() {
-                        Some(t) if t.is_float() => u.float = true,
-                        Some(_) => u.general = true,
-                        None => {}
-                    }
-                }
+                self.facts.arena.extend(st.locals.iter());
+                self.last_locals = Some((start, len));
                 start
             }
-        };
-        self.locals_changed = false;
-        let mut std = [Ty::UNDEF; MAX_STD_PLACES as usize];
-        for (d, s) in std.iter_mut().zip(st.std.iter()) {
-            *d = *s;
-        }
-        let std_len = st.std.len().min(std.len());
-        if let Some(f) = self.facts.insts.get_mut(i) {
-            *f = InstFacts {
-                block: f.block,
-                locals_start,
-                locals_len,
-                out: st.out.unwrap_or(NO_OUT),
-                alloc: st.alloc,
-                std,
-                std_len: std_len as u8,
-                m2n: st.m2n,
-                ret: st.ret,
-                op_type: Ty::UNDEF,
-                reachable: true,
-            };
-        }
-        let s = &mut self.summary;
-        s.max_locals = s.max_locals.max(locals_len);
-        s.max_std_places = s.max_std_places.max(st.std.len() as u32);
-        s.alloc_bytes = s.alloc_bytes.max(st.alloc);
-        match st.ret.get() {
-            Some(t) if t.is_float() => s.ret_float = true,
-            Some(_) => s.ret_general = true,
-            None => {}
         }
     }
 
@@ -728,7 +1041,28 @@ impl<'s> Checker<'s> {
 
     // -------------------------------------------------------- variables
 
+    /// The type of a variable read. Reads of defined locals, the most
+    /// common, take the inlined first half.
+    #[inline(always)]
     fn read_var(&mut self, st: &mut State, var: Var, span: Span, report: bool) -> Option<Type> {
+        if let Var::Local(k) = var
+            && let Some(t) = st.locals.get(k).and_then(Ty::get)
+        {
+            if report {
+                self.local_read.insert(k);
+            }
+            return Some(t);
+        }
+        self.read_var_rest(st, var, span, report)
+    }
+
+    fn read_var_rest(
+        &mut self,
+        st: &mut State,
+        var: Var,
+        span: Span,
+        report: bool,
+    ) -> Option<Type> {
         match var {
             Var::Input(k) => {
                 let Some(params) = self.params else {
@@ -781,7 +1115,7 @@ impl<'s> Checker<'s> {
                 if report {
                     self.local_read.insert(k);
                 }
-                match st.locals.get(k as usize) {
+                match st.locals.get(k) {
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
@@ -873,7 +1207,25 @@ impl<'s> Checker<'s> {
         }
     }
 
+    /// Writes `ty` to a variable; writes to existing locals, the most
+    /// common, take the inlined first half.
+    #[inline(always)]
     fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
+        if let Var::Local(k) = place.var
+            && let Some(slot) = st.locals.get_mut(k)
+        {
+            if report {
+                self.local_written.insert(k);
+            }
+            *slot = Ty::checked(ty);
+            self.locals_change = LocalsChange::One(k);
+            return;
+        }
+        self.write_var_rest(st, place, ty, report);
+    }
+
+    #[inline(never)]
+    fn write_var_rest(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
         let span = place.span;
         match place.var {
             Var::Input(k) => {
@@ -953,10 +1305,10 @@ impl<'s> Checker<'s> {
                 if report && (k as usize) < st.locals.len() {
                     self.local_written.insert(k);
                 }
-                match st.locals.get_mut(k as usize) {
+                match st.locals.get_mut(k) {
                     Some(slot) => {
                         *slot = Ty::checked(ty);
-                        self.locals_changed = true;
+                        self.locals_change = LocalsChange::One(k);
                     }
                     None => {
                         let reason = format!(
@@ -1021,7 +1373,23 @@ impl<'s> Checker<'s> {
     /// The type of an operand. An immediate without a cast takes `expected`
     /// (or `pint`). Reports invalid reads, bad casts and immediates that do
     /// not fit.
+    #[inline(always)]
     fn operand(
+        &mut self,
+        st: &mut State,
+        o: &Operand,
+        expected: Option<Type>,
+        report: bool,
+    ) -> Option<Type> {
+        // A variable without a cast, the most common, is just a read.
+        if let (OperandKind::Var(v), None) = (o.kind, o.cast) {
+            return self.read_var(st, v, o.span, report);
+        }
+        self.operand_rest(st, o, expected, report)
+    }
+
+    #[inline(never)]
+    fn operand_rest(
         &mut self,
         st: &mut State,
         o: &Operand,
@@ -1075,6 +1443,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Types of two operands that must agree (an untyped immediate follows the other).
+    #[inline]
     fn operand_pair(
         &mut self,
         st: &mut State,
@@ -1110,6 +1479,7 @@ impl<'s> Checker<'s> {
         Some(ta)
     }
 
+    #[inline]
     fn general(
         &mut self,
         t: Option<Type>,
@@ -1126,37 +1496,22 @@ impl<'s> Checker<'s> {
         }
     }
 
+    #[inline]
     fn address(&mut self, st: &mut State, a: &Address, report: bool) {
-        let parts = a
-            .base
-            .map(|p| ("base", p))
-            .into_iter()
-            .chain(a.index.map(|(p, _)| ("index", p)));
-        for (part, p) in parts {
-            if let Some(t) = self.read_var(st, p.var, p.span, report)
-                && !t.is_pointer_sized_integer()
-            {
+        if let Some(p) = a.base {
+            self.address_part(st, "base", p, report);
+        }
+        if let Some((p, scale)) = a.index {
+            self.address_part(st, "index", p, report);
+            if !matches!(scale, 1 | 2 | 4 | 8) {
                 self.err(
                     report,
-                    CheckError::BadAddressPart {
-                        part,
-                        var: p.var.to_string(),
-                        ty: t.to_string(),
-                        span: p.span,
+                    CheckError::BadScale {
+                        scale,
+                        span: a.span,
                     },
                 );
             }
-        }
-        if let Some((_, scale)) = a.index
-            && !matches!(scale, 1 | 2 | 4 | 8)
-        {
-            self.err(
-                report,
-                CheckError::BadScale {
-                    scale,
-                    span: a.span,
-                },
-            );
         }
         if !fits(a.offset, Type::G8) {
             self.err(
@@ -1170,6 +1525,24 @@ impl<'s> Checker<'s> {
         }
     }
 
+    #[inline]
+    fn address_part(&mut self, st: &mut State, part: &'static str, p: Place, report: bool) {
+        if let Some(t) = self.read_var(st, p.var, p.span, report)
+            && !t.is_pointer_sized_integer()
+        {
+            self.err(
+                report,
+                CheckError::BadAddressPart {
+                    part,
+                    var: p.var.to_string(),
+                    ty: t.to_string(),
+                    span: p.span,
+                },
+            );
+        }
+    }
+
+    #[inline]
     fn call_target(&mut self, st: &mut State, o: &Operand, report: bool) {
         if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
             && t != Type::Pint
@@ -1186,15 +1559,17 @@ impl<'s> Checker<'s> {
 
     // ------------------------------------------------------ instructions
 
-    /// The transfer function, with the checks of each instruction.
-    pub(crate) fn step(&mut self, st: &mut State, i: usize, report: bool) {
+    /// The transfer function, with the checks of each instruction. Returns
+    /// the type the instruction operates at ([`crate::CheckedStub::op_type`]).
+    pub(crate) fn step(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
         let inst = &self.stub.body[i];
         let span = inst.span;
+        let mut op_type = Ty::UNDEF;
         match &inst.kind {
             InstKind::Label(_) => {}
             InstKind::Locals(n) => {
-                st.locals = TyVec::filled(Ty::UNDEF, *n as usize);
-                self.locals_changed = true;
+                st.locals = Locals::undefined(*n);
+                self.locals_change = LocalsChange::All;
             }
             InstKind::StdPlaces(n) => {
                 if *n > MAX_STD_PLACES {
@@ -1207,7 +1582,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.std = TyVec::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES) as usize);
+                st.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
             }
             InstKind::Alloc { dst, size } => {
                 if st.out.is_some() {
@@ -1226,12 +1601,12 @@ impl<'s> Checker<'s> {
                 }
                 st.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
                 self.write_var(st, *dst, Some(Type::Pint), report);
-                self.facts.insts[i].op_type = Ty::of(Type::Pint);
+                op_type = Ty::of(Type::Pint);
             }
             InstKind::Move { dst, src } => {
                 let expected = self.declared_type(st, dst.var);
                 let t = self.operand(st, src, expected, report);
-                self.facts.insts[i].op_type = Ty::from_opt(t);
+                op_type = Ty::from_opt(t);
                 self.write_var(st, *dst, t, report);
             }
             InstKind::Unary { dst, op, src } => {
@@ -1278,7 +1653,7 @@ impl<'s> Checker<'s> {
                     (Some(_), None) => Some(Type::Pint),
                     (None, t) => t,
                 };
-                self.facts.insts[i].op_type = Ty::from_opt(result);
+                op_type = Ty::from_opt(result);
                 self.write_var(st, *dst, result, report);
             }
             InstKind::Binary { dst, op, lhs, rhs } => {
@@ -1310,13 +1685,13 @@ impl<'s> Checker<'s> {
                     };
                     self.general(t, "arithmetic", span, report)
                 };
-                self.facts.insts[i].op_type = Ty::from_opt(t);
+                op_type = Ty::from_opt(t);
                 self.write_var(st, *dst, t, report);
             }
             InstKind::Ts { dst } => {
                 self.summary.uses_ts |= report;
                 st.clobbered |= Clobbers::TS;
-                self.facts.insts[i].op_type = Ty::of(Type::Pint);
+                op_type = Ty::of(Type::Pint);
                 self.write_var(st, *dst, Some(Type::Pint), report);
             }
             InstKind::Handles(o) => {
@@ -1366,7 +1741,7 @@ impl<'s> Checker<'s> {
                     }
                     None => addr.ty,
                 };
-                self.facts.insts[i].op_type = Ty::of(addr.ty);
+                op_type = Ty::of(addr.ty);
                 if let Some(d) = self
                     .declared_type(st, dst.var)
                     .filter(|_| dst.var != Var::Ret)
@@ -1408,7 +1783,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                self.facts.insts[i].op_type = Ty::of(addr.ty);
+                op_type = Ty::of(addr.ty);
             }
             InstKind::Inc { addr } => {
                 self.address(st, addr, report);
@@ -1422,7 +1797,7 @@ impl<'s> Checker<'s> {
                     );
                 }
                 self.general(Some(addr.ty), "`inc`", addr.span, report);
-                self.facts.insts[i].op_type = Ty::of(addr.ty);
+                op_type = Ty::of(addr.ty);
             }
             InstKind::Cas {
                 addr,
@@ -1459,14 +1834,14 @@ impl<'s> Checker<'s> {
                         );
                     }
                 }
-                self.facts.insts[i].op_type = Ty::of(addr.ty);
+                op_type = Ty::of(addr.ty);
             }
             InstKind::Jump(_) => {}
             InstKind::JumpIf { cond, .. } => {
                 let t =
                     self.operand_pair(st, &cond.lhs, &cond.rhs, "a comparison", cond.span, report);
                 let t = self.general(t, "a comparison", cond.span, report);
-                self.facts.insts[i].op_type = Ty::from_opt(t);
+                op_type = Ty::from_opt(t);
             }
             InstKind::Out(sig) => {
                 if sig.cc == CallConv::Handler {
@@ -1593,7 +1968,7 @@ impl<'s> Checker<'s> {
                 if st.m2n != M2nState::None {
                     self.err(report, CheckError::RetWithM2n { span });
                 }
-                self.facts.insts[i].op_type = Ty::from_opt(self.ret_type);
+                op_type = Ty::from_opt(self.ret_type);
             }
             InstKind::PushM2n {
                 method,
@@ -1688,11 +2063,12 @@ impl<'s> Checker<'s> {
                 self.summary.prints |= report;
                 if let Some(o) = operand {
                     let t = self.operand(st, o, None, report);
-                    self.facts.insts[i].op_type = Ty::from_opt(t);
+                    op_type = Ty::from_opt(t);
                 }
                 st.clobbered |= Clobbers::PRINT;
             }
         }
+        op_type
     }
 
     fn check_tailcall(&mut self, st: &mut State, span: Span, report: bool) {

@@ -92,11 +92,19 @@ pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
 
 /// What the checker learns about a valid stub, and its warnings.
 fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
+    // Most stubs are valid and jump only forward: one pass checks them.
+    // Anything else takes the general path, from scratch.
+    let forward = !flow::jumps_backward(stub);
     let mut c = Checker::new(stub);
-    if let Err(e) = c.build_cfg() {
-        return Err(Diagnostics { items: vec![e] });
+    if !forward || c.check_forward().is_err() {
+        if forward {
+            c = Checker::new(stub);
+        }
+        if let Err(e) = c.build_cfg() {
+            return Err(Diagnostics { items: vec![e] });
+        }
+        c.run();
     }
-    c.run();
     let Checker {
         facts,
         mut summary,
@@ -104,8 +112,18 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         local_read,
         local_written,
         first_call,
+        ret_seen,
         ..
     } = c;
+    for t in Type::ALL {
+        if ret_seen & (1 << Ty::of(t).0) != 0 {
+            if t.is_float() {
+                summary.ret_float = true;
+            } else {
+                summary.ret_general = true;
+            }
+        }
+    }
     // Warnings: locals written but never read, at their first write.
     for k in 0..summary.max_locals {
         if local_written.contains(k)
@@ -327,17 +345,12 @@ impl<'a> Context<'a> {
 
     /// Number of locals.
     pub fn num_locals(&self) -> u32 {
-        self.facts.locals_len
+        self.facts.locals_len.into()
     }
 
     /// Type of `lK`, `None` if it does not exist or holds no value.
     pub fn local(&self, k: u32) -> Option<Type> {
-        if k >= self.facts.locals_len {
-            return None;
-        }
-        self.arena
-            .get((self.facts.locals_start + k) as usize)?
-            .get()
+        self.facts.local(self.arena, k).get()
     }
 
     /// The output area's signature, between `out`/`in2out` and the call.
@@ -378,7 +391,7 @@ fn first_write(stub: &Stub, facts: &Facts, k: u32) -> Option<Span> {
             | InstKind::Ld { dst, .. } => dst,
             _ => return None,
         };
-        (f.reachable && dst.var == Var::Local(k) && k < f.locals_len).then_some(dst.span)
+        (f.reachable && dst.var == Var::Local(k) && k < u32::from(f.locals_len)).then_some(dst.span)
     })
 }
 
@@ -391,16 +404,7 @@ fn uses_across_calls(stub: &Stub, facts: &Facts, first_call: u32, uses: &mut [Lo
             return;
         };
         for k in live.iter() {
-            if k >= f.locals_len {
-                continue;
-            }
-            if let (Some(t), Some(u)) = (
-                facts
-                    .arena
-                    .get((f.locals_start + k) as usize)
-                    .and_then(|t| t.get()),
-                uses.get_mut(k as usize),
-            ) {
+            if let (Some(t), Some(u)) = (f.local(&facts.arena, k).get(), uses.get_mut(k as usize)) {
                 if t.is_float() {
                     u.float_across_call = true;
                 } else {

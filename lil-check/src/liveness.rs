@@ -8,67 +8,29 @@
 use crate::flow::{Block, InstFacts};
 use lil_syntax::*;
 
-/// A dense bit set over local indices: one inline word for up to 64
-/// locals (the common case), more words beyond.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum LocalSet {
-    Small(u64),
-    Large(Vec<u64>),
-}
+/// A dense bit set over local indices, as words: a view into one flat
+/// array that holds every block's set, so the analysis allocates at most
+/// once (and not at all for a small stub).
+pub(crate) struct LocalSet<'a>(&'a mut [u64]);
 
-impl LocalSet {
-    pub(crate) fn new(n: u32) -> LocalSet {
-        if n <= 64 {
-            LocalSet::Small(0)
-        } else {
-            LocalSet::Large(vec![0; (n as usize).div_ceil(64)])
-        }
-    }
+impl LocalSet<'_> {
+    // Indices beyond the words (unreachable code may name locals that do
+    // not exist) are not tracked: no context has them.
     fn insert(&mut self, k: u32) {
-        match self {
-            LocalSet::Small(w) if k < 64 => *w |= 1 << k,
-            LocalSet::Small(_) => {}
-            LocalSet::Large(v) => {
-                if let Some(w) = v.get_mut(k as usize / 64) {
-                    *w |= 1 << (k % 64);
-                }
-            }
+        if let Some(w) = self.0.get_mut(k as usize / 64) {
+            *w |= 1 << (k % 64);
         }
     }
     fn remove(&mut self, k: u32) {
-        match self {
-            LocalSet::Small(w) if k < 64 => *w &= !(1 << k),
-            LocalSet::Small(_) => {}
-            LocalSet::Large(v) => {
-                if let Some(w) = v.get_mut(k as usize / 64) {
-                    *w &= !(1 << (k % 64));
-                }
-            }
+        if let Some(w) = self.0.get_mut(k as usize / 64) {
+            *w &= !(1 << (k % 64));
         }
     }
     fn clear(&mut self) {
-        match self {
-            LocalSet::Small(w) => *w = 0,
-            LocalSet::Large(v) => v.iter_mut().for_each(|w| *w = 0),
-        }
-    }
-    fn union(&mut self, other: &LocalSet) {
-        match (self, other) {
-            (LocalSet::Small(a), LocalSet::Small(b)) => *a |= b,
-            (LocalSet::Large(a), LocalSet::Large(b)) => {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x |= y;
-                }
-            }
-            _ => {}
-        }
+        self.0.fill(0);
     }
     pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        let words: &[u64] = match self {
-            LocalSet::Small(w) => std::slice::from_ref(w),
-            LocalSet::Large(v) => v,
-        };
-        words.iter().enumerate().flat_map(|(w, &bits)| {
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
             let mut rest = bits;
             std::iter::from_fn(move || {
                 if rest == 0 {
@@ -89,13 +51,13 @@ fn local_of(v: Var) -> Option<u32> {
     }
 }
 
-fn read_operand(live: &mut LocalSet, o: &Operand) {
+fn read_operand(live: &mut LocalSet<'_>, o: &Operand) {
     if let OperandKind::Var(Var::Local(k)) = o.kind {
         live.insert(k);
     }
 }
 
-fn read_address(live: &mut LocalSet, a: &Address) {
+fn read_address(live: &mut LocalSet<'_>, a: &Address) {
     if let Some(k) = a.base.and_then(|p| local_of(p.var)) {
         live.insert(k);
     }
@@ -117,7 +79,7 @@ fn def(kind: &InstKind) -> Option<u32> {
 }
 
 /// The locals live before an instruction, from those live after it.
-fn transfer(kind: &InstKind, live: &mut LocalSet) {
+fn transfer(kind: &InstKind, live: &mut LocalSet<'_>) {
     if let InstKind::Locals(_) = kind {
         live.clear();
         return;
@@ -175,10 +137,23 @@ pub(crate) fn live_across_calls(
     insts: &[InstFacts],
     nlocals: u32,
     first_call: u32,
-    mut found: impl FnMut(u32, &LocalSet),
+    mut found: impl FnMut(u32, &LocalSet<'_>),
 ) {
     let nb = blocks.len();
-    let mut live_in = vec![LocalSet::new(nlocals); nb];
+    let words = nlocals.div_ceil(64) as usize;
+    // Every block's live-in set, then the working set: one array, on the
+    // stack for a small stub.
+    let mut inline = [0u64; 16];
+    let mut heap = Vec::new();
+    let sets: &mut [u64] = match inline.get_mut(..(nb + 1) * words) {
+        Some(sets) => sets,
+        None => {
+            heap.resize((nb + 1) * words, 0);
+            &mut heap
+        }
+    };
+    let (live_in, live) = sets.split_at_mut(nb * words);
+    let mut live = LocalSet(live);
     // One backward pass over the blocks in reverse program order; it is
     // final when every edge goes forward, and nothing before the first
     // call matters then. Otherwise iterate to a fixpoint first and report
@@ -189,7 +164,6 @@ pub(crate) fn live_across_calls(
         .all(|(b, blk)| blk.succs.iter().flatten().all(|&s| s as usize > b));
     let from = if acyclic { first_call } else { 0 };
     let mut iterate = !acyclic;
-    let mut live = LocalSet::new(nlocals);
     loop {
         let report = !iterate;
         let mut changed = false;
@@ -200,7 +174,10 @@ pub(crate) fn live_across_calls(
             }
             live.clear();
             for s in block.succs.into_iter().flatten() {
-                live.union(&live_in[s as usize]);
+                let s = s as usize * words;
+                for (w, x) in live.0.iter_mut().zip(&live_in[s..s + words]) {
+                    *w |= x;
+                }
             }
             let reached = insts.get(block.start as usize).is_some_and(|f| f.reachable);
             for i in (block.start.max(from)..block.end).rev() {
@@ -216,8 +193,9 @@ pub(crate) fn live_across_calls(
                 }
                 transfer(kind, &mut live);
             }
-            if live != live_in[b] {
-                live_in[b].clone_from(&live);
+            let mine = &mut live_in[b * words..(b + 1) * words];
+            if *mine != *live.0 {
+                mine.copy_from_slice(live.0);
                 changed = true;
             }
         }

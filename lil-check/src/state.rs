@@ -3,6 +3,7 @@
 //! Types are stored in one byte ([`Ty`]) so that the per-instruction
 //! contexts of a stub fit in one flat arena.
 
+use crate::MAX_STD_PLACES;
 use lil_syntax::Type;
 
 /// A type or "undefined", in one byte.
@@ -56,68 +57,148 @@ impl Ty {
     }
 }
 
-/// A short vector of types, stored inline up to 30 entries (the common
-/// case), so cloning a frame state does not allocate.
-#[derive(Clone)]
-pub(crate) enum TyVec {
-    Inline { len: u8, data: [Ty; INLINE_TYS] },
-    Heap(Vec<Ty>),
+/// How many locals' types a state and a context keep inline: stubs rarely
+/// have more, and then a context copies them as one word and cloning a
+/// state does not allocate.
+pub(crate) const PACKED_LOCALS: usize = 8;
+
+/// The locals' types: the first [`PACKED_LOCALS`] inline, the rest on the
+/// heap. Inline slots at and beyond `len` are undefined, so the inline
+/// array can be recorded as it is.
+#[derive(Clone, Default)]
+pub(crate) struct Locals {
+    len: u32,
+    first: [Ty; PACKED_LOCALS],
+    more: Vec<Ty>,
 }
 
-const INLINE_TYS: usize = 30;
+impl Locals {
+    /// `n` locals, all undefined.
+    pub(crate) fn undefined(n: u32) -> Locals {
+        let more = match (n as usize).checked_sub(PACKED_LOCALS) {
+            Some(more) if more > 0 => vec![Ty::UNDEF; more],
+            // `vec![]` of no elements still costs a call.
+            _ => Vec::new(),
+        };
+        Locals {
+            len: n,
+            first: [Ty::UNDEF; PACKED_LOCALS],
+            more,
+        }
+    }
 
-impl TyVec {
-    pub(crate) fn filled(t: Ty, n: usize) -> TyVec {
-        if n <= INLINE_TYS {
-            TyVec::Inline {
-                len: n as u8,
-                data: [t; INLINE_TYS],
-            }
-        } else {
-            TyVec::Heap(vec![t; n])
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// The inline slots (undefined beyond `len()`).
+    pub(crate) fn first(&self) -> [Ty; PACKED_LOCALS] {
+        self.first
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, k: u32) -> Option<Ty> {
+        if k >= self.len {
+            return None;
+        }
+        let k = k as usize;
+        match self.first.get(k) {
+            Some(t) => Some(*t),
+            None => self.more.get(k - PACKED_LOCALS).copied(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, k: u32) -> Option<&mut Ty> {
+        if k >= self.len {
+            return None;
+        }
+        let k = k as usize;
+        match self.first.get_mut(k) {
+            Some(t) => Some(t),
+            None => self.more.get_mut(k - PACKED_LOCALS),
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Ty> {
+        let inline = self.len().min(PACKED_LOCALS);
+        self.first[..inline].iter().chain(&self.more)
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Ty> {
+        let inline = self.len().min(PACKED_LOCALS);
+        self.first[..inline].iter_mut().chain(&mut self.more)
+    }
+}
+
+impl PartialEq for Locals {
+    fn eq(&self, other: &Locals) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Locals {}
+
+impl std::fmt::Debug for Locals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The standard places' types: never more than [`MAX_STD_PLACES`], so
+/// always inline and `Copy`.
+#[derive(Clone, Copy)]
+pub(crate) struct StdTys {
+    len: u8,
+    tys: [Ty; MAX_STD_PLACES as usize],
+}
+
+impl StdTys {
+    /// `n` places of type `t`; `n` is at most [`MAX_STD_PLACES`].
+    pub(crate) fn filled(t: Ty, n: u32) -> StdTys {
+        debug_assert!(n <= MAX_STD_PLACES);
+        StdTys {
+            len: n.min(MAX_STD_PLACES) as u8,
+            tys: [t; MAX_STD_PLACES as usize],
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.truncate(0);
+        self.len = 0;
     }
 
     pub(crate) fn truncate(&mut self, n: usize) {
-        match self {
-            TyVec::Inline { len, .. } => *len = (*len).min(n as u8),
-            TyVec::Heap(v) => v.truncate(n),
-        }
+        self.len = self.len.min(n as u8);
+    }
+
+    /// All [`MAX_STD_PLACES`] slots; those at and beyond `len()` are stale.
+    pub(crate) fn raw(&self) -> [Ty; MAX_STD_PLACES as usize] {
+        self.tys
     }
 }
 
-impl std::ops::Deref for TyVec {
+impl std::ops::Deref for StdTys {
     type Target = [Ty];
     fn deref(&self) -> &[Ty] {
-        match self {
-            TyVec::Inline { len, data } => &data[..*len as usize],
-            TyVec::Heap(v) => v,
-        }
+        &self.tys[..self.len as usize]
     }
 }
 
-impl std::ops::DerefMut for TyVec {
+impl std::ops::DerefMut for StdTys {
     fn deref_mut(&mut self) -> &mut [Ty] {
-        match self {
-            TyVec::Inline { len, data } => &mut data[..*len as usize],
-            TyVec::Heap(v) => v,
-        }
+        &mut self.tys[..self.len as usize]
     }
 }
 
-impl PartialEq for TyVec {
-    fn eq(&self, other: &TyVec) -> bool {
+impl PartialEq for StdTys {
+    fn eq(&self, other: &StdTys) -> bool {
         **self == **other
     }
 }
 
-impl Eq for TyVec {}
+impl Eq for StdTys {}
 
-impl std::fmt::Debug for TyVec {
+impl std::fmt::Debug for StdTys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
@@ -157,18 +238,27 @@ impl Bits {
         self.more.clear();
     }
 
+    // Indices below 64 are all real stubs use: inline and branch-light;
+    // the rest out of line.
+    #[inline]
     pub(crate) fn insert(&mut self, i: u32) {
         if i < 64 {
             self.inline |= 1 << i;
         } else {
-            let w = (i / 64 - 1) as usize;
-            if self.more.len() <= w {
-                self.more.resize(w + 1, 0);
-            }
-            self.more[w] |= 1 << (i % 64);
+            self.insert_more(i);
         }
     }
 
+    #[cold]
+    fn insert_more(&mut self, i: u32) {
+        let w = (i / 64 - 1) as usize;
+        if self.more.len() <= w {
+            self.more.resize(w + 1, 0);
+        }
+        self.more[w] |= 1 << (i % 64);
+    }
+
+    #[inline]
     pub(crate) fn contains(&self, i: u32) -> bool {
         if i < 64 {
             self.inline & (1 << i) != 0
@@ -179,9 +269,14 @@ impl Bits {
     }
 
     pub(crate) fn set_range(&mut self, n: u32) {
-        self.clear();
-        for i in 0..n {
-            self.insert(i);
+        self.more.clear();
+        if n <= 64 {
+            self.inline = if n == 64 { u64::MAX } else { (1 << n) - 1 };
+            return;
+        }
+        self.inline = u64::MAX;
+        for i in 64..n {
+            self.insert_more(i);
         }
     }
 
@@ -225,8 +320,8 @@ bitflags::bitflags! {
 /// The mutable frame state the dataflow pushes through the stub.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State {
-    pub(crate) std: TyVec,
-    pub(crate) locals: TyVec,
+    pub(crate) std: StdTys,
+    pub(crate) locals: Locals,
     /// Index into the checker's signature table.
     pub(crate) out: Option<u32>,
     pub(crate) outputs_set: Bits,
@@ -249,8 +344,8 @@ pub(crate) enum Conflict {
 impl State {
     pub(crate) fn entry(std_places: u32) -> State {
         State {
-            std: TyVec::filled(Ty::of(Type::Pint), std_places as usize),
-            locals: TyVec::filled(Ty::UNDEF, 0),
+            std: StdTys::filled(Ty::of(Type::Pint), std_places),
+            locals: Locals::default(),
             out: None,
             outputs_set: Bits::default(),
             m2n: M2nState::None,

@@ -22,6 +22,10 @@ use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
 pub(crate) type R<T> = Result<T, CodegenError>;
 
+/// Registers to store or load at frame offsets ([`Emitter::accesses`]),
+/// inline: a prologue saves a handful.
+pub(crate) type Accesses = smallvec::SmallVec<[(Reg, i64); 16]>;
+
 /// Address scratch registers.
 pub(crate) const X16: u8 = 16;
 pub(crate) const X17: u8 = 17;
@@ -126,19 +130,30 @@ pub(crate) struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    pub(crate) fn new(stub: &'a CheckedStub, env: &'a HostEnv) -> R<Emitter<'a>> {
-        let plan = FramePlan::new(stub, &DESC, env)?;
-        let scratch: Vec<u8> = plan.scratch_gp.iter().map(|r| r.num).collect();
-        if scratch.len() < 4 || !scratch.contains(&X16) || !scratch.contains(&X17) {
+    // Inlined into `compile_with`, so the emitter is built in place rather
+    // than copied out of a `Result`.
+    #[inline]
+    pub(crate) fn new(
+        stub: &'a CheckedStub,
+        env: &'a HostEnv,
+        plan: &'a FramePlan<'a>,
+    ) -> R<Emitter<'a>> {
+        let scratch = &plan.scratch_gp;
+        let has = |n: u8| scratch.iter().any(|r| r.num == n);
+        let mut others = scratch
+            .iter()
+            .map(|r| r.num)
+            .filter(|&r| r != X16 && r != X17);
+        let (Some(v0), Some(v1)) = (others.next(), others.next()) else {
+            return Err(CodegenError::OutOfRegisters {
+                what: "AArch64 scratch registers (x14-x17 must stay free)",
+            });
+        };
+        if scratch.len() < 4 || !has(X16) || !has(X17) {
             return Err(CodegenError::OutOfRegisters {
                 what: "AArch64 scratch registers (x14-x17 must stay free)",
             });
         }
-        let others: Vec<u8> = scratch
-            .iter()
-            .copied()
-            .filter(|r| *r != X16 && *r != X17)
-            .collect();
         let f0 = plan
             .scratch_fp
             .first()
@@ -150,10 +165,10 @@ impl<'a> Emitter<'a> {
             .map(|r| r.num)
             .ok_or(CodegenError::Internal("fp scratch"))?;
         Ok(Emitter {
-            ops: Asm::new(0),
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
             st: EmitState::new(stub, plan, env),
-            v0: others[0],
-            v1: others[1],
+            v0,
+            v1,
             f0,
             f1,
             ext_fold: None,
@@ -444,8 +459,11 @@ impl<'a> Emitter<'a> {
     /// where two of one class have neighbouring slots: the prologue's and
     /// epilogue's saves, the M2N frame's fields, argument saves. A general
     /// register 31 stored is xzr.
-    pub(crate) fn accesses(&mut self, load: bool, base: u8, mut list: Vec<(Reg, i64)>) {
-        list.sort_by_key(|&(_, off)| off);
+    pub(crate) fn accesses(&mut self, load: bool, base: u8, list: &mut [(Reg, i64)]) {
+        // Lists usually come in slot order already: skip the sort then.
+        if !list.is_sorted_by_key(|&(_, off)| off) {
+            list.sort_by_key(|&(_, off)| off);
+        }
         let mut k = 0;
         while let Some(&(r, off)) = list.get(k) {
             if let Some(&(r2, off2)) = list.get(k + 1)
@@ -599,9 +617,9 @@ impl<'a> Emitter<'a> {
         } else {
             self.add_imm(SP, SP, -body, X17);
         }
-        let plan = &self.st.plan;
+        let plan = self.st.plan;
         let homes = plan.inputs.iter().zip(&plan.input_homes);
-        let saves: Vec<(Reg, i64)> = plan
+        let mut saves: Accesses = plan
             .saved
             .iter()
             .chain(&plan.arbitrary_saves)
@@ -611,7 +629,7 @@ impl<'a> Emitter<'a> {
                 _ => None,
             }))
             .collect();
-        self.accesses(false, SP, saves);
+        self.accesses(false, SP, &mut saves);
         let at = self.ops.offset().0;
         self.st.note_unwind(at, FrameState::Saved);
         self.st.framed = true;
@@ -623,7 +641,7 @@ impl<'a> Emitter<'a> {
         if !self.st.framed {
             return;
         }
-        let restores: Vec<(Reg, i64)> = self
+        let mut restores: Accesses = self
             .st
             .plan
             .saved
@@ -631,7 +649,7 @@ impl<'a> Emitter<'a> {
             .filter(|(r, _)| !keep.contains(r))
             .map(|&(r, slot)| (r, slot as i64))
             .collect();
-        self.accesses(true, SP, restores);
+        self.accesses(true, SP, &mut restores);
         let ops = &mut self.ops;
         dynasm!(ops ; .arch aarch64 ; mov sp, x29 ; ldp x29, x30, [sp], 16);
         let at = ops.offset().0;
@@ -648,10 +666,10 @@ impl<'a> Emitter<'a> {
         set_args: impl FnOnce(&mut Self) -> R<()>,
         after: impl FnOnce(&mut Self) -> R<()>,
     ) -> R<()> {
-        let saves: Vec<(Reg, i64)> = (self.st.plan.helper_saves.iter())
+        let mut saves: Accesses = (self.st.plan.helper_saves.iter())
             .map(|&(r, slot)| (r, slot as i64))
             .collect();
-        self.accesses(false, SP, saves.clone());
+        self.accesses(false, SP, &mut saves);
         set_args(self)?;
         self.mov_imm(X16, function as i64);
         {
@@ -659,7 +677,7 @@ impl<'a> Emitter<'a> {
             dynasm!(ops ; .arch aarch64 ; blr x16);
         }
         after(self)?;
-        self.accesses(true, SP, saves);
+        self.accesses(true, SP, &mut saves);
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 //! says the CPU has LSE.
 
 use crate::abi::DESC;
-use crate::emit::{AMem, Acc, Emitter, R, SP, Val, X16, X17, XZR, imm_bits};
+use crate::emit::{AMem, Acc, Accesses, Emitter, R, SP, Val, X16, X17, XZR, imm_bits};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -17,6 +17,7 @@ use lil_codegen::moves::{Move, sequentialize};
 use lil_codegen::plan::Loc;
 use lil_codegen::{ArgLoc, CodegenError, Reg, RegClass};
 use lil_syntax::*;
+use smallvec::SmallVec;
 
 /// Evaluate a predicate on two immediates at a width (constant folding).
 pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
@@ -538,18 +539,20 @@ impl Emitter<'_> {
         let Some(j) = self.st.next_in_line(self.st.i) else {
             return Ok(false);
         };
+        // The stub outlives the emitter: no need to clone the instruction.
+        let stub = self.st.stub;
         let InstKind::Ld {
             dst: dst2,
             addr: a2,
             ext: None,
-        } = self.st.stub.stub().body[j].kind.clone()
+        } = &stub.stub().body[j].kind
         else {
             return Ok(false);
         };
         if ext.is_some() {
             return Ok(false);
         }
-        let Some((base, lo, first_low)) = self.neighbour(a, j, &a2)? else {
+        let Some((base, lo, first_low)) = self.neighbour(a, j, a2)? else {
             return Ok(false);
         };
         let class = RegClass::of(a.ty);
@@ -572,20 +575,21 @@ impl Emitter<'_> {
         let Some(j) = self.st.next_in_line(self.st.i) else {
             return Ok(false);
         };
+        let stub = self.st.stub;
         let InstKind::St {
             addr: a2,
             src: src2,
-        } = self.st.stub.stub().body[j].kind.clone()
+        } = &stub.stub().body[j].kind
         else {
             return Ok(false);
         };
-        let Some((base, lo, first_low)) = self.neighbour(a, j, &a2)? else {
+        let Some((base, lo, first_low)) = self.neighbour(a, j, a2)? else {
             return Ok(false);
         };
         let class = RegClass::of(a.ty);
         let (v0, v1, f0, f1) = (self.v0, self.v1, self.f0, self.f1);
         let r1 = self.value_reg(src, class, v0, f0)?;
-        let r2 = self.at_inst(j, |e| e.value_reg(&src2, class, v1, f1))?;
+        let r2 = self.at_inst(j, |e| e.value_reg(src2, class, v1, f1))?;
         let (x, y) = if first_low { (r1, r2) } else { (r2, r1) };
         self.pair(false, class, x, y, base, lo);
         self.st.absorb(j);
@@ -964,11 +968,9 @@ impl Emitter<'_> {
         let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
             return Err(CodegenError::Internal("in2out in an arbitrary stub"));
         };
-        let params = sig.params.clone();
-        let cc = self.st.env.convention(&DESC, callee_cc).clone();
-        let (outs, _) = cc.locate(&params);
-        let mut moves = Vec::with_capacity(params.len());
-        for (k, (ty, out)) in params.iter().zip(outs).enumerate() {
+        let cc = self.st.env.convention(&DESC, callee_cc);
+        let mut moves: SmallVec<[Move; 8]> = SmallVec::new();
+        for (k, (ty, out)) in sig.params.iter().zip(cc.arg_locs(&sig.params)).enumerate() {
             let src = self.st.plan.input(k as u32, self.st.framed)?;
             let dst = match out {
                 ArgLoc::Reg(r) => Loc::Reg(r),
@@ -983,7 +985,6 @@ impl Emitter<'_> {
         let sig = self
             .ctx()?
             .out()
-            .cloned()
             .ok_or(CodegenError::Internal("call without out"))?;
         let v = self.operand_val(target)?;
         let t = self.in_reg_nz(v, X16);
@@ -1008,16 +1009,16 @@ impl Emitter<'_> {
         if !self.st.framed {
             return Ok(());
         }
-        let plan = &self.st.plan;
+        let plan = self.st.plan;
         let homes = plan.inputs.iter().zip(&plan.input_homes);
-        let restores: Vec<(Reg, i64)> = (plan.arbitrary_saves.iter())
+        let mut restores: Accesses = (plan.arbitrary_saves.iter())
             .map(|&(r, slot)| (r, slot as i64))
             .chain(homes.filter_map(|(arrival, home)| match (arrival, home) {
                 (ArgLoc::Reg(r), Some(slot)) => Some((*r, *slot as i64)),
                 _ => None,
             }))
             .collect();
-        self.accesses(true, SP, restores);
+        self.accesses(true, SP, &mut restores);
         Ok(())
     }
 
@@ -1034,7 +1035,7 @@ impl Emitter<'_> {
         // A target in a register the restores and the epilogue below leave
         // alone is branched to directly; otherwise it goes through x16
         // (neither an argument register nor a standard place).
-        let plan = &self.st.plan;
+        let plan = self.st.plan;
         let survives = |r: u8| {
             let reg = Reg::gp(r);
             let restored = plan.saved.iter().any(|(s, _)| *s == reg)
@@ -1052,7 +1053,7 @@ impl Emitter<'_> {
         };
         self.restore_arguments()?;
         let nstd = self.ctx()?.num_std_places();
-        let keep: Vec<Reg> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
+        let keep: SmallVec<[Reg; 4]> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
         self.epilogue(&keep);
         let ops = &mut self.ops;
         dynasm!(ops ; .arch aarch64 ; br X(target));
@@ -1088,7 +1089,7 @@ impl Emitter<'_> {
             None => Val::Imm(0),
         };
         let t = self.in_reg(ft, v1);
-        let mut fields = vec![
+        let mut fields: Accesses = smallvec::smallvec![
             (Reg::gp(m), f + m2n::METHOD as i64),
             (Reg::gp(t), f + m2n::FRAME_TYPE as i64),
         ];
@@ -1096,15 +1097,15 @@ impl Emitter<'_> {
         if !lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i) {
             fields.push((Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64));
         }
-        self.accesses(false, SP, fields);
+        self.accesses(false, SP, &mut fields);
         // The caller's frame pointer and return address (the frame record),
         // and its stack pointer (the CFA).
-        self.accesses(true, 29, vec![(Reg::gp(v0), 0), (Reg::gp(v1), 8)]);
+        self.accesses(true, 29, &mut [(Reg::gp(v0), 0), (Reg::gp(v1), 8)]);
         self.add_imm(X16, 29, 16, X17);
         self.accesses(
             false,
             SP,
-            vec![
+            &mut [
                 (Reg::gp(v1), f + m2n::RETURN_ADDRESS as i64),
                 (Reg::gp(X16), f + m2n::CALLER_SP as i64),
                 (Reg::gp(v0), f + m2n::CALLER_FP as i64),
@@ -1113,8 +1114,8 @@ impl Emitter<'_> {
         // The caller's callee-saved registers: the prologue saved the ones
         // this stub uses straight into their slots here (or elsewhere, to
         // copy from); the others are still in the register.
-        let direct = self.m2n_saved(DESC.m2n_saved_gp, m2n::SAVED_GP, Reg::gp)?;
-        self.accesses(false, SP, direct);
+        let mut direct = self.m2n_saved(DESC.m2n_saved_gp, m2n::SAVED_GP, Reg::gp)?;
+        self.accesses(false, SP, &mut direct);
         // Link: frame.prev = *head; frame.link = head; *head = frame.
         self.thread_pointer(v0)?;
         let list = self.st.env.m2n_list_offset as i64;
@@ -1124,7 +1125,7 @@ impl Emitter<'_> {
         self.accesses(
             false,
             SP,
-            vec![
+            &mut [
                 (Reg::gp(v1), f + m2n::PREV as i64),
                 (Reg::gp(v0), f + m2n::LINK as i64),
             ],
@@ -1137,9 +1138,9 @@ impl Emitter<'_> {
     /// The M2N slots (from `first`) of the callee-saved registers `regs`
     /// that still hold the caller's value, each with its register; those
     /// the prologue saved elsewhere are copied here on the way.
-    fn m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<Vec<(Reg, i64)>> {
+    fn m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<Accesses> {
         let f = self.m2n_offset()?;
-        let mut direct = Vec::new();
+        let mut direct = Accesses::new();
         for (idx, &n) in regs.iter().enumerate() {
             let at = f + first + 8 * idx as i32;
             match self.st.plan.saved.iter().find(|(r, _)| *r == reg(n)) {
@@ -1165,8 +1166,8 @@ impl Emitter<'_> {
 
     /// Record the caller's callee-saved floating-point registers (d8–d15).
     fn m2n_save_all(&mut self) -> R<()> {
-        let direct = self.m2n_saved(DESC.m2n_saved_fp, m2n::SAVED_FP, Reg::fp)?;
-        self.accesses(false, SP, direct);
+        let mut direct = self.m2n_saved(DESC.m2n_saved_fp, m2n::SAVED_FP, Reg::fp)?;
+        self.accesses(false, SP, &mut direct);
         Ok(())
     }
 
@@ -1174,13 +1175,12 @@ impl Emitter<'_> {
         let f = self.m2n_offset()? as i64;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
         let hooks = self.st.env.m2n_hooks;
-        let calls: Vec<u64> = [
+        let calls = [
             hooks.free_handles.filter(|_| handles),
             hooks.pending_exception,
         ]
         .into_iter()
-        .flatten()
-        .collect();
+        .flatten();
         for function in calls {
             self.helper_call(
                 function,
@@ -1196,7 +1196,7 @@ impl Emitter<'_> {
         self.accesses(
             true,
             SP,
-            vec![
+            &mut [
                 (Reg::gp(v1), f + m2n::PREV as i64),
                 (Reg::gp(v0), f + m2n::LINK as i64),
             ],

@@ -46,7 +46,8 @@ impl Backend for Arm64Backend {
         env: &HostEnv,
         options: &CompileOptions,
     ) -> Result<CompiledStub, CodegenError> {
-        let mut e = emit::Emitter::new(stub, env)?;
+        let plan = lil_codegen::FramePlan::new(stub, &abi::DESC, env)?;
+        let mut e = emit::Emitter::new(stub, env, &plan)?;
         e.st.options = *options;
         let (source_map, data_start) = lil_codegen::drive::run(&mut e)?;
         let mut unwind = std::mem::take(&mut e.st.unwind);

@@ -111,8 +111,14 @@ pub(crate) struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    pub(crate) fn new(stub: &'a CheckedStub, env: &'a HostEnv) -> R<Emitter<'a>> {
-        let plan = FramePlan::new(stub, &DESC, env)?;
+    // Inlined into `compile_with`, so the emitter is built in place rather
+    // than copied out of a `Result`.
+    #[inline]
+    pub(crate) fn new(
+        stub: &'a CheckedStub,
+        env: &'a HostEnv,
+        plan: &'a FramePlan<'a>,
+    ) -> R<Emitter<'a>> {
         let s0 = plan
             .scratch_gp
             .first()
@@ -129,7 +135,7 @@ impl<'a> Emitter<'a> {
             .map(|r| r.num)
             .ok_or(CodegenError::Internal("no fp scratch"))?;
         Ok(Emitter {
-            ops: Asm::new(0),
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
             st: EmitState::new(stub, plan, env),
             s0,
             s1,
@@ -403,28 +409,13 @@ impl<'a> Emitter<'a> {
         } else {
             dynasm!(ops ; .arch x64 ; sub rsp, DWORD body);
         }
-        let saves: Vec<(Reg, i32)> = self
-            .st
-            .plan
-            .saved
-            .iter()
-            .copied()
-            .chain(self.st.plan.arbitrary_saves.iter().copied())
-            .collect();
-        for (r, slot) in saves {
+        let plan = self.st.plan;
+        for &(r, slot) in plan.saved.iter().chain(&plan.arbitrary_saves) {
             self.save_reg(r, slot);
         }
-        let homes: Vec<(ArgLoc, Option<i32>)> = self
-            .st
-            .plan
-            .inputs
-            .iter()
-            .copied()
-            .zip(self.st.plan.input_homes.iter().copied())
-            .collect();
-        for (arrival, home) in homes {
+        for (arrival, home) in plan.inputs.iter().zip(&plan.input_homes) {
             if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
-                self.save_reg(r, slot);
+                self.save_reg(*r, *slot);
             }
         }
         let at = self.ops.offset().0;
@@ -454,8 +445,7 @@ impl<'a> Emitter<'a> {
         if !self.st.framed {
             return;
         }
-        for k in 0..self.st.plan.saved.len() {
-            let (r, slot) = self.st.plan.saved[k];
+        for &(r, slot) in &self.st.plan.saved {
             if !keep.contains(&r) {
                 self.restore_reg(r, slot);
             }
@@ -479,15 +469,15 @@ impl<'a> Emitter<'a> {
         set_args: impl FnOnce(&mut Self) -> R<()>,
         after: impl FnOnce(&mut Self) -> R<()>,
     ) -> R<()> {
-        let saves = self.st.plan.helper_saves.clone();
-        for (r, slot) in &saves {
+        let saves = &self.st.plan.helper_saves;
+        for (r, slot) in saves {
             self.save_reg(*r, *slot);
         }
         set_args(self)?;
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; mov rax, QWORD function as i64 ; call rax);
         after(self)?;
-        for (r, slot) in &saves {
+        for (r, slot) in saves {
             self.restore_reg(*r, *slot);
         }
         Ok(())

@@ -14,6 +14,7 @@ use lil_codegen::moves::{Move, sequentialize};
 use lil_codegen::plan::Loc;
 use lil_codegen::{ArgLoc, CodegenError, Reg, RegClass};
 use lil_syntax::*;
+use smallvec::SmallVec;
 
 /// x86 condition for a predicate.
 #[derive(Clone, Copy)]
@@ -827,11 +828,9 @@ impl Emitter<'_> {
         let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
             return Err(CodegenError::Internal("in2out in an arbitrary stub"));
         };
-        let params = sig.params.clone();
-        let cc = self.st.env.convention(&DESC, callee_cc).clone();
-        let (outs, _) = cc.locate(&params);
-        let mut moves = Vec::with_capacity(params.len());
-        for (k, (ty, out)) in params.iter().zip(outs).enumerate() {
+        let cc = self.st.env.convention(&DESC, callee_cc);
+        let mut moves: SmallVec<[Move; 8]> = SmallVec::new();
+        for (k, (ty, out)) in sig.params.iter().zip(cc.arg_locs(&sig.params)).enumerate() {
             let src = self.st.plan.input(k as u32, self.st.framed)?;
             let dst = match out {
                 ArgLoc::Reg(r) => Loc::Reg(r),
@@ -846,7 +845,6 @@ impl Emitter<'_> {
         let sig = self
             .ctx()?
             .out()
-            .cloned()
             .ok_or(CodegenError::Internal("call without out"))?;
         let v = self.operand_val(target)?;
         let s0 = self.s0;
@@ -875,20 +873,13 @@ impl Emitter<'_> {
         if !self.st.framed {
             return Ok(());
         }
-        for (r, slot) in self.st.plan.arbitrary_saves.clone() {
+        let plan = self.st.plan;
+        for &(r, slot) in &plan.arbitrary_saves {
             self.restore_reg(r, slot);
         }
-        let homes: Vec<(ArgLoc, Option<i32>)> = self
-            .st
-            .plan
-            .inputs
-            .iter()
-            .copied()
-            .zip(self.st.plan.input_homes.iter().copied())
-            .collect();
-        for (arrival, home) in homes {
+        for (arrival, home) in plan.inputs.iter().zip(&plan.input_homes) {
             if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
-                self.restore_reg(r, slot);
+                self.restore_reg(*r, *slot);
             }
         }
         Ok(())
@@ -932,7 +923,7 @@ impl Emitter<'_> {
         };
         self.restore_arguments()?;
         let nstd = self.ctx()?.num_std_places();
-        let keep: Vec<Reg> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
+        let keep: SmallVec<[Reg; 4]> = (0..nstd).filter_map(|k| DESC.std_place(k)).collect();
         self.epilogue(&keep);
         let ops = &mut self.ops;
         dynasm!(ops ; .arch x64 ; jmp Rq(target));
@@ -1037,13 +1028,12 @@ impl Emitter<'_> {
         let f = self.m2n_offset()?;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
         let hooks = self.st.env.m2n_hooks;
-        let calls: Vec<u64> = [
+        let calls = [
             hooks.free_handles.filter(|_| handles),
             hooks.pending_exception,
         ]
         .into_iter()
-        .flatten()
-        .collect();
+        .flatten();
         let fm = |off: i32| Mem::Base {
             base: RSP,
             disp: f + off,

@@ -5,7 +5,7 @@
 //! ISA-specific pieces through [`IsaEmitter`].
 //!
 //! Invariant: before each instruction the emitter's `framed` state equals
-//! `plan.framed_before[i]` (or the block's framed-on-entry state at a
+//! `plan.framed_before(i)` (or the block's framed-on-entry state at a
 //! label), so instruction code can address frame slots exactly when the
 //! frame exists.
 
@@ -15,13 +15,15 @@ use crate::{CodegenError, CompileOptions, HostEnv, SourceMapEntry};
 use dynasmrt::DynamicLabel;
 use lil_check::{CheckedStub, Context};
 use lil_syntax::{CallKind, InstKind, LabelId};
+use smallvec::SmallVec;
 
 /// The ISA-independent state of one emission.
 pub struct EmitState<'a> {
     /// The stub being compiled.
     pub stub: &'a CheckedStub,
-    /// Its frame plan.
-    pub plan: FramePlan,
+    /// Its frame plan (borrowed: the plan is large, and a reference lets
+    /// emitters walk its lists while emitting).
+    pub plan: &'a FramePlan<'a>,
     /// The host environment.
     pub env: &'a HostEnv,
     /// How to generate code.
@@ -33,11 +35,20 @@ pub struct EmitState<'a> {
     /// Where the frame state changes (emitters note their prologue and
     /// epilogue steps; the driver notes the state at each instruction).
     pub unwind: UnwindInfo,
-    labels: Vec<Option<DynamicLabel>>,
-    label_inst: Vec<Option<usize>>,
-    edge_stubs: Vec<(DynamicLabel, DynamicLabel)>,
-    strings: Vec<(DynamicLabel, Vec<u8>)>,
-    absorbed: Vec<u32>,
+    /// Per LIL label: its dynasm label once created, and whether its
+    /// block is framed on entry (what a jump to it must set up first).
+    labels: SmallVec<[LabelInfo; 8]>,
+    edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
+    strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
+    /// Instructions emitted with an earlier one, a bit each.
+    absorbed: SmallVec<[u64; 2]>,
+}
+
+/// What the driver keeps per LIL label.
+#[derive(Clone, Copy, Default)]
+struct LabelInfo {
+    label: Option<DynamicLabel>,
+    framed_in: bool,
 }
 
 /// What an emitter provides to the driver.
@@ -62,17 +73,34 @@ pub trait IsaEmitter<'a> {
 
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`.
-    pub fn new(stub: &'a CheckedStub, plan: FramePlan, env: &'a HostEnv) -> EmitState<'a> {
+    #[inline]
+    pub fn new(stub: &'a CheckedStub, plan: &'a FramePlan<'a>, env: &'a HostEnv) -> EmitState<'a> {
         let s = stub.stub();
-        let mut label_inst = vec![None; s.labels.len()];
+        // A label's block is the one of its first declaration.
+        let mut labels: SmallVec<[LabelInfo; 8]> =
+            smallvec::smallvec![LabelInfo::default(); s.labels.len()];
+        let mut seen: SmallVec<[u64; 2]> = smallvec::smallvec![0; s.labels.len().div_ceil(64)];
         for (i, inst) in s.body.iter().enumerate() {
             if let InstKind::Label(l) = inst.kind
-                && let Some(slot) = label_inst.get_mut(l.id.index())
-                && slot.is_none()
+                && let Some(info) = labels.get_mut(l.id.index())
             {
-                *slot = Some(i);
+                let (w, bit) = (l.id.index() / 64, 1 << (l.id.index() % 64));
+                if seen[w] & bit == 0 {
+                    seen[w] |= bit;
+                    info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
+                }
             }
         }
+        let absorbed = smallvec::smallvec![0; s.body.len().div_ceil(64)];
+        // Each prologue and epilogue notes a few frame states.
+        let unwind = UnwindInfo {
+            rows: if plan.has_frame() {
+                Vec::with_capacity(16)
+            } else {
+                Vec::new()
+            },
+            saved: Vec::new(),
+        };
         EmitState {
             stub,
             plan,
@@ -80,12 +108,11 @@ impl<'a> EmitState<'a> {
             options: CompileOptions::default(),
             framed: false,
             i: 0,
-            unwind: UnwindInfo::default(),
-            labels: vec![None; s.labels.len()],
-            label_inst,
-            edge_stubs: Vec::new(),
-            strings: Vec::new(),
-            absorbed: Vec::new(),
+            unwind,
+            labels,
+            edge_stubs: SmallVec::new(),
+            strings: SmallVec::new(),
+            absorbed,
         }
     }
 
@@ -97,23 +124,28 @@ impl<'a> EmitState<'a> {
         let j = i + 1;
         let body = &self.stub.stub().body;
         let joins = matches!(body.get(j)?.kind, InstKind::Label(_));
-        let prologue_between = self.plan.requires_frame[j] && !self.plan.framed_before[j];
+        let prologue_between = self.plan.requires_frame(j) && !self.plan.framed_before(j);
         (self.stub.is_reachable(j)
             && !joins
             && !prologue_between
-            && self.plan.block_of[j] == self.plan.block_of[i])
-            .then_some(j)
+            && self.stub.block_of(j) == self.stub.block_of(i))
+        .then_some(j)
     }
 
     /// Note that instruction `j`'s code has been emitted with an earlier
     /// instruction's: when its turn comes it emits nothing.
     pub fn absorb(&mut self, j: usize) {
-        self.absorbed.push(j as u32);
+        if let Some(w) = self.absorbed.get_mut(j / 64) {
+            *w |= 1 << (j % 64);
+        }
     }
 
     /// Whether instruction `i` was emitted with an earlier one.
+    #[inline]
     pub fn is_absorbed(&self, i: usize) -> bool {
-        self.absorbed.contains(&(i as u32))
+        self.absorbed
+            .get(i / 64)
+            .is_some_and(|w| w >> (i % 64) & 1 == 1)
     }
 
     /// The context before the current instruction.
@@ -124,6 +156,7 @@ impl<'a> EmitState<'a> {
     }
 
     /// Note that the code from `offset` on is in frame state `state`.
+    #[inline]
     pub fn note_unwind(&mut self, offset: usize, state: FrameState) {
         self.unwind.note(offset as u32, state);
     }
@@ -134,14 +167,22 @@ impl<'a> EmitState<'a> {
     }
 }
 
+/// Bytes to reserve for the code of `stub`: a generous estimate (both
+/// ISAs average well under 16 bytes per LIL instruction, plus prologues
+/// and edge stubs), so that the assembler's buffer is allocated once
+/// instead of growing (and being copied) as code is emitted.
+pub fn code_capacity(stub: &CheckedStub) -> usize {
+    64 + 16 * stub.stub().body.len()
+}
+
 /// The label of a LIL label (created on first use).
 pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
-    if let Some(Some(l)) = e.state().labels.get(id.index()) {
+    if let Some(LabelInfo { label: Some(l), .. }) = e.state().labels.get(id.index()) {
         return *l;
     }
     let l = e.new_label();
-    if let Some(slot) = e.state().labels.get_mut(id.index()) {
-        *slot = Some(l);
+    if let Some(info) = e.state().labels.get_mut(id.index()) {
+        info.label = Some(l);
     }
     l
 }
@@ -152,11 +193,8 @@ pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicL
 pub fn jump_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
     let target = label(e, id);
     let st = e.state();
-    let Some(Some(inst)) = st.label_inst.get(id.index()).copied() else {
-        return target;
-    };
-    let b = st.plan.block_of[inst] as usize;
-    if !st.framed && st.plan.block_framed_in[b] {
+    let framed_in = st.labels.get(id.index()).is_some_and(|info| info.framed_in);
+    if !st.framed && framed_in {
         let stub_label = e.new_label();
         e.state().edge_stubs.push((stub_label, target));
         stub_label
@@ -199,16 +237,15 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
             // Fall-through into a block that is framed on entry, from
             // unframed code: set the frame up on this edge only.
             let st = e.state();
-            let b = st.plan.block_of[i] as usize;
-            let framed_in = st.plan.block_framed_in[b];
+            let framed_in = st.plan.block_framed_in(stub.block_of(i) as usize);
             if framed_in && !st.framed && falls_into(stub, i) {
                 e.prologue()?;
             }
             e.state().framed = framed_in;
         } else {
             let st = e.state();
-            st.framed = st.plan.framed_before[i];
-            if st.plan.requires_frame[i] && !st.framed {
+            st.framed = st.plan.framed_before(i);
+            if st.plan.requires_frame(i) && !st.framed {
                 e.prologue()?;
             }
         }

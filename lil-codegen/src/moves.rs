@@ -7,6 +7,7 @@
 use crate::plan::Loc;
 use crate::target::{Reg, RegClass};
 use lil_syntax::Type;
+use smallvec::SmallVec;
 
 /// One copy of a value of type `ty`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,9 +23,11 @@ pub struct Move {
 /// Order `moves` into a sequence of plain copies with the same effect.
 /// `scratch` gives a register of each class that is not a source or
 /// destination of any move.
-pub fn sequentialize(moves: &[Move], scratch: impl Fn(RegClass) -> Reg) -> Vec<Move> {
-    let mut pending: Vec<Move> = moves.iter().copied().filter(|m| m.dst != m.src).collect();
-    let mut out = Vec::with_capacity(pending.len() + 1);
+/// Both lists are inline for the usual handful of arguments.
+pub fn sequentialize(moves: &[Move], scratch: impl Fn(RegClass) -> Reg) -> SmallVec<[Move; 8]> {
+    let mut pending: SmallVec<[Move; 8]> =
+        moves.iter().copied().filter(|m| m.dst != m.src).collect();
+    let mut out = SmallVec::with_capacity(pending.len() + 1);
     while !pending.is_empty() {
         // A move whose destination no other pending move still reads.
         let ready = (0..pending.len()).find(|&i| {

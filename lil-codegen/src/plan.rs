@@ -23,6 +23,7 @@ use crate::m2n;
 use crate::target::{ArgLoc, CallingConvention, Reg, RegClass, TargetDesc};
 use lil_check::{CheckedStub, Clobbers};
 use lil_syntax::{CallKind, EntrySignature, InstKind, Operand, OperandKind, Span, Type, Var};
+use smallvec::SmallVec;
 
 /// Frames of this many bytes or more are set up page by page, touching
 /// each page from the top down (stack probes), so that a large `alloc`
@@ -43,35 +44,122 @@ pub enum Loc {
     Incoming(i32),
 }
 
+/// Registers with their frame slots (saves and restores), inline for the
+/// handful a stub has: the plan is built for every compilation, and a heap
+/// allocation costs more than most of the planning.
+pub type RegSlots = SmallVec<[(Reg, i32); 8]>;
+
+/// A set of registers: one bit per register number of each class (every
+/// `u8`, so a host convention naming odd registers cannot overflow it).
+/// `contains` is a bit test where the lists it replaces were scans.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RegSet([[u64; 4]; 2]);
+
+impl RegSet {
+    fn word(&self, r: Reg) -> (usize, usize, u64) {
+        let class = match r.class {
+            RegClass::General => 0,
+            RegClass::Float => 1,
+        };
+        (class, r.num as usize / 64, 1 << (r.num % 64))
+    }
+
+    fn contains(&self, r: Reg) -> bool {
+        let (c, w, bit) = self.word(r);
+        self.0[c][w] & bit != 0
+    }
+
+    /// Adds `r`; false if it was already there.
+    fn insert(&mut self, r: Reg) -> bool {
+        let (c, w, bit) = self.word(r);
+        let new = self.0[c][w] & bit == 0;
+        self.0[c][w] |= bit;
+        new
+    }
+}
+
+/// Registers in the order they were taken, with a set for membership
+/// tests: the order decides the helper-save slots, so it must be kept.
+#[derive(Default)]
+struct Occupied {
+    order: SmallVec<[Reg; 32]>,
+    set: RegSet,
+}
+
+impl Occupied {
+    fn contains(&self, r: Reg) -> bool {
+        self.set.contains(r)
+    }
+
+    fn push_unique(&mut self, r: Reg) {
+        if self.set.insert(r) {
+            self.order.push(r);
+        }
+    }
+}
+
+/// One bit per instruction or block, inline for stubs of up to 128.
+#[derive(Clone, Debug, Default)]
+pub struct BitSet(SmallVec<[u64; 2]>);
+
+impl BitSet {
+    fn new(len: usize) -> BitSet {
+        BitSet(smallvec::smallvec![0; len.div_ceil(64)])
+    }
+
+    /// Whether `i` is in the set (false past the end).
+    #[inline]
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+    }
+
+    fn insert(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+
+    fn fill(&mut self, len: usize) {
+        for (k, w) in self.0.iter_mut().enumerate() {
+            let bits = len.saturating_sub(k * 64).min(64);
+            *w = if bits == 64 { !0 } else { (1 << bits) - 1 };
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
+}
+
 /// Everything an emitter needs to know about where things are.
 #[derive(Clone, Debug)]
-pub struct FramePlan {
+pub struct FramePlan<'a> {
     /// The entry's calling convention.
-    pub entry_cc: CallingConvention,
+    pub entry_cc: &'a CallingConvention,
     /// Where each input arrives (register or incoming stack slot).
-    pub inputs: Vec<ArgLoc>,
+    pub inputs: SmallVec<[ArgLoc; 8]>,
     /// Register inputs also have a home slot in the frame (used once the
     /// frame is set up), because something may clobber argument registers
     /// before an input is read.
-    pub input_homes: Vec<Option<i32>>,
+    pub input_homes: SmallVec<[Option<i32>; 8]>,
     /// `arbitrary` stubs that call save every argument register here and
     /// restore them before `tailcall`.
-    pub arbitrary_saves: Vec<(Reg, i32)>,
+    pub arbitrary_saves: RegSlots,
     /// Location of each local index holding a general-purpose value.
-    pub locals_gp: Vec<Option<Loc>>,
+    pub locals_gp: SmallVec<[Option<Loc>; 8]>,
     /// Location of each local index holding a floating-point value.
-    pub locals_fp: Vec<Option<Loc>>,
+    pub locals_fp: SmallVec<[Option<Loc>; 8]>,
     /// Scratch registers: free inside any one instruction.
-    pub scratch_gp: Vec<Reg>,
+    pub scratch_gp: SmallVec<[Reg; 4]>,
     /// Floating-point scratch registers.
-    pub scratch_fp: Vec<Reg>,
+    pub scratch_fp: SmallVec<[Reg; 2]>,
     /// Callee-saved registers the prologue saves, and their slots (for a
     /// register the M2N frame records, its slot in the M2N frame).
-    pub saved: Vec<(Reg, i32)>,
+    pub saved: RegSlots,
     /// Caller-saved registers holding variables, and the slots where they are
     /// kept while the stub calls a helper of its own (a `ts` function, the
     /// `print` function, `pop_m2n` hooks).
-    pub helper_saves: Vec<(Reg, i32)>,
+    pub helper_saves: RegSlots,
     /// Bytes from the frame base to the CFA (a multiple of 16); 0 when the
     /// stub never sets up a frame.
     pub frame_size: u32,
@@ -81,21 +169,17 @@ pub struct FramePlan {
     pub m2n_offset: Option<i32>,
     /// Bytes of outgoing stack arguments (at the frame base).
     pub out_area: u32,
-    /// Per instruction: whether the frame is set up when it starts.
-    pub framed_before: Vec<bool>,
-    /// Per instruction: whether it needs the frame.
-    pub requires_frame: Vec<bool>,
-    /// Per basic block (in `CheckedStub::basic_blocks` order): framed on entry.
-    pub block_framed_in: Vec<bool>,
-    /// Per basic block: framed on exit.
-    pub block_framed_out: Vec<bool>,
-    /// For each instruction, its basic block.
-    pub block_of: Vec<u32>,
+    /// Instructions before which the frame is set up.
+    framed_before: BitSet,
+    /// Instructions that need the frame.
+    requires_frame: BitSet,
+    /// Basic blocks (in `CheckedStub::blocks` order) framed on entry.
+    block_framed_in: BitSet,
     /// The register holding the thread pointer, if the host pins one.
     pub ts_register: Option<Reg>,
     /// Standard places this stub must save and restore (callee-saved
-    /// registers it writes without having received them).
-    pub std_places_saved: Vec<u32>,
+    /// registers it writes without having received them): bit k for `spK`.
+    pub std_places_saved: u32,
     /// Where `r` lives when it holds a general-purpose value: the entry
     /// convention's result register when nothing else needs that register
     /// while `r` is live (so neither calls nor `ret` move it), else the
@@ -106,7 +190,7 @@ pub struct FramePlan {
     /// Argument registers of an `arbitrary` stub given to scratch values or
     /// locals: the prologue saves them and only `tailcall` restores them,
     /// so in between they are free (the whole stub is then framed).
-    pub borrowed: Vec<Reg>,
+    pub borrowed: SmallVec<[Reg; 8]>,
     /// What may still be read after each instruction.
     pub liveness: Liveness,
     /// Reads of locals holding a known `alloc` address:
@@ -114,44 +198,62 @@ pub struct FramePlan {
     alloc_reads: Vec<(u32, u32, u32)>,
 }
 
-fn push_unique(v: &mut Vec<Reg>, r: Reg) {
-    if !v.contains(&r) {
-        v.push(r);
-    }
-}
-
 fn align_up(x: u32, a: u32) -> u32 {
     x.div_ceil(a) * a
 }
 
-impl FramePlan {
+/// Whether every edge of the control-flow graph goes forward (to a later
+/// block): then one pass in program order (or its reverse, for a backward
+/// analysis) reaches the fixpoint, and the usual second pass that only
+/// confirms it can be skipped. Stubs are mostly such fast-path/slow-path
+/// diamonds.
+fn is_acyclic(stub: &CheckedStub) -> bool {
+    stub.blocks()
+        .iter()
+        .enumerate()
+        .all(|(b, block)| block.succs.into_iter().flatten().all(|s| s as usize > b))
+}
+
+impl<'a> FramePlan<'a> {
     /// Plan the frame of `stub` for `desc`'s target in `env`.
     pub fn new(
         stub: &CheckedStub,
-        desc: &TargetDesc,
-        env: &HostEnv,
-    ) -> Result<FramePlan, CodegenError> {
+        desc: &'a TargetDesc,
+        env: &'a HostEnv,
+    ) -> Result<FramePlan<'a>, CodegenError> {
         let summary = stub.summary();
+        let body = &stub.stub().body;
         let entry = &stub.stub().entry;
-        let entry_cc = env.convention(desc, entry.signature.cc()).clone();
-        let is_gp_callee_saved = |n: u8| {
-            entry_cc.callee_saved_gp.contains(&n) || desc.c_abi.callee_saved_gp.contains(&n)
-        };
+        let entry_cc = env.convention(desc, entry.signature.cc());
+        // Asked for every register taken: one bit test each, not two scans.
+        let mut callee_saved = RegSet::default();
+        for &n in entry_cc
+            .callee_saved_gp
+            .iter()
+            .chain(desc.c_abi.callee_saved_gp.iter())
+        {
+            callee_saved.insert(Reg::gp(n));
+        }
+        for &n in desc.c_abi.callee_saved_fp.iter() {
+            callee_saved.insert(Reg::fp(n));
+        }
+        let is_gp_callee_saved = |n: u8| callee_saved.contains(Reg::gp(n));
+        let acyclic = is_acyclic(stub);
 
         // ---- Registers with a fixed role in this stub.
-        let mut occupied: Vec<Reg> = Vec::new();
-        let (inputs, _) = match &entry.signature {
-            EntrySignature::Typed(sig) => entry_cc.locate(&sig.params),
-            EntrySignature::Arbitrary { .. } => (Vec::new(), 0),
+        let mut occupied = Occupied::default();
+        let inputs: SmallVec<[ArgLoc; 8]> = match &entry.signature {
+            EntrySignature::Typed(sig) => entry_cc.arg_locs(&sig.params).collect(),
+            EntrySignature::Arbitrary { .. } => SmallVec::new(),
         };
         for loc in &inputs {
             if let ArgLoc::Reg(r) = loc {
-                push_unique(&mut occupied, *r);
+                occupied.push_unique(*r);
             }
         }
         let arbitrary = entry.signature.typed().is_none();
-        let alloc_reads = alloc_addresses(stub);
-        let liveness = Liveness::compute(stub, |i, k| {
+        let alloc_reads = alloc_addresses(stub, acyclic);
+        let (liveness, live_across_calls) = Liveness::compute(stub, acyclic, |i, k| {
             alloc_reads
                 .binary_search_by(|&(ri, rk, _)| (ri, rk).cmp(&(i as u32, k)))
                 .is_ok()
@@ -161,7 +263,7 @@ impl FramePlan {
             let cc = env.convention(desc, sig.cc);
             for loc in cc.arg_locs(&sig.params) {
                 match loc {
-                    ArgLoc::Reg(r) => push_unique(&mut occupied, r),
+                    ArgLoc::Reg(r) => occupied.push_unique(r),
                     ArgLoc::Stack(off) => out_area = out_area.max(off + cc.stack_slot),
                 }
             }
@@ -169,52 +271,58 @@ impl FramePlan {
         let nstd = summary.max_std_places.max(summary.entry_std_places);
         for k in 0..nstd {
             if let Some(r) = desc.std_place(k) {
-                push_unique(&mut occupied, r);
+                occupied.push_unique(r);
             }
         }
-        let ret_gp = Reg::gp(entry_cc.gp_ret);
-        let ret_gp = if ret_gp.num != desc.ret_gp
-            && !desc.std_places.contains(&ret_gp.num)
-            && !desc.reserved_gp.contains(&ret_gp.num)
-            && ret_fits(stub, env, desc, &liveness, &inputs, ret_gp)
-        {
-            ret_gp
-        } else {
-            Reg::gp(desc.ret_gp)
+        // `r` in the entry convention's result registers, where they fit
+        // (both candidates are tested in one walk over the body).
+        let gp_candidate = Reg::gp(entry_cc.gp_ret);
+        let gp_candidate = (gp_candidate.num != desc.ret_gp
+            && !desc.std_places.contains(&gp_candidate.num)
+            && !desc.reserved_gp.contains(&gp_candidate.num))
+        .then_some(gp_candidate);
+        let fp_candidate = Reg::fp(entry_cc.fp_ret);
+        let fp_candidate = (fp_candidate.num != desc.ret_fp).then_some(fp_candidate);
+        let [gp_fits, fp_fits] = ret_fits(
+            stub,
+            env,
+            desc,
+            &liveness,
+            &inputs,
+            [gp_candidate, fp_candidate],
+        );
+        let ret_gp = match gp_candidate {
+            Some(r) if gp_fits => r,
+            _ => Reg::gp(desc.ret_gp),
         };
-        let ret_fp = Reg::fp(entry_cc.fp_ret);
-        let ret_fp =
-            if ret_fp.num != desc.ret_fp && ret_fits(stub, env, desc, &liveness, &inputs, ret_fp) {
-                ret_fp
-            } else {
-                Reg::fp(desc.ret_fp)
-            };
+        let ret_fp = match fp_candidate {
+            Some(r) if fp_fits => r,
+            _ => Reg::fp(desc.ret_fp),
+        };
         if summary.ret_general {
-            push_unique(&mut occupied, ret_gp);
+            occupied.push_unique(ret_gp);
         }
         if summary.ret_float {
-            push_unique(&mut occupied, ret_fp);
+            occupied.push_unique(ret_fp);
         }
         // An `arbitrary` stub's argument registers hold its caller's
         // arguments. When the stub calls, the prologue saves them and only
         // `tailcall` puts them back, so the ones no call, standard place or
         // `r` uses can be borrowed in between.
-        let mut borrowable: Vec<Reg> = Vec::new();
+        let mut borrowable: SmallVec<[Reg; 16]> = SmallVec::new();
         if arbitrary {
             let args = entry_cc.gp_args.iter().map(|&n| Reg::gp(n));
             for r in args.chain(entry_cc.fp_args.iter().map(|&n| Reg::fp(n))) {
-                if summary.returning_calls && !occupied.contains(&r) {
+                if summary.returning_calls && !occupied.contains(r) {
                     borrowable.push(r);
                 }
-                push_unique(&mut occupied, r);
+                occupied.push_unique(r);
             }
         }
         // Code before the first frame-needing instruction of the entry block
         // runs with the caller's arguments still in their registers; when
         // that instruction comes first, everything runs framed anyway.
-        let framed_from_entry = stub
-            .stub()
-            .body
+        let framed_from_entry = body
             .iter()
             .find(|inst| {
                 !matches!(
@@ -223,8 +331,8 @@ impl FramePlan {
                 )
             })
             .is_some_and(|inst| needs_frame_by_kind(&inst.kind, env));
-        let mut borrowed: Vec<Reg> = Vec::new();
-        let mut borrow = |class: RegClass, borrowed: &mut Vec<Reg>| -> Option<Reg> {
+        let mut borrowed: SmallVec<[Reg; 8]> = SmallVec::new();
+        let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
             let at = borrowable.iter().position(|r| r.class == class)?;
             let r = borrowable.remove(at);
             borrowed.push(r);
@@ -233,7 +341,7 @@ impl FramePlan {
         let ts_register = match env.thread_pointer {
             ThreadPointer::Register(n) => {
                 let r = Reg::gp(n);
-                let clash = occupied.contains(&r)
+                let clash = occupied.contains(r)
                     || desc.reserved_gp.contains(&n)
                     || desc.std_places.contains(&n)
                     || n == desc.ret_gp
@@ -245,27 +353,27 @@ impl FramePlan {
                         reg: n,
                     });
                 }
-                push_unique(&mut occupied, r);
+                occupied.push_unique(r);
                 Some(r)
             }
             _ => None,
         };
 
         // ---- Scratch registers.
-        let mut saved: Vec<Reg> = Vec::new();
-        let take_free = |pool: &[u8], class: RegClass, occupied: &mut Vec<Reg>| -> Option<Reg> {
+        let mut saved: SmallVec<[Reg; 16]> = SmallVec::new();
+        let take_free = |pool: &[u8], class: RegClass, occupied: &mut Occupied| -> Option<Reg> {
             let r = pool
                 .iter()
                 .map(|&n| Reg { class, num: n })
-                .find(|r| !occupied.contains(r))?;
-            occupied.push(r);
+                .find(|&r| !occupied.contains(r))?;
+            occupied.push_unique(r);
             Some(r)
         };
-        let mut scratch_gp = Vec::new();
+        let mut scratch_gp = SmallVec::new();
         let short = desc
             .scratch_gp
             .iter()
-            .filter(|&&n| !occupied.contains(&Reg::gp(n)))
+            .filter(|&&n| !occupied.contains(Reg::gp(n)))
             .count()
             < desc.scratch_count;
         for _ in 0..desc.scratch_count {
@@ -295,7 +403,7 @@ impl FramePlan {
             }
             scratch_gp.push(r);
         }
-        let mut scratch_fp = Vec::new();
+        let mut scratch_fp = SmallVec::new();
         for _ in 0..2 {
             let r = take_free(desc.scratch_fp, RegClass::Float, &mut occupied).ok_or(
                 CodegenError::OutOfRegisters {
@@ -306,30 +414,15 @@ impl FramePlan {
         }
 
         // ---- Locals.
-        let mut locals_gp = vec![None; summary.max_locals as usize];
-        let mut locals_fp = vec![None; summary.max_locals as usize];
-        let mut spilled: Vec<(RegClass, usize)> = Vec::new();
-        // The checker's liveness by type, refined by ours: a local whose
-        // reads after a call all recompute an `alloc` address need not
-        // survive the call.
-        let mut live_across = vec![false; summary.max_locals as usize];
-        for (i, inst) in stub.stub().body.iter().enumerate() {
-            if stub.is_reachable(i)
-                && matches!(
-                    inst.kind,
-                    InstKind::Call {
-                        kind: CallKind::Call,
-                        ..
-                    }
-                )
-            {
-                for (k, live) in live_across.iter_mut().enumerate() {
-                    *live |= liveness.local_after(i, k as u32);
-                }
-            }
-        }
+        let nlocals = summary.max_locals as usize;
+        let mut locals_gp: SmallVec<[Option<Loc>; 8]> = smallvec::smallvec![None; nlocals];
+        let mut locals_fp: SmallVec<[Option<Loc>; 8]> = smallvec::smallvec![None; nlocals];
+        let mut spilled: SmallVec<[(RegClass, usize); 8]> = SmallVec::new();
         for (k, usage) in summary.locals.iter().enumerate() {
-            let live = live_across.get(k).copied().unwrap_or(true);
+            // The checker's liveness by type, refined by ours: a local whose
+            // reads after a call all recompute an `alloc` address need not
+            // survive the call.
+            let live = k >= nlocals || live_across_calls.local(k as u32);
             for (class, used, crosses) in [
                 (
                     RegClass::General,
@@ -358,11 +451,7 @@ impl FramePlan {
                 };
                 let slot = match reg {
                     Some(r) => {
-                        let callee_saved = match class {
-                            RegClass::General => is_gp_callee_saved(r.num),
-                            RegClass::Float => desc.c_abi.callee_saved_fp.contains(&r.num),
-                        };
-                        if callee_saved {
+                        if callee_saved.contains(r) {
                             saved.push(r);
                         }
                         Some(Loc::Reg(r))
@@ -372,15 +461,18 @@ impl FramePlan {
                         None
                     }
                 };
-                match class {
-                    RegClass::General => locals_gp[k] = slot,
-                    RegClass::Float => locals_fp[k] = slot,
+                let locals = match class {
+                    RegClass::General => &mut locals_gp,
+                    RegClass::Float => &mut locals_fp,
+                };
+                if let Some(l) = locals.get_mut(k) {
+                    *l = slot;
                 }
             }
         }
 
         // ---- Standard places in callee-saved registers written without being received.
-        let mut std_places_saved = Vec::new();
+        let mut std_places_saved = 0u32;
         for k in 0..4u32 {
             if summary.std_places_written & (1 << k) != 0
                 && k >= summary.entry_std_places
@@ -388,7 +480,7 @@ impl FramePlan {
                 && is_gp_callee_saved(r.num)
             {
                 saved.push(r);
-                std_places_saved.push(k);
+                std_places_saved |= 1 << k;
             }
         }
 
@@ -405,27 +497,6 @@ impl FramePlan {
         }
         let homes = summary.reads_inputs && summary.input_reads_after.intersects(clobbers);
 
-        // ---- Helper saves: caller-saved registers holding variables.
-        let helper_call = matches!(env.thread_pointer, ThreadPointer::Call { .. })
-            && (summary.uses_ts || summary.pushes_m2n)
-            || (env.print.is_some() && summary.prints)
-            || (summary.pushes_m2n && clobbers.contains(Clobbers::POP_M2N));
-        let mut helper_regs: Vec<Reg> = Vec::new();
-        if helper_call {
-            for r in &occupied {
-                let caller_saved = match r.class {
-                    RegClass::General => !is_gp_callee_saved(r.num) && !scratch_gp.contains(r),
-                    RegClass::Float => {
-                        !desc.c_abi.callee_saved_fp.contains(&r.num) && !scratch_fp.contains(r)
-                    }
-                };
-                let pinned = Some(*r) == ts_register;
-                if caller_saved && !pinned {
-                    helper_regs.push(*r);
-                }
-            }
-        }
-
         // ---- Frame layout, from the frame base up. The M2N frame comes
         // first, so that when no stack arguments go out its address is the
         // stack pointer itself.
@@ -438,32 +509,46 @@ impl FramePlan {
         } else {
             None
         };
-        let helper_saves: Vec<(Reg, i32)> = helper_regs
-            .iter()
-            .map(|r| {
-                let at = off as i32;
-                off += 8;
-                (*r, at)
-            })
-            .collect();
-        for (class, k) in &spilled {
-            let at = Loc::Frame(off as i32);
-            off += 8;
-            match class {
-                RegClass::General => locals_gp[*k] = Some(at),
-                RegClass::Float => locals_fp[*k] = Some(at),
-            }
-        }
-        let mut input_homes = vec![None; inputs.len()];
-        if homes {
-            for (k, loc) in inputs.iter().enumerate() {
-                if let ArgLoc::Reg(_) = loc {
-                    input_homes[k] = Some(off as i32);
+        // Helper saves: caller-saved registers holding variables.
+        let helper_call = matches!(env.thread_pointer, ThreadPointer::Call { .. })
+            && (summary.uses_ts || summary.pushes_m2n)
+            || (env.print.is_some() && summary.prints)
+            || (summary.pushes_m2n && clobbers.contains(Clobbers::POP_M2N));
+        let mut helper_saves = RegSlots::new();
+        if helper_call {
+            for &r in &occupied.order {
+                let caller_saved = match r.class {
+                    RegClass::General => !callee_saved.contains(r) && !scratch_gp.contains(&r),
+                    RegClass::Float => !callee_saved.contains(r) && !scratch_fp.contains(&r),
+                };
+                let pinned = Some(r) == ts_register;
+                if caller_saved && !pinned {
+                    helper_saves.push((r, off as i32));
                     off += 8;
                 }
             }
         }
-        let mut arbitrary_saves = Vec::new();
+        for &(class, k) in &spilled {
+            let at = Some(Loc::Frame(off as i32));
+            off += 8;
+            let locals = match class {
+                RegClass::General => &mut locals_gp,
+                RegClass::Float => &mut locals_fp,
+            };
+            if let Some(l) = locals.get_mut(k) {
+                *l = at;
+            }
+        }
+        let mut input_homes: SmallVec<[Option<i32>; 8]> = smallvec::smallvec![None; inputs.len()];
+        if homes {
+            for (home, loc) in input_homes.iter_mut().zip(&inputs) {
+                if let ArgLoc::Reg(_) = loc {
+                    *home = Some(off as i32);
+                    off += 8;
+                }
+            }
+        }
+        let mut arbitrary_saves = RegSlots::new();
         if arbitrary && summary.returning_calls {
             for &n in entry_cc.gp_args.iter() {
                 arbitrary_saves.push((Reg::gp(n), off as i32));
@@ -487,14 +572,18 @@ impl FramePlan {
             let idx = list.iter().position(|&n| n == r.num)?;
             Some(f + first + 8 * idx as i32)
         };
-        let saved: Vec<(Reg, i32)> = saved
+        let mut saved_set = RegSet::default();
+        let saved: RegSlots = saved
             .into_iter()
-            .map(|r| match m2n_slot(r) {
-                Some(at) => (r, at),
-                None => {
-                    let at = off as i32;
-                    off += 8;
-                    (r, at)
+            .map(|r| {
+                saved_set.insert(r);
+                match m2n_slot(r) {
+                    Some(at) => (r, at),
+                    None => {
+                        let at = off as i32;
+                        off += 8;
+                        (r, at)
+                    }
                 }
             })
             .collect();
@@ -505,10 +594,9 @@ impl FramePlan {
         let frame_size = off;
 
         // ---- Shrink-wrapping: which instructions need the frame.
-        let body = &stub.stub().body;
         let spilled_or_saved = |loc: Option<Loc>| match loc {
             Some(Loc::Frame(_)) | Some(Loc::Incoming(_)) => true,
-            Some(Loc::Reg(r)) => saved.iter().any(|(s, _)| *s == r),
+            Some(Loc::Reg(r)) => saved_set.contains(r),
             None => false,
         };
         let local_needs = |v: Var| -> bool {
@@ -517,82 +605,87 @@ impl FramePlan {
                     spilled_or_saved(locals_gp.get(k as usize).copied().flatten())
                         || spilled_or_saved(locals_fp.get(k as usize).copied().flatten())
                 }
-                Var::StdPlace(k) => std_places_saved.contains(&k),
+                Var::StdPlace(k) => k < 32 && std_places_saved & (1 << k) != 0,
                 _ => false,
             }
         };
         let operand_needs = |o: &Operand| matches!(o.kind, OperandKind::Var(v) if local_needs(v));
-        let mut requires_frame = vec![false; body.len()];
-        for (i, inst) in body.iter().enumerate() {
-            let needs = match &inst.kind {
-                InstKind::Call { kind, target } => match kind {
-                    CallKind::Call | CallKind::NoReturn => true,
-                    CallKind::Tail => operand_needs(target),
-                },
-                InstKind::Out(_)
-                | InstKind::In2Out { .. }
-                | InstKind::Alloc { .. }
-                | InstKind::PushM2n { .. }
-                | InstKind::PopM2n
-                | InstKind::M2nSaveAll
-                | InstKind::Handles(_) => true,
-                InstKind::Ts { dst } => {
-                    matches!(env.thread_pointer, ThreadPointer::Call { .. }) || local_needs(dst.var)
-                }
-                InstKind::Print { .. } if env.print.is_some() => true,
-                kind => {
-                    let mut any = false;
-                    visit_vars(kind, |v| any |= local_needs(v));
-                    any
-                }
-            };
-            requires_frame[i] = needs;
-        }
+        let mut requires_frame = BitSet::new(body.len());
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
         // So do borrowed argument registers (they are free only once saved).
         let frame_everything =
             scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
         if frame_everything {
-            requires_frame.iter_mut().for_each(|r| *r = true);
+            requires_frame.fill(body.len());
+        } else {
+            for (i, inst) in body.iter().enumerate() {
+                let needs = match &inst.kind {
+                    InstKind::Call { kind, target } => match kind {
+                        CallKind::Call | CallKind::NoReturn => true,
+                        CallKind::Tail => operand_needs(target),
+                    },
+                    InstKind::Out(_)
+                    | InstKind::In2Out { .. }
+                    | InstKind::Alloc { .. }
+                    | InstKind::PushM2n { .. }
+                    | InstKind::PopM2n
+                    | InstKind::M2nSaveAll
+                    | InstKind::Handles(_) => true,
+                    InstKind::Ts { dst } => {
+                        matches!(env.thread_pointer, ThreadPointer::Call { .. })
+                            || local_needs(dst.var)
+                    }
+                    InstKind::Print { .. } if env.print.is_some() => true,
+                    kind => {
+                        let mut any = false;
+                        visit_vars(kind, |v| any |= local_needs(v));
+                        any
+                    }
+                };
+                if needs {
+                    requires_frame.insert(i);
+                }
+            }
         }
 
         // Forward may-analysis over blocks: framed once any path set it up.
+        // The same walk records which instructions run framed.
         let blocks = stub.blocks();
-        let block_of: Vec<u32> = (0..body.len()).map(|i| stub.block_of(i)).collect();
-        let mut framed_in = vec![false; blocks.len()];
-        let mut framed_out = vec![false; blocks.len()];
+        let mut framed_in = BitSet::new(blocks.len());
+        let mut framed_out = BitSet::new(blocks.len());
+        let mut framed_before = BitSet::new(body.len());
         let mut changed = true;
         while changed {
             changed = false;
             for (b, block) in blocks.iter().enumerate() {
-                let out = framed_in[b]
-                    || requires_frame[block.start as usize..block.end as usize]
-                        .iter()
-                        .any(|&r| r);
-                if out != framed_out[b] {
-                    framed_out[b] = out;
+                let mut f = framed_in.contains(b);
+                for i in block.start as usize..block.end as usize {
+                    if f {
+                        framed_before.insert(i);
+                    }
+                    f |= requires_frame.contains(i);
+                }
+                if f && !framed_out.contains(b) {
+                    framed_out.insert(b);
                     changed = true;
                 }
-                if out {
+                if f {
                     for s in block.succs.into_iter().flatten() {
-                        if !framed_in[s as usize] {
-                            framed_in[s as usize] = true;
+                        if !framed_in.contains(s as usize) {
+                            framed_in.insert(s as usize);
                             changed = true;
                         }
                     }
                 }
             }
-        }
-        let mut framed_before = vec![false; body.len()];
-        for (b, block) in blocks.iter().enumerate() {
-            let mut f = framed_in[b];
-            for i in block.start as usize..block.end as usize {
-                framed_before[i] = f;
-                f |= requires_frame[i];
+            // Edges all go forward: every block saw its final framed-on-entry
+            // state before its own turn, so this one pass is the fixpoint.
+            if acyclic {
+                break;
             }
         }
-        let needs_frame = framed_out.iter().any(|&f| f);
+        let needs_frame = !framed_out.is_empty();
 
         Ok(FramePlan {
             entry_cc,
@@ -612,8 +705,6 @@ impl FramePlan {
             framed_before,
             requires_frame,
             block_framed_in: framed_in,
-            block_framed_out: framed_out,
-            block_of,
             ts_register,
             std_places_saved,
             ret_gp,
@@ -622,6 +713,25 @@ impl FramePlan {
             liveness,
             alloc_reads,
         })
+    }
+
+    /// Whether the frame is set up when instruction `i` starts.
+    #[inline]
+    pub fn framed_before(&self, i: usize) -> bool {
+        self.framed_before.contains(i)
+    }
+
+    /// Whether instruction `i` needs the frame.
+    #[inline]
+    pub fn requires_frame(&self, i: usize) -> bool {
+        self.requires_frame.contains(i)
+    }
+
+    /// Whether basic block `b` (in `CheckedStub::blocks` order) is framed
+    /// on entry.
+    #[inline]
+    pub fn block_framed_in(&self, b: usize) -> bool {
+        self.block_framed_in.contains(b)
     }
 
     /// The frame offset of the `alloc` address local `k` holds where
@@ -670,19 +780,21 @@ impl FramePlan {
 
 /// Call `f` on every variable an instruction reads or writes.
 pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
-    let op = |o: &Operand, f: &mut dyn FnMut(Var)| {
+    // Generic helpers, not closures over `dyn FnMut`: the planner calls
+    // this for every instruction, and static calls inline.
+    fn op(o: &Operand, f: &mut impl FnMut(Var)) {
         if let OperandKind::Var(v) = o.kind {
             f(v);
         }
-    };
-    let addr = |a: &lil_syntax::Address, f: &mut dyn FnMut(Var)| {
+    }
+    fn addr(a: &lil_syntax::Address, f: &mut impl FnMut(Var)) {
         if let Some(b) = a.base {
             f(b.var);
         }
         if let Some((i, _)) = a.index {
             f(i.var);
         }
-    };
+    }
     match kind {
         InstKind::Alloc { dst, .. } | InstKind::Ts { dst } => f(dst.var),
         InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
@@ -757,7 +869,24 @@ pub fn stub_span(stub: &CheckedStub) -> Span {
 pub struct Liveness {
     words: usize,
     inputs: u32,
-    after: Vec<u64>,
+    /// `words` words per instruction, inline for small stubs (a stub of 32
+    /// instructions with up to 63 variables).
+    after: SmallVec<[u64; 32]>,
+}
+
+/// The locals live after some returning call, in [`Liveness`]'s bit layout.
+struct LiveAcrossCalls {
+    inputs: u32,
+    bits: SmallVec<[u64; 2]>,
+}
+
+impl LiveAcrossCalls {
+    fn local(&self, k: u32) -> bool {
+        let bit = (1 + self.inputs + k) as usize;
+        self.bits
+            .get(bit / 64)
+            .is_none_or(|w| w >> (bit % 64) & 1 == 1)
+    }
 }
 
 impl Liveness {
@@ -794,7 +923,13 @@ impl Liveness {
         }
     }
 
-    fn compute(stub: &CheckedStub, skip_read: impl Fn(usize, u32) -> bool) -> Liveness {
+    /// Liveness after every instruction, and the locals live after some
+    /// returning call (those need a register a call preserves).
+    fn compute(
+        stub: &CheckedStub,
+        acyclic: bool,
+        skip_read: impl Fn(usize, u32) -> bool,
+    ) -> (Liveness, LiveAcrossCalls) {
         let body = &stub.stub().body;
         let inputs = stub
             .stub()
@@ -807,81 +942,138 @@ impl Liveness {
         let mut live = Liveness {
             words,
             inputs,
-            after: vec![0; body.len() * words],
+            after: smallvec::smallvec![0; body.len() * words],
         };
         let blocks = stub.blocks();
-        let mut live_in = vec![0u64; blocks.len() * words];
-        let mut cur = vec![0u64; words];
-        let set = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] |= 1 << (bit % 64);
-        let clear = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] &= !(1 << (bit % 64));
-        let var_bit = |v: Var| match v {
-            Var::Ret => Some(0),
-            Var::Input(k) if k < inputs => Some(1 + k),
-            Var::Local(k) if k < locals => Some(1 + inputs + k),
-            _ => None,
-        };
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for (b, block) in blocks.iter().enumerate().rev() {
-                cur.iter_mut().for_each(|w| *w = 0);
-                for s in block.succs.into_iter().flatten() {
-                    let s = s as usize * words;
-                    for (w, x) in cur.iter_mut().zip(&live_in[s..s + words]) {
-                        *w |= x;
+        let mut live_in: SmallVec<[u64; 16]> = smallvec::smallvec![0; blocks.len() * words];
+        let mut cur: SmallVec<[u64; 2]> = smallvec::smallvec![0; words];
+        // Plain slices in the loops: indexing a SmallVec checks where its
+        // data lives at every access.
+        let after: &mut [u64] = &mut live.after;
+        let live_in: &mut [u64] = &mut live_in;
+        let cur: &mut [u64] = &mut cur;
+        // Most stubs have fewer than 64 variables: one word per row. The
+        // solver is inlined twice, once with `words` a constant 1, so that
+        // case runs without loops over words or bounds checks.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        fn solve(
+            stub: &CheckedStub,
+            words: usize,
+            inputs: u32,
+            locals: u32,
+            acyclic: bool,
+            skip_read: &impl Fn(usize, u32) -> bool,
+            after: &mut [u64],
+            live_in: &mut [u64],
+            cur: &mut [u64],
+        ) {
+            let body = &stub.stub().body;
+            let blocks = stub.blocks();
+            let set = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] |= 1 << (bit % 64);
+            let clear = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] &= !(1 << (bit % 64));
+            let var_bit = |v: Var| match v {
+                Var::Ret => Some(0),
+                Var::Input(k) if k < inputs => Some(1 + k),
+                Var::Local(k) if k < locals => Some(1 + inputs + k),
+                _ => None,
+            };
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for (b, block) in blocks.iter().enumerate().rev() {
+                    cur.iter_mut().for_each(|w| *w = 0);
+                    for s in block.succs.into_iter().flatten() {
+                        let s = s as usize * words;
+                        for (w, x) in cur.iter_mut().zip(&live_in[s..s + words]) {
+                            *w |= x;
+                        }
+                    }
+                    for i in (block.start as usize..block.end as usize).rev() {
+                        after[i * words..(i + 1) * words].copy_from_slice(cur);
+                        let kind = &body[i].kind;
+                        if let Some(bit) = written(kind).and_then(var_bit) {
+                            clear(cur, bit);
+                        }
+                        match kind {
+                            InstKind::Locals(_) => {
+                                for k in 0..locals {
+                                    clear(cur, 1 + inputs + k);
+                                }
+                            }
+                            // A call leaves its own result (or nothing) in `r`;
+                            // `push_m2n` leaves `r` undefined.
+                            InstKind::Call {
+                                kind: CallKind::Call,
+                                ..
+                            }
+                            | InstKind::PushM2n { .. } => clear(cur, 0),
+                            // `tailcall` passes the inputs on; `in2out` copies them.
+                            InstKind::Call {
+                                kind: CallKind::Tail,
+                                ..
+                            }
+                            | InstKind::In2Out { .. } => {
+                                for k in 0..inputs {
+                                    set(cur, 1 + k);
+                                }
+                            }
+                            InstKind::Ret => set(cur, 0),
+                            _ => {}
+                        }
+                        for_each_read(kind, |v| {
+                            if let Var::Local(k) = v
+                                && skip_read(i, k)
+                            {
+                                return;
+                            }
+                            if let Some(bit) = var_bit(v) {
+                                set(cur, bit);
+                            }
+                        });
+                    }
+                    let at = b * words;
+                    if live_in[at..at + words] != *cur {
+                        live_in[at..at + words].copy_from_slice(cur);
+                        changed = true;
                     }
                 }
-                for i in (block.start as usize..block.end as usize).rev() {
-                    live.after[i * words..(i + 1) * words].copy_from_slice(&cur);
-                    let kind = &body[i].kind;
-                    if let Some(bit) = written(kind).and_then(var_bit) {
-                        clear(&mut cur, bit);
-                    }
-                    match kind {
-                        InstKind::Locals(_) => {
-                            for k in 0..locals {
-                                clear(&mut cur, 1 + inputs + k);
-                            }
-                        }
-                        // A call leaves its own result (or nothing) in `r`;
-                        // `push_m2n` leaves `r` undefined.
-                        InstKind::Call {
-                            kind: CallKind::Call,
-                            ..
-                        }
-                        | InstKind::PushM2n { .. } => clear(&mut cur, 0),
-                        // `tailcall` passes the inputs on; `in2out` copies them.
-                        InstKind::Call {
-                            kind: CallKind::Tail,
-                            ..
-                        }
-                        | InstKind::In2Out { .. } => {
-                            for k in 0..inputs {
-                                set(&mut cur, 1 + k);
-                            }
-                        }
-                        InstKind::Ret => set(&mut cur, 0),
-                        _ => {}
-                    }
-                    for_each_read(kind, |v| {
-                        if let Var::Local(k) = v
-                            && skip_read(i, k)
-                        {
-                            return;
-                        }
-                        if let Some(bit) = var_bit(v) {
-                            set(&mut cur, bit);
-                        }
-                    });
-                }
-                let at = b * words;
-                if live_in[at..at + words] != cur[..] {
-                    live_in[at..at + words].copy_from_slice(&cur);
-                    changed = true;
+                // Edges all go forward: each block's successors were final
+                // before its turn in this reverse pass, so it is the fixpoint.
+                if acyclic {
+                    break;
                 }
             }
         }
-        live
+        if words == 1 {
+            solve(
+                stub, 1, inputs, locals, acyclic, &skip_read, after, live_in, cur,
+            );
+        } else {
+            solve(
+                stub, words, inputs, locals, acyclic, &skip_read, after, live_in, cur,
+            );
+        }
+        let mut across = LiveAcrossCalls {
+            inputs,
+            bits: smallvec::smallvec![0; words],
+        };
+        for (i, inst) in body.iter().enumerate() {
+            if matches!(
+                inst.kind,
+                InstKind::Call {
+                    kind: CallKind::Call,
+                    ..
+                }
+            ) && stub.is_reachable(i)
+            {
+                let row = &after[i * words..(i + 1) * words];
+                for (w, x) in across.bits.iter_mut().zip(row) {
+                    *w |= x;
+                }
+            }
+        }
+        (live, across)
     }
 }
 
@@ -902,19 +1094,21 @@ pub fn written(kind: &InstKind) -> Option<Var> {
 /// and addresses; the inputs `tailcall` and `in2out` pass on and the `r`
 /// of `ret` are not named).
 pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
-    let op = |o: &Operand, f: &mut dyn FnMut(Var)| {
+    // Generic helpers, not closures over `dyn FnMut`: the planner calls
+    // this for every instruction, and static calls inline.
+    fn op(o: &Operand, f: &mut impl FnMut(Var)) {
         if let OperandKind::Var(v) = o.kind {
             f(v);
         }
-    };
-    let addr = |a: &lil_syntax::Address, f: &mut dyn FnMut(Var)| {
+    }
+    fn addr(a: &lil_syntax::Address, f: &mut impl FnMut(Var)) {
         if let Some(b) = a.base {
             f(b.var);
         }
         if let Some((i, _)) = a.index {
             f(i.var);
         }
-    };
+    }
     match kind {
         InstKind::Move { src, .. } | InstKind::Unary { src, .. } => op(src, &mut f),
         InstKind::Binary { lhs, rhs, .. } => {
@@ -965,7 +1159,7 @@ pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
 /// so an emitter recomputes it (`lea`/`add` from the stack pointer, or a
 /// stack-pointer-relative address) rather than keeping it in a register,
 /// which would need a callee-saved register across calls.
-fn alloc_addresses(stub: &CheckedStub) -> Vec<(u32, u32, u32)> {
+fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     let body = &stub.stub().body;
     let any_alloc = body
         .iter()
@@ -1030,6 +1224,11 @@ fn alloc_addresses(stub: &CheckedStub) -> Vec<(u32, u32, u32)> {
                 }
             }
         }
+        // Edges all go forward: each block had all its predecessors merged
+        // in before its turn, so one pass is the fixpoint.
+        if acyclic {
+            break;
+        }
     }
     let mut out = Vec::new();
     for (b, block) in blocks.iter().enumerate() {
@@ -1056,27 +1255,40 @@ fn alloc_addresses(stub: &CheckedStub) -> Vec<(u32, u32, u32)> {
     out
 }
 
-/// Whether `r` can live in `reg` (a convention's result register, which is
-/// also an argument register): no input arriving in `reg` is still to be
-/// read when something other than a call writes `r`, no input or output in
-/// `reg` is written while `r` is still to be read, and in an `arbitrary`
-/// stub (whose caller's arguments stay in their registers until saved)
-/// only calls write `r`.
+/// Whether `r` can live in each candidate register (a convention's result
+/// register, which is also an argument register; `None` is no candidate):
+/// no input arriving in the register is still to be read when something
+/// other than a call writes `r`, no input or output in the register is
+/// written while `r` is still to be read, and in an `arbitrary` stub
+/// (whose caller's arguments stay in their registers until saved) only
+/// calls write `r`. Both candidates are tested in one walk.
 fn ret_fits(
     stub: &CheckedStub,
     env: &HostEnv,
     desc: &TargetDesc,
     liveness: &Liveness,
     inputs: &[ArgLoc],
-    reg: Reg,
-) -> bool {
+    candidates: [Option<Reg>; 2],
+) -> [bool; 2] {
+    let mut fits = candidates.map(|c| c.is_some());
     let arbitrary = stub.stub().entry.signature.typed().is_none();
-    let input_here = |k: u32| inputs.get(k as usize) == Some(&ArgLoc::Reg(reg));
+    let input_here = |k: u32, reg: Reg| inputs.get(k as usize) == Some(&ArgLoc::Reg(reg));
     for (i, inst) in stub.stub().body.iter().enumerate() {
-        if !stub.is_reachable(i) {
-            continue;
+        if fits == [false, false] {
+            break;
         }
         let kind = &inst.kind;
+        let written = written(kind);
+        // Most instructions write neither `r` nor an input or output and
+        // copy nothing: they cannot disqualify a register.
+        if !matches!(
+            written,
+            Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
+        ) && !matches!(kind, InstKind::In2Out { .. })
+            || !stub.is_reachable(i)
+        {
+            continue;
+        }
         let call = matches!(
             kind,
             InstKind::Call {
@@ -1084,45 +1296,52 @@ fn ret_fits(
                 ..
             }
         );
-        // A call overwrites every argument register anyway (inputs read
-        // after one come from their homes); any other write of `r` must not
-        // destroy an input still to be read.
-        if !call && written(kind) == Some(Var::Ret) {
-            if arbitrary {
-                return false;
+        for (fit, reg) in fits.iter_mut().zip(candidates) {
+            let Some(reg) = reg else { continue };
+            if !*fit {
+                continue;
             }
-            if (0..inputs.len() as u32).any(|k| input_here(k) && liveness.input_after(i, k)) {
-                return false;
+            // A call overwrites every argument register anyway (inputs read
+            // after one come from their homes); any other write of `r` must not
+            // destroy an input still to be read.
+            if !call
+                && written == Some(Var::Ret)
+                && (arbitrary
+                    || (0..inputs.len() as u32)
+                        .any(|k| input_here(k, reg) && liveness.input_after(i, k)))
+            {
+                *fit = false;
+                continue;
             }
-        }
-        let writes_reg = match (kind, written(kind)) {
-            (_, Some(Var::Input(k))) => input_here(k),
-            (_, Some(Var::Output(k))) => stub
-                .context(i)
-                .and_then(|c| c.out())
-                .and_then(|sig| {
-                    env.convention(desc, sig.cc)
-                        .locate_one(&sig.params, k as usize)
-                })
-                .is_none_or(|loc| loc == ArgLoc::Reg(reg)),
-            (InstKind::In2Out { cc, .. }, _) => {
-                let params = stub
-                    .stub()
-                    .entry
-                    .signature
-                    .typed()
-                    .map_or(&[][..], |s| &s.params[..]);
-                env.convention(desc, *cc)
-                    .arg_locs(params)
-                    .any(|loc| loc == ArgLoc::Reg(reg))
+            let writes_reg = match (kind, written) {
+                (_, Some(Var::Input(k))) => input_here(k, reg),
+                (_, Some(Var::Output(k))) => stub
+                    .context(i)
+                    .and_then(|c| c.out())
+                    .and_then(|sig| {
+                        env.convention(desc, sig.cc)
+                            .locate_one(&sig.params, k as usize)
+                    })
+                    .is_none_or(|loc| loc == ArgLoc::Reg(reg)),
+                (InstKind::In2Out { cc, .. }, _) => {
+                    let params = stub
+                        .stub()
+                        .entry
+                        .signature
+                        .typed()
+                        .map_or(&[][..], |s| &s.params[..]);
+                    env.convention(desc, *cc)
+                        .arg_locs(params)
+                        .any(|loc| loc == ArgLoc::Reg(reg))
+                }
+                _ => false,
+            };
+            if writes_reg && liveness.ret_after(i) {
+                *fit = false;
             }
-            _ => false,
-        };
-        if writes_reg && liveness.ret_after(i) {
-            return false;
         }
     }
-    true
+    fits
 }
 
 /// Whether the instruction kind needs the frame whatever the locations of

@@ -60,6 +60,7 @@ impl UnwindInfo {
     /// Record that the code is in `state` from `offset` on. Repeated states
     /// are dropped and a later row at the same offset replaces an earlier
     /// one, so the rows stay minimal.
+    #[inline]
     pub fn note(&mut self, offset: u32, state: FrameState) {
         // Notes come in code order, so the state in force is the last row's.
         debug_assert!(self.rows.last().is_none_or(|row| row.offset <= offset));
