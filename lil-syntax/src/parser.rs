@@ -108,13 +108,10 @@ pub(crate) fn statement_estimate(text: &str) -> usize {
 fn push_in_place(out: &mut Vec<Instruction>, make: impl FnOnce() -> Instruction) {
     out.reserve(1);
     let len = out.len();
-    // SAFETY: `reserve(1)` left room for an element at `len`; it is
-    // written before `set_len` makes the vector cover it. If `make`
-    // panicked, the vector would be left as it was.
-    unsafe {
-        out.as_mut_ptr().add(len).write(make());
-        out.set_len(len + 1);
-    }
+    out.spare_capacity_mut()[0].write(make());
+    // SAFETY: the element at `len` was initialised just above. (Had `make`
+    // panicked, the vector would be left as it was.)
+    unsafe { out.set_len(len + 1) };
 }
 
 /// Name of the `n`-th generated label (`%g`), as DRLVM spelled them: `$`
