@@ -675,7 +675,7 @@ impl<'s> Checker<'s> {
             }
             let block = self.facts.blocks.len() as u32;
             let mut facts = self.context_facts(st, block, at == block_start);
-            facts.op_type = self.step(st, i, true);
+            facts.op_type = self.transfer(st, i, true);
             self.facts.insts.push(facts);
             if !ends_block(&inst.kind) {
                 continue;
@@ -1443,7 +1443,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Types of two operands that must agree (an untyped immediate follows the other).
-    #[inline]
+    #[inline(always)]
     fn operand_pair(
         &mut self,
         st: &mut State,
@@ -1496,7 +1496,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn address(&mut self, st: &mut State, a: &Address, report: bool) {
         if let Some(p) = a.base {
             self.address_part(st, "base", p, report);
@@ -1525,7 +1525,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn address_part(&mut self, st: &mut State, part: &'static str, p: Place, report: bool) {
         if let Some(t) = self.read_var(st, p.var, p.span, report)
             && !t.is_pointer_sized_integer()
@@ -1561,7 +1561,16 @@ impl<'s> Checker<'s> {
 
     /// The transfer function, with the checks of each instruction. Returns
     /// the type the instruction operates at ([`crate::CheckedStub::op_type`]).
+    #[inline(never)]
     pub(crate) fn step(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
+        self.transfer(st, i, report)
+    }
+
+    /// [`Checker::step`], inlined into the one-pass check's loop (which
+    /// runs it once per instruction, so a call there is a cost per
+    /// instruction); the other callers share one out-of-line copy.
+    #[inline(always)]
+    fn transfer(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
         let inst = &self.stub.body[i];
         let span = inst.span;
         let mut op_type = Ty::UNDEF;
