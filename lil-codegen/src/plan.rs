@@ -109,7 +109,7 @@ pub struct BitSet {
 }
 
 impl BitSet {
-    fn new(len: usize) -> BitSet {
+    pub(crate) fn new(len: usize) -> BitSet {
         BitSet {
             low: 0,
             high: vec![0; len.saturating_sub(128).div_ceil(64)],
@@ -130,7 +130,7 @@ impl BitSet {
     }
 
     /// Adds `i`, which must be below the length the set was made for.
-    fn insert(&mut self, i: usize) {
+    pub(crate) fn insert(&mut self, i: usize) {
         if i < 128 {
             self.low |= 1 << i;
         } else if let Some(w) = self.high.get_mut((i - 128) / 64) {
