@@ -9,7 +9,7 @@
 //! label), so instruction code can address frame slots exactly when the
 //! frame exists.
 
-use crate::plan::FramePlan;
+use crate::plan::{BitSet, FramePlan};
 use crate::unwind::{FrameState, UnwindInfo};
 use crate::{CodegenError, CompileOptions, HostEnv, SourceMapEntry};
 use dynasmrt::DynamicLabel;
@@ -40,8 +40,8 @@ pub struct EmitState<'a> {
     labels: SmallVec<[LabelInfo; 8]>,
     edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
     strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
-    /// Instructions emitted with an earlier one, a bit each.
-    absorbed: SmallVec<[u64; 2]>,
+    /// Instructions emitted with an earlier one.
+    absorbed: BitSet,
 }
 
 /// What the driver keeps per LIL label.
@@ -79,19 +79,17 @@ impl<'a> EmitState<'a> {
         // A label's block is the one of its first declaration.
         let mut labels: SmallVec<[LabelInfo; 8]> =
             smallvec::smallvec![LabelInfo::default(); s.labels.len()];
-        let mut seen: SmallVec<[u64; 2]> = smallvec::smallvec![0; s.labels.len().div_ceil(64)];
+        let mut seen = BitSet::new(s.labels.len());
         for (i, inst) in s.body.iter().enumerate() {
             if let InstKind::Label(l) = inst.kind
                 && let Some(info) = labels.get_mut(l.id.index())
+                && !seen.contains(l.id.index())
             {
-                let (w, bit) = (l.id.index() / 64, 1 << (l.id.index() % 64));
-                if seen[w] & bit == 0 {
-                    seen[w] |= bit;
-                    info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
-                }
+                seen.insert(l.id.index());
+                info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
             }
         }
-        let absorbed = smallvec::smallvec![0; s.body.len().div_ceil(64)];
+        let absorbed = BitSet::new(s.body.len());
         // Each prologue and epilogue notes a few frame states.
         let unwind = UnwindInfo {
             rows: if plan.has_frame() {
@@ -135,17 +133,13 @@ impl<'a> EmitState<'a> {
     /// Note that instruction `j`'s code has been emitted with an earlier
     /// instruction's: when its turn comes it emits nothing.
     pub fn absorb(&mut self, j: usize) {
-        if let Some(w) = self.absorbed.get_mut(j / 64) {
-            *w |= 1 << (j % 64);
-        }
+        self.absorbed.insert(j);
     }
 
     /// Whether instruction `i` was emitted with an earlier one.
     #[inline]
     pub fn is_absorbed(&self, i: usize) -> bool {
-        self.absorbed
-            .get(i / 64)
-            .is_some_and(|w| w >> (i % 64) & 1 == 1)
+        self.absorbed.contains(i)
     }
 
     /// The context before the current instruction.

@@ -98,36 +98,57 @@ impl Occupied {
     }
 }
 
-/// One bit per instruction or block, inline for stubs of up to 128.
+/// One bit per instruction or block. The first 128 live in a plain
+/// integer (no heap, and a test is a shift: the driver asks for every
+/// instruction); only longer stubs use the vector.
 #[derive(Clone, Debug, Default)]
-pub struct BitSet(SmallVec<[u64; 2]>);
+pub struct BitSet {
+    low: u128,
+    /// Bits from 128 on.
+    high: Vec<u64>,
+}
 
 impl BitSet {
-    fn new(len: usize) -> BitSet {
-        BitSet(smallvec::smallvec![0; len.div_ceil(64)])
+    pub(crate) fn new(len: usize) -> BitSet {
+        BitSet {
+            low: 0,
+            high: vec![0; len.saturating_sub(128).div_ceil(64)],
+        }
     }
 
     /// Whether `i` is in the set (false past the end).
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
-    }
-
-    fn insert(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
+        if i < 128 {
+            self.low >> i & 1 == 1
+        } else {
+            let i = i - 128;
+            self.high
+                .get(i / 64)
+                .is_some_and(|w| w >> (i % 64) & 1 == 1)
         }
     }
 
+    /// Adds `i`, which must be below the length the set was made for.
+    pub(crate) fn insert(&mut self, i: usize) {
+        if i < 128 {
+            self.low |= 1 << i;
+        } else if let Some(w) = self.high.get_mut((i - 128) / 64) {
+            *w |= 1 << ((i - 128) % 64);
+        }
+    }
+
+    /// Adds `0..len`.
     fn fill(&mut self, len: usize) {
-        for (k, w) in self.0.iter_mut().enumerate() {
-            let bits = len.saturating_sub(k * 64).min(64);
+        self.low = if len >= 128 { !0 } else { (1 << len) - 1 };
+        for (k, w) in self.high.iter_mut().enumerate() {
+            let bits = len.saturating_sub(128 + k * 64).min(64);
             *w = if bits == 64 { !0 } else { (1 << bits) - 1 };
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.0.iter().all(|&w| w == 0)
+        self.low == 0 && self.high.iter().all(|&w| w == 0)
     }
 }
 
@@ -1383,4 +1404,30 @@ pub fn handles_set_before_use(stub: &CheckedStub, env: &HostEnv, i: usize) -> bo
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_sets_past_the_inline_word_behave_like_a_vec_of_bools() {
+        for len in [0, 1, 63, 64, 127, 128, 129, 191, 192, 300] {
+            let mut set = BitSet::new(len);
+            let mut model = vec![false; len];
+            assert!(set.is_empty());
+            for i in (0..len).filter(|i| i % 3 == 0 || i % 7 == 5) {
+                set.insert(i);
+                model[i] = true;
+            }
+            for i in 0..len + 70 {
+                assert_eq!(set.contains(i), model.get(i) == Some(&true), "{len} {i}");
+            }
+            assert_eq!(set.is_empty(), !model.contains(&true));
+            set.fill(len);
+            for i in 0..len + 70 {
+                assert_eq!(set.contains(i), i < len, "{len} {i}");
+            }
+        }
+    }
 }
