@@ -294,6 +294,46 @@ fn successors(last: &InstKind, target: Option<u32>, next: Option<u32>) -> [Optio
     }
 }
 
+/// What the one-pass check does with an instruction besides running its
+/// transfer function, from one look at its kind: each `match` on a kind
+/// decodes its tag anew, and this loop would otherwise match four times.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Neither starts nor ends a block.
+    Straight,
+    /// Starts a block.
+    Label(LabelRef),
+    /// `jc`, `cas`: ends the block; the state goes both ways.
+    Branch(LabelRef),
+    /// `j`: ends the block and hands its state over.
+    Jump(LabelRef),
+    /// `ret`, `tailcall`, `call.noret`: ends the block, goes nowhere.
+    Exit,
+    /// A count or signature beyond [`MAX_INDEX`]: for the general path.
+    TooLong,
+}
+
+impl Shape {
+    #[inline(always)]
+    fn of(kind: &InstKind) -> Shape {
+        match kind {
+            InstKind::Label(l) => Shape::Label(*l),
+            InstKind::Jump(l) => Shape::Jump(*l),
+            InstKind::JumpIf { target: l, .. } | InstKind::Cas { on_fail: l, .. } => {
+                Shape::Branch(*l)
+            }
+            InstKind::Ret
+            | InstKind::Call {
+                kind: CallKind::Tail | CallKind::NoReturn,
+                ..
+            } => Shape::Exit,
+            InstKind::Locals(n) | InstKind::StdPlaces(n) if *n > MAX_INDEX => Shape::TooLong,
+            InstKind::Out(sig) if sig.params.len() > MAX_INDEX as usize => Shape::TooLong,
+            _ => Shape::Straight,
+        }
+    }
+}
+
 /// Whether some jump goes to a label declared above it: a loop, which
 /// the one-pass check would find only there, having done the work before
 /// it for nothing. A quick look at each instruction's kind.
@@ -635,58 +675,58 @@ impl<'s> Checker<'s> {
         let mut block_start = 0;
         for (i, inst) in body.iter().enumerate() {
             let at = i as u32;
-            if let InstKind::Label(l) = inst.kind {
-                if at > block_start {
-                    self.facts.blocks.push(Block {
-                        start: block_start,
-                        end: at,
-                        succs: [None, None],
-                    });
-                    block_start = at;
-                }
-                let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
-                let block = self.facts.blocks.len() as u32;
-                match std::mem::replace(label, LabelAt::Declared(block)) {
-                    LabelAt::Declared(_) => return Err(GiveUp),
-                    LabelAt::Unseen => {}
-                    // The jumps came first, then the fall-through: the
-                    // order the general path merges in.
-                    LabelAt::Waiting(slot) => {
-                        let mut joined = waiting.take(slot).ok_or(GiveUp)?;
-                        if let Some(fall_through) = &current {
-                            joined.merge(fall_through, &mut conflicts);
-                            if !conflicts.is_empty() {
-                                return Err(GiveUp);
+            let shape = Shape::of(&inst.kind);
+            match shape {
+                Shape::Label(l) => {
+                    if at > block_start {
+                        self.facts.blocks.push(Block {
+                            start: block_start,
+                            end: at,
+                            succs: [None, None],
+                        });
+                        block_start = at;
+                    }
+                    let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
+                    let block = self.facts.blocks.len() as u32;
+                    match std::mem::replace(label, LabelAt::Declared(block)) {
+                        LabelAt::Declared(_) => return Err(GiveUp),
+                        LabelAt::Unseen => {}
+                        // The jumps came first, then the fall-through: the
+                        // order the general path merges in.
+                        LabelAt::Waiting(slot) => {
+                            let mut joined = waiting.take(slot).ok_or(GiveUp)?;
+                            if let Some(fall_through) = &current {
+                                joined.merge(fall_through, &mut conflicts);
+                                if !conflicts.is_empty() {
+                                    return Err(GiveUp);
+                                }
                             }
+                            current = Some(joined);
                         }
-                        current = Some(joined);
                     }
                 }
+                Shape::TooLong => return Err(GiveUp),
+                _ => {}
             }
             let Some(st) = current.as_mut() else {
                 return Err(GiveUp);
             };
-            match &inst.kind {
-                InstKind::Locals(n) | InstKind::StdPlaces(n) if *n > MAX_INDEX => {
-                    return Err(GiveUp);
-                }
-                InstKind::Out(sig) if too_long(&sig.params) => return Err(GiveUp),
-                _ => {}
-            }
             let block = self.facts.blocks.len() as u32;
             let mut facts = self.context_facts(st, block, at == block_start);
             facts.op_type = self.transfer(st, i, true);
             self.facts.insts.push(facts);
-            if !ends_block(&inst.kind) {
-                continue;
-            }
-            if let Some(l) = jump_target(&inst.kind) {
+            let target = match shape {
+                Shape::Straight | Shape::Label(_) | Shape::TooLong => continue,
+                Shape::Exit => {
+                    current = None;
+                    None
+                }
                 // An unconditional jump hands its state over; the others
                 // keep theirs for the fall-through.
-                let taken = match inst.kind {
-                    InstKind::Jump(_) => current.take(),
-                    _ => current.clone(),
-                };
+                Shape::Jump(l) => Some((l, current.take())),
+                Shape::Branch(l) => Some((l, current.clone())),
+            };
+            if let Some((l, taken)) = target {
                 let taken = taken.ok_or(GiveUp)?;
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
                 match *label {
@@ -700,9 +740,6 @@ impl<'s> Checker<'s> {
                         }
                     }
                 }
-            }
-            if is_terminal(&inst.kind) {
-                current = None;
             }
             self.facts.blocks.push(Block {
                 start: block_start,
