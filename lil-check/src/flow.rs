@@ -102,7 +102,9 @@ pub(crate) enum LocalsChange {
     Nothing,
     /// `lK` was written.
     One(u32),
-    /// Anything (new `locals`, a join).
+    /// Anything (new `locals`, a join); also after what can raise the
+    /// summary's maxima (`locals`, `std_places`, `alloc`, a join), which
+    /// are then updated only here rather than at every instruction.
     All,
 }
 
@@ -453,6 +455,18 @@ fn plural(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+/// Makes room for `n` locals' uses. The first time (mostly the only
+/// one) allocates the exact size directly rather than through the
+/// generic growth path.
+#[inline(never)]
+fn grow_uses(uses: &mut Vec<LocalUse>, n: usize) {
+    if uses.is_empty() {
+        *uses = vec![LocalUse::default(); n];
+    } else {
+        uses.resize(n, LocalUse::default());
     }
 }
 
@@ -980,11 +994,15 @@ impl<'s> Checker<'s> {
             LocalsChange::All => {
                 let uses = &mut self.summary.locals;
                 if uses.len() < locals_len {
-                    uses.resize(locals_len, LocalUse::default());
+                    grow_uses(uses, locals_len);
                 }
                 for (u, t) in uses.iter_mut().zip(st.locals.iter()) {
                     note_use(u, *t);
                 }
+                let s = &mut self.summary;
+                s.max_locals = s.max_locals.max(locals_len as u32);
+                s.max_std_places = s.max_std_places.max(st.std.len() as u32);
+                s.alloc_bytes = s.alloc_bytes.max(st.alloc);
             }
         }
         let locals_start = if locals_len <= PACKED_LOCALS {
@@ -992,10 +1010,6 @@ impl<'s> Checker<'s> {
         } else {
             self.arena_locals(st, change)
         };
-        let s = &mut self.summary;
-        s.max_locals = s.max_locals.max(locals_len as u32);
-        s.max_std_places = s.max_std_places.max(st.std.len() as u32);
-        s.alloc_bytes = s.alloc_bytes.max(st.alloc);
         self.ret_seen |= 1 << st.ret.0.min(31);
         InstFacts {
             block,
@@ -1061,6 +1075,11 @@ impl<'s> Checker<'s> {
             .position(|s| s.cc == cc && s.ret == ret && s.params == params)
         {
             return p as u32;
+        }
+        if sigs.capacity() == 0 {
+            // Most stubs make one or two: allocate directly rather than
+            // through the generic growth path of a first `push`.
+            *sigs = Vec::with_capacity(2);
         }
         sigs.push(Signature {
             cc,
@@ -1629,6 +1648,7 @@ impl<'s> Checker<'s> {
                     );
                 }
                 st.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
+                self.locals_change = LocalsChange::All;
             }
             InstKind::Alloc { dst, size } => {
                 if st.out.is_some() {
@@ -1647,6 +1667,8 @@ impl<'s> Checker<'s> {
                 }
                 st.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
                 self.write_var(st, *dst, Some(Type::Pint), report);
+                // After the write, which notes only its local.
+                self.locals_change = LocalsChange::All;
                 op_type = Ty::of(Type::Pint);
             }
             InstKind::Move { dst, src } => {
