@@ -1437,9 +1437,17 @@ impl<'s> Checker<'s> {
         expected: Option<Type>,
         report: bool,
     ) -> Option<Type> {
-        // A variable without a cast, the most common, is just a read.
-        if let (OperandKind::Var(v), None) = (o.kind, o.cast) {
-            return self.read_var(st, v, o.span, report);
+        // A variable without a cast, the most common, is just a read; an
+        // immediate without a cast that fits needs no more checks.
+        match (o.kind, o.cast) {
+            (OperandKind::Var(v), None) => return self.read_var(st, v, o.span, report),
+            (OperandKind::Imm(v), None) => {
+                let t = expected.unwrap_or(Type::Pint);
+                if !t.is_float() && fits(v, t) {
+                    return Some(t);
+                }
+            }
+            _ => {}
         }
         self.operand_rest(st, o, expected, report)
     }

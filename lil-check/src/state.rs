@@ -285,6 +285,16 @@ impl Bits {
         }
     }
 
+    /// Whether some element of `self` is not in `other`.
+    pub(crate) fn has_any_not_in(&self, other: &Bits) -> bool {
+        self.inline & !other.inline != 0
+            || self
+                .more
+                .iter()
+                .enumerate()
+                .any(|(i, w)| w & !other.more.get(i).copied().unwrap_or(0) != 0)
+    }
+
     /// `self &= other`; returns whether `self` changed.
     pub(crate) fn intersect(&mut self, other: &Bits) -> bool {
         let before = self.inline;
