@@ -102,7 +102,9 @@ pub(crate) enum LocalsChange {
     Nothing,
     /// `lK` was written.
     One(u32),
-    /// Anything (new `locals`, a join).
+    /// Anything (new `locals`, a join); also after what can raise the
+    /// summary's maxima (`locals`, `std_places`, `alloc`, a join), which
+    /// are then updated only here rather than at every instruction.
     All,
 }
 
@@ -294,6 +296,46 @@ fn successors(last: &InstKind, target: Option<u32>, next: Option<u32>) -> [Optio
     }
 }
 
+/// What the one-pass check does with an instruction besides running its
+/// transfer function, from one look at its kind: each `match` on a kind
+/// decodes its tag anew, and this loop would otherwise match four times.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Neither starts nor ends a block.
+    Straight,
+    /// Starts a block.
+    Label(LabelRef),
+    /// `jc`, `cas`: ends the block; the state goes both ways.
+    Branch(LabelRef),
+    /// `j`: ends the block and hands its state over.
+    Jump(LabelRef),
+    /// `ret`, `tailcall`, `call.noret`: ends the block, goes nowhere.
+    Exit,
+    /// A count or signature beyond [`MAX_INDEX`]: for the general path.
+    TooLong,
+}
+
+impl Shape {
+    #[inline(always)]
+    fn of(kind: &InstKind) -> Shape {
+        match kind {
+            InstKind::Label(l) => Shape::Label(*l),
+            InstKind::Jump(l) => Shape::Jump(*l),
+            InstKind::JumpIf { target: l, .. } | InstKind::Cas { on_fail: l, .. } => {
+                Shape::Branch(*l)
+            }
+            InstKind::Ret
+            | InstKind::Call {
+                kind: CallKind::Tail | CallKind::NoReturn,
+                ..
+            } => Shape::Exit,
+            InstKind::Locals(n) | InstKind::StdPlaces(n) if *n > MAX_INDEX => Shape::TooLong,
+            InstKind::Out(sig) if sig.params.len() > MAX_INDEX as usize => Shape::TooLong,
+            _ => Shape::Straight,
+        }
+    }
+}
+
 /// Whether some jump goes to a label declared above it: a loop, which
 /// the one-pass check would find only there, having done the work before
 /// it for nothing. A quick look at each instruction's kind.
@@ -413,6 +455,18 @@ fn plural(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+/// Makes room for `n` locals' uses. The first time (mostly the only
+/// one) allocates the exact size directly rather than through the
+/// generic growth path.
+#[inline(never)]
+fn grow_uses(uses: &mut Vec<LocalUse>, n: usize) {
+    if uses.is_empty() {
+        *uses = vec![LocalUse::default(); n];
+    } else {
+        uses.resize(n, LocalUse::default());
     }
 }
 
@@ -635,58 +689,58 @@ impl<'s> Checker<'s> {
         let mut block_start = 0;
         for (i, inst) in body.iter().enumerate() {
             let at = i as u32;
-            if let InstKind::Label(l) = inst.kind {
-                if at > block_start {
-                    self.facts.blocks.push(Block {
-                        start: block_start,
-                        end: at,
-                        succs: [None, None],
-                    });
-                    block_start = at;
-                }
-                let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
-                let block = self.facts.blocks.len() as u32;
-                match std::mem::replace(label, LabelAt::Declared(block)) {
-                    LabelAt::Declared(_) => return Err(GiveUp),
-                    LabelAt::Unseen => {}
-                    // The jumps came first, then the fall-through: the
-                    // order the general path merges in.
-                    LabelAt::Waiting(slot) => {
-                        let mut joined = waiting.take(slot).ok_or(GiveUp)?;
-                        if let Some(fall_through) = &current {
-                            joined.merge(fall_through, &mut conflicts);
-                            if !conflicts.is_empty() {
-                                return Err(GiveUp);
+            let shape = Shape::of(&inst.kind);
+            match shape {
+                Shape::Label(l) => {
+                    if at > block_start {
+                        self.facts.blocks.push(Block {
+                            start: block_start,
+                            end: at,
+                            succs: [None, None],
+                        });
+                        block_start = at;
+                    }
+                    let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
+                    let block = self.facts.blocks.len() as u32;
+                    match std::mem::replace(label, LabelAt::Declared(block)) {
+                        LabelAt::Declared(_) => return Err(GiveUp),
+                        LabelAt::Unseen => {}
+                        // The jumps came first, then the fall-through: the
+                        // order the general path merges in.
+                        LabelAt::Waiting(slot) => {
+                            let mut joined = waiting.take(slot).ok_or(GiveUp)?;
+                            if let Some(fall_through) = &current {
+                                joined.merge(fall_through, &mut conflicts);
+                                if !conflicts.is_empty() {
+                                    return Err(GiveUp);
+                                }
                             }
+                            current = Some(joined);
                         }
-                        current = Some(joined);
                     }
                 }
+                Shape::TooLong => return Err(GiveUp),
+                _ => {}
             }
             let Some(st) = current.as_mut() else {
                 return Err(GiveUp);
             };
-            match &inst.kind {
-                InstKind::Locals(n) | InstKind::StdPlaces(n) if *n > MAX_INDEX => {
-                    return Err(GiveUp);
-                }
-                InstKind::Out(sig) if too_long(&sig.params) => return Err(GiveUp),
-                _ => {}
-            }
             let block = self.facts.blocks.len() as u32;
             let mut facts = self.context_facts(st, block, at == block_start);
             facts.op_type = self.transfer(st, i, true);
             self.facts.insts.push(facts);
-            if !ends_block(&inst.kind) {
-                continue;
-            }
-            if let Some(l) = jump_target(&inst.kind) {
+            let target = match shape {
+                Shape::Straight | Shape::Label(_) | Shape::TooLong => continue,
+                Shape::Exit => {
+                    current = None;
+                    None
+                }
                 // An unconditional jump hands its state over; the others
                 // keep theirs for the fall-through.
-                let taken = match inst.kind {
-                    InstKind::Jump(_) => current.take(),
-                    _ => current.clone(),
-                };
+                Shape::Jump(l) => Some((l, current.take())),
+                Shape::Branch(l) => Some((l, current.clone())),
+            };
+            if let Some((l, taken)) = target {
                 let taken = taken.ok_or(GiveUp)?;
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
                 match *label {
@@ -700,9 +754,6 @@ impl<'s> Checker<'s> {
                         }
                     }
                 }
-            }
-            if is_terminal(&inst.kind) {
-                current = None;
             }
             self.facts.blocks.push(Block {
                 start: block_start,
@@ -943,11 +994,15 @@ impl<'s> Checker<'s> {
             LocalsChange::All => {
                 let uses = &mut self.summary.locals;
                 if uses.len() < locals_len {
-                    uses.resize(locals_len, LocalUse::default());
+                    grow_uses(uses, locals_len);
                 }
                 for (u, t) in uses.iter_mut().zip(st.locals.iter()) {
                     note_use(u, *t);
                 }
+                let s = &mut self.summary;
+                s.max_locals = s.max_locals.max(locals_len as u32);
+                s.max_std_places = s.max_std_places.max(st.std.len() as u32);
+                s.alloc_bytes = s.alloc_bytes.max(st.alloc);
             }
         }
         let locals_start = if locals_len <= PACKED_LOCALS {
@@ -955,10 +1010,6 @@ impl<'s> Checker<'s> {
         } else {
             self.arena_locals(st, change)
         };
-        let s = &mut self.summary;
-        s.max_locals = s.max_locals.max(locals_len as u32);
-        s.max_std_places = s.max_std_places.max(st.std.len() as u32);
-        s.alloc_bytes = s.alloc_bytes.max(st.alloc);
         self.ret_seen |= 1 << st.ret.0.min(31);
         InstFacts {
             block,
@@ -1024,6 +1075,11 @@ impl<'s> Checker<'s> {
             .position(|s| s.cc == cc && s.ret == ret && s.params == params)
         {
             return p as u32;
+        }
+        if sigs.capacity() == 0 {
+            // Most stubs make one or two: allocate directly rather than
+            // through the generic growth path of a first `push`.
+            *sigs = Vec::with_capacity(2);
         }
         sigs.push(Signature {
             cc,
@@ -1381,9 +1437,17 @@ impl<'s> Checker<'s> {
         expected: Option<Type>,
         report: bool,
     ) -> Option<Type> {
-        // A variable without a cast, the most common, is just a read.
-        if let (OperandKind::Var(v), None) = (o.kind, o.cast) {
-            return self.read_var(st, v, o.span, report);
+        // A variable without a cast, the most common, is just a read; an
+        // immediate without a cast that fits needs no more checks.
+        match (o.kind, o.cast) {
+            (OperandKind::Var(v), None) => return self.read_var(st, v, o.span, report),
+            (OperandKind::Imm(v), None) => {
+                let t = expected.unwrap_or(Type::Pint);
+                if !t.is_float() && fits(v, t) {
+                    return Some(t);
+                }
+            }
+            _ => {}
         }
         self.operand_rest(st, o, expected, report)
     }
@@ -1592,6 +1656,7 @@ impl<'s> Checker<'s> {
                     );
                 }
                 st.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
+                self.locals_change = LocalsChange::All;
             }
             InstKind::Alloc { dst, size } => {
                 if st.out.is_some() {
@@ -1610,6 +1675,8 @@ impl<'s> Checker<'s> {
                 }
                 st.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
                 self.write_var(st, *dst, Some(Type::Pint), report);
+                // After the write, which notes only its local.
+                self.locals_change = LocalsChange::All;
                 op_type = Ty::of(Type::Pint);
             }
             InstKind::Move { dst, src } => {

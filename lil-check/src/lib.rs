@@ -115,22 +115,18 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         ret_seen,
         ..
     } = c;
-    for t in Type::ALL {
-        if ret_seen & (1 << Ty::of(t).0) != 0 {
-            if t.is_float() {
-                summary.ret_float = true;
-            } else {
-                summary.ret_general = true;
+    summary.ret_float |= ret_seen & Ty::FLOAT_SET != 0;
+    summary.ret_general |= ret_seen & Ty::GENERAL_SET != 0;
+    // Warnings: locals written but never read, at their first write
+    // (mostly none: one test of the sets first).
+    if local_written.has_any_not_in(&local_read) {
+        for k in 0..summary.max_locals {
+            if local_written.contains(k)
+                && !local_read.contains(k)
+                && let Some(span) = first_write(stub, &facts, k)
+            {
+                items.push(CheckError::UnusedLocal { index: k, span });
             }
-        }
-    }
-    // Warnings: locals written but never read, at their first write.
-    for k in 0..summary.max_locals {
-        if local_written.contains(k)
-            && !local_read.contains(k)
-            && let Some(span) = first_write(stub, &facts, k)
-        {
-            items.push(CheckError::UnusedLocal { index: k, span });
         }
     }
     items.sort_by_key(|e| (e.span().start, e.is_warning()));

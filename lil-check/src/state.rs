@@ -38,6 +38,11 @@ impl Ty {
         })
     }
 
+    /// The float types and the general-purpose types, as sets of
+    /// [`Ty`] values (bit `Ty(n)` is `1 << n`).
+    pub(crate) const FLOAT_SET: u32 = 1 << 5 | 1 << 6;
+    pub(crate) const GENERAL_SET: u32 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 7 | 1 << 8;
+
     pub(crate) fn from_opt(t: Option<Type>) -> Ty {
         t.map_or(Ty::UNDEF, Ty::of)
     }
@@ -280,6 +285,16 @@ impl Bits {
         }
     }
 
+    /// Whether some element of `self` is not in `other`.
+    pub(crate) fn has_any_not_in(&self, other: &Bits) -> bool {
+        self.inline & !other.inline != 0
+            || self
+                .more
+                .iter()
+                .enumerate()
+                .any(|(i, w)| w & !other.more.get(i).copied().unwrap_or(0) != 0)
+    }
+
     /// `self &= other`; returns whether `self` changed.
     pub(crate) fn intersect(&mut self, other: &Bits) -> bool {
         let before = self.inline;
@@ -424,5 +439,19 @@ impl State {
             changed = true;
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_sets_match_is_float() {
+        for t in Type::ALL {
+            let bit = 1u32 << Ty::of(t).0;
+            assert_eq!(Ty::FLOAT_SET & bit != 0, t.is_float(), "{t}");
+            assert_eq!(Ty::GENERAL_SET & bit != 0, !t.is_float(), "{t}");
+        }
     }
 }
