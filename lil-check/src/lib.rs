@@ -252,16 +252,19 @@ pub struct CheckedStub {
 
 impl CheckedStub {
     /// The stub.
+    #[inline]
     pub fn stub(&self) -> &Stub {
         &self.stub
     }
 
     /// The stub, giving up the analysis.
+    #[inline]
     pub fn into_stub(self) -> Stub {
         self.stub
     }
 
     /// What the prepass needs.
+    #[inline]
     pub fn summary(&self) -> &Summary {
         &self.summary
     }
@@ -272,11 +275,13 @@ impl CheckedStub {
     }
 
     /// Whether any path reaches instruction `i` of the body.
+    #[inline]
     pub fn is_reachable(&self, i: usize) -> bool {
         self.facts.insts.get(i).is_some_and(|f| f.reachable)
     }
 
     /// The context before instruction `i`, or `None` if it is unreachable.
+    #[inline]
     pub fn context(&self, i: usize) -> Option<Context<'_>> {
         let facts = self.facts.insts.get(i).filter(|f| f.reachable)?;
         Some(Context {
@@ -289,6 +294,7 @@ impl CheckedStub {
     /// The type instruction `i` operates at: the value moved, the result of
     /// an operation, the type compared, loaded, stored, `inc`ed or `cas`ed,
     /// the type returned, the operand printed. `None` where it has none.
+    #[inline]
     pub fn op_type(&self, i: usize) -> Option<Type> {
         self.facts.insts.get(i).and_then(|f| f.op_type.get())
     }
@@ -302,16 +308,19 @@ impl CheckedStub {
     }
 
     /// The basic blocks with their successors (the control-flow graph).
+    #[inline]
     pub fn blocks(&self) -> &[Block] {
         &self.facts.blocks
     }
 
     /// The basic block instruction `i` belongs to.
+    #[inline]
     pub fn block_of(&self, i: usize) -> u32 {
         self.facts.insts.get(i).map_or(0, |f| f.block)
     }
 
     /// The span of instruction `i`.
+    #[inline]
     pub fn span(&self, i: usize) -> Span {
         self.stub.body.get(i).map_or(Span::DUMMY, |inst| inst.span)
     }
@@ -327,11 +336,13 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// Number of standard places.
+    #[inline]
     pub fn num_std_places(&self) -> u32 {
         self.facts.std_len.into()
     }
 
     /// Type of `spK`, `None` if it does not exist or holds no value.
+    #[inline]
     pub fn std_place(&self, k: u32) -> Option<Type> {
         if k >= self.num_std_places() {
             return None;
@@ -340,16 +351,19 @@ impl<'a> Context<'a> {
     }
 
     /// Number of locals.
+    #[inline]
     pub fn num_locals(&self) -> u32 {
         self.facts.locals_len.into()
     }
 
     /// Type of `lK`, `None` if it does not exist or holds no value.
+    #[inline]
     pub fn local(&self, k: u32) -> Option<Type> {
         self.facts.local(self.arena, k).get()
     }
 
     /// The output area's signature, between `out`/`in2out` and the call.
+    #[inline]
     pub fn out(&self) -> Option<&'a Signature> {
         if self.facts.out == NO_OUT {
             return None;
@@ -358,16 +372,19 @@ impl<'a> Context<'a> {
     }
 
     /// The M2N state.
+    #[inline]
     pub fn m2n(&self) -> M2nState {
         self.facts.m2n
     }
 
     /// Type of `r`, `None` when it holds no value.
+    #[inline]
     pub fn ret(&self) -> Option<Type> {
         self.facts.ret.get()
     }
 
     /// Bytes allocated by `alloc` so far.
+    #[inline]
     pub fn alloc_bytes(&self) -> u32 {
         self.facts.alloc
     }
