@@ -1008,6 +1008,7 @@ impl<'s, 'd> Parser<'s, 'd> {
     }
 
     /// An operand with an optional cast.
+    #[inline(always)]
     fn operand(&mut self) -> PResult<Operand> {
         self.skip_ws();
         let start = self.pos;
@@ -1163,6 +1164,79 @@ impl<'s, 'd> Parser<'s, 'd> {
     fn address(&mut self) -> PResult<Address> {
         self.skip_ws();
         let start = self.pos;
+        if let Some(fast) = self.address_fast(start) {
+            return fast;
+        }
+        self.address_general(start)
+    }
+
+    /// An address as nearly every one is written, `[v+k:ty]` with no
+    /// blanks, `v` a plainly written variable and `k` a one-digit `%Ni` or
+    /// a short decimal, read in one pass; `None` for any other shape (or a
+    /// type that is not one), left to [`Self::address_general`]. The shape
+    /// is checked to its `]` before the directive is asked for its value,
+    /// so a fallback never asks twice; an error from the directive is the
+    /// one the general reader would report at that point.
+    #[inline(always)]
+    fn address_fast(&mut self, start: usize) -> Option<PResult<Address>> {
+        let bytes = self.bytes;
+        if bytes.get(start) != Some(&b'[') {
+            return None;
+        }
+        let (var, var_end) = self.var_fast(start + 1)?;
+        if bytes.get(var_end) != Some(&b'+') {
+            return None;
+        }
+        let term = var_end + 1;
+        // The offset: `Some(index)` for `%Ni`, else the literal's value.
+        let (directive, literal, term_end) = match bytes[term..].first_chunk::<3>() {
+            Some(&[b'%', d @ b'0'..=b'9', b'i']) => (Some(usize::from(d - b'0')), 0, term + 3),
+            _ => {
+                let (v, end) = self.short_decimal(term)?;
+                (None, v, end)
+            }
+        };
+        if bytes.get(term_end) != Some(&b':') {
+            return None;
+        }
+        let ty_start = term_end + 1;
+        let ty_end = self.word_end(ty_start);
+        let ty = parse_type(self.key_at(ty_start, ty_end))?;
+        if bytes.get(ty_end) != Some(&b']') {
+            return None;
+        }
+        let offset = match directive {
+            Some(index) => {
+                match self
+                    .args
+                    .int(index, INT_DIRECTIVES[index], IntUse::Immediate)
+                {
+                    Ok(v) => v,
+                    Err(kind) => {
+                        self.pos = term_end;
+                        return Some(Err(self.error(kind, term, term_end)));
+                    }
+                }
+            }
+            None => literal,
+        };
+        self.pos = ty_end + 1;
+        Some(Ok(Address {
+            base: Some(Place {
+                var,
+                span: self.span(start + 1, var_end),
+            }),
+            index: None,
+            offset,
+            ty,
+            ordering: Ordering::Plain,
+            span: self.span(start, ty_end + 1),
+        }))
+    }
+
+    /// [`Self::address`] for every shape, with all its errors.
+    #[inline(never)]
+    fn address_general(&mut self, start: usize) -> PResult<Address> {
         if self.peek() != Some(b'[') {
             return Err(self.expected("`[`"));
         }
