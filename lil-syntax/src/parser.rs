@@ -535,8 +535,16 @@ impl<'s, 'd> Parser<'s, 'd> {
         })
     }
 
+    /// Consume `b` (never a blank) after any blanks. `b` is tested first:
+    /// punctuation mostly follows its token directly, and then the blank
+    /// skip (a table lookup) is not needed.
     #[inline(always)]
     fn eat(&mut self, b: u8) -> bool {
+        debug_assert!(CLASS[b as usize] & (SPACE | SLASH) == 0);
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            return true;
+        }
         self.skip_ws();
         if self.peek() == Some(b) {
             self.pos += 1;
