@@ -313,6 +313,7 @@ impl<'a, 'b> ArgList<'a, 'b> {
 }
 
 impl DirectiveArgs for ArgList<'_, '_> {
+    #[inline]
     fn int(
         &mut self,
         index: usize,

@@ -136,12 +136,15 @@ fn generated_label_name(n: u32, buf: &mut [u8; 9]) -> &str {
     std::str::from_utf8(&buf[..=digits]).unwrap_or("$")
 }
 
-pub(crate) struct Parser<'s, 'd> {
+/// Generic over the source of directive values so that `parse_with`, the
+/// hot entry, gets an instance with [`crate::ArgList`]'s lookups inlined;
+/// the other entries share one instance over `dyn DirectiveArgs`.
+pub(crate) struct Parser<'s, 'd, A: DirectiveArgs + ?Sized> {
     bytes: &'s [u8],
     src: &'s str,
     pos: usize,
     base: u32,
-    args: &'d mut dyn DirectiveArgs,
+    args: &'d mut A,
     labels: &'d mut LabelTable,
     label_counter: &'d mut u32,
     pub(crate) errors: Vec<SyntaxError>,
@@ -346,14 +349,14 @@ enum Directive {
     Label(u8),
 }
 
-impl<'s, 'd> Parser<'s, 'd> {
+impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
     pub(crate) fn new(
         src: &'s str,
         base: u32,
-        args: &'d mut dyn DirectiveArgs,
+        args: &'d mut A,
         labels: &'d mut LabelTable,
         label_counter: &'d mut u32,
-    ) -> Parser<'s, 'd> {
+    ) -> Parser<'s, 'd, A> {
         Parser {
             bytes: src.as_bytes(),
             src,
