@@ -1537,10 +1537,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
             return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
         }
         let word = &self.bytes[start..end];
-        if is_var(word, self.bytes.get(end).copied()) {
-            let dst = self.var_general(start)?;
-            return self.assignment(start, dst, out);
-        }
+        // Keywords first: none of them is a variable (`is_var`), so the
+        // test for an unusually written variable waits for the fallback.
         self.pos = end;
         match self.key_at(start, end) {
             kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
@@ -1693,6 +1691,11 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 self.finish(out, start, || InstKind::StdPlaces(n))
             }
             _ if word == b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
+            _ if is_var(word, self.bytes.get(end).copied()) => {
+                self.pos = start;
+                let dst = self.var_general(start)?;
+                self.assignment(start, dst, out)
+            }
             _ => Err(self.error(
                 SyntaxErrorKind::UnknownInstruction(self.text(start, end).to_owned()),
                 start,
@@ -1800,6 +1803,37 @@ mod tests {
                     expected,
                     "len {len} every {every}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn no_keyword_is_a_variable() {
+        // `instruction` matches keywords before it tests for a variable.
+        for kw in [
+            "entry",
+            "locals",
+            "alloc",
+            "ld",
+            "st",
+            "inc",
+            "cas",
+            "j",
+            "jc",
+            "out",
+            "in2out",
+            "call",
+            "tailcall",
+            "ret",
+            "push_m2n",
+            "pop_m2n",
+            "handles",
+            "print",
+            "std_places",
+            "m2n_save_all",
+        ] {
+            for after in [None, Some(b'%'), Some(b'{'), Some(b' ')] {
+                assert!(!is_var(kw.as_bytes(), after), "{kw}");
             }
         }
     }
