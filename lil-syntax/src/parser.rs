@@ -392,7 +392,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         while let Some(&b) = self.bytes.get(self.pos)
             && CLASS[b as usize] & (SPACE | SLASH) != 0
         {
-            if CLASS[b as usize] & SPACE != 0 {
+            if b != b'/' {
                 self.pos += 1;
             } else if !self.skip_comment() {
                 break;
