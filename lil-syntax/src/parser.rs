@@ -1512,6 +1512,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
     /// `Instruction` is large, and moving it costs copies).
     ///
     /// Called at a non-blank byte (`parse_body` skipped the blanks).
+    /// Inlined into its one caller, so the registers it needs are saved
+    /// once per body rather than once per statement.
+    #[inline(always)]
     fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
         let start = self.pos;
         // An assignment to a plainly written variable, the commonest
