@@ -1172,6 +1172,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         }
     }
 
+    /// Inlined: only the one-pass read of the usual shape is, the general
+    /// reader stays out of line.
+    #[inline(always)]
     fn address(&mut self) -> PResult<Address> {
         self.skip_ws();
         let start = self.pos;
