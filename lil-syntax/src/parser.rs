@@ -1087,10 +1087,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         if !self.peek().is_some_and(|b| is_ident_start(b) || b == b'$') {
             return Err(self.expected("a label name"));
         }
-        while self.peek().is_some_and(is_label_char) {
-            self.pos += 1;
+        let mut end = start + 1;
+        while self.bytes.get(end).is_some_and(|&b| is_label_char(b)) {
+            end += 1;
         }
-        let id = self.labels.intern(&self.src[start..self.pos]);
+        self.pos = end;
+        let id = self.labels.intern(self.text(start, end));
         Ok(LabelRef {
             id,
             span: self.span(start, self.pos),
