@@ -66,7 +66,10 @@ pub fn parse_with(text: &str, args: &[Arg<'_>]) -> Result<Stub, SyntaxErrors> {
 }
 
 /// One fragment, entry included, without keeping a copy of the text.
-fn parse_single(text: &str, args: &mut dyn DirectiveArgs) -> Result<Stub, SyntaxErrors> {
+///
+/// Generic so that [`parse_with`] gets its own instance of the parser, with
+/// [`ArgList`]'s lookups inlined; everything else goes through `dyn`.
+fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<Stub, SyntaxErrors> {
     if text.len() > u32::MAX as usize {
         return Err(SyntaxError {
             kind: SyntaxErrorKind::TooManyErrors,

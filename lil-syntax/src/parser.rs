@@ -136,12 +136,15 @@ fn generated_label_name(n: u32, buf: &mut [u8; 9]) -> &str {
     std::str::from_utf8(&buf[..=digits]).unwrap_or("$")
 }
 
-pub(crate) struct Parser<'s, 'd> {
+/// Generic over the source of directive values so that `parse_with`, the
+/// hot entry, gets an instance with [`crate::ArgList`]'s lookups inlined;
+/// the other entries share one instance over `dyn DirectiveArgs`.
+pub(crate) struct Parser<'s, 'd, A: DirectiveArgs + ?Sized> {
     bytes: &'s [u8],
     src: &'s str,
     pos: usize,
     base: u32,
-    args: &'d mut dyn DirectiveArgs,
+    args: &'d mut A,
     labels: &'d mut LabelTable,
     label_counter: &'d mut u32,
     pub(crate) errors: Vec<SyntaxError>,
@@ -346,14 +349,14 @@ enum Directive {
     Label(u8),
 }
 
-impl<'s, 'd> Parser<'s, 'd> {
+impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
     pub(crate) fn new(
         src: &'s str,
         base: u32,
-        args: &'d mut dyn DirectiveArgs,
+        args: &'d mut A,
         labels: &'d mut LabelTable,
         label_counter: &'d mut u32,
-    ) -> Parser<'s, 'd> {
+    ) -> Parser<'s, 'd, A> {
         Parser {
             bytes: src.as_bytes(),
             src,
@@ -389,7 +392,7 @@ impl<'s, 'd> Parser<'s, 'd> {
         while let Some(&b) = self.bytes.get(self.pos)
             && CLASS[b as usize] & (SPACE | SLASH) != 0
         {
-            if CLASS[b as usize] & SPACE != 0 {
+            if b != b'/' {
                 self.pos += 1;
             } else if !self.skip_comment() {
                 break;
@@ -535,8 +538,16 @@ impl<'s, 'd> Parser<'s, 'd> {
         })
     }
 
+    /// Consume `b` (never a blank) after any blanks. `b` is tested first:
+    /// punctuation mostly follows its token directly, and then the blank
+    /// skip (a table lookup) is not needed.
     #[inline(always)]
     fn eat(&mut self, b: u8) -> bool {
+        debug_assert!(CLASS[b as usize] & (SPACE | SLASH) == 0);
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            return true;
+        }
         self.skip_ws();
         if self.peek() == Some(b) {
             self.pos += 1;
@@ -1008,6 +1019,7 @@ impl<'s, 'd> Parser<'s, 'd> {
     }
 
     /// An operand with an optional cast.
+    #[inline(always)]
     fn operand(&mut self) -> PResult<Operand> {
         self.skip_ws();
         let start = self.pos;
@@ -1075,10 +1087,12 @@ impl<'s, 'd> Parser<'s, 'd> {
         if !self.peek().is_some_and(|b| is_ident_start(b) || b == b'$') {
             return Err(self.expected("a label name"));
         }
-        while self.peek().is_some_and(is_label_char) {
-            self.pos += 1;
+        let mut end = start + 1;
+        while self.bytes.get(end).is_some_and(|&b| is_label_char(b)) {
+            end += 1;
         }
-        let id = self.labels.intern(&self.src[start..self.pos]);
+        self.pos = end;
+        let id = self.labels.intern(self.text(start, end));
         Ok(LabelRef {
             id,
             span: self.span(start, self.pos),
@@ -1160,9 +1174,85 @@ impl<'s, 'd> Parser<'s, 'd> {
         }
     }
 
+    /// Inlined: only the one-pass read of the usual shape is, the general
+    /// reader stays out of line.
+    #[inline(always)]
     fn address(&mut self) -> PResult<Address> {
         self.skip_ws();
         let start = self.pos;
+        if let Some(fast) = self.address_fast(start) {
+            return fast;
+        }
+        self.address_general(start)
+    }
+
+    /// An address as nearly every one is written, `[v+k:ty]` with no
+    /// blanks, `v` a plainly written variable and `k` a one-digit `%Ni` or
+    /// a short decimal, read in one pass; `None` for any other shape (or a
+    /// type that is not one), left to [`Self::address_general`]. The shape
+    /// is checked to its `]` before the directive is asked for its value,
+    /// so a fallback never asks twice; an error from the directive is the
+    /// one the general reader would report at that point.
+    #[inline(always)]
+    fn address_fast(&mut self, start: usize) -> Option<PResult<Address>> {
+        let bytes = self.bytes;
+        if bytes.get(start) != Some(&b'[') {
+            return None;
+        }
+        let (var, var_end) = self.var_fast(start + 1)?;
+        if bytes.get(var_end) != Some(&b'+') {
+            return None;
+        }
+        let term = var_end + 1;
+        // The offset: `Some(index)` for `%Ni`, else the literal's value.
+        let (directive, literal, term_end) = match bytes[term..].first_chunk::<3>() {
+            Some(&[b'%', d @ b'0'..=b'9', b'i']) => (Some(usize::from(d - b'0')), 0, term + 3),
+            _ => {
+                let (v, end) = self.short_decimal(term)?;
+                (None, v, end)
+            }
+        };
+        if bytes.get(term_end) != Some(&b':') {
+            return None;
+        }
+        let ty_start = term_end + 1;
+        let ty_end = self.word_end(ty_start);
+        let ty = parse_type(self.key_at(ty_start, ty_end))?;
+        if bytes.get(ty_end) != Some(&b']') {
+            return None;
+        }
+        let offset = match directive {
+            Some(index) => {
+                match self
+                    .args
+                    .int(index, INT_DIRECTIVES[index], IntUse::Immediate)
+                {
+                    Ok(v) => v,
+                    Err(kind) => {
+                        self.pos = term_end;
+                        return Some(Err(self.error(kind, term, term_end)));
+                    }
+                }
+            }
+            None => literal,
+        };
+        self.pos = ty_end + 1;
+        Some(Ok(Address {
+            base: Some(Place {
+                var,
+                span: self.span(start + 1, var_end),
+            }),
+            index: None,
+            offset,
+            ty,
+            ordering: Ordering::Plain,
+            span: self.span(start, ty_end + 1),
+        }))
+    }
+
+    /// [`Self::address`] for every shape, with all its errors.
+    #[inline(never)]
+    fn address_general(&mut self, start: usize) -> PResult<Address> {
         if self.peek() != Some(b'[') {
             return Err(self.expected("`[`"));
         }
@@ -1427,6 +1517,9 @@ impl<'s, 'd> Parser<'s, 'd> {
     /// `Instruction` is large, and moving it costs copies).
     ///
     /// Called at a non-blank byte (`parse_body` skipped the blanks).
+    /// Inlined into its one caller, so the registers it needs are saved
+    /// once per body rather than once per statement.
+    #[inline(always)]
     fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
         let start = self.pos;
         // An assignment to a plainly written variable, the commonest
@@ -1452,10 +1545,8 @@ impl<'s, 'd> Parser<'s, 'd> {
             return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
         }
         let word = &self.bytes[start..end];
-        if is_var(word, self.bytes.get(end).copied()) {
-            let dst = self.var_general(start)?;
-            return self.assignment(start, dst, out);
-        }
+        // Keywords first: none of them is a variable (`is_var`), so the
+        // test for an unusually written variable waits for the fallback.
         self.pos = end;
         match self.key_at(start, end) {
             kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
@@ -1608,6 +1699,11 @@ impl<'s, 'd> Parser<'s, 'd> {
                 self.finish(out, start, || InstKind::StdPlaces(n))
             }
             _ if word == b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
+            _ if is_var(word, self.bytes.get(end).copied()) => {
+                self.pos = start;
+                let dst = self.var_general(start)?;
+                self.assignment(start, dst, out)
+            }
             _ => Err(self.error(
                 SyntaxErrorKind::UnknownInstruction(self.text(start, end).to_owned()),
                 start,
@@ -1715,6 +1811,37 @@ mod tests {
                     expected,
                     "len {len} every {every}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn no_keyword_is_a_variable() {
+        // `instruction` matches keywords before it tests for a variable.
+        for kw in [
+            "entry",
+            "locals",
+            "alloc",
+            "ld",
+            "st",
+            "inc",
+            "cas",
+            "j",
+            "jc",
+            "out",
+            "in2out",
+            "call",
+            "tailcall",
+            "ret",
+            "push_m2n",
+            "pop_m2n",
+            "handles",
+            "print",
+            "std_places",
+            "m2n_save_all",
+        ] {
+            for after in [None, Some(b'%'), Some(b'{'), Some(b' ')] {
+                assert!(!is_var(kw.as_bytes(), after), "{kw}");
             }
         }
     }
