@@ -67,6 +67,74 @@ macro_rules! with_mem {
 }
 pub(crate) use with_mem;
 
+/// Opcodes of the `REX.W opcode /r` instructions [`rm64`] encodes.
+pub(crate) mod op {
+    /// `mov r64, r/m64`
+    pub(crate) const MOV_LOAD: u8 = 0x8B;
+    /// `mov r/m64, r64`
+    pub(crate) const MOV_STORE: u8 = 0x89;
+    /// `lea r64, m`
+    pub(crate) const LEA: u8 = 0x8D;
+    /// `add r64, r/m64`
+    pub(crate) const ADD: u8 = 0x03;
+    /// `sub r64, r/m64`
+    pub(crate) const SUB: u8 = 0x2B;
+    /// `and r64, r/m64`
+    pub(crate) const AND: u8 = 0x23;
+    /// `or r64, r/m64`
+    pub(crate) const OR: u8 = 0x0B;
+    /// `xor r64, r/m64`
+    pub(crate) const XOR: u8 = 0x33;
+    /// `cmp r64, r/m64`
+    pub(crate) const CMP_LOAD: u8 = 0x3B;
+    /// `cmp r/m64, r64`
+    pub(crate) const CMP_STORE: u8 = 0x39;
+}
+
+/// `REX.W opcode /r` with a `[base + disp]` operand, encoded by hand;
+/// returns false, emitting nothing, for the other memory forms.
+///
+/// Why: with run-time registers, `dynasm!` assembles the REX, ModRM and SIB
+/// bytes of a memory operand through a generic path of some 80 host
+/// instructions, and most of a stub's accesses are this one form (frame
+/// slots, fields). The bytes are exactly `with_mem!`'s (a disp8 when it
+/// fits, else a disp32, even when zero, and always a SIB byte);
+/// `rm64_matches_dynasm` compares the two for every register, base,
+/// opcode and displacement class.
+#[inline]
+pub(crate) fn rm64(ops: &mut Asm, opcode: u8, reg: u8, m: Mem) -> bool {
+    let Mem::Base { base, disp } = m else {
+        return false;
+    };
+    let rex = 0x48 | (reg & 8) >> 1 | (base & 8) >> 3;
+    // rm = 100: the base is in a SIB byte (no index: 100), which dynasm
+    // uses for every run-time base, rsp/r12 or not.
+    let modrm = (reg & 7) << 3 | 0b100;
+    let sib = 0b00_100_000 | (base & 7);
+    match i8::try_from(disp) {
+        Ok(d) => ops.extend([rex, opcode, 0x40 | modrm, sib, d as u8]),
+        Err(_) => {
+            let [a, b, c, d] = disp.to_le_bytes();
+            ops.extend([rex, opcode, 0x80 | modrm, sib, a, b, c, d]);
+        }
+    }
+    true
+}
+
+/// [`with_mem!`] for a `REX.W opcode /r` instruction (`opcode` and `reg`
+/// must say what the tokens say): `[base + disp]` takes [`rm64`]'s short
+/// path, the other forms `dynasm!`.
+macro_rules! with_mem_w {
+    ($ops:expr, $mem:expr, $opcode:expr, $reg:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+        let ops: &mut $crate::emit::Asm = $ops;
+        let m: Mem = $mem;
+        if !$crate::emit::rm64(ops, $opcode, $reg, m) {
+            $crate::emit::with_mem!(ops, m, [$($pre)*], [$($post)*]);
+        }
+    }};
+}
+pub(crate) use with_mem_w;
+
 impl Mem {
     /// The displacement.
     pub(crate) fn disp(self) -> i32 {
@@ -252,7 +320,7 @@ impl<'a> Emitter<'a> {
         match v {
             Val::Reg(s) if s == r => {}
             Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
-            Val::Mem(m) => with_mem!(ops, m, [mov Rq(r),], []),
+            Val::Mem(m) => with_mem_w!(ops, m, op::MOV_LOAD, r, [mov Rq(r),], []),
             Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
             Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => {
                 dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32)
@@ -271,17 +339,17 @@ impl<'a> Emitter<'a> {
 
     /// `r = [m]` (64 bits).
     pub(crate) fn ld64(&mut self, r: u8, m: Mem) {
-        with_mem!(&mut self.ops, m, [mov Rq(r),], []);
+        with_mem_w!(&mut self.ops, m, op::MOV_LOAD, r, [mov Rq(r),], []);
     }
 
     /// `[m] = r` (64 bits).
     pub(crate) fn st64(&mut self, m: Mem, r: u8) {
-        with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+        with_mem_w!(&mut self.ops, m, op::MOV_STORE, r, [mov QWORD], [, Rq(r)]);
     }
 
     /// `r = &m`.
     pub(crate) fn lea(&mut self, r: u8, m: Mem) {
-        with_mem!(&mut self.ops, m, [lea Rq(r),], []);
+        with_mem_w!(&mut self.ops, m, op::LEA, r, [lea Rq(r),], []);
     }
 
     /// The value in a register: its own, or loaded into `scratch`.
@@ -301,7 +369,7 @@ impl<'a> Emitter<'a> {
             Val::Imm(x) if fits_i32(x) => with_mem!(&mut self.ops, m, [mov QWORD], [, x as i32]),
             _ => {
                 let r = self.in_reg(v, scratch);
-                with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+                with_mem_w!(&mut self.ops, m, op::MOV_STORE, r, [mov QWORD], [, Rq(r)]);
             }
         }
     }
@@ -312,7 +380,7 @@ impl<'a> Emitter<'a> {
             Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
             loc => {
                 let m = self.loc_mem(loc)?;
-                with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+                with_mem_w!(&mut self.ops, m, op::MOV_STORE, r, [mov QWORD], [, Rq(r)]);
             }
         }
         Ok(())
@@ -427,7 +495,9 @@ impl<'a> Emitter<'a> {
     pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
-            RegClass::General => with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r.num)]),
+            RegClass::General => {
+                with_mem_w!(&mut self.ops, m, op::MOV_STORE, r.num, [mov QWORD], [, Rq(r.num)])
+            }
             RegClass::Float => with_mem!(&mut self.ops, m, [movsd], [, Rx(r.num)]),
         }
     }
@@ -435,7 +505,9 @@ impl<'a> Emitter<'a> {
     pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
-            RegClass::General => with_mem!(&mut self.ops, m, [mov Rq(r.num),], []),
+            RegClass::General => {
+                with_mem_w!(&mut self.ops, m, op::MOV_LOAD, r.num, [mov Rq(r.num),], [])
+            }
             RegClass::Float => with_mem!(&mut self.ops, m, [movsd Rx(r.num),], []),
         }
     }
@@ -534,5 +606,86 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
     }
     fn data(&mut self, bytes: &[u8]) {
         self.ops.extend(bytes.iter().copied());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `rm64` writes the bytes `dynasm!` writes for the same instruction,
+    /// for every register, every base (rsp/r12 need a SIB byte, rbp/r13 a
+    /// displacement even when it is zero) and displacements at the
+    /// boundaries of the disp8 and disp32 forms.
+    #[test]
+    fn rm64_matches_dynasm() {
+        let disps = [
+            0,
+            1,
+            -1,
+            8,
+            127,
+            -128,
+            128,
+            -129,
+            0x1234,
+            -0x5678,
+            i32::MAX,
+            i32::MIN,
+        ];
+        for reg in 0..16u8 {
+            for base in 0..16u8 {
+                for disp in disps {
+                    let m = Mem::Base { base, disp };
+                    let mut want = Asm::new(0);
+                    {
+                        let ops = &mut want;
+                        with_mem!(&mut *ops, m, [mov Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [mov QWORD], [, Rq(reg)]);
+                        with_mem!(&mut *ops, m, [lea Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [add Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [sub Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [and Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [or Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [xor Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [cmp Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [cmp QWORD], [, Rq(reg)]);
+                        with_mem!(&mut *ops, m, [mov Rq(reg), QWORD], []);
+                    }
+                    let mut got = Asm::new(0);
+                    for opcode in [
+                        op::MOV_LOAD,
+                        op::MOV_STORE,
+                        op::LEA,
+                        op::ADD,
+                        op::SUB,
+                        op::AND,
+                        op::OR,
+                        op::XOR,
+                        op::CMP_LOAD,
+                        op::CMP_STORE,
+                        op::MOV_LOAD,
+                    ] {
+                        assert!(rm64(&mut got, opcode, reg, m));
+                    }
+                    assert_eq!(
+                        got.finalize().ok(),
+                        want.finalize().ok(),
+                        "reg {reg} base {base} disp {disp}"
+                    );
+                }
+            }
+        }
+        // The other forms are left to dynasm.
+        let mut ops = Asm::new(0);
+        let m = Mem::Index {
+            base: 0,
+            index: 1,
+            scale: 8,
+            disp: 0,
+        };
+        assert!(!rm64(&mut ops, op::MOV_LOAD, 2, m));
+        assert!(!rm64(&mut ops, op::MOV_LOAD, 2, Mem::Abs { disp: 16 }));
+        assert_eq!(ops.offset().0, 0);
     }
 }
