@@ -67,50 +67,71 @@ macro_rules! with_mem {
 }
 pub(crate) use with_mem;
 
-/// Opcodes of the `REX.W opcode /r` instructions [`rm64`] encodes.
-pub(crate) mod op {
-    /// `mov r64, r/m64`
-    pub(crate) const MOV_LOAD: u8 = 0x8B;
-    /// `mov r/m64, r64`
-    pub(crate) const MOV_STORE: u8 = 0x89;
-    /// `lea r64, m`
-    pub(crate) const LEA: u8 = 0x8D;
-    /// `add r64, r/m64`
-    pub(crate) const ADD: u8 = 0x03;
-    /// `sub r64, r/m64`
-    pub(crate) const SUB: u8 = 0x2B;
-    /// `and r64, r/m64`
-    pub(crate) const AND: u8 = 0x23;
-    /// `or r64, r/m64`
-    pub(crate) const OR: u8 = 0x0B;
-    /// `xor r64, r/m64`
-    pub(crate) const XOR: u8 = 0x33;
-    /// `cmp r64, r/m64`
-    pub(crate) const CMP_LOAD: u8 = 0x3B;
-    /// `cmp r/m64, r64`
-    pub(crate) const CMP_STORE: u8 = 0x39;
+/// The `REX.W opcode /r` instructions with a memory operand that
+/// [`rm64`] emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rm64 {
+    /// `mov r64, [m]`
+    MovLoad,
+    /// `mov [m], r64`
+    MovStore,
+    /// `lea r64, [m]`
+    Lea,
+    /// `add r64, [m]`
+    Add,
+    /// `sub r64, [m]`
+    Sub,
+    /// `and r64, [m]`
+    And,
+    /// `or r64, [m]`
+    Or,
+    /// `xor r64, [m]`
+    Xor,
+    /// `cmp r64, [m]`
+    CmpLoad,
+    /// `cmp [m], r64`
+    CmpStore,
 }
 
-/// `REX.W opcode /r` with a `[base + disp]` operand, encoded by hand;
-/// returns false, emitting nothing, for the other memory forms.
+impl Rm64 {
+    fn opcode(self) -> u8 {
+        match self {
+            Rm64::MovLoad => 0x8B,
+            Rm64::MovStore => 0x89,
+            Rm64::Lea => 0x8D,
+            Rm64::Add => 0x03,
+            Rm64::Sub => 0x2B,
+            Rm64::And => 0x23,
+            Rm64::Or => 0x0B,
+            Rm64::Xor => 0x33,
+            Rm64::CmpLoad => 0x3B,
+            Rm64::CmpStore => 0x39,
+        }
+    }
+}
+
+/// `inst` with register `reg` and memory operand `m`.
 ///
-/// Why: with run-time registers, `dynasm!` assembles the REX, ModRM and SIB
-/// bytes of a memory operand through a generic path of some 80 host
-/// instructions, and most of a stub's accesses are this one form (frame
-/// slots, fields). The bytes are exactly `with_mem!`'s (a disp8 when it
-/// fits, else a disp32, even when zero, and always a SIB byte);
-/// `rm64_matches_dynasm` compares the two for every register, base,
-/// opcode and displacement class.
+/// Why by hand: with run-time registers, `dynasm!` assembles the REX,
+/// ModRM and SIB bytes of a memory operand through a generic path of some
+/// 80 host instructions (and gives every function using it a heavy
+/// prologue), while most of a stub's accesses are one form, `[base +
+/// disp]` (frame slots, fields). That form is encoded here with the bytes
+/// `dynasm!` would write (a disp8 when it fits, else a disp32, even when
+/// zero, and always a SIB byte); the rarer forms go to `dynasm!` out of
+/// line. `rm64_matches_dynasm` compares the two for every instruction,
+/// register, base and displacement class.
 #[inline]
-pub(crate) fn rm64(ops: &mut Asm, opcode: u8, reg: u8, m: Mem) -> bool {
+pub(crate) fn rm64(ops: &mut Asm, inst: Rm64, reg: u8, m: Mem) {
     let Mem::Base { base, disp } = m else {
-        return false;
+        return rm64_dynasm(ops, inst, reg, m);
     };
     let rex = 0x48 | (reg & 8) >> 1 | (base & 8) >> 3;
     // rm = 100: the base is in a SIB byte (no index: 100), which dynasm
     // uses for every run-time base, rsp/r12 or not.
     let modrm = (reg & 7) << 3 | 0b100;
     let sib = 0b00_100_000 | (base & 7);
+    let opcode = inst.opcode();
     match i8::try_from(disp) {
         Ok(d) => ops.extend([rex, opcode, 0x40 | modrm, sib, d as u8]),
         Err(_) => {
@@ -118,22 +139,26 @@ pub(crate) fn rm64(ops: &mut Asm, opcode: u8, reg: u8, m: Mem) -> bool {
             ops.extend([rex, opcode, 0x80 | modrm, sib, a, b, c, d]);
         }
     }
-    true
 }
 
-/// [`with_mem!`] for a `REX.W opcode /r` instruction (`opcode` and `reg`
-/// must say what the tokens say): `[base + disp]` takes [`rm64`]'s short
-/// path, the other forms `dynasm!`.
-macro_rules! with_mem_w {
-    ($ops:expr, $mem:expr, $opcode:expr, $reg:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
-        let ops: &mut $crate::emit::Asm = $ops;
-        let m: Mem = $mem;
-        if !$crate::emit::rm64(ops, $opcode, $reg, m) {
-            $crate::emit::with_mem!(ops, m, [$($pre)*], [$($post)*]);
-        }
-    }};
+/// [`rm64`] through `dynasm!`, for the indexed and absolute forms (and the
+/// reference the hand encoding is tested against).
+#[cold]
+#[inline(never)]
+pub(crate) fn rm64_dynasm(ops: &mut Asm, inst: Rm64, r: u8, m: Mem) {
+    match inst {
+        Rm64::MovLoad => with_mem!(ops, m, [mov Rq(r),], []),
+        Rm64::MovStore => with_mem!(ops, m, [mov QWORD], [, Rq(r)]),
+        Rm64::Lea => with_mem!(ops, m, [lea Rq(r),], []),
+        Rm64::Add => with_mem!(ops, m, [add Rq(r),], []),
+        Rm64::Sub => with_mem!(ops, m, [sub Rq(r),], []),
+        Rm64::And => with_mem!(ops, m, [and Rq(r),], []),
+        Rm64::Or => with_mem!(ops, m, [or Rq(r),], []),
+        Rm64::Xor => with_mem!(ops, m, [xor Rq(r),], []),
+        Rm64::CmpLoad => with_mem!(ops, m, [cmp Rq(r),], []),
+        Rm64::CmpStore => with_mem!(ops, m, [cmp QWORD], [, Rq(r)]),
+    }
 }
-pub(crate) use with_mem_w;
 
 impl Mem {
     /// The displacement.
@@ -320,7 +345,7 @@ impl<'a> Emitter<'a> {
         match v {
             Val::Reg(s) if s == r => {}
             Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
-            Val::Mem(m) => with_mem_w!(ops, m, op::MOV_LOAD, r, [mov Rq(r),], []),
+            Val::Mem(m) => rm64(ops, Rm64::MovLoad, r, m),
             Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
             Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => {
                 dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32)
@@ -339,17 +364,17 @@ impl<'a> Emitter<'a> {
 
     /// `r = [m]` (64 bits).
     pub(crate) fn ld64(&mut self, r: u8, m: Mem) {
-        with_mem_w!(&mut self.ops, m, op::MOV_LOAD, r, [mov Rq(r),], []);
+        rm64(&mut self.ops, Rm64::MovLoad, r, m);
     }
 
     /// `[m] = r` (64 bits).
     pub(crate) fn st64(&mut self, m: Mem, r: u8) {
-        with_mem_w!(&mut self.ops, m, op::MOV_STORE, r, [mov QWORD], [, Rq(r)]);
+        rm64(&mut self.ops, Rm64::MovStore, r, m);
     }
 
     /// `r = &m`.
     pub(crate) fn lea(&mut self, r: u8, m: Mem) {
-        with_mem_w!(&mut self.ops, m, op::LEA, r, [lea Rq(r),], []);
+        rm64(&mut self.ops, Rm64::Lea, r, m);
     }
 
     /// The value in a register: its own, or loaded into `scratch`.
@@ -369,7 +394,7 @@ impl<'a> Emitter<'a> {
             Val::Imm(x) if fits_i32(x) => with_mem!(&mut self.ops, m, [mov QWORD], [, x as i32]),
             _ => {
                 let r = self.in_reg(v, scratch);
-                with_mem_w!(&mut self.ops, m, op::MOV_STORE, r, [mov QWORD], [, Rq(r)]);
+                rm64(&mut self.ops, Rm64::MovStore, r, m);
             }
         }
     }
@@ -380,7 +405,7 @@ impl<'a> Emitter<'a> {
             Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
             loc => {
                 let m = self.loc_mem(loc)?;
-                with_mem_w!(&mut self.ops, m, op::MOV_STORE, r, [mov QWORD], [, Rq(r)]);
+                rm64(&mut self.ops, Rm64::MovStore, r, m);
             }
         }
         Ok(())
@@ -495,9 +520,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
-            RegClass::General => {
-                with_mem_w!(&mut self.ops, m, op::MOV_STORE, r.num, [mov QWORD], [, Rq(r.num)])
-            }
+            RegClass::General => rm64(&mut self.ops, Rm64::MovStore, r.num, m),
             RegClass::Float => with_mem!(&mut self.ops, m, [movsd], [, Rx(r.num)]),
         }
     }
@@ -505,9 +528,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
-            RegClass::General => {
-                with_mem_w!(&mut self.ops, m, op::MOV_LOAD, r.num, [mov Rq(r.num),], [])
-            }
+            RegClass::General => rm64(&mut self.ops, Rm64::MovLoad, r.num, m),
             RegClass::Float => with_mem!(&mut self.ops, m, [movsd Rx(r.num),], []),
         }
     }
@@ -653,20 +674,20 @@ mod tests {
                         with_mem!(&mut *ops, m, [mov Rq(reg), QWORD], []);
                     }
                     let mut got = Asm::new(0);
-                    for opcode in [
-                        op::MOV_LOAD,
-                        op::MOV_STORE,
-                        op::LEA,
-                        op::ADD,
-                        op::SUB,
-                        op::AND,
-                        op::OR,
-                        op::XOR,
-                        op::CMP_LOAD,
-                        op::CMP_STORE,
-                        op::MOV_LOAD,
+                    for inst in [
+                        Rm64::MovLoad,
+                        Rm64::MovStore,
+                        Rm64::Lea,
+                        Rm64::Add,
+                        Rm64::Sub,
+                        Rm64::And,
+                        Rm64::Or,
+                        Rm64::Xor,
+                        Rm64::CmpLoad,
+                        Rm64::CmpStore,
+                        Rm64::MovLoad,
                     ] {
-                        assert!(rm64(&mut got, opcode, reg, m));
+                        rm64(&mut got, inst, reg, m);
                     }
                     assert_eq!(
                         got.finalize().ok(),
@@ -676,16 +697,26 @@ mod tests {
                 }
             }
         }
-        // The other forms are left to dynasm.
-        let mut ops = Asm::new(0);
-        let m = Mem::Index {
-            base: 0,
-            index: 1,
-            scale: 8,
-            disp: 0,
-        };
-        assert!(!rm64(&mut ops, op::MOV_LOAD, 2, m));
-        assert!(!rm64(&mut ops, op::MOV_LOAD, 2, Mem::Abs { disp: 16 }));
-        assert_eq!(ops.offset().0, 0);
+        // The other forms go through dynasm.
+        for m in [
+            Mem::Index {
+                base: 0,
+                index: 1,
+                scale: 8,
+                disp: 0,
+            },
+            Mem::NoBase {
+                index: 9,
+                scale: 2,
+                disp: -300,
+            },
+            Mem::Abs { disp: 16 },
+        ] {
+            let mut got = Asm::new(0);
+            rm64(&mut got, Rm64::MovLoad, 2, m);
+            let mut want = Asm::new(0);
+            with_mem!(&mut want, m, [mov Rq(2),], []);
+            assert_eq!(got.finalize().ok(), want.finalize().ok());
+        }
     }
 }

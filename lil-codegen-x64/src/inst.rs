@@ -6,7 +6,7 @@
 //! shifts, stores, extensions) use the value's width explicitly.
 
 use crate::abi::{DESC, regs::*};
-use crate::emit::{Emitter, Mem, R, Val, fits_i32, imm_bits, op, rm64, with_mem, with_mem_w};
+use crate::emit::{Emitter, Mem, R, Rm64, Val, fits_i32, imm_bits, rm64, with_mem};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -245,10 +245,10 @@ impl Emitter<'_> {
             other => other,
         };
         macro_rules! alu_forms {
-            ($mn:ident, $opcode:expr) => {{
+            ($mn:ident, $inst:expr) => {{
                 match v {
                     Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), Rq(s)),
-                    Val::Mem(m) => with_mem_w!(&mut self.ops, m, $opcode, r, [$mn Rq(r),], []),
+                    Val::Mem(m) => rm64(&mut self.ops, $inst, r, m),
                     Val::Imm(x) if i8::try_from(x).is_ok() => {
                         dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), BYTE x as i8)
                     }
@@ -258,11 +258,11 @@ impl Emitter<'_> {
             }};
         }
         match op {
-            BinaryOp::Add => alu_forms!(add, op::ADD),
-            BinaryOp::Sub => alu_forms!(sub, op::SUB),
-            BinaryOp::And => alu_forms!(and, op::AND),
-            BinaryOp::Or => alu_forms!(or, op::OR),
-            BinaryOp::Xor => alu_forms!(xor, op::XOR),
+            BinaryOp::Add => alu_forms!(add, Rm64::Add),
+            BinaryOp::Sub => alu_forms!(sub, Rm64::Sub),
+            BinaryOp::And => alu_forms!(and, Rm64::And),
+            BinaryOp::Or => alu_forms!(or, Rm64::Or),
+            BinaryOp::Xor => alu_forms!(xor, Rm64::Xor),
             BinaryOp::Mul => match v {
                 Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
                 Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
@@ -616,7 +616,7 @@ impl Emitter<'_> {
             (2, false) => with_mem!(&mut self.ops, m, [movzx Rd(r), WORD], []),
             (4, true) => with_mem!(&mut self.ops, m, [movsxd Rq(r), DWORD], []),
             (4, false) => with_mem!(&mut self.ops, m, [mov Rd(r), DWORD], []),
-            _ => with_mem_w!(&mut self.ops, m, op::MOV_LOAD, r, [mov Rq(r), QWORD], []),
+            _ => rm64(&mut self.ops, Rm64::MovLoad, r, m),
         }
         self.put(to, r)
     }
@@ -778,12 +778,16 @@ impl Emitter<'_> {
                 match (a, b) {
                     (Val::Reg(x), Val::Reg(y)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y)),
                     (Val::Reg(x), Val::Mem(m)) => {
-                        if !($w && rm64(&mut self.ops, op::CMP_LOAD, x, m)) {
+                        if $w {
+                            rm64(&mut self.ops, Rm64::CmpLoad, x, m)
+                        } else {
                             with_mem!(&mut self.ops, m, [cmp $R(x),], [])
                         }
                     }
                     (Val::Mem(m), Val::Reg(y)) => {
-                        if !($w && rm64(&mut self.ops, op::CMP_STORE, y, m)) {
+                        if $w {
+                            rm64(&mut self.ops, Rm64::CmpStore, y, m)
+                        } else {
                             with_mem!(&mut self.ops, m, [cmp $size], [, $R(y)])
                         }
                     }
