@@ -16,7 +16,9 @@ use lil_check::Context;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
-use lil_codegen::{ArgLoc, CheckedStub, CodegenError, FramePlan, HostEnv, Reg, RegClass};
+use lil_codegen::{
+    ArgLoc, CheckedStub, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass,
+};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
@@ -195,15 +197,17 @@ pub(crate) struct Emitter<'a> {
     pub(crate) ext_fold: Option<(usize, Var, u8, lil_syntax::UnaryOp)>,
 }
 
-impl<'a> Emitter<'a> {
-    // Inlined into `compile_with`, so the emitter is built in place rather
-    // than copied out of a `Result`.
-    #[inline]
-    pub(crate) fn new(
-        stub: &'a CheckedStub,
-        env: &'a HostEnv,
-        plan: &'a FramePlan<'a>,
-    ) -> R<Emitter<'a>> {
+/// The plan's scratch registers in the roles the emitter gives them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scratch {
+    v0: u8,
+    v1: u8,
+    f0: u8,
+    f1: u8,
+}
+
+impl Scratch {
+    pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
         let scratch = &plan.scratch_gp;
         let has = |n: u8| scratch.iter().any(|r| r.num == n);
         let mut others = scratch
@@ -220,25 +224,42 @@ impl<'a> Emitter<'a> {
                 what: "AArch64 scratch registers (x14-x17 must stay free)",
             });
         }
-        let f0 = plan
-            .scratch_fp
-            .first()
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("fp scratch"))?;
-        let f1 = plan
-            .scratch_fp
-            .get(1)
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("fp scratch"))?;
-        Ok(Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
-            st: EmitState::new(stub, plan, env),
+        let fp = |k: usize| {
+            plan.scratch_fp
+                .get(k)
+                .map(|r| r.num)
+                .ok_or(CodegenError::Internal("fp scratch"))
+        };
+        Ok(Scratch {
             v0,
             v1,
-            f0,
-            f1,
-            ext_fold: None,
+            f0: fp(0)?,
+            f1: fp(1)?,
         })
+    }
+}
+
+impl<'a> Emitter<'a> {
+    // Infallible (the registers were checked by `Scratch::of`) and inlined
+    // into `compile_with`, so the emitter, assembler included, is built in
+    // place rather than copied out of a `Result`.
+    #[inline]
+    pub(crate) fn new(
+        stub: &'a CheckedStub,
+        env: &'a HostEnv,
+        plan: &'a FramePlan<'a>,
+        scratch: Scratch,
+        options: CompileOptions,
+    ) -> Emitter<'a> {
+        Emitter {
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            st: EmitState::new(stub, plan, env, options),
+            v0: scratch.v0,
+            v1: scratch.v1,
+            f0: scratch.f0,
+            f1: scratch.f1,
+            ext_fold: None,
+        }
     }
 
     pub(crate) fn ctx(&self) -> R<Context<'a>> {

@@ -13,7 +13,7 @@ use lil_check::{CheckedStub, Context};
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
-use lil_codegen::{ArgLoc, CodegenError, FramePlan, HostEnv, Reg, RegClass};
+use lil_codegen::{ArgLoc, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
@@ -203,38 +203,55 @@ pub(crate) struct Emitter<'a> {
     pub(crate) folded: Option<(usize, Var, Mem)>,
 }
 
-impl<'a> Emitter<'a> {
-    // Inlined into `compile_with`, so the emitter is built in place rather
-    // than copied out of a `Result`.
-    #[inline]
-    pub(crate) fn new(
-        stub: &'a CheckedStub,
-        env: &'a HostEnv,
-        plan: &'a FramePlan<'a>,
-    ) -> R<Emitter<'a>> {
-        let s0 = plan
-            .scratch_gp
-            .first()
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("no scratch"))?;
-        let s1 = plan
-            .scratch_gp
-            .get(1)
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("no scratch"))?;
+/// The plan's scratch registers in the roles the emitter gives them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scratch {
+    s0: u8,
+    s1: u8,
+    f0: u8,
+}
+
+impl Scratch {
+    pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
+        let gp = |k: usize| {
+            plan.scratch_gp
+                .get(k)
+                .map(|r| r.num)
+                .ok_or(CodegenError::Internal("no scratch"))
+        };
         let f0 = plan
             .scratch_fp
             .first()
             .map(|r| r.num)
             .ok_or(CodegenError::Internal("no fp scratch"))?;
-        Ok(Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
-            st: EmitState::new(stub, plan, env),
-            s0,
-            s1,
+        Ok(Scratch {
+            s0: gp(0)?,
+            s1: gp(1)?,
             f0,
-            folded: None,
         })
+    }
+}
+
+impl<'a> Emitter<'a> {
+    // Infallible (the registers were checked by `Scratch::of`) and inlined
+    // into `compile_with`, so the emitter, assembler included, is built in
+    // place rather than copied out of a `Result`.
+    #[inline]
+    pub(crate) fn new(
+        stub: &'a CheckedStub,
+        env: &'a HostEnv,
+        plan: &'a FramePlan<'a>,
+        scratch: Scratch,
+        options: CompileOptions,
+    ) -> Emitter<'a> {
+        Emitter {
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            st: EmitState::new(stub, plan, env, options),
+            s0: scratch.s0,
+            s1: scratch.s1,
+            f0: scratch.f0,
+            folded: None,
+        }
     }
 
     pub(crate) fn ctx(&self) -> R<Context<'a>> {
