@@ -132,11 +132,12 @@ pub(crate) fn rm64(ops: &mut Asm, inst: Rm64, reg: u8, m: Mem) {
     let modrm = (reg & 7) << 3 | 0b100;
     let sib = 0b00_100_000 | (base & 7);
     let opcode = inst.opcode();
+    // From a slice (a fixed-size copy), not an array (a byte loop).
     match i8::try_from(disp) {
-        Ok(d) => ops.extend([rex, opcode, 0x40 | modrm, sib, d as u8]),
+        Ok(d) => ops.extend(&[rex, opcode, 0x40 | modrm, sib, d as u8]),
         Err(_) => {
             let [a, b, c, d] = disp.to_le_bytes();
-            ops.extend([rex, opcode, 0x80 | modrm, sib, a, b, c, d]);
+            ops.extend(&[rex, opcode, 0x80 | modrm, sib, a, b, c, d]);
         }
     }
 }
