@@ -142,6 +142,31 @@ pub(crate) fn rm64(ops: &mut Asm, inst: Rm64, reg: u8, m: Mem) {
     }
 }
 
+/// `mov QWORD [m], imm` (sign-extended), `[base + disp]` by hand as in
+/// [`rm64`]: `REX.W C7 /0` and the immediate after the displacement.
+#[inline]
+pub(crate) fn mov_mem_imm32(ops: &mut Asm, m: Mem, imm: i32) {
+    let Mem::Base { base, disp } = m else {
+        return mov_mem_imm32_dynasm(ops, m, imm);
+    };
+    let rex = 0x48 | (base & 8) >> 3;
+    let sib = 0b00_100_000 | (base & 7);
+    let [i0, i1, i2, i3] = imm.to_le_bytes();
+    match i8::try_from(disp) {
+        Ok(d) => ops.extend(&[rex, 0xC7, 0x44, sib, d as u8, i0, i1, i2, i3]),
+        Err(_) => {
+            let [a, b, c, d] = disp.to_le_bytes();
+            ops.extend(&[rex, 0xC7, 0x84, sib, a, b, c, d, i0, i1, i2, i3]);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn mov_mem_imm32_dynasm(ops: &mut Asm, m: Mem, imm: i32) {
+    with_mem!(ops, m, [mov QWORD], [, imm]);
+}
+
 /// [`rm64`] through `dynasm!`, for the indexed and absolute forms (and the
 /// reference the hand encoding is tested against).
 #[cold]
@@ -409,7 +434,7 @@ impl<'a> Emitter<'a> {
     /// `[m] = v` for a 64-bit slot; may clobber `scratch`.
     pub(crate) fn store64(&mut self, m: Mem, v: Val, scratch: u8) {
         match v {
-            Val::Imm(x) if fits_i32(x) => with_mem!(&mut self.ops, m, [mov QWORD], [, x as i32]),
+            Val::Imm(x) if fits_i32(x) => mov_mem_imm32(&mut self.ops, m, x as i32),
             _ => {
                 let r = self.in_reg(v, scratch);
                 rm64(&mut self.ops, Rm64::MovStore, r, m);
@@ -711,6 +736,22 @@ mod tests {
                         got.finalize().ok(),
                         want.finalize().ok(),
                         "reg {reg} base {base} disp {disp}"
+                    );
+                }
+            }
+        }
+        for base in 0..16u8 {
+            for disp in [0, -1, 127, -128, 128, i32::MIN] {
+                for imm in [0, 1, -1, 0x7fff_ffff, i32::MIN] {
+                    let m = Mem::Base { base, disp };
+                    let mut got = Asm::new(0);
+                    mov_mem_imm32(&mut got, m, imm);
+                    let mut want = Asm::new(0);
+                    mov_mem_imm32_dynasm(&mut want, m, imm);
+                    assert_eq!(
+                        got.finalize().ok(),
+                        want.finalize().ok(),
+                        "{base} {disp} {imm}"
                     );
                 }
             }
