@@ -16,7 +16,9 @@ use lil_check::Context;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
-use lil_codegen::{ArgLoc, CheckedStub, CodegenError, FramePlan, HostEnv, Reg, RegClass};
+use lil_codegen::{
+    ArgLoc, CheckedStub, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass,
+};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
@@ -100,6 +102,72 @@ impl Acc {
             Acc::Ldrb | Acc::Ldrsb | Acc::Strb => 1,
         }
     }
+
+    /// The instruction word of the unsigned-scaled-offset form with every
+    /// operand field zero (`ldr x0, [x0]`...). The unscaled form (`ldur`)
+    /// is the same word with bit 24 clear.
+    fn opcode(self) -> u32 {
+        match self {
+            Acc::LdrX => 0xF940_0000,
+            Acc::LdrW => 0xB940_0000,
+            Acc::Ldrh => 0x7940_0000,
+            Acc::Ldrb => 0x3940_0000,
+            Acc::Ldrsw => 0xB980_0000,
+            Acc::Ldrsh => 0x7980_0000,
+            Acc::Ldrsb => 0x3980_0000,
+            Acc::LdrD => 0xFD40_0000,
+            Acc::LdrS => 0xBD40_0000,
+            Acc::StrX => 0xF900_0000,
+            Acc::StrW => 0xB900_0000,
+            Acc::Strh => 0x7900_0000,
+            Acc::Strb => 0x3900_0000,
+            Acc::StrD => 0xFD00_0000,
+            Acc::StrS => 0xBD00_0000,
+        }
+    }
+}
+
+/// `kind`'s instruction word for an immediate-offset form, encoded by hand
+/// (`None` for the register-offset forms, left to `dynasm!`).
+///
+/// Why: with run-time operands `dynasm!` range-checks and shifts every
+/// field through a generic path, several times the cost of the three
+/// shifts and ors an instruction word needs, and most of a stub's loads
+/// and stores are frame slots and fields at an immediate offset. The words
+/// are `dynasm!`'s own: `acc_words_match_dynasm` compares them for every
+/// kind, register and offset class. `form` guarantees the offsets fit.
+#[inline]
+fn acc_word(kind: Acc, r: u8, f: Form) -> Option<u32> {
+    let rt = u32::from(r) & 31;
+    match f {
+        Form::Scaled { base, off } => {
+            let imm12 = off / kind.size();
+            Some(kind.opcode() | imm12 << 10 | (u32::from(base) & 31) << 5 | rt)
+        }
+        Form::Unscaled { base, off } => {
+            let imm9 = off as u32 & 0x1ff;
+            Some(kind.opcode() & !(1 << 24) | imm9 << 12 | (u32::from(base) & 31) << 5 | rt)
+        }
+        Form::Reg { .. } | Form::RegShift { .. } => None,
+    }
+}
+
+/// The word of `ldp`/`stp` (`load`) of two 8-byte registers of `class` at
+/// `[base, #off]`, signed offset form (`off` a multiple of 8 in -512..=504),
+/// encoded by hand for the reason given at [`acc_word`].
+#[inline]
+fn pair_word(load: bool, class: RegClass, a: u8, b: u8, base: u8, off: i32) -> u32 {
+    let opcode: u32 = match class {
+        RegClass::General => 0xA900_0000,
+        RegClass::Float => 0x6D00_0000,
+    };
+    let imm7 = (off / 8) as u32 & 0x7f;
+    opcode
+        | u32::from(load) << 22
+        | imm7 << 15
+        | (u32::from(b) & 31) << 10
+        | (u32::from(base) & 31) << 5
+        | (u32::from(a) & 31)
 }
 
 /// A general-purpose value: in a register, in memory, an immediate, or the
@@ -129,15 +197,17 @@ pub(crate) struct Emitter<'a> {
     pub(crate) ext_fold: Option<(usize, Var, u8, lil_syntax::UnaryOp)>,
 }
 
-impl<'a> Emitter<'a> {
-    // Inlined into `compile_with`, so the emitter is built in place rather
-    // than copied out of a `Result`.
-    #[inline]
-    pub(crate) fn new(
-        stub: &'a CheckedStub,
-        env: &'a HostEnv,
-        plan: &'a FramePlan<'a>,
-    ) -> R<Emitter<'a>> {
+/// The plan's scratch registers in the roles the emitter gives them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scratch {
+    v0: u8,
+    v1: u8,
+    f0: u8,
+    f1: u8,
+}
+
+impl Scratch {
+    pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
         let scratch = &plan.scratch_gp;
         let has = |n: u8| scratch.iter().any(|r| r.num == n);
         let mut others = scratch
@@ -154,25 +224,42 @@ impl<'a> Emitter<'a> {
                 what: "AArch64 scratch registers (x14-x17 must stay free)",
             });
         }
-        let f0 = plan
-            .scratch_fp
-            .first()
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("fp scratch"))?;
-        let f1 = plan
-            .scratch_fp
-            .get(1)
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("fp scratch"))?;
-        Ok(Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
-            st: EmitState::new(stub, plan, env),
+        let fp = |k: usize| {
+            plan.scratch_fp
+                .get(k)
+                .map(|r| r.num)
+                .ok_or(CodegenError::Internal("fp scratch"))
+        };
+        Ok(Scratch {
             v0,
             v1,
-            f0,
-            f1,
-            ext_fold: None,
+            f0: fp(0)?,
+            f1: fp(1)?,
         })
+    }
+}
+
+impl<'a> Emitter<'a> {
+    // Infallible (the registers were checked by `Scratch::of`) and inlined
+    // into `compile_with`, so the emitter, assembler included, is built in
+    // place rather than copied out of a `Result`.
+    #[inline]
+    pub(crate) fn new(
+        stub: &'a CheckedStub,
+        env: &'a HostEnv,
+        plan: &'a FramePlan<'a>,
+        scratch: Scratch,
+        options: CompileOptions,
+    ) -> Emitter<'a> {
+        Emitter {
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            st: EmitState::new(stub, plan, env, options),
+            v0: scratch.v0,
+            v1: scratch.v1,
+            f0: scratch.f0,
+            f1: scratch.f1,
+            ext_fold: None,
+        }
     }
 
     pub(crate) fn ctx(&self) -> R<Context<'a>> {
@@ -408,6 +495,10 @@ impl<'a> Emitter<'a> {
     /// One load or store through a memory operand.
     pub(crate) fn acc(&mut self, kind: Acc, r: u8, m: AMem) {
         let f = self.form(m, kind.size());
+        if let Some(word) = acc_word(kind, r, f) {
+            self.ops.push_u32(word);
+            return;
+        }
         let ops = &mut self.ops;
         match kind {
             Acc::LdrX => access!(ops, f, ldr, ldur, X(r), 3),
@@ -437,22 +528,8 @@ impl<'a> Emitter<'a> {
     /// One `ldp` (`load`) or `stp` of two 8-byte registers of one class at
     /// `[base, #off]` and `[base, #off + 8]` (`pairable(off)` must hold).
     pub(crate) fn pair(&mut self, load: bool, class: RegClass, a: u8, b: u8, base: u8, off: i64) {
-        let ops = &mut self.ops;
-        let off = off as i32;
-        match (load, class) {
-            (false, RegClass::General) => {
-                dynasm!(ops ; .arch aarch64 ; stp X(a), X(b), [XSP(base), off])
-            }
-            (false, RegClass::Float) => {
-                dynasm!(ops ; .arch aarch64 ; stp D(a), D(b), [XSP(base), off])
-            }
-            (true, RegClass::General) => {
-                dynasm!(ops ; .arch aarch64 ; ldp X(a), X(b), [XSP(base), off])
-            }
-            (true, RegClass::Float) => {
-                dynasm!(ops ; .arch aarch64 ; ldp D(a), D(b), [XSP(base), off])
-            }
-        }
+        self.ops
+            .push_u32(pair_word(load, class, a, b, base, off as i32));
     }
 
     /// Store (or `load`) 8-byte registers at `[base, #off]`, two at a time
@@ -745,6 +822,114 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
         // Keep what follows (nothing today) instruction-aligned.
         while !self.ops.offset().0.is_multiple_of(4) {
             self.ops.push(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [Acc; 15] = [
+        Acc::LdrX,
+        Acc::LdrW,
+        Acc::Ldrh,
+        Acc::Ldrb,
+        Acc::Ldrsw,
+        Acc::Ldrsh,
+        Acc::Ldrsb,
+        Acc::LdrD,
+        Acc::LdrS,
+        Acc::StrX,
+        Acc::StrW,
+        Acc::Strh,
+        Acc::Strb,
+        Acc::StrD,
+        Acc::StrS,
+    ];
+
+    fn dynasm_acc(kind: Acc, r: u8, f: Form) -> Vec<u8> {
+        let mut ops = Asm::new(0);
+        let o = &mut ops;
+        match kind {
+            Acc::LdrX => access!(o, f, ldr, ldur, X(r), 3),
+            Acc::LdrW => access!(o, f, ldr, ldur, W(r), 2),
+            Acc::Ldrh => access!(o, f, ldrh, ldurh, W(r), 1),
+            Acc::Ldrb => access!(o, f, ldrb, ldurb, W(r), 0),
+            Acc::Ldrsw => access!(o, f, ldrsw, ldursw, X(r), 2),
+            Acc::Ldrsh => access!(o, f, ldrsh, ldursh, X(r), 1),
+            Acc::Ldrsb => access!(o, f, ldrsb, ldursb, X(r), 0),
+            Acc::LdrD => access!(o, f, ldr, ldur, D(r), 3),
+            Acc::LdrS => access!(o, f, ldr, ldur, S(r), 2),
+            Acc::StrX => access!(o, f, str, stur, X(r), 3),
+            Acc::StrW => access!(o, f, str, stur, W(r), 2),
+            Acc::Strh => access!(o, f, strh, sturh, W(r), 1),
+            Acc::Strb => access!(o, f, strb, sturb, W(r), 0),
+            Acc::StrD => access!(o, f, str, stur, D(r), 3),
+            Acc::StrS => access!(o, f, str, stur, S(r), 2),
+        }
+        ops.finalize().unwrap_or_default()
+    }
+
+    /// `acc_word` and `pair_word` give `dynasm!`'s words for every kind,
+    /// register (31 is sp as a base, zr as data) and offset class.
+    #[test]
+    fn acc_words_match_dynasm() {
+        for kind in KINDS {
+            let s = kind.size();
+            for r in 0..32u8 {
+                for base in 0..32u8 {
+                    let scaled = [0, s, 8 * s, 4095 * s];
+                    let unscaled = [-256, -1, 0, 1, 255];
+                    let forms = scaled
+                        .iter()
+                        .map(|&off| Form::Scaled { base, off })
+                        .chain(unscaled.iter().map(|&off| Form::Unscaled { base, off }));
+                    for f in forms {
+                        let word = acc_word(kind, r, f).map(u32::to_le_bytes);
+                        assert_eq!(
+                            word.map(|w| w.to_vec()),
+                            Some(dynasm_acc(kind, r, f)),
+                            "{kind:?} r{r} {f:?}"
+                        );
+                    }
+                }
+            }
+        }
+        let f = Form::Reg { base: 1, index: 2 };
+        assert_eq!(acc_word(Acc::LdrX, 0, f), None);
+    }
+
+    #[test]
+    fn pair_words_match_dynasm() {
+        for class in [RegClass::General, RegClass::Float] {
+            for load in [false, true] {
+                for (a, b) in [(0u8, 1u8), (19, 20), (29, 30), (31, 7), (5, 31)] {
+                    for base in [0u8, 17, 29, 31] {
+                        for off in [-512, -8, 0, 8, 16, 504] {
+                            let mut ops = Asm::new(0);
+                            let o = &mut ops;
+                            match (load, class) {
+                                (false, RegClass::General) => {
+                                    dynasm!(o ; .arch aarch64 ; stp X(a), X(b), [XSP(base), off])
+                                }
+                                (false, RegClass::Float) => {
+                                    dynasm!(o ; .arch aarch64 ; stp D(a), D(b), [XSP(base), off])
+                                }
+                                (true, RegClass::General) => {
+                                    dynasm!(o ; .arch aarch64 ; ldp X(a), X(b), [XSP(base), off])
+                                }
+                                (true, RegClass::Float) => {
+                                    dynasm!(o ; .arch aarch64 ; ldp D(a), D(b), [XSP(base), off])
+                                }
+                            }
+                            let want = ops.finalize().unwrap_or_default();
+                            let got = pair_word(load, class, a, b, base, off).to_le_bytes();
+                            assert_eq!(got.to_vec(), want, "{load} {class:?} {a} {b} {base} {off}");
+                        }
+                    }
+                }
+            }
         }
     }
 }

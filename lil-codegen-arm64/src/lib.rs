@@ -46,9 +46,12 @@ impl Backend for Arm64Backend {
         env: &HostEnv,
         options: &CompileOptions,
     ) -> Result<CompiledStub, CodegenError> {
-        let plan = lil_codegen::FramePlan::new(stub, &abi::DESC, env)?;
-        let mut e = emit::Emitter::new(stub, env, &plan)?;
-        e.st.options = *options;
+        // Borrowed from the `Result` rather than moved out of it: the plan
+        // is about a kilobyte.
+        let plan = lil_codegen::FramePlan::new(stub, &abi::DESC, env);
+        let plan = plan.as_ref().map_err(Clone::clone)?;
+        let scratch = emit::Scratch::of(plan)?;
+        let mut e = emit::Emitter::new(stub, env, plan, scratch, *options);
         let (source_map, data_start) = lil_codegen::drive::run(&mut e)?;
         let mut unwind = std::mem::take(&mut e.st.unwind);
         let frame_size = e.st.plan.frame_size as i32;

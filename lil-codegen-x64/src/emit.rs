@@ -13,7 +13,7 @@ use lil_check::{CheckedStub, Context};
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
-use lil_codegen::{ArgLoc, CodegenError, FramePlan, HostEnv, Reg, RegClass};
+use lil_codegen::{ArgLoc, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
@@ -67,6 +67,125 @@ macro_rules! with_mem {
 }
 pub(crate) use with_mem;
 
+/// The `REX.W opcode /r` instructions with a memory operand that
+/// [`rm64`] emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rm64 {
+    /// `mov r64, [m]`
+    MovLoad,
+    /// `mov [m], r64`
+    MovStore,
+    /// `lea r64, [m]`
+    Lea,
+    /// `add r64, [m]`
+    Add,
+    /// `sub r64, [m]`
+    Sub,
+    /// `and r64, [m]`
+    And,
+    /// `or r64, [m]`
+    Or,
+    /// `xor r64, [m]`
+    Xor,
+    /// `cmp r64, [m]`
+    CmpLoad,
+    /// `cmp [m], r64`
+    CmpStore,
+}
+
+impl Rm64 {
+    fn opcode(self) -> u8 {
+        match self {
+            Rm64::MovLoad => 0x8B,
+            Rm64::MovStore => 0x89,
+            Rm64::Lea => 0x8D,
+            Rm64::Add => 0x03,
+            Rm64::Sub => 0x2B,
+            Rm64::And => 0x23,
+            Rm64::Or => 0x0B,
+            Rm64::Xor => 0x33,
+            Rm64::CmpLoad => 0x3B,
+            Rm64::CmpStore => 0x39,
+        }
+    }
+}
+
+/// `inst` with register `reg` and memory operand `m`.
+///
+/// Why by hand: with run-time registers, `dynasm!` assembles the REX,
+/// ModRM and SIB bytes of a memory operand through a generic path of some
+/// 80 host instructions (and gives every function using it a heavy
+/// prologue), while most of a stub's accesses are one form, `[base +
+/// disp]` (frame slots, fields). That form is encoded here with the bytes
+/// `dynasm!` would write (a disp8 when it fits, else a disp32, even when
+/// zero, and always a SIB byte); the rarer forms go to `dynasm!` out of
+/// line. `rm64_matches_dynasm` compares the two for every instruction,
+/// register, base and displacement class.
+#[inline]
+pub(crate) fn rm64(ops: &mut Asm, inst: Rm64, reg: u8, m: Mem) {
+    let Mem::Base { base, disp } = m else {
+        return rm64_dynasm(ops, inst, reg, m);
+    };
+    let rex = 0x48 | (reg & 8) >> 1 | (base & 8) >> 3;
+    // rm = 100: the base is in a SIB byte (no index: 100), which dynasm
+    // uses for every run-time base, rsp/r12 or not.
+    let modrm = (reg & 7) << 3 | 0b100;
+    let sib = 0b00_100_000 | (base & 7);
+    let opcode = inst.opcode();
+    // From a slice (a fixed-size copy), not an array (a byte loop).
+    match i8::try_from(disp) {
+        Ok(d) => ops.extend(&[rex, opcode, 0x40 | modrm, sib, d as u8]),
+        Err(_) => {
+            let [a, b, c, d] = disp.to_le_bytes();
+            ops.extend(&[rex, opcode, 0x80 | modrm, sib, a, b, c, d]);
+        }
+    }
+}
+
+/// `mov QWORD [m], imm` (sign-extended), `[base + disp]` by hand as in
+/// [`rm64`]: `REX.W C7 /0` and the immediate after the displacement.
+#[inline]
+pub(crate) fn mov_mem_imm32(ops: &mut Asm, m: Mem, imm: i32) {
+    let Mem::Base { base, disp } = m else {
+        return mov_mem_imm32_dynasm(ops, m, imm);
+    };
+    let rex = 0x48 | (base & 8) >> 3;
+    let sib = 0b00_100_000 | (base & 7);
+    let [i0, i1, i2, i3] = imm.to_le_bytes();
+    match i8::try_from(disp) {
+        Ok(d) => ops.extend(&[rex, 0xC7, 0x44, sib, d as u8, i0, i1, i2, i3]),
+        Err(_) => {
+            let [a, b, c, d] = disp.to_le_bytes();
+            ops.extend(&[rex, 0xC7, 0x84, sib, a, b, c, d, i0, i1, i2, i3]);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn mov_mem_imm32_dynasm(ops: &mut Asm, m: Mem, imm: i32) {
+    with_mem!(ops, m, [mov QWORD], [, imm]);
+}
+
+/// [`rm64`] through `dynasm!`, for the indexed and absolute forms (and the
+/// reference the hand encoding is tested against).
+#[cold]
+#[inline(never)]
+pub(crate) fn rm64_dynasm(ops: &mut Asm, inst: Rm64, r: u8, m: Mem) {
+    match inst {
+        Rm64::MovLoad => with_mem!(ops, m, [mov Rq(r),], []),
+        Rm64::MovStore => with_mem!(ops, m, [mov QWORD], [, Rq(r)]),
+        Rm64::Lea => with_mem!(ops, m, [lea Rq(r),], []),
+        Rm64::Add => with_mem!(ops, m, [add Rq(r),], []),
+        Rm64::Sub => with_mem!(ops, m, [sub Rq(r),], []),
+        Rm64::And => with_mem!(ops, m, [and Rq(r),], []),
+        Rm64::Or => with_mem!(ops, m, [or Rq(r),], []),
+        Rm64::Xor => with_mem!(ops, m, [xor Rq(r),], []),
+        Rm64::CmpLoad => with_mem!(ops, m, [cmp Rq(r),], []),
+        Rm64::CmpStore => with_mem!(ops, m, [cmp QWORD], [, Rq(r)]),
+    }
+}
+
 impl Mem {
     /// The displacement.
     pub(crate) fn disp(self) -> i32 {
@@ -110,38 +229,55 @@ pub(crate) struct Emitter<'a> {
     pub(crate) folded: Option<(usize, Var, Mem)>,
 }
 
-impl<'a> Emitter<'a> {
-    // Inlined into `compile_with`, so the emitter is built in place rather
-    // than copied out of a `Result`.
-    #[inline]
-    pub(crate) fn new(
-        stub: &'a CheckedStub,
-        env: &'a HostEnv,
-        plan: &'a FramePlan<'a>,
-    ) -> R<Emitter<'a>> {
-        let s0 = plan
-            .scratch_gp
-            .first()
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("no scratch"))?;
-        let s1 = plan
-            .scratch_gp
-            .get(1)
-            .map(|r| r.num)
-            .ok_or(CodegenError::Internal("no scratch"))?;
+/// The plan's scratch registers in the roles the emitter gives them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scratch {
+    s0: u8,
+    s1: u8,
+    f0: u8,
+}
+
+impl Scratch {
+    pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
+        let gp = |k: usize| {
+            plan.scratch_gp
+                .get(k)
+                .map(|r| r.num)
+                .ok_or(CodegenError::Internal("no scratch"))
+        };
         let f0 = plan
             .scratch_fp
             .first()
             .map(|r| r.num)
             .ok_or(CodegenError::Internal("no fp scratch"))?;
-        Ok(Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
-            st: EmitState::new(stub, plan, env),
-            s0,
-            s1,
+        Ok(Scratch {
+            s0: gp(0)?,
+            s1: gp(1)?,
             f0,
-            folded: None,
         })
+    }
+}
+
+impl<'a> Emitter<'a> {
+    // Infallible (the registers were checked by `Scratch::of`) and inlined
+    // into `compile_with`, so the emitter, assembler included, is built in
+    // place rather than copied out of a `Result`.
+    #[inline]
+    pub(crate) fn new(
+        stub: &'a CheckedStub,
+        env: &'a HostEnv,
+        plan: &'a FramePlan<'a>,
+        scratch: Scratch,
+        options: CompileOptions,
+    ) -> Emitter<'a> {
+        Emitter {
+            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            st: EmitState::new(stub, plan, env, options),
+            s0: scratch.s0,
+            s1: scratch.s1,
+            f0: scratch.f0,
+            folded: None,
+        }
     }
 
     pub(crate) fn ctx(&self) -> R<Context<'a>> {
@@ -252,7 +388,7 @@ impl<'a> Emitter<'a> {
         match v {
             Val::Reg(s) if s == r => {}
             Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
-            Val::Mem(m) => with_mem!(ops, m, [mov Rq(r),], []),
+            Val::Mem(m) => rm64(ops, Rm64::MovLoad, r, m),
             Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
             Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => {
                 dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32)
@@ -271,17 +407,17 @@ impl<'a> Emitter<'a> {
 
     /// `r = [m]` (64 bits).
     pub(crate) fn ld64(&mut self, r: u8, m: Mem) {
-        with_mem!(&mut self.ops, m, [mov Rq(r),], []);
+        rm64(&mut self.ops, Rm64::MovLoad, r, m);
     }
 
     /// `[m] = r` (64 bits).
     pub(crate) fn st64(&mut self, m: Mem, r: u8) {
-        with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+        rm64(&mut self.ops, Rm64::MovStore, r, m);
     }
 
     /// `r = &m`.
     pub(crate) fn lea(&mut self, r: u8, m: Mem) {
-        with_mem!(&mut self.ops, m, [lea Rq(r),], []);
+        rm64(&mut self.ops, Rm64::Lea, r, m);
     }
 
     /// The value in a register: its own, or loaded into `scratch`.
@@ -298,10 +434,10 @@ impl<'a> Emitter<'a> {
     /// `[m] = v` for a 64-bit slot; may clobber `scratch`.
     pub(crate) fn store64(&mut self, m: Mem, v: Val, scratch: u8) {
         match v {
-            Val::Imm(x) if fits_i32(x) => with_mem!(&mut self.ops, m, [mov QWORD], [, x as i32]),
+            Val::Imm(x) if fits_i32(x) => mov_mem_imm32(&mut self.ops, m, x as i32),
             _ => {
                 let r = self.in_reg(v, scratch);
-                with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+                rm64(&mut self.ops, Rm64::MovStore, r, m);
             }
         }
     }
@@ -312,7 +448,7 @@ impl<'a> Emitter<'a> {
             Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
             loc => {
                 let m = self.loc_mem(loc)?;
-                with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r)]);
+                rm64(&mut self.ops, Rm64::MovStore, r, m);
             }
         }
         Ok(())
@@ -427,7 +563,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
-            RegClass::General => with_mem!(&mut self.ops, m, [mov QWORD], [, Rq(r.num)]),
+            RegClass::General => rm64(&mut self.ops, Rm64::MovStore, r.num, m),
             RegClass::Float => with_mem!(&mut self.ops, m, [movsd], [, Rx(r.num)]),
         }
     }
@@ -435,7 +571,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
-            RegClass::General => with_mem!(&mut self.ops, m, [mov Rq(r.num),], []),
+            RegClass::General => rm64(&mut self.ops, Rm64::MovLoad, r.num, m),
             RegClass::Float => with_mem!(&mut self.ops, m, [movsd Rx(r.num),], []),
         }
     }
@@ -534,5 +670,112 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
     }
     fn data(&mut self, bytes: &[u8]) {
         self.ops.extend(bytes.iter().copied());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `rm64` writes the bytes `dynasm!` writes for the same instruction,
+    /// for every register, every base (rsp/r12 need a SIB byte, rbp/r13 a
+    /// displacement even when it is zero) and displacements at the
+    /// boundaries of the disp8 and disp32 forms.
+    #[test]
+    fn rm64_matches_dynasm() {
+        let disps = [
+            0,
+            1,
+            -1,
+            8,
+            127,
+            -128,
+            128,
+            -129,
+            0x1234,
+            -0x5678,
+            i32::MAX,
+            i32::MIN,
+        ];
+        for reg in 0..16u8 {
+            for base in 0..16u8 {
+                for disp in disps {
+                    let m = Mem::Base { base, disp };
+                    let mut want = Asm::new(0);
+                    {
+                        let ops = &mut want;
+                        with_mem!(&mut *ops, m, [mov Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [mov QWORD], [, Rq(reg)]);
+                        with_mem!(&mut *ops, m, [lea Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [add Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [sub Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [and Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [or Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [xor Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [cmp Rq(reg),], []);
+                        with_mem!(&mut *ops, m, [cmp QWORD], [, Rq(reg)]);
+                        with_mem!(&mut *ops, m, [mov Rq(reg), QWORD], []);
+                    }
+                    let mut got = Asm::new(0);
+                    for inst in [
+                        Rm64::MovLoad,
+                        Rm64::MovStore,
+                        Rm64::Lea,
+                        Rm64::Add,
+                        Rm64::Sub,
+                        Rm64::And,
+                        Rm64::Or,
+                        Rm64::Xor,
+                        Rm64::CmpLoad,
+                        Rm64::CmpStore,
+                        Rm64::MovLoad,
+                    ] {
+                        rm64(&mut got, inst, reg, m);
+                    }
+                    assert_eq!(
+                        got.finalize().ok(),
+                        want.finalize().ok(),
+                        "reg {reg} base {base} disp {disp}"
+                    );
+                }
+            }
+        }
+        for base in 0..16u8 {
+            for disp in [0, -1, 127, -128, 128, i32::MIN] {
+                for imm in [0, 1, -1, 0x7fff_ffff, i32::MIN] {
+                    let m = Mem::Base { base, disp };
+                    let mut got = Asm::new(0);
+                    mov_mem_imm32(&mut got, m, imm);
+                    let mut want = Asm::new(0);
+                    mov_mem_imm32_dynasm(&mut want, m, imm);
+                    assert_eq!(
+                        got.finalize().ok(),
+                        want.finalize().ok(),
+                        "{base} {disp} {imm}"
+                    );
+                }
+            }
+        }
+        // The other forms go through dynasm.
+        for m in [
+            Mem::Index {
+                base: 0,
+                index: 1,
+                scale: 8,
+                disp: 0,
+            },
+            Mem::NoBase {
+                index: 9,
+                scale: 2,
+                disp: -300,
+            },
+            Mem::Abs { disp: 16 },
+        ] {
+            let mut got = Asm::new(0);
+            rm64(&mut got, Rm64::MovLoad, 2, m);
+            let mut want = Asm::new(0);
+            with_mem!(&mut want, m, [mov Rq(2),], []);
+            assert_eq!(got.finalize().ok(), want.finalize().ok());
+        }
     }
 }

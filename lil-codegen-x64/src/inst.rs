@@ -6,7 +6,7 @@
 //! shifts, stores, extensions) use the value's width explicitly.
 
 use crate::abi::{DESC, regs::*};
-use crate::emit::{Emitter, Mem, R, Val, fits_i32, imm_bits, with_mem};
+use crate::emit::{Emitter, Mem, R, Rm64, Val, fits_i32, imm_bits, rm64, with_mem};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -245,10 +245,10 @@ impl Emitter<'_> {
             other => other,
         };
         macro_rules! alu_forms {
-            ($mn:ident) => {{
+            ($mn:ident, $inst:expr) => {{
                 match v {
                     Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), Rq(s)),
-                    Val::Mem(m) => with_mem!(&mut self.ops, m, [$mn Rq(r),], []),
+                    Val::Mem(m) => rm64(&mut self.ops, $inst, r, m),
                     Val::Imm(x) if i8::try_from(x).is_ok() => {
                         dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), BYTE x as i8)
                     }
@@ -258,11 +258,11 @@ impl Emitter<'_> {
             }};
         }
         match op {
-            BinaryOp::Add => alu_forms!(add),
-            BinaryOp::Sub => alu_forms!(sub),
-            BinaryOp::And => alu_forms!(and),
-            BinaryOp::Or => alu_forms!(or),
-            BinaryOp::Xor => alu_forms!(xor),
+            BinaryOp::Add => alu_forms!(add, Rm64::Add),
+            BinaryOp::Sub => alu_forms!(sub, Rm64::Sub),
+            BinaryOp::And => alu_forms!(and, Rm64::And),
+            BinaryOp::Or => alu_forms!(or, Rm64::Or),
+            BinaryOp::Xor => alu_forms!(xor, Rm64::Xor),
             BinaryOp::Mul => match v {
                 Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
                 Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
@@ -302,7 +302,7 @@ impl Emitter<'_> {
             }
             && let Ok(d) = i32::try_from(d + at)
         {
-            with_mem!(&mut self.ops, Mem::Base { base: x, disp: d }, [lea Rq(r),], []);
+            self.lea(r, Mem::Base { base: x, disp: d });
             return self.put(to, r);
         }
         if b == Val::Reg(r) {
@@ -459,7 +459,7 @@ impl Emitter<'_> {
                 };
                 match sum {
                     Some(m) => {
-                        with_mem!(&mut self.ops, m, [lea Rq(s0),], []);
+                        self.lea(s0, m);
                         self.load(s1, Val::Imm(disp));
                         let ops = &mut self.ops;
                         dynasm!(ops ; .arch x64 ; add Rq(s0), Rq(s1));
@@ -476,7 +476,7 @@ impl Emitter<'_> {
             Mem::Abs { .. } => false,
         };
         if keep_s1 && uses_s1 {
-            with_mem!(&mut self.ops, mem, [lea Rq(s0),], []);
+            self.lea(s0, mem);
             mem = Mem::Base { base: s0, disp: 0 };
         }
         Ok(mem)
@@ -616,7 +616,7 @@ impl Emitter<'_> {
             (2, false) => with_mem!(&mut self.ops, m, [movzx Rd(r), WORD], []),
             (4, true) => with_mem!(&mut self.ops, m, [movsxd Rq(r), DWORD], []),
             (4, false) => with_mem!(&mut self.ops, m, [mov Rd(r), DWORD], []),
-            _ => with_mem!(&mut self.ops, m, [mov Rq(r), QWORD], []),
+            _ => rm64(&mut self.ops, Rm64::MovLoad, r, m),
         }
         self.put(to, r)
     }
@@ -773,11 +773,24 @@ impl Emitter<'_> {
         }
         // `test x, x` sets the flags every predicate reads exactly as `cmp x, 0`.
         macro_rules! cmp_forms {
-            ($R:ident, $size:ident, $imm:ty) => {{
+            // `$w`: a 64-bit comparison, whose `[base + disp]` forms `rm64` encodes.
+            ($R:ident, $size:ident, $imm:ty, $w:expr) => {{
                 match (a, b) {
                     (Val::Reg(x), Val::Reg(y)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y)),
-                    (Val::Reg(x), Val::Mem(m)) => with_mem!(&mut self.ops, m, [cmp $R(x),], []),
-                    (Val::Mem(m), Val::Reg(y)) => with_mem!(&mut self.ops, m, [cmp $size], [, $R(y)]),
+                    (Val::Reg(x), Val::Mem(m)) => {
+                        if $w {
+                            rm64(&mut self.ops, Rm64::CmpLoad, x, m)
+                        } else {
+                            with_mem!(&mut self.ops, m, [cmp $R(x),], [])
+                        }
+                    }
+                    (Val::Mem(m), Val::Reg(y)) => {
+                        if $w {
+                            rm64(&mut self.ops, Rm64::CmpStore, y, m)
+                        } else {
+                            with_mem!(&mut self.ops, m, [cmp $size], [, $R(y)])
+                        }
+                    }
                     (Val::Reg(x), Val::Imm(0)) => dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x)),
                     (Val::Reg(x), Val::Imm(i)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm),
                     (Val::Mem(m), Val::Imm(i)) => with_mem!(&mut self.ops, m, [cmp $size], [, i as $imm]),
@@ -786,10 +799,10 @@ impl Emitter<'_> {
             }};
         }
         match bits {
-            8 => cmp_forms!(Rb, BYTE, i8),
-            16 => cmp_forms!(Rw, WORD, i16),
-            32 => cmp_forms!(Rd, DWORD, i32),
-            _ => cmp_forms!(Rq, QWORD, i32),
+            8 => cmp_forms!(Rb, BYTE, i8, false),
+            16 => cmp_forms!(Rw, WORD, i16, false),
+            32 => cmp_forms!(Rd, DWORD, i32, false),
+            _ => cmp_forms!(Rq, QWORD, i32, true),
         }
         let l = drive::jump_label(self, target.id);
         let ops = &mut self.ops;

@@ -74,7 +74,12 @@ pub trait IsaEmitter<'a> {
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`.
     #[inline]
-    pub fn new(stub: &'a CheckedStub, plan: &'a FramePlan<'a>, env: &'a HostEnv) -> EmitState<'a> {
+    pub fn new(
+        stub: &'a CheckedStub,
+        plan: &'a FramePlan<'a>,
+        env: &'a HostEnv,
+        options: CompileOptions,
+    ) -> EmitState<'a> {
         let s = stub.stub();
         // A label's block is the one of its first declaration.
         let mut labels: SmallVec<[LabelInfo; 8]> =
@@ -103,7 +108,7 @@ impl<'a> EmitState<'a> {
             stub,
             plan,
             env,
-            options: CompileOptions::default(),
+            options,
             framed: false,
             i: 0,
             unwind,
