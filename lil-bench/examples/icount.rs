@@ -11,6 +11,8 @@
 //! (`lil_parse!` → `Stub`), `check`, `emit-x64`, `emit-arm64`,
 //! `generate-x64` / `generate-arm64` (text → code installed in a cache,
 //! freed after every 64), `hand-x64` (hand-written `dynasm!` → installed).
+//! `STUB` may also be `sized:N`, the generated stub of N statements the
+//! bench's linearity rows use (phases `parse` and `check` only).
 //! The inputs of each phase are prepared before the loop; instruction
 //! counts are meaningful as the difference between two runs of different
 //! N (`scripts/icount` does that).
@@ -30,6 +32,10 @@ fn main() {
         std::process::exit(2);
     };
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    if let Some(size) = stub.strip_prefix("sized:") {
+        sized(size.parse().unwrap_or(1000), phase, n);
+        return;
+    }
     let Some(stub) = StubKind::ALL.into_iter().find(|s| s.name() == stub) else {
         eprintln!("no stub called {stub}");
         std::process::exit(2);
@@ -118,5 +124,27 @@ fn main() {
             "{n} iterations, {:.1} ns each (wall clock, noisy)",
             start.elapsed().as_nanos() as f64 / n as f64
         );
+    }
+}
+
+/// The `parse` or `check` phase on the generated stub of `size` statements.
+fn sized(size: usize, phase: &str, n: usize) {
+    let text = lil_bench::frontend::sized_stub_text(size);
+    match phase {
+        "parse" => {
+            for _ in 0..n {
+                black_box(lil_syntax::parse(black_box(&text)).ok());
+            }
+        }
+        "check" => {
+            let s = lil_bench::frontend::sized_stub(size).unwrap_or_else(|e| panic!("{e}"));
+            for _ in 0..n {
+                black_box(lil_check::check_owned(black_box(s.clone())).ok());
+            }
+        }
+        other => {
+            eprintln!("no phase {other} for a sized stub (parse, check)");
+            std::process::exit(2);
+        }
     }
 }
