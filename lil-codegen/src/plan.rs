@@ -630,7 +630,6 @@ impl<'a> FramePlan<'a> {
                 _ => false,
             }
         };
-        let operand_needs = |o: &Operand| matches!(o.kind, OperandKind::Var(v) if local_needs(v));
         let mut requires_frame = BitSet::new(body.len());
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
@@ -641,28 +640,11 @@ impl<'a> FramePlan<'a> {
             requires_frame.fill(body.len());
         } else {
             for (i, inst) in body.iter().enumerate() {
-                let needs = match &inst.kind {
-                    InstKind::Call { kind, target } => match kind {
-                        CallKind::Call | CallKind::NoReturn => true,
-                        CallKind::Tail => operand_needs(target),
-                    },
-                    InstKind::Out(_)
-                    | InstKind::In2Out { .. }
-                    | InstKind::Alloc { .. }
-                    | InstKind::PushM2n { .. }
-                    | InstKind::PopM2n
-                    | InstKind::M2nSaveAll
-                    | InstKind::Handles(_) => true,
-                    InstKind::Ts { dst } => {
-                        matches!(env.thread_pointer, ThreadPointer::Call { .. })
-                            || local_needs(dst.var)
-                    }
-                    InstKind::Print { .. } if env.print.is_some() => true,
-                    kind => {
-                        let mut any = false;
-                        visit_vars(kind, |v| any |= local_needs(v));
-                        any
-                    }
+                // The kind alone, or a variable living in the frame.
+                let needs = needs_frame_by_kind(&inst.kind, env) || {
+                    let mut any = false;
+                    visit_vars(&inst.kind, |v| any |= local_needs(v));
+                    any
                 };
                 if needs {
                     requires_frame.insert(i);
