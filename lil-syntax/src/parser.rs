@@ -104,6 +104,24 @@ pub(crate) fn statement_estimate(text: &str) -> usize {
     total + chunks.remainder().iter().filter(|&&b| b == b';').count()
 }
 
+/// The value of the decimal digits from `start`, at most `max` of them
+/// (`max` ≤ 19, so the value fits), and where they end: the shared core of
+/// the one-pass readers of short literals and variable indices, which then
+/// decide whether what follows ends the token.
+#[inline(always)]
+fn short_digits(bytes: &[u8], start: usize, max: usize) -> (u64, usize) {
+    let mut end = start;
+    let mut value = 0u64;
+    while end - start < max
+        && let Some(&d) = bytes.get(end)
+        && d.is_ascii_digit()
+    {
+        value = value * 10 + u64::from(d - b'0');
+        end += 1;
+    }
+    (value, end)
+}
+
 /// Push the instruction `make` builds onto `out`, building it in place.
 ///
 /// `Vec::push` takes a value already built: a 192-byte `Instruction`
@@ -752,15 +770,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         let bytes = self.bytes;
         let negative = bytes.get(start) == Some(&b'-');
         let digits = start + usize::from(negative);
-        let mut end = digits;
-        let mut value = 0i64;
-        while end - digits < 18
-            && let Some(&d) = bytes.get(end)
-            && d.is_ascii_digit()
-        {
-            value = value * 10 + i64::from(d - b'0');
-            end += 1;
-        }
+        let (value, end) = short_digits(bytes, digits, 18);
+        let value = value as i64; // at most 18 digits: below 10^18 < 2^63
         // A following letter or digit (`0x1f`, `12ab`, a 19th digit) is
         // not this shape.
         if end == digits || bytes.get(end).is_some_and(|&b| is_ident_char(b)) {
@@ -909,15 +920,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
             }
             _ => return None,
         };
-        let mut end = digits;
-        let mut k = 0u32;
-        while end - digits < 5
-            && let Some(&d) = bytes.get(end)
-            && d.is_ascii_digit()
-        {
-            k = k * 10 + u32::from(d - b'0');
-            end += 1;
-        }
+        let (k, end) = short_digits(bytes, digits, 5);
+        let k = k as u32; // at most 5 digits
         if end == digits || k > MAX_INDEX || bytes.get(end).is_some_and(|&b| is_ident_char(b)) {
             return None;
         }
