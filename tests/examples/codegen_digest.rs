@@ -1,0 +1,145 @@
+//! A digest of everything both backends generate for a fixed set of
+//! stubs: one line per (stub, target, host variant) with a hash of the
+//! whole compile result (code, source map, unwind table, or the error).
+//!
+//! Speed work on the planner and the emitters must not change the code;
+//! this is how that is shown. Run it before and after and compare:
+//!
+//! ```text
+//! cargo run --release -p lil-tests --example codegen_digest > /tmp/before
+//! # ... change the code generators ...
+//! cargo run --release -p lil-tests --example codegen_digest | diff /tmp/before -
+//! ```
+//!
+//! The stubs: the repository's `examples/*.lil`, the stubs of the
+//! differential tests, and `N` generated differential cases (main and
+//! tail; default 3000, or the first argument). The variants: `ts` from a
+//! TLS slot, by a call and from a pinned register, with the M2N hooks and
+//! `print` set, with and without patchable constants.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use lil_codegen::{CompileOptions, HostEnv, M2nHooks, ThreadPointer};
+use lil_tests::differential::{Case, HOSTS, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill};
+
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    let names = names();
+    let mut stubs: Vec<(String, String)> = Vec::new();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let mut files: Vec<_> = std::fs::read_dir(examples)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "lil"))
+    {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            stubs.push((name.into_owned(), text));
+        }
+    }
+    for (name, text) in [
+        ("S_STD", S_STD),
+        ("S_NARROW", S_NARROW),
+        ("S_ARB", S_ARB),
+        ("S_HANDLER", S_HANDLER),
+    ] {
+        stubs.push((name.to_owned(), fill(text, &names)));
+    }
+    for seed in 0..n {
+        let case = Case::generate(&mut Words::new(&stream(seed, 700)));
+        stubs.push((format!("gen{seed}.main"), fill(&case.main, &names)));
+        stubs.push((format!("gen{seed}.tail"), fill(&case.tail, &names)));
+    }
+
+    let mut all = DefaultHasher::new();
+    for (name, text) in &stubs {
+        let checked = match lil_syntax::parse(text).map(lil_check::check_owned) {
+            Ok(Ok(c)) => c,
+            Ok(Err(_)) | Err(_) => {
+                println!("{name}: invalid");
+                continue;
+            }
+        };
+        for target in [lil::Target::X64, lil::Target::Arm64] {
+            for (e, env) in envs(target).iter().enumerate() {
+                for patchable in [false, true] {
+                    let options = CompileOptions {
+                        patchable_constants: patchable,
+                    };
+                    let result = lil::backend(target).compile_with(&checked, env, &options);
+                    let mut h = DefaultHasher::new();
+                    format!("{result:?}").hash(&mut h);
+                    let digest = h.finish();
+                    digest.hash(&mut all);
+                    let len = result.as_ref().map_or(0, |c| c.code.len());
+                    println!("{name} {target:?} env{e} p{patchable}: {digest:016x} {len}");
+                }
+            }
+        }
+    }
+    println!("all: {:016x}", all.finish());
+}
+
+/// The host environments every stub is compiled for.
+fn envs(target: lil::Target) -> Vec<HostEnv> {
+    let tls = HostEnv::new(ThreadPointer::TlsSlot { offset: 0x40 }, 24);
+    let mut call = HostEnv::new(
+        ThreadPointer::Call {
+            function: 0x7123_4560,
+        },
+        16,
+    );
+    call.m2n_hooks = M2nHooks {
+        free_handles: Some(0x7000_1000),
+        pending_exception: Some(0x7000_2000),
+    };
+    call.print = Some(0x7000_3000);
+    let register = match target {
+        lil::Target::X64 => 12,
+        lil::Target::Arm64 => 28,
+    };
+    let pinned = HostEnv::new(ThreadPointer::Register(register), 8);
+    vec![tls, call, pinned]
+}
+
+/// Placeholder addresses for the generated stubs' `@name@`s.
+fn names() -> BTreeMap<&'static str, u64> {
+    let mut names: BTreeMap<&str, u64> = HOSTS
+        .iter()
+        .enumerate()
+        .map(|(k, h)| (h.0, 0x7000_0000 + 16 * k as u64))
+        .collect();
+    let stubs = [
+        "h_tail",
+        "s_std",
+        "s_narrow",
+        "s_tail",
+        "s_arb",
+        "s_handler",
+    ];
+    for (k, n) in stubs.iter().enumerate() {
+        names.insert(n, 0x6000_0000 + 16 * k as u64);
+    }
+    names
+}
+
+/// A deterministic stream of words (xorshift), as the differential tests
+/// use for their census.
+fn stream(seed: u64, n: usize) -> Vec<u32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 16) as u32
+        })
+        .collect()
+}
