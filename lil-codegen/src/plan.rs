@@ -273,12 +273,29 @@ impl<'a> FramePlan<'a> {
             }
         }
         let arbitrary = entry.signature.typed().is_none();
-        let alloc_reads = alloc_addresses(stub, acyclic);
-        let (liveness, live_across_calls) = Liveness::compute(stub, acyclic, |i, k| {
-            alloc_reads
-                .binary_search_by(|&(ri, rk, _)| (ri, rk).cmp(&(i as u32, k)))
-                .is_ok()
-        });
+        // The one walk over the instructions (liveness, gathering what the
+        // rest needs). Reads of `alloc` addresses do not count, so those
+        // are found first; the summary says whether there can be any
+        // (`alloc v, 0` aside, which the walk finds).
+        let fresh = || BodyFacts {
+            requires_frame: BitSet::new(body.len()),
+            ..BodyFacts::default()
+        };
+        let mut facts = fresh();
+        let mut alloc_reads = if summary.alloc_bytes > 0 {
+            alloc_addresses(stub, acyclic)
+        } else {
+            Vec::new()
+        };
+        let mut liveness = Liveness::compute(stub, env, acyclic, &alloc_reads, &mut facts);
+        if facts.any_alloc && summary.alloc_bytes == 0 {
+            alloc_reads = alloc_addresses(stub, acyclic);
+            if !alloc_reads.is_empty() {
+                facts = fresh();
+                liveness = Liveness::compute(stub, env, acyclic, &alloc_reads, &mut facts);
+            }
+        }
+        let live_across_calls = liveness.across_calls(&facts.calls);
         let mut out_area = 0u32;
         for sig in &summary.call_signatures {
             let cc = env.convention(desc, sig.cc);
@@ -309,6 +326,7 @@ impl<'a> FramePlan<'a> {
             env,
             desc,
             &liveness,
+            &facts.ret_writers,
             &inputs,
             [gp_candidate, fp_candidate],
         );
@@ -343,15 +361,7 @@ impl<'a> FramePlan<'a> {
         // Code before the first frame-needing instruction of the entry block
         // runs with the caller's arguments still in their registers; when
         // that instruction comes first, everything runs framed anyway.
-        let framed_from_entry = body
-            .iter()
-            .find(|inst| {
-                !matches!(
-                    inst.kind,
-                    InstKind::Label(_) | InstKind::Locals(_) | InstKind::StdPlaces(_)
-                )
-            })
-            .is_some_and(|inst| needs_frame_by_kind(&inst.kind, env));
+        let framed_from_entry = facts.framed_from_entry;
         let mut borrowed: SmallVec<[Reg; 8]> = SmallVec::new();
         let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
             let at = borrowable.iter().position(|r| r.class == class)?;
@@ -630,23 +640,26 @@ impl<'a> FramePlan<'a> {
                 _ => false,
             }
         };
-        let mut requires_frame = BitSet::new(body.len());
+        // The walk found the instructions that need the frame by their
+        // kind; with variables in the frame, those naming one need it too.
+        let mut requires_frame = facts.requires_frame;
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
         // So do borrowed argument registers (they are free only once saved).
         let frame_everything =
             scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
+        let frame_vars = std_places_saved != 0
+            || locals_gp
+                .iter()
+                .chain(&locals_fp)
+                .any(|&loc| spilled_or_saved(loc));
         if frame_everything {
             requires_frame.fill(body.len());
-        } else {
+        } else if frame_vars {
             for (i, inst) in body.iter().enumerate() {
-                // The kind alone, or a variable living in the frame.
-                let needs = needs_frame_by_kind(&inst.kind, env) || {
-                    let mut any = false;
-                    visit_vars(&inst.kind, |v| any |= local_needs(v));
-                    any
-                };
-                if needs {
+                let mut any = false;
+                visit_vars(&inst.kind, |v| any |= local_needs(v));
+                if any {
                     requires_frame.insert(i);
                 }
             }
@@ -783,42 +796,75 @@ impl<'a> FramePlan<'a> {
 
 /// Call `f` on every variable an instruction reads or writes.
 pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
-    // Generic helpers, not closures over `dyn FnMut`: the planner calls
-    // this for every instruction, and static calls inline.
-    fn op(o: &Operand, f: &mut impl FnMut(Var)) {
+    operands(kind, |v, _| f(v));
+}
+
+/// Call `f(v, written)` on every variable an instruction names: the one it
+/// writes, if any, first, then those it reads (in its operands and
+/// addresses; the inputs `tailcall` and `in2out` pass on and the `r` of
+/// `ret` are not named); returns what the kind itself does ([`Kind`]).
+///
+/// The one description of an instruction for the planner: [`written`],
+/// [`visit_vars`], [`for_each_read`] and the planner's walk all go through
+/// it, and the walk looks at each instruction's kind once.
+#[inline(always)]
+fn operands(kind: &InstKind, mut f: impl FnMut(Var, bool)) -> Kind {
+    // Generic helpers, not closures over `dyn FnMut`: static calls inline.
+    #[inline(always)]
+    fn op(o: &Operand, f: &mut impl FnMut(Var, bool)) {
         if let OperandKind::Var(v) = o.kind {
-            f(v);
+            f(v, false);
         }
     }
-    fn addr(a: &lil_syntax::Address, f: &mut impl FnMut(Var)) {
+    #[inline(always)]
+    fn addr(a: &lil_syntax::Address, f: &mut impl FnMut(Var, bool)) {
         if let Some(b) = a.base {
-            f(b.var);
+            f(b.var, false);
         }
         if let Some((i, _)) = a.index {
-            f(i.var);
+            f(i.var, false);
         }
     }
     match kind {
-        InstKind::Alloc { dst, .. } | InstKind::Ts { dst } => f(dst.var),
+        InstKind::Label(_) | InstKind::StdPlaces(_) => Kind::DECLARATION,
+        InstKind::Locals(_) => Kind::DECLARATION | Kind::KILL_LOCALS,
+        InstKind::Alloc { dst, .. } => {
+            f(dst.var, true);
+            Kind::FRAME | Kind::ALLOC
+        }
+        InstKind::Ts { dst } => {
+            f(dst.var, true);
+            Kind::TS
+        }
         InstKind::Move { dst, src } | InstKind::Unary { dst, src, .. } => {
-            f(dst.var);
+            f(dst.var, true);
             op(src, &mut f);
+            Kind::NONE
         }
         InstKind::Binary { dst, lhs, rhs, .. } => {
-            f(dst.var);
+            f(dst.var, true);
             op(lhs, &mut f);
             op(rhs, &mut f);
+            Kind::NONE
         }
-        InstKind::Handles(o) => op(o, &mut f),
+        InstKind::Handles(o) => {
+            op(o, &mut f);
+            Kind::FRAME
+        }
         InstKind::Ld { dst, addr: a, .. } => {
-            f(dst.var);
+            f(dst.var, true);
             addr(a, &mut f);
+            Kind::NONE
         }
         InstKind::St { addr: a, src } => {
             addr(a, &mut f);
             op(src, &mut f);
+            Kind::NONE
         }
-        InstKind::Inc { addr: a } => addr(a, &mut f),
+        InstKind::Inc { addr: a } => {
+            addr(a, &mut f);
+            Kind::NONE
+        }
         InstKind::Cas {
             addr: a,
             compare,
@@ -828,23 +874,92 @@ pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
             addr(a, &mut f);
             op(compare, &mut f);
             op(source, &mut f);
+            Kind::NONE
         }
         InstKind::JumpIf { cond, .. } => {
             op(&cond.lhs, &mut f);
             op(&cond.rhs, &mut f);
+            Kind::NONE
         }
-        InstKind::Call { target, .. } => op(target, &mut f),
+        InstKind::Call { target, kind } => {
+            op(target, &mut f);
+            match kind {
+                // A call leaves its own result (or nothing) in `r`.
+                CallKind::Call => Kind::FRAME | Kind::CALL | Kind::KILL_RET,
+                CallKind::NoReturn => Kind::FRAME,
+                // `tailcall` passes the inputs on.
+                CallKind::Tail => Kind::READ_INPUTS,
+            }
+        }
         InstKind::PushM2n {
             method, frame_type, ..
         } => {
             for o in [method, frame_type].into_iter().flatten() {
                 op(o, &mut f);
             }
+            // `push_m2n` leaves `r` undefined.
+            Kind::FRAME | Kind::KILL_RET
         }
-        InstKind::Print {
-            operand: Some(o), ..
-        } => op(o, &mut f),
-        _ => {}
+        InstKind::Print { operand, .. } => {
+            if let Some(o) = operand {
+                op(o, &mut f);
+            }
+            Kind::PRINT
+        }
+        // `in2out` copies the inputs.
+        InstKind::In2Out { .. } => Kind::FRAME | Kind::IN2OUT | Kind::READ_INPUTS,
+        InstKind::Out(_) | InstKind::PopM2n | InstKind::M2nSaveAll => Kind::FRAME,
+        InstKind::Ret => Kind::READ_RET,
+        _ => Kind::NONE,
+    }
+}
+
+/// What an instruction's kind says for the planner, whatever its operands
+/// (from [`operands`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Kind(u16);
+
+impl Kind {
+    const NONE: Kind = Kind(0);
+    /// Needs the frame whatever the host.
+    const FRAME: Kind = Kind(1);
+    /// `ts`: needs the frame when the host gets the thread pointer by a call.
+    const TS: Kind = Kind(1 << 1);
+    /// `print`: needs the frame when the host prints by a call.
+    const PRINT: Kind = Kind(1 << 2);
+    /// `:label`, `locals`, `std_places`.
+    const DECLARATION: Kind = Kind(1 << 3);
+    /// A call that returns.
+    const CALL: Kind = Kind(1 << 4);
+    const ALLOC: Kind = Kind(1 << 5);
+    const IN2OUT: Kind = Kind(1 << 6);
+    /// Every local is undefined after it.
+    const KILL_LOCALS: Kind = Kind(1 << 7);
+    /// `r` is undefined after it.
+    const KILL_RET: Kind = Kind(1 << 8);
+    /// Reads every input without naming them.
+    const READ_INPUTS: Kind = Kind(1 << 9);
+    /// Reads `r` without naming it.
+    const READ_RET: Kind = Kind(1 << 10);
+
+    fn has(self, other: Kind) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether the instruction needs the frame whatever the locations of
+    /// its variables.
+    #[inline(always)]
+    fn needs_frame(self, env: &HostEnv) -> bool {
+        self.has(Kind::FRAME)
+            || self.has(Kind::TS) && matches!(env.thread_pointer, ThreadPointer::Call { .. })
+            || self.has(Kind::PRINT) && env.print.is_some()
+    }
+}
+
+impl std::ops::BitOr for Kind {
+    type Output = Kind;
+    fn bitor(self, other: Kind) -> Kind {
+        Kind(self.0 | other.0)
     }
 }
 
@@ -926,13 +1041,20 @@ impl Liveness {
         }
     }
 
-    /// Liveness after every instruction, and the locals live after some
-    /// returning call (those need a register a call preserves).
+    /// Liveness after every instruction, by a backward walk over the body
+    /// (repeated to a fixpoint when the control-flow graph has a loop).
+    /// The first pass visits every instruction once, and also gathers the
+    /// rest of what the planner needs from the body into `facts`: no
+    /// other analysis walks the instructions. `skip` lists the reads of
+    /// locals holding a known `alloc` address, `(instruction, local, _)`
+    /// sorted: they do not count.
     fn compute(
         stub: &CheckedStub,
+        env: &HostEnv,
         acyclic: bool,
-        skip_read: impl Fn(usize, u32) -> bool,
-    ) -> (Liveness, LiveAcrossCalls) {
+        skip: &[(u32, u32, u32)],
+        facts: &mut BodyFacts,
+    ) -> Liveness {
         let body = &stub.stub().body;
         let inputs = stub
             .stub()
@@ -950,42 +1072,57 @@ impl Liveness {
         let blocks = stub.blocks();
         let mut live_in: SmallVec<[u64; 16]> = smallvec::smallvec![0; blocks.len() * words];
         let mut cur: SmallVec<[u64; 2]> = smallvec::smallvec![0; words];
-        // Plain slices in the loops: indexing a SmallVec checks where its
-        // data lives at every access.
-        let after: &mut [u64] = &mut live.after;
-        let live_in: &mut [u64] = &mut live_in;
-        let cur: &mut [u64] = &mut cur;
         // Most stubs have fewer than 64 variables: one word per row. The
-        // solver is inlined twice, once with `words` a constant 1, so that
-        // case runs without loops over words or bounds checks.
+        // walk is inlined twice, once with `words` a constant 1, so that
+        // case runs without loops over words or bounds checks (every slice
+        // below is cut to `words`, so its length is known).
         #[inline(always)]
         #[allow(clippy::too_many_arguments)]
         fn solve(
             stub: &CheckedStub,
+            env: &HostEnv,
             words: usize,
-            inputs: u32,
-            locals: u32,
+            (inputs, locals): (u32, u32),
             acyclic: bool,
-            skip_read: &impl Fn(usize, u32) -> bool,
+            skip: &[(u32, u32, u32)],
+            facts: &mut BodyFacts,
             after: &mut [u64],
             live_in: &mut [u64],
             cur: &mut [u64],
         ) {
             let body = &stub.stub().body;
             let blocks = stub.blocks();
-            let set = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] |= 1 << (bit % 64);
-            let clear = |cur: &mut [u64], bit: u32| cur[bit as usize / 64] &= !(1 << (bit % 64));
-            let var_bit = |v: Var| match v {
+            let cur = &mut cur[..words];
+            let skipped = |i: usize, k: u32| {
+                !skip.is_empty()
+                    && skip
+                        .binary_search_by(|&(si, sk, _)| (si, sk).cmp(&(i as u32, k)))
+                        .is_ok()
+            };
+            let bit = |v: Var| match v {
                 Var::Ret => Some(0),
                 Var::Input(k) if k < inputs => Some(1 + k),
                 Var::Local(k) if k < locals => Some(1 + inputs + k),
                 _ => None,
             };
-            let mut changed = true;
-            while changed {
-                changed = false;
+            // Bits `lo..hi` of word `w`.
+            let range = |w: usize, lo: u32, hi: u32| -> u64 {
+                let base = w as u32 * 64;
+                let (a, b) = (
+                    lo.saturating_sub(base).min(64),
+                    hi.saturating_sub(base).min(64),
+                );
+                if a >= b {
+                    0
+                } else {
+                    (!0u64 >> (64 - (b - a))) << a
+                }
+            };
+            let mut first_pass = true;
+            loop {
+                let mut changed = false;
                 for (b, block) in blocks.iter().enumerate().rev() {
-                    cur.iter_mut().for_each(|w| *w = 0);
+                    cur.fill(0);
                     for s in block.succs.into_iter().flatten() {
                         let s = s as usize * words;
                         for (w, x) in cur.iter_mut().zip(&live_in[s..s + words]) {
@@ -994,46 +1131,51 @@ impl Liveness {
                     }
                     for i in (block.start as usize..block.end as usize).rev() {
                         after[i * words..(i + 1) * words].copy_from_slice(cur);
-                        let kind = &body[i].kind;
-                        if let Some(bit) = written(kind).and_then(var_bit) {
-                            clear(cur, bit);
-                        }
-                        match kind {
-                            InstKind::Locals(_) => {
-                                for k in 0..locals {
-                                    clear(cur, 1 + inputs + k);
-                                }
-                            }
-                            // A call leaves its own result (or nothing) in `r`;
-                            // `push_m2n` leaves `r` undefined.
-                            InstKind::Call {
-                                kind: CallKind::Call,
-                                ..
-                            }
-                            | InstKind::PushM2n { .. } => clear(cur, 0),
-                            // `tailcall` passes the inputs on; `in2out` copies them.
-                            InstKind::Call {
-                                kind: CallKind::Tail,
-                                ..
-                            }
-                            | InstKind::In2Out { .. } => {
-                                for k in 0..inputs {
-                                    set(cur, 1 + k);
-                                }
-                            }
-                            InstKind::Ret => set(cur, 0),
-                            _ => {}
-                        }
-                        for_each_read(kind, |v| {
-                            if let Var::Local(k) = v
-                                && skip_read(i, k)
+                        let Some(inst) = body.get(i) else { break };
+                        // One look at the instruction: the write clears
+                        // its bit, the reads set theirs, and the kind says
+                        // the rest.
+                        let mut dst = None;
+                        let mut reads: [u32; 4] = [0; 4];
+                        let mut nreads = 0;
+                        let kind = operands(&inst.kind, |v, written| {
+                            if written {
+                                dst = Some(v);
+                            } else if let Some(b) = bit(v)
+                                && !(matches!(v, Var::Local(k) if skipped(i, k)))
+                                && let Some(slot) = reads.get_mut(nreads)
                             {
-                                return;
-                            }
-                            if let Some(bit) = var_bit(v) {
-                                set(cur, bit);
+                                *slot = b;
+                                nreads += 1;
                             }
                         });
+                        if let Some(b) = dst.and_then(bit) {
+                            cur[b as usize / 64] &= !(1 << (b % 64));
+                        }
+                        let special =
+                            Kind::KILL_LOCALS | Kind::KILL_RET | Kind::READ_INPUTS | Kind::READ_RET;
+                        if kind.has(special) {
+                            // These kinds write no variable; what they kill
+                            // goes before what they read.
+                            let (kill, read) = if kind.has(Kind::KILL_LOCALS) {
+                                ((1 + inputs, 1 + inputs + locals), (0, 0))
+                            } else if kind.has(Kind::KILL_RET) {
+                                ((0, 1), (0, 0))
+                            } else if kind.has(Kind::READ_INPUTS) {
+                                ((0, 0), (1, 1 + inputs))
+                            } else {
+                                ((0, 0), (0, 1))
+                            };
+                            for (w, x) in cur.iter_mut().enumerate() {
+                                *x = *x & !range(w, kill.0, kill.1) | range(w, read.0, read.1);
+                            }
+                        }
+                        for &b in &reads[..nreads] {
+                            cur[b as usize / 64] |= 1 << (b % 64);
+                        }
+                        if first_pass {
+                            facts.note(stub, env, i, kind, dst);
+                        }
                     }
                     let at = b * words;
                     if live_in[at..at + words] != *cur {
@@ -1041,116 +1183,138 @@ impl Liveness {
                         changed = true;
                     }
                 }
+                first_pass = false;
                 // Edges all go forward: each block's successors were final
                 // before its turn in this reverse pass, so it is the fixpoint.
-                if acyclic {
+                if acyclic || !changed {
                     break;
                 }
             }
         }
+        let sizes = (inputs, locals);
         if words == 1 {
             solve(
-                stub, 1, inputs, locals, acyclic, &skip_read, after, live_in, cur,
+                stub,
+                env,
+                1,
+                sizes,
+                acyclic,
+                skip,
+                facts,
+                &mut live.after,
+                &mut live_in,
+                &mut cur,
             );
         } else {
             solve(
-                stub, words, inputs, locals, acyclic, &skip_read, after, live_in, cur,
+                stub,
+                env,
+                words,
+                sizes,
+                acyclic,
+                skip,
+                facts,
+                &mut live.after,
+                &mut live_in,
+                &mut cur,
             );
         }
+        live
+    }
+
+    /// The locals live after some returning call among `calls`.
+    fn across_calls(&self, calls: &[u32]) -> LiveAcrossCalls {
+        let words = self.words;
         let mut across = LiveAcrossCalls {
-            inputs,
+            inputs: self.inputs,
             bits: smallvec::smallvec![0; words],
         };
-        for (i, inst) in body.iter().enumerate() {
-            if matches!(
-                inst.kind,
-                InstKind::Call {
-                    kind: CallKind::Call,
-                    ..
-                }
-            ) && stub.is_reachable(i)
-            {
-                let row = &after[i * words..(i + 1) * words];
+        for &i in calls {
+            let i = i as usize;
+            if let Some(row) = self.after.get(i * words..(i + 1) * words) {
                 for (w, x) in across.bits.iter_mut().zip(row) {
                     *w |= x;
                 }
             }
         }
-        (live, across)
+        across
+    }
+}
+
+// ------------------------------------------------- the walk over the body
+
+/// What the planner needs from the body besides liveness, gathered by the
+/// liveness walk's first pass ([`Liveness::compute`]) so that no analysis
+/// looks at the instructions again.
+#[derive(Default)]
+struct BodyFacts {
+    /// Instructions that need the frame whatever the locations of their
+    /// variables ([`Kind::needs_frame`]).
+    requires_frame: BitSet,
+    /// Reachable returning calls: the locals live after them must survive
+    /// a call.
+    calls: SmallVec<[u32; 4]>,
+    /// Reachable instructions that write `r`, an input or an output, or
+    /// are `in2out`: the only ones that can keep `r` out of a convention's
+    /// result register ([`ret_fits`]). In reverse program order.
+    ret_writers: SmallVec<[u32; 8]>,
+    /// Some reachable `alloc`.
+    any_alloc: bool,
+    /// The first instruction of the body that is not a declaration needs
+    /// the frame: the entry block then runs framed from its start.
+    framed_from_entry: bool,
+}
+
+impl BodyFacts {
+    /// Notes instruction `i` of kind `kind`, which writes `dst`; the walk
+    /// goes backward, so the last call is about the first instruction.
+    #[inline(always)]
+    fn note(&mut self, stub: &CheckedStub, env: &HostEnv, i: usize, kind: Kind, dst: Option<Var>) {
+        let needs_frame = kind.needs_frame(env);
+        if needs_frame {
+            self.requires_frame.insert(i);
+        }
+        if kind.has(Kind::DECLARATION) {
+            return;
+        }
+        self.framed_from_entry = needs_frame;
+        let ret_writer = kind.has(Kind::IN2OUT)
+            || matches!(
+                dst,
+                Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
+            );
+        if (ret_writer || kind.has(Kind::CALL | Kind::ALLOC)) && stub.is_reachable(i) {
+            if ret_writer {
+                self.ret_writers.push(i as u32);
+            }
+            if kind.has(Kind::CALL) {
+                self.calls.push(i as u32);
+            }
+            self.any_alloc |= kind.has(Kind::ALLOC);
+        }
     }
 }
 
 /// The variable an instruction writes, if any.
 pub fn written(kind: &InstKind) -> Option<Var> {
-    match kind {
-        InstKind::Move { dst, .. }
-        | InstKind::Unary { dst, .. }
-        | InstKind::Binary { dst, .. }
-        | InstKind::Ts { dst }
-        | InstKind::Ld { dst, .. }
-        | InstKind::Alloc { dst, .. } => Some(dst.var),
-        _ => None,
-    }
+    let mut dst = None;
+    operands(kind, |v, written| {
+        if written {
+            dst = Some(v);
+        }
+    });
+    dst
 }
 
 /// Call `f` on every variable an instruction reads (named in its operands
 /// and addresses; the inputs `tailcall` and `in2out` pass on and the `r`
 /// of `ret` are not named).
 pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
-    // Generic helpers, not closures over `dyn FnMut`: the planner calls
-    // this for every instruction, and static calls inline.
-    fn op(o: &Operand, f: &mut impl FnMut(Var)) {
-        if let OperandKind::Var(v) = o.kind {
-            f(v);
+    operands(kind, |v, written| {
+        if !written {
+            f(v)
         }
-    }
-    fn addr(a: &lil_syntax::Address, f: &mut impl FnMut(Var)) {
-        if let Some(b) = a.base {
-            f(b.var);
-        }
-        if let Some((i, _)) = a.index {
-            f(i.var);
-        }
-    }
-    match kind {
-        InstKind::Move { src, .. } | InstKind::Unary { src, .. } => op(src, &mut f),
-        InstKind::Binary { lhs, rhs, .. } => {
-            op(lhs, &mut f);
-            op(rhs, &mut f);
-        }
-        InstKind::Handles(o) => op(o, &mut f),
-        InstKind::Ld { addr: a, .. } | InstKind::Inc { addr: a } => addr(a, &mut f),
-        InstKind::St { addr: a, src } => {
-            addr(a, &mut f);
-            op(src, &mut f);
-        }
-        InstKind::Cas {
-            addr: a,
-            compare,
-            source,
-            ..
-        } => {
-            addr(a, &mut f);
-            op(compare, &mut f);
-            op(source, &mut f);
-        }
-        InstKind::JumpIf { cond, .. } => {
-            op(&cond.lhs, &mut f);
-            op(&cond.rhs, &mut f);
-        }
-        InstKind::Call { target, .. } => op(target, &mut f),
-        InstKind::PushM2n {
-            method, frame_type, ..
-        } => {
-            for o in [method, frame_type].into_iter().flatten() {
-                op(o, &mut f);
-            }
-        }
-        InstKind::Print {
-            operand: Some(o), ..
-        } => op(o, &mut f),
-        _ => {}
-    }
+    });
 }
 
 // ------------------------------------------------- alloc addresses
@@ -1164,13 +1328,6 @@ pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
 /// which would need a callee-saved register across calls.
 fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     let body = &stub.stub().body;
-    let any_alloc = body
-        .iter()
-        .enumerate()
-        .any(|(i, inst)| stub.is_reachable(i) && matches!(inst.kind, InstKind::Alloc { .. }));
-    if !any_alloc {
-        return Vec::new();
-    }
     // State: (local, offset) pairs sorted by local; `None` = not reached yet.
     type State = Vec<(u32, u32)>;
     let step = |i: usize, kind: &InstKind, st: &mut State| {
@@ -1270,28 +1427,25 @@ fn ret_fits(
     env: &HostEnv,
     desc: &TargetDesc,
     liveness: &Liveness,
+    ret_writers: &[u32],
     inputs: &[ArgLoc],
     candidates: [Option<Reg>; 2],
 ) -> [bool; 2] {
     let mut fits = candidates.map(|c| c.is_some());
     let arbitrary = stub.stub().entry.signature.typed().is_none();
     let input_here = |k: u32, reg: Reg| inputs.get(k as usize) == Some(&ArgLoc::Reg(reg));
-    for (i, inst) in stub.stub().body.iter().enumerate() {
+    let body = &stub.stub().body;
+    // Most instructions write neither `r` nor an input or output and copy
+    // nothing: they cannot disqualify a register, and the walk over the
+    // body left them out.
+    for &i in ret_writers {
         if fits == [false, false] {
             break;
         }
+        let i = i as usize;
+        let Some(inst) = body.get(i) else { break };
         let kind = &inst.kind;
         let written = written(kind);
-        // Most instructions write neither `r` nor an input or output and
-        // copy nothing: they cannot disqualify a register.
-        if !matches!(
-            written,
-            Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
-        ) && !matches!(kind, InstKind::In2Out { .. })
-            || !stub.is_reachable(i)
-        {
-            continue;
-        }
         let call = matches!(
             kind,
             InstKind::Call {
@@ -1345,24 +1499,6 @@ fn ret_fits(
         }
     }
     fits
-}
-
-/// Whether the instruction kind needs the frame whatever the locations of
-/// its variables.
-fn needs_frame_by_kind(kind: &InstKind, env: &HostEnv) -> bool {
-    match kind {
-        InstKind::Call { kind, .. } => matches!(kind, CallKind::Call | CallKind::NoReturn),
-        InstKind::Out(_)
-        | InstKind::In2Out { .. }
-        | InstKind::Alloc { .. }
-        | InstKind::PushM2n { .. }
-        | InstKind::PopM2n
-        | InstKind::M2nSaveAll
-        | InstKind::Handles(_) => true,
-        InstKind::Ts { .. } => matches!(env.thread_pointer, ThreadPointer::Call { .. }),
-        InstKind::Print { .. } => env.print.is_some(),
-        _ => false,
-    }
 }
 
 /// Whether the `push_m2n` at instruction `i` may leave `local_handles`
