@@ -57,16 +57,20 @@ struct RegSet([[u64; 4]; 2]);
 
 impl RegSet {
     fn word(&self, r: Reg) -> (usize, usize, u64) {
-        let class = match r.class {
-            RegClass::General => 0,
-            RegClass::Float => 1,
-        };
-        (class, r.num as usize / 64, 1 << (r.num % 64))
+        (r.class as usize, r.num as usize / 64, 1 << (r.num % 64))
     }
 
     fn contains(&self, r: Reg) -> bool {
         let (c, w, bit) = self.word(r);
         self.0[c][w] & bit != 0
+    }
+
+    /// Adds the registers numbered `nums` of `class`.
+    fn insert_all(&mut self, class: RegClass, nums: &[u8]) {
+        let words = &mut self.0[class as usize];
+        for &n in nums {
+            words[n as usize / 64] |= 1 << (n % 64);
+        }
     }
 
     /// Adds `r`; false if it was already there.
@@ -150,6 +154,61 @@ impl BitSet {
     fn is_empty(&self) -> bool {
         self.low == 0 && self.high.iter().all(|&w| w == 0)
     }
+
+    /// The first member in `lo..hi`.
+    fn first_in(&self, lo: usize, hi: usize) -> Option<usize> {
+        if lo < 128 {
+            let x = self.low & mask128(lo, hi.min(128));
+            if x != 0 {
+                return Some(x.trailing_zeros() as usize);
+            }
+        }
+        let (lo, hi) = (lo.max(128) - 128, hi.max(128) - 128);
+        let mut w = lo / 64;
+        while w * 64 < hi {
+            let base = w * 64;
+            let x =
+                self.high.get(w)? & mask64(lo.saturating_sub(base).min(64), (hi - base).min(64));
+            if x != 0 {
+                return Some(128 + base + x.trailing_zeros() as usize);
+            }
+            w += 1;
+        }
+        None
+    }
+
+    /// Adds `lo..hi`, which must be below the length the set was made for.
+    fn insert_range(&mut self, lo: usize, hi: usize) {
+        if lo < 128 {
+            self.low |= mask128(lo, hi.min(128));
+        }
+        let (lo, hi) = (lo.max(128) - 128, hi.max(128) - 128);
+        for (w, x) in self.high.iter_mut().enumerate().skip(lo / 64) {
+            let base = w * 64;
+            if base >= hi {
+                break;
+            }
+            *x |= mask64(lo.saturating_sub(base).min(64), (hi - base).min(64));
+        }
+    }
+}
+
+/// Bits `lo..hi` of a word (`lo`, `hi` at most 64).
+fn mask64(lo: usize, hi: usize) -> u64 {
+    if lo >= hi {
+        0
+    } else {
+        (!0u64 >> (64 - (hi - lo))) << lo
+    }
+}
+
+/// Bits `lo..hi` of a `u128` (`lo`, `hi` at most 128).
+fn mask128(lo: usize, hi: usize) -> u128 {
+    if lo >= hi {
+        0
+    } else {
+        (!0u128 >> (128 - (hi - lo))) << lo
+    }
 }
 
 /// Everything an emitter needs to know about where things are.
@@ -229,10 +288,13 @@ fn align_up(x: u32, a: u32) -> u32 {
 /// confirms it can be skipped. Stubs are mostly such fast-path/slow-path
 /// diamonds.
 fn is_acyclic(stub: &CheckedStub) -> bool {
-    stub.blocks()
-        .iter()
-        .enumerate()
-        .all(|(b, block)| block.succs.into_iter().flatten().all(|s| s as usize > b))
+    let mut forward = true;
+    for (b, block) in stub.blocks().iter().enumerate() {
+        for s in block.succs.into_iter().flatten() {
+            forward &= s as usize > b;
+        }
+    }
+    forward
 }
 
 impl<'a> FramePlan<'a> {
@@ -248,28 +310,23 @@ impl<'a> FramePlan<'a> {
         let entry_cc = env.convention(desc, entry.signature.cc());
         // Asked for every register taken: one bit test each, not two scans.
         let mut callee_saved = RegSet::default();
-        for &n in entry_cc
-            .callee_saved_gp
-            .iter()
-            .chain(desc.c_abi.callee_saved_gp.iter())
-        {
-            callee_saved.insert(Reg::gp(n));
+        callee_saved.insert_all(RegClass::General, &entry_cc.callee_saved_gp);
+        if !std::ptr::eq(entry_cc, &desc.c_abi) {
+            callee_saved.insert_all(RegClass::General, &desc.c_abi.callee_saved_gp);
         }
-        for &n in desc.c_abi.callee_saved_fp.iter() {
-            callee_saved.insert(Reg::fp(n));
-        }
+        callee_saved.insert_all(RegClass::Float, &desc.c_abi.callee_saved_fp);
         let is_gp_callee_saved = |n: u8| callee_saved.contains(Reg::gp(n));
         let acyclic = is_acyclic(stub);
 
         // ---- Registers with a fixed role in this stub.
         let mut occupied = Occupied::default();
-        let inputs: SmallVec<[ArgLoc; 8]> = match &entry.signature {
-            EntrySignature::Typed(sig) => entry_cc.arg_locs(&sig.params).collect(),
-            EntrySignature::Arbitrary { .. } => SmallVec::new(),
-        };
-        for loc in &inputs {
-            if let ArgLoc::Reg(r) = loc {
-                occupied.push_unique(*r);
+        let mut inputs: SmallVec<[ArgLoc; 8]> = SmallVec::new();
+        if let EntrySignature::Typed(sig) = &entry.signature {
+            for loc in entry_cc.arg_locs(&sig.params) {
+                if let ArgLoc::Reg(r) = loc {
+                    occupied.push_unique(r);
+                }
+                inputs.push(loc);
             }
         }
         let arbitrary = entry.signature.typed().is_none();
@@ -278,6 +335,7 @@ impl<'a> FramePlan<'a> {
         // are found first; the summary says whether there can be any
         // (`alloc v, 0` aside, which the walk finds).
         let fresh = || BodyFacts {
+            needing_frame: Kind::needing_frame(env),
             requires_frame: BitSet::new(body.len()),
             ..BodyFacts::default()
         };
@@ -287,15 +345,15 @@ impl<'a> FramePlan<'a> {
         } else {
             Vec::new()
         };
-        let mut liveness = Liveness::compute(stub, env, acyclic, &alloc_reads, &mut facts);
+        let mut liveness = Liveness::default();
+        liveness.compute(stub, acyclic, &alloc_reads, &mut facts);
         if facts.any_alloc && summary.alloc_bytes == 0 {
             alloc_reads = alloc_addresses(stub, acyclic);
             if !alloc_reads.is_empty() {
                 facts = fresh();
-                liveness = Liveness::compute(stub, env, acyclic, &alloc_reads, &mut facts);
+                liveness.compute(stub, acyclic, &alloc_reads, &mut facts);
             }
         }
-        let live_across_calls = liveness.across_calls(&facts.calls);
         let mut out_area = 0u32;
         for sig in &summary.call_signatures {
             let cc = env.convention(desc, sig.cc);
@@ -453,26 +511,31 @@ impl<'a> FramePlan<'a> {
             // The checker's liveness by type, refined by ours: a local whose
             // reads after a call all recompute an `alloc` address need not
             // survive the call.
-            let live = k >= nlocals || live_across_calls.local(k as u32);
-            for (class, used, crosses) in [
-                (
-                    RegClass::General,
-                    usage.general,
-                    usage.general_across_call && live,
-                ),
-                (
-                    RegClass::Float,
-                    usage.float,
-                    usage.float_across_call && live,
-                ),
-            ] {
+            let crosses = usage.general_across_call || usage.float_across_call;
+            let live = crosses
+                && (k >= nlocals
+                    || facts
+                        .calls
+                        .iter()
+                        .any(|&i| liveness.local_after(i as usize, k as u32)));
+            let general = (
+                RegClass::General,
+                usage.general,
+                usage.general_across_call && live,
+                desc.locals_caller_saved_gp,
+                desc.locals_callee_saved_gp,
+            );
+            let float = (
+                RegClass::Float,
+                usage.float,
+                usage.float_across_call && live,
+                desc.locals_caller_saved_fp,
+                desc.locals_callee_saved_fp,
+            );
+            for (class, used, crosses, caller, callee) in [general, float] {
                 if !used {
                     continue;
                 }
-                let (caller, callee) = match class {
-                    RegClass::General => (desc.locals_caller_saved_gp, desc.locals_callee_saved_gp),
-                    RegClass::Float => (desc.locals_caller_saved_fp, desc.locals_callee_saved_fp),
-                };
                 let reg = if crosses {
                     take_free(callee, class, &mut occupied)
                 } else {
@@ -604,20 +667,17 @@ impl<'a> FramePlan<'a> {
             Some(f + first + 8 * idx as i32)
         };
         let mut saved_set = RegSet::default();
-        let saved: RegSlots = saved
-            .into_iter()
-            .map(|r| {
-                saved_set.insert(r);
-                match m2n_slot(r) {
-                    Some(at) => (r, at),
-                    None => {
-                        let at = off as i32;
-                        off += 8;
-                        (r, at)
-                    }
-                }
-            })
-            .collect();
+        let mut saved_slots = RegSlots::new();
+        for &r in &saved {
+            saved_set.insert(r);
+            let at = m2n_slot(r).unwrap_or_else(|| {
+                let at = off as i32;
+                off += 8;
+                at
+            });
+            saved_slots.push((r, at));
+        }
+        let saved = saved_slots;
         off = align_up(off, 16);
         let alloc_offset = off as i32;
         off += align_up(summary.alloc_bytes, 16);
@@ -648,11 +708,10 @@ impl<'a> FramePlan<'a> {
         // So do borrowed argument registers (they are free only once saved).
         let frame_everything =
             scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
-        let frame_vars = std_places_saved != 0
-            || locals_gp
-                .iter()
-                .chain(&locals_fp)
-                .any(|&loc| spilled_or_saved(loc));
+        let mut frame_vars = std_places_saved != 0;
+        for (&gp, &fp) in locals_gp.iter().zip(&locals_fp) {
+            frame_vars |= spilled_or_saved(gp) || spilled_or_saved(fp);
+        }
         if frame_everything {
             requires_frame.fill(body.len());
         } else if frame_vars {
@@ -666,7 +725,9 @@ impl<'a> FramePlan<'a> {
         }
 
         // Forward may-analysis over blocks: framed once any path set it up.
-        // The same walk records which instructions run framed.
+        // The same walk records which instructions run framed: in each
+        // block, those after the first that needs the frame, or all of them
+        // when the block is framed on entry.
         let blocks = stub.blocks();
         let mut framed_in = BitSet::new(blocks.len());
         let mut framed_out = BitSet::new(blocks.len());
@@ -675,23 +736,22 @@ impl<'a> FramePlan<'a> {
         while changed {
             changed = false;
             for (b, block) in blocks.iter().enumerate() {
-                let mut f = framed_in.contains(b);
-                for i in block.start as usize..block.end as usize {
-                    if f {
-                        framed_before.insert(i);
-                    }
-                    f |= requires_frame.contains(i);
-                }
-                if f && !framed_out.contains(b) {
+                let (start, end) = (block.start as usize, block.end as usize);
+                let from = if framed_in.contains(b) {
+                    Some(start)
+                } else {
+                    requires_frame.first_in(start, end).map(|i| i + 1)
+                };
+                let Some(from) = from else { continue };
+                framed_before.insert_range(from, end);
+                if !framed_out.contains(b) {
                     framed_out.insert(b);
                     changed = true;
                 }
-                if f {
-                    for s in block.succs.into_iter().flatten() {
-                        if !framed_in.contains(s as usize) {
-                            framed_in.insert(s as usize);
-                            changed = true;
-                        }
+                for s in block.succs.into_iter().flatten() {
+                    if !framed_in.contains(s as usize) {
+                        framed_in.insert(s as usize);
+                        changed = true;
                     }
                 }
             }
@@ -916,7 +976,7 @@ fn operands(kind: &InstKind, mut f: impl FnMut(Var, bool)) -> Kind {
 
 /// What an instruction's kind says for the planner, whatever its operands
 /// (from [`operands`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Kind(u16);
 
 impl Kind {
@@ -946,13 +1006,18 @@ impl Kind {
         self.0 & other.0 != 0
     }
 
-    /// Whether the instruction needs the frame whatever the locations of
-    /// its variables.
-    #[inline(always)]
-    fn needs_frame(self, env: &HostEnv) -> bool {
-        self.has(Kind::FRAME)
-            || self.has(Kind::TS) && matches!(env.thread_pointer, ThreadPointer::Call { .. })
-            || self.has(Kind::PRINT) && env.print.is_some()
+    /// The kinds of instruction that need the frame in `env` whatever the
+    /// locations of their variables: `ts` and `print` when the host does
+    /// them by a call.
+    fn needing_frame(env: &HostEnv) -> Kind {
+        let mut kinds = Kind::FRAME;
+        if matches!(env.thread_pointer, ThreadPointer::Call { .. }) {
+            kinds = kinds | Kind::TS;
+        }
+        if env.print.is_some() {
+            kinds = kinds | Kind::PRINT;
+        }
+        kinds
     }
 }
 
@@ -990,21 +1055,6 @@ pub struct Liveness {
     /// `words` words per instruction, inline for small stubs (a stub of 32
     /// instructions with up to 63 variables).
     after: SmallVec<[u64; 32]>,
-}
-
-/// The locals live after some returning call, in [`Liveness`]'s bit layout.
-struct LiveAcrossCalls {
-    inputs: u32,
-    bits: SmallVec<[u64; 2]>,
-}
-
-impl LiveAcrossCalls {
-    fn local(&self, k: u32) -> bool {
-        let bit = (1 + self.inputs + k) as usize;
-        self.bits
-            .get(bit / 64)
-            .is_none_or(|w| w >> (bit % 64) & 1 == 1)
-    }
 }
 
 impl Liveness {
@@ -1049,12 +1099,12 @@ impl Liveness {
     /// locals holding a known `alloc` address, `(instruction, local, _)`
     /// sorted: they do not count.
     fn compute(
+        &mut self,
         stub: &CheckedStub,
-        env: &HostEnv,
         acyclic: bool,
         skip: &[(u32, u32, u32)],
         facts: &mut BodyFacts,
-    ) -> Liveness {
+    ) {
         let body = &stub.stub().body;
         let inputs = stub
             .stub()
@@ -1064,14 +1114,15 @@ impl Liveness {
             .map_or(0, |s| s.params.len() as u32);
         let locals = stub.summary().max_locals;
         let words = (1 + inputs as usize + locals as usize).div_ceil(64);
-        let mut live = Liveness {
-            words,
-            inputs,
-            after: smallvec::smallvec![0; body.len() * words],
-        };
+        self.words = words;
+        self.inputs = inputs;
+        self.after.clear();
+        self.after.resize(body.len() * words, 0);
         let blocks = stub.blocks();
-        let mut live_in: SmallVec<[u64; 16]> = smallvec::smallvec![0; blocks.len() * words];
-        let mut cur: SmallVec<[u64; 2]> = smallvec::smallvec![0; words];
+        let mut live_in: SmallVec<[u64; 16]> = SmallVec::new();
+        live_in.resize(blocks.len() * words, 0);
+        let mut cur: SmallVec<[u64; 2]> = SmallVec::new();
+        cur.resize(words, 0);
         // Most stubs have fewer than 64 variables: one word per row. The
         // walk is inlined twice, once with `words` a constant 1, so that
         // case runs without loops over words or bounds checks (every slice
@@ -1080,7 +1131,6 @@ impl Liveness {
         #[allow(clippy::too_many_arguments)]
         fn solve(
             stub: &CheckedStub,
-            env: &HostEnv,
             words: usize,
             (inputs, locals): (u32, u32),
             acyclic: bool,
@@ -1129,38 +1179,39 @@ impl Liveness {
                             *w |= x;
                         }
                     }
-                    for i in (block.start as usize..block.end as usize).rev() {
+                    let (start, end) = (block.start as usize, block.end as usize);
+                    let insts = body.get(start..end).unwrap_or_default();
+                    for (i, inst) in (start..end).zip(insts).rev() {
                         after[i * words..(i + 1) * words].copy_from_slice(cur);
-                        let Some(inst) = body.get(i) else { break };
-                        // One look at the instruction: the write clears
-                        // its bit, the reads set theirs, and the kind says
-                        // the rest.
+                        // One look at the instruction: its write clears a
+                        // bit, then its reads set theirs (`operands` names
+                        // the write first), and the kind says the rest.
                         let mut dst = None;
-                        let mut reads: [u32; 4] = [0; 4];
-                        let mut nreads = 0;
+                        let mut reads_ret = false;
                         let kind = operands(&inst.kind, |v, written| {
                             if written {
                                 dst = Some(v);
-                            } else if let Some(b) = bit(v)
-                                && !(matches!(v, Var::Local(k) if skipped(i, k)))
-                                && let Some(slot) = reads.get_mut(nreads)
-                            {
-                                *slot = b;
-                                nreads += 1;
+                            }
+                            let Some(b) = bit(v) else { return };
+                            let (w, m) = (b as usize / 64, 1 << (b % 64));
+                            if written {
+                                cur[w] &= !m;
+                            } else if !matches!(v, Var::Local(k) if skipped(i, k)) {
+                                reads_ret |= v == Var::Ret;
+                                cur[w] |= m;
                             }
                         });
-                        if let Some(b) = dst.and_then(bit) {
-                            cur[b as usize / 64] &= !(1 << (b % 64));
-                        }
                         let special =
                             Kind::KILL_LOCALS | Kind::KILL_RET | Kind::READ_INPUTS | Kind::READ_RET;
                         if kind.has(special) {
-                            // These kinds write no variable; what they kill
-                            // goes before what they read.
+                            // These kinds write no variable. What they kill
+                            // goes before what they read: `r` stays live
+                            // when a call kills it but its target reads it
+                            // (`locals` reads nothing).
                             let (kill, read) = if kind.has(Kind::KILL_LOCALS) {
                                 ((1 + inputs, 1 + inputs + locals), (0, 0))
                             } else if kind.has(Kind::KILL_RET) {
-                                ((0, 1), (0, 0))
+                                ((0, 1), (0, reads_ret as u32))
                             } else if kind.has(Kind::READ_INPUTS) {
                                 ((0, 0), (1, 1 + inputs))
                             } else {
@@ -1170,11 +1221,8 @@ impl Liveness {
                                 *x = *x & !range(w, kill.0, kill.1) | range(w, read.0, read.1);
                             }
                         }
-                        for &b in &reads[..nreads] {
-                            cur[b as usize / 64] |= 1 << (b % 64);
-                        }
                         if first_pass {
-                            facts.note(stub, env, i, kind, dst);
+                            facts.note(stub, i, kind, dst);
                         }
                     }
                     let at = b * words;
@@ -1195,49 +1243,28 @@ impl Liveness {
         if words == 1 {
             solve(
                 stub,
-                env,
                 1,
                 sizes,
                 acyclic,
                 skip,
                 facts,
-                &mut live.after,
+                &mut self.after,
                 &mut live_in,
                 &mut cur,
             );
         } else {
             solve(
                 stub,
-                env,
                 words,
                 sizes,
                 acyclic,
                 skip,
                 facts,
-                &mut live.after,
+                &mut self.after,
                 &mut live_in,
                 &mut cur,
             );
         }
-        live
-    }
-
-    /// The locals live after some returning call among `calls`.
-    fn across_calls(&self, calls: &[u32]) -> LiveAcrossCalls {
-        let words = self.words;
-        let mut across = LiveAcrossCalls {
-            inputs: self.inputs,
-            bits: smallvec::smallvec![0; words],
-        };
-        for &i in calls {
-            let i = i as usize;
-            if let Some(row) = self.after.get(i * words..(i + 1) * words) {
-                for (w, x) in across.bits.iter_mut().zip(row) {
-                    *w |= x;
-                }
-            }
-        }
-        across
     }
 }
 
@@ -1248,8 +1275,10 @@ impl Liveness {
 /// looks at the instructions again.
 #[derive(Default)]
 struct BodyFacts {
+    /// [`Kind::needing_frame`] of the host.
+    needing_frame: Kind,
     /// Instructions that need the frame whatever the locations of their
-    /// variables ([`Kind::needs_frame`]).
+    /// variables ([`Kind::needing_frame`]).
     requires_frame: BitSet,
     /// Reachable returning calls: the locals live after them must survive
     /// a call.
@@ -1269,8 +1298,8 @@ impl BodyFacts {
     /// Notes instruction `i` of kind `kind`, which writes `dst`; the walk
     /// goes backward, so the last call is about the first instruction.
     #[inline(always)]
-    fn note(&mut self, stub: &CheckedStub, env: &HostEnv, i: usize, kind: Kind, dst: Option<Var>) {
-        let needs_frame = kind.needs_frame(env);
+    fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, dst: Option<Var>) {
+        let needs_frame = kind.has(self.needing_frame);
         if needs_frame {
             self.requires_frame.insert(i);
         }
@@ -1542,6 +1571,21 @@ mod tests {
                 assert_eq!(set.contains(i), model.get(i) == Some(&true), "{len} {i}");
             }
             assert_eq!(set.is_empty(), !model.contains(&true));
+            for lo in (0..len + 2).step_by(7) {
+                for hi in (lo..len + 70).step_by(11) {
+                    let first = (lo..hi.min(len)).find(|&i| model[i]);
+                    assert_eq!(set.first_in(lo, hi), first, "{len} {lo}..{hi}");
+                }
+            }
+            for (lo, hi) in [(0, len), (len / 3, len / 2), (len / 2, len), (1, 1)] {
+                let (lo, hi) = (lo.min(len), hi.min(len));
+                let mut ranged = set.clone();
+                ranged.insert_range(lo, hi);
+                for i in 0..len + 70 {
+                    let want = model.get(i) == Some(&true) || (lo..hi).contains(&i);
+                    assert_eq!(ranged.contains(i), want, "{len} {lo}..{hi} {i}");
+                }
+            }
             set.fill(len);
             for i in 0..len + 70 {
                 assert_eq!(set.contains(i), i < len, "{len} {i}");
