@@ -1052,15 +1052,27 @@ pub fn stub_span(stub: &CheckedStub) -> Span {
 pub struct Liveness {
     words: usize,
     inputs: u32,
-    /// `words` words per instruction, inline for small stubs (a stub of 32
-    /// instructions with up to 63 variables).
-    after: SmallVec<[u64; 32]>,
+    /// `words` words per instruction (`len` words): inline for small
+    /// stubs (32 instructions with up to 63 variables), else on the heap.
+    /// A plain array, not a small vector: it is zeroed by a few wide
+    /// stores, and every access does not ask where the data lives.
+    len: usize,
+    inline: [u64; 32],
+    heap: Vec<u64>,
 }
 
 impl Liveness {
+    /// The rows, `words` words per instruction.
+    fn after(&self) -> &[u64] {
+        match self.inline.get(..self.len) {
+            Some(inline) => inline,
+            None => &self.heap,
+        }
+    }
+
     fn bit(&self, i: usize, bit: u32) -> bool {
         // Out of range (an index past the stub's locals): live, the safe answer.
-        self.after
+        self.after()
             .get(i * self.words + bit as usize / 64)
             .is_none_or(|w| w >> (bit % 64) & 1 == 1)
     }
@@ -1116,13 +1128,35 @@ impl Liveness {
         let words = (1 + inputs as usize + locals as usize).div_ceil(64);
         self.words = words;
         self.inputs = inputs;
-        self.after.clear();
-        self.after.resize(body.len() * words, 0);
+        self.len = body.len() * words;
+        self.inline = [0; 32];
+        let after: &mut [u64] = match self.inline.get_mut(..self.len) {
+            Some(inline) => inline,
+            None => {
+                self.heap.clear();
+                self.heap.resize(self.len, 0);
+                &mut self.heap
+            }
+        };
         let blocks = stub.blocks();
-        let mut live_in: SmallVec<[u64; 16]> = SmallVec::new();
-        live_in.resize(blocks.len() * words, 0);
-        let mut cur: SmallVec<[u64; 2]> = SmallVec::new();
-        cur.resize(words, 0);
+        // Working sets on the stack for a small stub (each block's live-in
+        // set, and the current set).
+        let (mut live_in_inline, mut live_in_heap) = ([0u64; 16], Vec::new());
+        let live_in: &mut [u64] = match live_in_inline.get_mut(..blocks.len() * words) {
+            Some(inline) => inline,
+            None => {
+                live_in_heap.resize(blocks.len() * words, 0);
+                &mut live_in_heap
+            }
+        };
+        let (mut cur_inline, mut cur_heap) = ([0u64; 2], Vec::new());
+        let cur: &mut [u64] = match cur_inline.get_mut(..words) {
+            Some(inline) => inline,
+            None => {
+                cur_heap.resize(words, 0);
+                &mut cur_heap
+            }
+        };
         // Most stubs have fewer than 64 variables: one word per row. The
         // walk is inlined twice, once with `words` a constant 1, so that
         // case runs without loops over words or bounds checks (every slice
@@ -1241,28 +1275,10 @@ impl Liveness {
         }
         let sizes = (inputs, locals);
         if words == 1 {
-            solve(
-                stub,
-                1,
-                sizes,
-                acyclic,
-                skip,
-                facts,
-                &mut self.after,
-                &mut live_in,
-                &mut cur,
-            );
+            solve(stub, 1, sizes, acyclic, skip, facts, after, live_in, cur);
         } else {
             solve(
-                stub,
-                words,
-                sizes,
-                acyclic,
-                skip,
-                facts,
-                &mut self.after,
-                &mut live_in,
-                &mut cur,
+                stub, words, sizes, acyclic, skip, facts, after, live_in, cur,
             );
         }
     }
