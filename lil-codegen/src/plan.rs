@@ -459,12 +459,11 @@ impl<'a> FramePlan<'a> {
             Some(r)
         };
         let mut scratch_gp = SmallVec::new();
-        let short = desc
-            .scratch_gp
-            .iter()
-            .filter(|&&n| !occupied.contains(Reg::gp(n)))
-            .count()
-            < desc.scratch_count;
+        let mut free_scratch = 0;
+        for &n in desc.scratch_gp {
+            free_scratch += !occupied.contains(Reg::gp(n)) as usize;
+        }
+        let short = free_scratch < desc.scratch_count;
         for _ in 0..desc.scratch_count {
             // Short of scratch registers: borrowed argument registers first
             // when they cost nothing (the stub is framed from its entry),
@@ -507,6 +506,9 @@ impl<'a> FramePlan<'a> {
         let mut locals_gp: SmallVec<[Option<Loc>; 8]> = smallvec::smallvec![None; nlocals];
         let mut locals_fp: SmallVec<[Option<Loc>; 8]> = smallvec::smallvec![None; nlocals];
         let mut spilled: SmallVec<[(RegClass, usize); 8]> = SmallVec::new();
+        // Some local lives in a callee-saved register (which the prologue
+        // saves, so using it needs the frame).
+        let mut locals_saved = false;
         for (k, usage) in summary.locals.iter().enumerate() {
             // The checker's liveness by type, refined by ours: a local whose
             // reads after a call all recompute an `alloc` address need not
@@ -518,24 +520,11 @@ impl<'a> FramePlan<'a> {
                         .calls
                         .iter()
                         .any(|&i| liveness.local_after(i as usize, k as u32)));
-            let general = (
-                RegClass::General,
-                usage.general,
-                usage.general_across_call && live,
-                desc.locals_caller_saved_gp,
-                desc.locals_callee_saved_gp,
-            );
-            let float = (
-                RegClass::Float,
-                usage.float,
-                usage.float_across_call && live,
-                desc.locals_caller_saved_fp,
-                desc.locals_callee_saved_fp,
-            );
-            for (class, used, crosses, caller, callee) in [general, float] {
-                if !used {
-                    continue;
-                }
+            let mut place = |class: RegClass, crosses: bool| {
+                let (caller, callee) = match class {
+                    RegClass::General => (desc.locals_caller_saved_gp, desc.locals_callee_saved_gp),
+                    RegClass::Float => (desc.locals_caller_saved_fp, desc.locals_callee_saved_fp),
+                };
                 let reg = if crosses {
                     take_free(callee, class, &mut occupied)
                 } else {
@@ -547,6 +536,7 @@ impl<'a> FramePlan<'a> {
                     Some(r) => {
                         if callee_saved.contains(r) {
                             saved.push(r);
+                            locals_saved = true;
                         }
                         Some(Loc::Reg(r))
                     }
@@ -562,6 +552,12 @@ impl<'a> FramePlan<'a> {
                 if let Some(l) = locals.get_mut(k) {
                     *l = slot;
                 }
+            };
+            if usage.general {
+                place(RegClass::General, usage.general_across_call && live);
+            }
+            if usage.float {
+                place(RegClass::Float, usage.float_across_call && live);
             }
         }
 
@@ -708,10 +704,11 @@ impl<'a> FramePlan<'a> {
         // So do borrowed argument registers (they are free only once saved).
         let frame_everything =
             scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
-        let mut frame_vars = std_places_saved != 0;
-        for (&gp, &fp) in locals_gp.iter().zip(&locals_fp) {
-            frame_vars |= spilled_or_saved(gp) || spilled_or_saved(fp);
-        }
+        // Whether `local_needs` holds for any variable: a local in the
+        // frame or in a saved register (every callee-saved register a
+        // local gets is saved, and only those are), or a saved standard
+        // place.
+        let frame_vars = !spilled.is_empty() || locals_saved || std_places_saved != 0;
         if frame_everything {
             requires_frame.fill(body.len());
         } else if frame_vars {
@@ -1239,20 +1236,22 @@ impl Liveness {
                             Kind::KILL_LOCALS | Kind::KILL_RET | Kind::READ_INPUTS | Kind::READ_RET;
                         if kind.has(special) {
                             // These kinds write no variable. What they kill
-                            // goes before what they read: `r` stays live
-                            // when a call kills it but its target reads it
-                            // (`locals` reads nothing).
-                            let (kill, read) = if kind.has(Kind::KILL_LOCALS) {
-                                ((1 + inputs, 1 + inputs + locals), (0, 0))
-                            } else if kind.has(Kind::KILL_RET) {
-                                ((0, 1), (0, reads_ret as u32))
-                            } else if kind.has(Kind::READ_INPUTS) {
-                                ((0, 0), (1, 1 + inputs))
+                            // goes before what they read: `r` (bit 0) stays
+                            // live when a call kills it but its target
+                            // reads it (`locals` reads nothing).
+                            if kind.has(Kind::KILL_RET) {
+                                cur[0] = cur[0] & !1 | reads_ret as u64;
+                            } else if kind.has(Kind::READ_RET) {
+                                cur[0] |= 1;
                             } else {
-                                ((0, 0), (0, 1))
-                            };
-                            for (w, x) in cur.iter_mut().enumerate() {
-                                *x = *x & !range(w, kill.0, kill.1) | range(w, read.0, read.1);
+                                let (kill, read) = if kind.has(Kind::KILL_LOCALS) {
+                                    ((1 + inputs, 1 + inputs + locals), (0, 0))
+                                } else {
+                                    ((0, 0), (1, 1 + inputs))
+                                };
+                                for (w, x) in cur.iter_mut().enumerate() {
+                                    *x = *x & !range(w, kill.0, kill.1) | range(w, read.0, read.1);
+                                }
                             }
                         }
                         if first_pass {
