@@ -157,6 +157,13 @@ impl BitSet {
 
     /// The first member in `lo..hi`.
     fn first_in(&self, lo: usize, hi: usize) -> Option<usize> {
+        if hi <= 128 {
+            // Within the integer: one shift and a count of trailing zeros
+            // (128 when none is left, which is past `hi`).
+            let rest = if lo < 128 { self.low >> lo } else { 0 };
+            let first = lo + rest.trailing_zeros() as usize;
+            return (first < hi).then_some(first);
+        }
         if lo < 128 {
             let x = self.low & mask128(lo, hi.min(128));
             if x != 0 {
@@ -1212,8 +1219,12 @@ impl Liveness {
                     }
                     let (start, end) = (block.start as usize, block.end as usize);
                     let insts = body.get(start..end).unwrap_or_default();
-                    for (i, inst) in (start..end).zip(insts).rev() {
-                        after[i * words..(i + 1) * words].copy_from_slice(cur);
+                    let rows = after
+                        .get_mut(start * words..end * words)
+                        .unwrap_or_default()
+                        .chunks_exact_mut(words);
+                    for ((i, inst), row) in (start..end).zip(insts).zip(rows).rev() {
+                        row.copy_from_slice(cur);
                         // One look at the instruction: its write clears a
                         // bit, then its reads set theirs (`operands` names
                         // the write first), and the kind says the rest.
