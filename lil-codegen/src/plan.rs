@@ -285,6 +285,16 @@ pub struct FramePlan<'a> {
     alloc_reads: Vec<(u32, u32, u32)>,
 }
 
+/// `n` times `None`: for a small `n`, from an array of them (a few wide
+/// stores; `smallvec!` pushes one at a time).
+fn nones<T: Copy>(n: usize) -> SmallVec<[Option<T>; 8]> {
+    if n <= 8 {
+        SmallVec::from_buf_and_len([None; 8], n)
+    } else {
+        smallvec::smallvec![None; n]
+    }
+}
+
 fn align_up(x: u32, a: u32) -> u32 {
     x.div_ceil(a) * a
 }
@@ -323,7 +333,6 @@ impl<'a> FramePlan<'a> {
         }
         callee_saved.insert_all(RegClass::Float, &desc.c_abi.callee_saved_fp);
         let is_gp_callee_saved = |n: u8| callee_saved.contains(Reg::gp(n));
-        let acyclic = is_acyclic(stub);
 
         // ---- Registers with a fixed role in this stub.
         let mut occupied = Occupied::default();
@@ -342,23 +351,24 @@ impl<'a> FramePlan<'a> {
         // are found first; the summary says whether there can be any
         // (`alloc v, 0` aside, which the walk finds).
         let fresh = || BodyFacts {
+            acyclic: true,
             needing_frame: Kind::needing_frame(env),
             requires_frame: BitSet::new(body.len()),
             ..BodyFacts::default()
         };
         let mut facts = fresh();
         let mut alloc_reads = if summary.alloc_bytes > 0 {
-            alloc_addresses(stub, acyclic)
+            alloc_addresses(stub, is_acyclic(stub))
         } else {
             Vec::new()
         };
         let mut liveness = Liveness::default();
-        liveness.compute(stub, acyclic, &alloc_reads, &mut facts);
+        liveness.compute(stub, &alloc_reads, &mut facts);
         if facts.any_alloc && summary.alloc_bytes == 0 {
-            alloc_reads = alloc_addresses(stub, acyclic);
+            alloc_reads = alloc_addresses(stub, facts.acyclic);
             if !alloc_reads.is_empty() {
                 facts = fresh();
-                liveness.compute(stub, acyclic, &alloc_reads, &mut facts);
+                liveness.compute(stub, &alloc_reads, &mut facts);
             }
         }
         let mut out_area = 0u32;
@@ -510,8 +520,8 @@ impl<'a> FramePlan<'a> {
 
         // ---- Locals.
         let nlocals = summary.max_locals as usize;
-        let mut locals_gp: SmallVec<[Option<Loc>; 8]> = smallvec::smallvec![None; nlocals];
-        let mut locals_fp: SmallVec<[Option<Loc>; 8]> = smallvec::smallvec![None; nlocals];
+        let mut locals_gp = nones(nlocals);
+        let mut locals_fp = nones(nlocals);
         let mut spilled: SmallVec<[(RegClass, usize); 8]> = SmallVec::new();
         // Some local lives in a callee-saved register (which the prologue
         // saves, so using it needs the frame).
@@ -636,7 +646,7 @@ impl<'a> FramePlan<'a> {
                 *l = at;
             }
         }
-        let mut input_homes: SmallVec<[Option<i32>; 8]> = smallvec::smallvec![None; inputs.len()];
+        let mut input_homes = nones(inputs.len());
         if homes {
             for (home, loc) in input_homes.iter_mut().zip(&inputs) {
                 if let ArgLoc::Reg(_) = loc {
@@ -761,7 +771,7 @@ impl<'a> FramePlan<'a> {
             }
             // Edges all go forward: every block saw its final framed-on-entry
             // state before its own turn, so this one pass is the fixpoint.
-            if acyclic {
+            if facts.acyclic {
                 break;
             }
         }
@@ -1067,6 +1077,7 @@ pub struct Liveness {
 
 impl Liveness {
     /// The rows, `words` words per instruction.
+    #[inline]
     fn after(&self) -> &[u64] {
         match self.inline.get(..self.len) {
             Some(inline) => inline,
@@ -1108,19 +1119,14 @@ impl Liveness {
     }
 
     /// Liveness after every instruction, by a backward walk over the body
-    /// (repeated to a fixpoint when the control-flow graph has a loop).
+    /// (repeated to a fixpoint when the control-flow graph has a loop,
+    /// which the first pass finds out: `facts.acyclic`).
     /// The first pass visits every instruction once, and also gathers the
     /// rest of what the planner needs from the body into `facts`: no
     /// other analysis walks the instructions. `skip` lists the reads of
     /// locals holding a known `alloc` address, `(instruction, local, _)`
     /// sorted: they do not count.
-    fn compute(
-        &mut self,
-        stub: &CheckedStub,
-        acyclic: bool,
-        skip: &[(u32, u32, u32)],
-        facts: &mut BodyFacts,
-    ) {
+    fn compute(&mut self, stub: &CheckedStub, skip: &[(u32, u32, u32)], facts: &mut BodyFacts) {
         let body = &stub.stub().body;
         let inputs = stub
             .stub()
@@ -1132,8 +1138,9 @@ impl Liveness {
         let words = (1 + inputs as usize + locals as usize).div_ceil(64);
         self.words = words;
         self.inputs = inputs;
+        // Every row is written by the first pass (the blocks cover the
+        // body), so the rows need no clearing.
         self.len = body.len() * words;
-        self.inline = [0; 32];
         let after: &mut [u64] = match self.inline.get_mut(..self.len) {
             Some(inline) => inline,
             None => {
@@ -1171,7 +1178,6 @@ impl Liveness {
             stub: &CheckedStub,
             words: usize,
             (inputs, locals): (u32, u32),
-            acyclic: bool,
             skip: &[(u32, u32, u32)],
             facts: &mut BodyFacts,
             after: &mut [u64],
@@ -1212,6 +1218,7 @@ impl Liveness {
                 for (b, block) in blocks.iter().enumerate().rev() {
                     cur.fill(0);
                     for s in block.succs.into_iter().flatten() {
+                        facts.acyclic &= s as usize > b;
                         let s = s as usize * words;
                         for (w, x) in cur.iter_mut().zip(&live_in[s..s + words]) {
                             *w |= x;
@@ -1276,20 +1283,19 @@ impl Liveness {
                     }
                 }
                 first_pass = false;
-                // Edges all go forward: each block's successors were final
-                // before its turn in this reverse pass, so it is the fixpoint.
-                if acyclic || !changed {
+                // Edges all go forward (as the first pass found): each
+                // block's successors were final before its turn in this
+                // reverse pass, so it is the fixpoint.
+                if facts.acyclic || !changed {
                     break;
                 }
             }
         }
         let sizes = (inputs, locals);
         if words == 1 {
-            solve(stub, 1, sizes, acyclic, skip, facts, after, live_in, cur);
+            solve(stub, 1, sizes, skip, facts, after, live_in, cur);
         } else {
-            solve(
-                stub, words, sizes, acyclic, skip, facts, after, live_in, cur,
-            );
+            solve(stub, words, sizes, skip, facts, after, live_in, cur);
         }
     }
 }
@@ -1301,6 +1307,8 @@ impl Liveness {
 /// looks at the instructions again.
 #[derive(Default)]
 struct BodyFacts {
+    /// Every edge of the control-flow graph goes forward ([`is_acyclic`]).
+    acyclic: bool,
     /// [`Kind::needing_frame`] of the host.
     needing_frame: Kind,
     /// Instructions that need the frame whatever the locations of their
