@@ -729,9 +729,21 @@ impl<'a> FramePlan<'a> {
         if frame_everything {
             requires_frame.fill(body.len());
         } else if frame_vars {
+            // `local_needs` of each local, looked up once.
+            let in_frame: SmallVec<[bool; 16]> = (0..nlocals as u32)
+                .map(|k| local_needs(Var::Local(k)))
+                .collect();
             for (i, inst) in body.iter().enumerate() {
+                if requires_frame.contains(i) {
+                    continue;
+                }
                 let mut any = false;
-                visit_vars(&inst.kind, |v| any |= local_needs(v));
+                visit_vars(&inst.kind, |v| {
+                    any |= match v {
+                        Var::Local(k) => in_frame.get(k as usize).copied().unwrap_or(false),
+                        _ => local_needs(v),
+                    }
+                });
                 if any {
                     requires_frame.insert(i);
                 }
@@ -1334,20 +1346,23 @@ impl BodyFacts {
     #[inline(always)]
     fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, dst: Option<Var>) {
         let needs_frame = kind.has(self.needing_frame);
+        if !kind.has(Kind::DECLARATION) {
+            self.framed_from_entry = needs_frame;
+        }
+        // Most instructions need no frame by their kind, write neither `r`
+        // nor an input or output, and do not call or allocate.
+        let ret_writer = matches!(
+            dst,
+            Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
+        );
+        if !ret_writer && !kind.has(self.needing_frame | Kind::CALL | Kind::ALLOC | Kind::IN2OUT) {
+            return;
+        }
         if needs_frame {
             self.requires_frame.insert(i);
         }
-        if kind.has(Kind::DECLARATION) {
-            return;
-        }
-        self.framed_from_entry = needs_frame;
-        let ret_writer = kind.has(Kind::IN2OUT)
-            || matches!(
-                dst,
-                Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
-            );
-        if (ret_writer || kind.has(Kind::CALL | Kind::ALLOC)) && stub.is_reachable(i) {
-            if ret_writer {
+        if stub.is_reachable(i) {
+            if ret_writer || kind.has(Kind::IN2OUT) {
                 self.ret_writers.push(i as u32);
             }
             if kind.has(Kind::CALL) {
@@ -1391,8 +1406,9 @@ pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
 /// which would need a callee-saved register across calls.
 fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     let body = &stub.stub().body;
-    // State: (local, offset) pairs sorted by local; `None` = not reached yet.
-    type State = Vec<(u32, u32)>;
+    // State: (local, offset) pairs sorted by local; `None` = not reached
+    // yet. Inline: a stub holds a few `alloc` addresses at a time.
+    type State = SmallVec<[(u32, u32); 4]>;
     let step = |i: usize, kind: &InstKind, st: &mut State| {
         let known = |st: &State, k: u32| st.iter().find(|(l, _)| *l == k).map(|(_, o)| *o);
         let value = match kind {
@@ -1419,11 +1435,36 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
             }
         }
     };
+    // Walks block `b` from state `st`, noting in `out` (when given) the
+    // reads of locals holding a known address.
+    let walk = |b: &lil_check::Block, st: &mut State, mut out: Option<&mut Vec<_>>| {
+        let start = b.start as usize;
+        let insts = body.get(start..b.end as usize).unwrap_or_default();
+        for (i, inst) in (start..).zip(insts) {
+            let kind = &inst.kind;
+            if let Some(out) = out.as_deref_mut()
+                && !st.is_empty()
+            {
+                // Only this instruction's entries can repeat.
+                let first = out.len();
+                for_each_read(kind, |v| {
+                    if let Var::Local(k) = v
+                        && let Some(&(_, off)) = st.iter().find(|(l, _)| *l == k)
+                        && !out[first..].contains(&(i as u32, k, off))
+                    {
+                        out.push((i as u32, k, off));
+                    }
+                });
+            }
+            step(i, kind, st);
+        }
+    };
     let blocks = stub.blocks();
-    let mut state_in: Vec<Option<State>> = vec![None; blocks.len()];
-    if !blocks.is_empty() {
-        state_in[0] = Some(Vec::new());
+    let mut state_in: SmallVec<[Option<State>; 8]> = smallvec::smallvec![None; blocks.len()];
+    if let Some(entry) = state_in.first_mut() {
+        *entry = Some(State::new());
     }
+    let mut out = Vec::new();
     let mut changed = true;
     while changed {
         changed = false;
@@ -1431,10 +1472,10 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
             let Some(mut st) = state_in[b].clone() else {
                 continue;
             };
-            let start = block.start as usize;
-            for (i, inst) in body[start..block.end as usize].iter().enumerate() {
-                step(start + i, &inst.kind, &mut st);
-            }
+            // Edges all go forward: each block had all its predecessors
+            // merged in before its turn, so this one pass is the fixpoint
+            // and can note the reads as it goes.
+            walk(block, &mut st, acyclic.then_some(&mut out));
             for s in block.succs.into_iter().flatten() {
                 let s = s as usize;
                 let merged = match &state_in[s] {
@@ -1447,31 +1488,15 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
                 }
             }
         }
-        // Edges all go forward: each block had all its predecessors merged
-        // in before its turn, so one pass is the fixpoint.
         if acyclic {
             break;
         }
     }
-    let mut out = Vec::new();
-    for (b, block) in blocks.iter().enumerate() {
-        let Some(mut st) = state_in[b].clone() else {
-            continue;
-        };
-        let start = block.start as usize;
-        for (i, inst) in body[start..block.end as usize].iter().enumerate() {
-            let (i, kind) = (start + i, &inst.kind);
-            if !st.is_empty() {
-                for_each_read(kind, |v| {
-                    if let Var::Local(k) = v
-                        && let Some(&(_, off)) = st.iter().find(|(l, _)| *l == k)
-                        && !out.contains(&(i as u32, k, off))
-                    {
-                        out.push((i as u32, k, off));
-                    }
-                });
+    if !acyclic {
+        for (b, block) in blocks.iter().enumerate() {
+            if let Some(mut st) = state_in[b].clone() {
+                walk(block, &mut st, Some(&mut out));
             }
-            step(i, kind, &mut st);
         }
     }
     out.sort_unstable();
