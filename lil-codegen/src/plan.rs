@@ -996,7 +996,7 @@ fn operands(kind: &InstKind, mut f: impl FnMut(Var, bool)) -> Kind {
         InstKind::In2Out { .. } => Kind::FRAME | Kind::IN2OUT | Kind::READ_INPUTS,
         InstKind::Out(_) | InstKind::PopM2n | InstKind::M2nSaveAll => Kind::FRAME,
         InstKind::Ret => Kind::READ_RET,
-        _ => Kind::NONE,
+        InstKind::Jump(_) => Kind::NONE,
     }
 }
 
