@@ -1305,7 +1305,10 @@ impl Liveness {
         }
         let sizes = (inputs, locals);
         if words == 1 {
-            solve(stub, 1, sizes, skip, facts, after, live_in, cur);
+            // A set of its own, not a slice of either buffer: the compiler
+            // then keeps it in a register.
+            let mut one = [0u64; 1];
+            solve(stub, 1, sizes, skip, facts, after, live_in, &mut one);
         } else {
             solve(stub, words, sizes, skip, facts, after, live_in, cur);
         }
