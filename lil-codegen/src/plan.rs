@@ -1288,10 +1288,12 @@ impl Liveness {
                             facts.note(stub, i, kind, dst);
                         }
                     }
+                    // Word by word, not a slice comparison (a call to
+                    // `bcmp`, which would keep the set out of registers).
                     let at = b * words;
-                    if live_in[at..at + words] != *cur {
-                        live_in[at..at + words].copy_from_slice(cur);
-                        changed = true;
+                    for (old, &new) in live_in[at..at + words].iter_mut().zip(cur.iter()) {
+                        changed |= *old != new;
+                        *old = new;
                     }
                 }
                 first_pass = false;
