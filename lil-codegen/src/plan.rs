@@ -2,7 +2,12 @@
 //! layout of the stack frame, and where the frame is set up.
 //!
 //! The plan is computed once per stub from the `CheckedStub`'s summary and
-//! the target's [`TargetDesc`]; emitters only look locations up.
+//! the target's [`TargetDesc`]; emitters only look locations up. The body
+//! is read once: the liveness walk also gathers what the rest of the
+//! planner needs from the instructions (`BodyFacts`), decoding each
+//! instruction's kind once (`operands`); the later steps work from those
+//! facts and the summary, and only stubs with `alloc` or with variables in
+//! the frame look at the instructions again.
 //!
 //! Two invariants emitters rely on:
 //! - **Shrink-wrapping.** The frame is set up lazily, just before the first
@@ -388,7 +393,8 @@ impl<'a> FramePlan<'a> {
             }
         }
         // `r` in the entry convention's result registers, where they fit
-        // (both candidates are tested in one walk over the body).
+        // (both candidates are tested in one walk over the few
+        // instructions that can rule them out).
         let gp_candidate = Reg::gp(entry_cc.gp_ret);
         let gp_candidate = (gp_candidate.num != desc.ret_gp
             && !desc.std_places.contains(&gp_candidate.num)
@@ -1514,7 +1520,9 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
 /// other than a call writes `r`, no input or output in the register is
 /// written while `r` is still to be read, and in an `arbitrary` stub
 /// (whose caller's arguments stay in their registers until saved) only
-/// calls write `r`. Both candidates are tested in one walk.
+/// calls write `r`. Both candidates are tested in one walk over
+/// `ret_writers`, the reachable instructions that write `r`, an input or
+/// an output, or are `in2out` ([`BodyFacts::ret_writers`]).
 fn ret_fits(
     stub: &CheckedStub,
     env: &HostEnv,
