@@ -11,7 +11,7 @@
 
 use crate::abi::DESC;
 use dynasmrt::aarch64::Aarch64Relocation;
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::Context;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
@@ -21,7 +21,7 @@ use lil_codegen::{
 };
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
-pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
+pub(crate) type Asm = lil_codegen::asm::Assembler<Aarch64Relocation>;
 pub(crate) type R<T> = Result<T, CodegenError>;
 
 /// Registers to store or load at frame offsets ([`Emitter::accesses`]),
@@ -252,7 +252,7 @@ impl<'a> Emitter<'a> {
         options: CompileOptions,
     ) -> Emitter<'a> {
         Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            ops: Asm::with_capacity(lil_codegen::drive::code_capacity(stub)),
             st: EmitState::new(stub, plan, env, options),
             v0: scratch.v0,
             v1: scratch.v1,
@@ -849,7 +849,7 @@ mod tests {
     ];
 
     fn dynasm_acc(kind: Acc, r: u8, f: Form) -> Vec<u8> {
-        let mut ops = Asm::new(0);
+        let mut ops = Asm::with_capacity(0);
         let o = &mut ops;
         match kind {
             Acc::LdrX => access!(o, f, ldr, ldur, X(r), 3),
@@ -907,7 +907,7 @@ mod tests {
                 for (a, b) in [(0u8, 1u8), (19, 20), (29, 30), (31, 7), (5, 31)] {
                     for base in [0u8, 17, 29, 31] {
                         for off in [-512, -8, 0, 8, 16, 504] {
-                            let mut ops = Asm::new(0);
+                            let mut ops = Asm::with_capacity(0);
                             let o = &mut ops;
                             match (load, class) {
                                 (false, RegClass::General) => {

@@ -8,7 +8,7 @@
 
 use crate::abi::{DESC, regs::*};
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::{CheckedStub, Context};
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
@@ -16,7 +16,7 @@ use lil_codegen::unwind::FrameState;
 use lil_codegen::{ArgLoc, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
-pub(crate) type Asm = VecAssembler<X64Relocation>;
+pub(crate) type Asm = lil_codegen::asm::Assembler<X64Relocation>;
 pub(crate) type R<T> = Result<T, CodegenError>;
 
 /// An x86-64 memory operand.
@@ -271,7 +271,7 @@ impl<'a> Emitter<'a> {
         options: CompileOptions,
     ) -> Emitter<'a> {
         Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            ops: Asm::with_capacity(lil_codegen::drive::code_capacity(stub)),
             st: EmitState::new(stub, plan, env, options),
             s0: scratch.s0,
             s1: scratch.s1,
@@ -701,7 +701,7 @@ mod tests {
             for base in 0..16u8 {
                 for disp in disps {
                     let m = Mem::Base { base, disp };
-                    let mut want = Asm::new(0);
+                    let mut want = Asm::with_capacity(0);
                     {
                         let ops = &mut want;
                         with_mem!(&mut *ops, m, [mov Rq(reg),], []);
@@ -716,7 +716,7 @@ mod tests {
                         with_mem!(&mut *ops, m, [cmp QWORD], [, Rq(reg)]);
                         with_mem!(&mut *ops, m, [mov Rq(reg), QWORD], []);
                     }
-                    let mut got = Asm::new(0);
+                    let mut got = Asm::with_capacity(0);
                     for inst in [
                         Rm64::MovLoad,
                         Rm64::MovStore,
@@ -744,9 +744,9 @@ mod tests {
             for disp in [0, -1, 127, -128, 128, i32::MIN] {
                 for imm in [0, 1, -1, 0x7fff_ffff, i32::MIN] {
                     let m = Mem::Base { base, disp };
-                    let mut got = Asm::new(0);
+                    let mut got = Asm::with_capacity(0);
                     mov_mem_imm32(&mut got, m, imm);
-                    let mut want = Asm::new(0);
+                    let mut want = Asm::with_capacity(0);
                     mov_mem_imm32_dynasm(&mut want, m, imm);
                     assert_eq!(
                         got.finalize().ok(),
@@ -771,9 +771,9 @@ mod tests {
             },
             Mem::Abs { disp: 16 },
         ] {
-            let mut got = Asm::new(0);
+            let mut got = Asm::with_capacity(0);
             rm64(&mut got, Rm64::MovLoad, 2, m);
-            let mut want = Asm::new(0);
+            let mut want = Asm::with_capacity(0);
             with_mem!(&mut want, m, [mov Rq(2),], []);
             assert_eq!(got.finalize().ok(), want.finalize().ok());
         }
