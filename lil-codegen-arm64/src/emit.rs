@@ -324,7 +324,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
         match var {
             Var::Input(k) => self.st.plan.input(k, self.st.framed),
-            Var::Local(k) => self.st.plan.local(k, class),
+            Var::Local(k) => self.st.local(k, class),
             Var::StdPlace(k) => DESC
                 .std_place(k)
                 .map(Loc::Reg)
@@ -352,7 +352,7 @@ impl<'a> Emitter<'a> {
     /// reads it.
     pub(crate) fn var_val(&self, var: Var) -> R<Val> {
         if let Var::Local(k) = var
-            && let Some(off) = self.st.plan.alloc_address(self.st.i, k)
+            && let Some(off) = self.st.alloc_address(k)
         {
             return Ok(Val::Addr(off as i64));
         }

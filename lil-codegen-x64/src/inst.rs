@@ -822,19 +822,19 @@ impl Emitter<'_> {
     }
 
     /// Run the moves of a parallel assignment.
-    pub(crate) fn parallel(&mut self, moves: &[Move]) -> R<()> {
+    pub(crate) fn parallel(&mut self, moves: &mut [Move]) -> R<()> {
         let (s0, f1) = (
             self.s0,
             self.st.plan.scratch_fp.get(1).map_or(self.f0, |r| r.num),
         );
-        let seq = sequentialize(moves, |class| match class {
-            RegClass::General => Reg::gp(s0),
-            RegClass::Float => Reg::fp(f1),
-        });
-        for m in seq {
-            self.copy(m.dst, m.src, m.ty)?;
-        }
-        Ok(())
+        sequentialize(
+            moves,
+            |class| match class {
+                RegClass::General => Reg::gp(s0),
+                RegClass::Float => Reg::fp(f1),
+            },
+            |m| self.copy(m.dst, m.src, m.ty),
+        )
     }
 
     fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
@@ -851,7 +851,7 @@ impl Emitter<'_> {
             };
             moves.push(Move { dst, src, ty: *ty });
         }
-        self.parallel(&moves)
+        self.parallel(&mut moves)
     }
 
     fn call(&mut self, target: &Operand, returns: bool) -> R<()> {

@@ -9,9 +9,9 @@
 //! label), so instruction code can address frame slots exactly when the
 //! frame exists.
 
-use crate::plan::{BitSet, FramePlan};
+use crate::plan::{BitSet, FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
-use crate::{CodegenError, CompileOptions, HostEnv, SourceMapEntry};
+use crate::{CodegenError, CompileOptions, HostEnv, RegClass, SourceMapEntry};
 use dynasmrt::DynamicLabel;
 use lil_check::{CheckedStub, Context};
 use lil_syntax::{CallKind, InstKind, LabelId};
@@ -42,6 +42,9 @@ pub struct EmitState<'a> {
     strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
     /// Instructions emitted with an earlier one.
     absorbed: BitSet,
+    /// Whether the stub has an `alloc` (else no local ever holds an
+    /// `alloc` address, and [`EmitState::alloc_address`] need not search).
+    allocates: bool,
 }
 
 /// What the driver keeps per LIL label.
@@ -85,13 +88,19 @@ impl<'a> EmitState<'a> {
         let mut labels: SmallVec<[LabelInfo; 8]> =
             smallvec::smallvec![LabelInfo::default(); s.labels.len()];
         let mut seen = BitSet::new(s.labels.len());
+        let mut allocates = false;
         for (i, inst) in s.body.iter().enumerate() {
-            if let InstKind::Label(l) = inst.kind
-                && let Some(info) = labels.get_mut(l.id.index())
-                && !seen.contains(l.id.index())
-            {
-                seen.insert(l.id.index());
-                info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
+            match inst.kind {
+                InstKind::Label(l) => {
+                    if let Some(info) = labels.get_mut(l.id.index())
+                        && !seen.contains(l.id.index())
+                    {
+                        seen.insert(l.id.index());
+                        info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
+                    }
+                }
+                InstKind::Alloc { .. } => allocates = true,
+                _ => {}
             }
         }
         let absorbed = BitSet::new(s.body.len());
@@ -116,6 +125,33 @@ impl<'a> EmitState<'a> {
             edge_stubs: SmallVec::new(),
             strings: SmallVec::new(),
             absorbed,
+            allocates,
+        }
+    }
+
+    /// Where local `k` of class `class` lives: [`FramePlan::local`], read
+    /// straight from the plan's table (the emitters ask for every operand;
+    /// the plan's method builds the error, so a miss goes to it).
+    #[inline]
+    pub fn local(&self, k: u32, class: RegClass) -> Result<Loc, CodegenError> {
+        let table = match class {
+            RegClass::General => &self.plan.locals_gp,
+            RegClass::Float => &self.plan.locals_fp,
+        };
+        match table.get(k as usize) {
+            Some(Some(loc)) => Ok(*loc),
+            _ => self.plan.local(k, class),
+        }
+    }
+
+    /// [`FramePlan::alloc_address`] of local `k` at the current
+    /// instruction, without the search in a stub that never allocates.
+    #[inline]
+    pub fn alloc_address(&self, k: u32) -> Option<i32> {
+        if self.allocates {
+            self.plan.alloc_address(self.i, k)
+        } else {
+            None
         }
     }
 
