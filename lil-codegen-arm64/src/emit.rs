@@ -22,7 +22,7 @@ use lil_codegen::{
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = lil_codegen::asm::Assembler<Aarch64Relocation>;
-pub(crate) type R<T> = Result<T, CodegenError>;
+pub(crate) type R<T> = lil_codegen::drive::EmitResult<T>;
 
 /// Registers to store or load at frame offsets ([`Emitter::accesses`]),
 /// inline: a prologue saves a handful.
@@ -217,12 +217,14 @@ impl Scratch {
         let (Some(v0), Some(v1)) = (others.next(), others.next()) else {
             return Err(CodegenError::OutOfRegisters {
                 what: "AArch64 scratch registers (x14-x17 must stay free)",
-            });
+            }
+            .into());
         };
         if scratch.len() < 4 || !has(X16) || !has(X17) {
             return Err(CodegenError::OutOfRegisters {
                 what: "AArch64 scratch registers (x14-x17 must stay free)",
-            });
+            }
+            .into());
         }
         let fp = |k: usize| {
             plan.scratch_fp
@@ -296,7 +298,7 @@ impl<'a> Emitter<'a> {
                     off: cfa + off as i64,
                 })
             }
-            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory")),
+            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory").into()),
         }
     }
 
@@ -317,18 +319,18 @@ impl<'a> Emitter<'a> {
             Var::StdPlace(k) => ctx.std_place(k),
             Var::Ret => ctx.ret(),
         };
-        t.ok_or(CodegenError::Internal("variable read with no type"))
+        t.ok_or_else(|| CodegenError::Internal("variable read with no type").into())
     }
 
     /// Where a variable of class `class` lives at the current instruction.
     pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
         match var {
-            Var::Input(k) => self.st.plan.input(k, self.st.framed),
+            Var::Input(k) => Ok(self.st.plan.input(k, self.st.framed)?),
             Var::Local(k) => self.st.local(k, class),
             Var::StdPlace(k) => DESC
                 .std_place(k)
                 .map(Loc::Reg)
-                .ok_or(CodegenError::Internal("no such standard place")),
+                .ok_or_else(|| CodegenError::Internal("no such standard place").into()),
             Var::Ret => Ok(Loc::Reg(match class {
                 RegClass::General => self.st.plan.ret_gp,
                 RegClass::Float => self.st.plan.ret_fp,
@@ -342,7 +344,7 @@ impl<'a> Emitter<'a> {
                 match cc.locate_one(&sig.params, k as usize) {
                     Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
                     Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
-                    None => Err(CodegenError::Internal("no such output")),
+                    None => Err(CodegenError::Internal("no such output").into()),
                 }
             }
         }

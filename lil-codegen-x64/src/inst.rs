@@ -118,7 +118,7 @@ impl Emitter<'_> {
         self.st
             .stub
             .op_type(self.st.i)
-            .ok_or(CodegenError::Internal("instruction without a type"))
+            .ok_or_else(|| CodegenError::Internal("instruction without a type").into())
     }
 
     /// The register to compute a general-purpose result in: the
@@ -161,7 +161,7 @@ impl Emitter<'_> {
         let ty = self.op_type()?;
         if ty.is_float() {
             let OperandKind::Var(v) = src.kind else {
-                return Err(CodegenError::Internal("float immediate"));
+                return Err(CodegenError::Internal("float immediate").into());
             };
             let from = self.var_loc(v, RegClass::Float)?;
             let to = self.var_loc(dst.var, RegClass::Float)?;
@@ -404,9 +404,10 @@ impl Emitter<'_> {
     }
 
     fn m2n_offset(&self) -> R<i32> {
-        self.st.plan.m2n_offset.ok_or(CodegenError::Internal(
-            "M2N instruction without an M2N frame",
-        ))
+        self.st
+            .plan
+            .m2n_offset
+            .ok_or_else(|| CodegenError::Internal("M2N instruction without an M2N frame").into())
     }
 
     /// The memory operand for a LIL address. Uses `s0` (and `s1` unless
@@ -626,7 +627,7 @@ impl Emitter<'_> {
         let m = self.addr(a, true)?;
         if ty.is_float() {
             let OperandKind::Var(v) = src.kind else {
-                return Err(CodegenError::Internal("float immediate"));
+                return Err(CodegenError::Internal("float immediate").into());
             };
             let f = match self.var_loc(v, RegClass::Float)? {
                 Loc::Reg(r) => r.num,
@@ -794,7 +795,7 @@ impl Emitter<'_> {
                     (Val::Reg(x), Val::Imm(0)) => dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x)),
                     (Val::Reg(x), Val::Imm(i)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm),
                     (Val::Mem(m), Val::Imm(i)) => with_mem!(&mut self.ops, m, [cmp $size], [, i as $imm]),
-                    _ => return Err(CodegenError::Internal("comparison operands")),
+                    _ => return Err(CodegenError::Internal("comparison operands").into()),
                 }
             }};
         }
@@ -839,7 +840,7 @@ impl Emitter<'_> {
 
     fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
         let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
-            return Err(CodegenError::Internal("in2out in an arbitrary stub"));
+            return Err(CodegenError::Internal("in2out in an arbitrary stub").into());
         };
         let cc = self.st.env.convention(&DESC, callee_cc);
         let mut moves: SmallVec<[Move; 8]> = SmallVec::new();

@@ -17,6 +17,32 @@ use lil_check::{CheckedStub, Context};
 use lil_syntax::{CallKind, InstKind, LabelId};
 use smallvec::SmallVec;
 
+/// A [`CodegenError`] as the emitters pass it around: boxed, so that the
+/// results of the per-operand helpers (a location, a value, `()`) are a
+/// word or two returned in registers, not written through memory beside
+/// a 32-byte error. Only an error, which valid stubs never produce, pays
+/// for the box.
+#[derive(Debug)]
+pub struct EmitError(Box<CodegenError>);
+
+/// What the emitters' helpers return.
+pub type EmitResult<T> = Result<T, EmitError>;
+
+impl From<CodegenError> for EmitError {
+    #[cold]
+    #[inline(never)]
+    fn from(e: CodegenError) -> EmitError {
+        EmitError(Box::new(e))
+    }
+}
+
+impl From<EmitError> for CodegenError {
+    #[cold]
+    fn from(e: EmitError) -> CodegenError {
+        *e.0
+    }
+}
+
 /// The ISA-independent state of one emission.
 pub struct EmitState<'a> {
     /// The stub being compiled.
@@ -67,9 +93,9 @@ pub trait IsaEmitter<'a> {
     /// Unconditional jump.
     fn jump_to(&mut self, label: DynamicLabel);
     /// Set up the frame (and set `state().framed`).
-    fn prologue(&mut self) -> Result<(), CodegenError>;
+    fn prologue(&mut self) -> EmitResult<()>;
     /// Emit one instruction.
-    fn instruction(&mut self, kind: &InstKind) -> Result<(), CodegenError>;
+    fn instruction(&mut self, kind: &InstKind) -> EmitResult<()>;
     /// Append raw bytes (data after the code).
     fn data(&mut self, bytes: &[u8]);
 }
@@ -133,14 +159,14 @@ impl<'a> EmitState<'a> {
     /// straight from the plan's table (the emitters ask for every operand;
     /// the plan's method builds the error, so a miss goes to it).
     #[inline]
-    pub fn local(&self, k: u32, class: RegClass) -> Result<Loc, CodegenError> {
+    pub fn local(&self, k: u32, class: RegClass) -> EmitResult<Loc> {
         let table = match class {
             RegClass::General => &self.plan.locals_gp,
             RegClass::Float => &self.plan.locals_fp,
         };
         match table.get(k as usize) {
             Some(Some(loc)) => Ok(*loc),
-            _ => self.plan.local(k, class),
+            _ => Ok(self.plan.local(k, class)?),
         }
     }
 
@@ -184,10 +210,11 @@ impl<'a> EmitState<'a> {
     }
 
     /// The context before the current instruction.
-    pub fn ctx(&self) -> Result<Context<'a>, CodegenError> {
-        self.stub.context(self.i).ok_or(CodegenError::Internal(
-            "no context for a reachable instruction",
-        ))
+    pub fn ctx(&self) -> EmitResult<Context<'a>> {
+        match self.stub.context(self.i) {
+            Some(ctx) => Ok(ctx),
+            None => Err(CodegenError::Internal("no context for a reachable instruction").into()),
+        }
     }
 
     /// Note that the code from `offset` on is in frame state `state`.
