@@ -170,6 +170,20 @@ fn pair_word(load: bool, class: RegClass, a: u8, b: u8, base: u8, off: i32) -> u
         | (u32::from(a) & 31)
 }
 
+/// Opcodes (64-bit, every field zero) of the move-wide instructions.
+const MOVN: u32 = 0x9280_0000;
+const MOVZ: u32 = 0xD280_0000;
+const MOVK: u32 = 0xF280_0000;
+
+/// The word of `movz`/`movn`/`movk` `x<r>, #imm16, lsl #(16 * hw)`,
+/// encoded by hand for the reason given at [`acc_word`] (constants are
+/// materialized for every address and call target);
+/// `move_wide_words_match_dynasm` compares it with `dynasm!`.
+#[inline]
+fn move_wide(opcode: u32, r: u8, hw: u32, imm16: u32) -> u32 {
+    opcode | (hw & 3) << 21 | (imm16 & 0xffff) << 5 | u32::from(r) & 31
+}
+
 /// A general-purpose value: in a register, in memory, an immediate, or the
 /// address `sp + offset` (an `alloc` address, recomputed where it is read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,24 +391,21 @@ impl<'a> Emitter<'a> {
     pub(crate) fn mov_imm(&mut self, r: u8, v: i64) {
         let u = v as u64;
         let hw = |k: u32| ((u >> (16 * k)) & 0xffff) as u32;
-        let zeros = (0..4).filter(|&k| hw(k) == 0).count();
-        let ones = (0..4).filter(|&k| hw(k) == 0xffff).count();
-        let ops = &mut self.ops;
         if u == 0 {
-            dynasm!(ops ; .arch aarch64 ; mov X(r), xzr);
+            // mov x, xzr (orr x, xzr, xzr)
+            self.ops.push_u32(0xAA1F_03E0 | u32::from(r) & 31);
             return;
         }
+        let zeros = (0..4).filter(|&k| hw(k) == 0).count();
+        let ones = (0..4).filter(|&k| hw(k) == 0xffff).count();
         let inverted = ones > zeros;
         let skip = if inverted { 0xffff } else { 0 };
         if self.st.options.patchable_constants && 4 - zeros.max(ones) >= 2 {
             // A fixed form a template can patch with any value.
-            dynasm!(ops
-                ; .arch aarch64
-                ; movz X(r), hw(0)
-                ; movk X(r), hw(1), lsl 16
-                ; movk X(r), hw(2), lsl 32
-                ; movk X(r), hw(3), lsl 48
-            );
+            self.ops.push_u32(move_wide(MOVZ, r, 0, hw(0)));
+            for k in 1..4 {
+                self.ops.push_u32(move_wide(MOVK, r, k, hw(k)));
+            }
             return;
         }
         let mut first = true;
@@ -403,31 +414,21 @@ impl<'a> Emitter<'a> {
             if h == skip {
                 continue;
             }
-            if first {
+            let word = if first {
                 first = false;
-                let val = if inverted { !h & 0xffff } else { h };
-                match (inverted, k) {
-                    (false, 0) => dynasm!(ops ; .arch aarch64 ; movz X(r), val),
-                    (false, 1) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 16),
-                    (false, 2) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 32),
-                    (false, _) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 48),
-                    (true, 0) => dynasm!(ops ; .arch aarch64 ; movn X(r), val),
-                    (true, 1) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 16),
-                    (true, 2) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 32),
-                    (true, _) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 48),
+                if inverted {
+                    move_wide(MOVN, r, k, !h & 0xffff)
+                } else {
+                    move_wide(MOVZ, r, k, h)
                 }
             } else {
-                match k {
-                    0 => dynasm!(ops ; .arch aarch64 ; movk X(r), h),
-                    1 => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 16),
-                    2 => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 32),
-                    _ => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 48),
-                }
-            }
+                move_wide(MOVK, r, k, h)
+            };
+            self.ops.push_u32(word);
         }
         if first {
             // All halfwords were the skipped value: v is -1.
-            dynasm!(ops ; .arch aarch64 ; movn X(r), 0);
+            self.ops.push_u32(move_wide(MOVN, r, 0, 0));
         }
     }
 
@@ -900,6 +901,42 @@ mod tests {
         }
         let f = Form::Reg { base: 1, index: 2 };
         assert_eq!(acc_word(Acc::LdrX, 0, f), None);
+    }
+
+    #[test]
+    fn move_wide_words_match_dynasm() {
+        for r in [0u8, 1, 15, 16, 30, 31] {
+            for imm in [0u32, 1, 0x1234, 0xffff] {
+                for hw in 0..4u32 {
+                    let mut ops = Asm::with_capacity(0);
+                    let o = &mut ops;
+                    let mut want = Vec::new();
+                    for op in [MOVZ, MOVN, MOVK] {
+                        match (op, hw) {
+                            (MOVZ, 0) => dynasm!(o ; .arch aarch64 ; movz X(r), imm),
+                            (MOVZ, 1) => dynasm!(o ; .arch aarch64 ; movz X(r), imm, lsl 16),
+                            (MOVZ, 2) => dynasm!(o ; .arch aarch64 ; movz X(r), imm, lsl 32),
+                            (MOVZ, _) => dynasm!(o ; .arch aarch64 ; movz X(r), imm, lsl 48),
+                            (MOVN, 0) => dynasm!(o ; .arch aarch64 ; movn X(r), imm),
+                            (MOVN, 1) => dynasm!(o ; .arch aarch64 ; movn X(r), imm, lsl 16),
+                            (MOVN, 2) => dynasm!(o ; .arch aarch64 ; movn X(r), imm, lsl 32),
+                            (MOVN, _) => dynasm!(o ; .arch aarch64 ; movn X(r), imm, lsl 48),
+                            (_, 0) => dynasm!(o ; .arch aarch64 ; movk X(r), imm),
+                            (_, 1) => dynasm!(o ; .arch aarch64 ; movk X(r), imm, lsl 16),
+                            (_, 2) => dynasm!(o ; .arch aarch64 ; movk X(r), imm, lsl 32),
+                            (_, _) => dynasm!(o ; .arch aarch64 ; movk X(r), imm, lsl 48),
+                        }
+                        want.extend(move_wide(op, r, hw, imm).to_le_bytes());
+                    }
+                    assert_eq!(ops.finalize().unwrap_or_default(), want, "x{r} {imm} {hw}");
+                }
+            }
+            let mut ops = Asm::with_capacity(0);
+            let o = &mut ops;
+            dynasm!(o ; .arch aarch64 ; mov X(r), xzr);
+            let want = (0xAA1F_03E0 | u32::from(r) & 31).to_le_bytes();
+            assert_eq!(ops.finalize().unwrap_or_default(), want, "mov x{r}, xzr");
+        }
     }
 
     #[test]

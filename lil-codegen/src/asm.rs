@@ -54,20 +54,29 @@ thread_local! {
     /// (it is an index its `LabelRegistry` hands out in order), so ids are
     /// minted once per thread and reused by every compilation: id `k` is
     /// the `k`-th label a compilation creates, as with a fresh registry.
-    static LABEL_IDS: RefCell<(LabelRegistry, Vec<DynamicLabel>)> =
-        RefCell::new((LabelRegistry::new(), Vec::new()));
+    /// (`const`-initialised: no lazy-initialisation test on each use.)
+    static LABEL_IDS: RefCell<Vec<DynamicLabel>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The `k`-th dynamic label id.
+#[inline]
 fn label_id(k: usize) -> DynamicLabel {
-    LABEL_IDS.with(|ids| {
-        let mut ids = ids.borrow_mut();
-        let (registry, minted) = &mut *ids;
-        while minted.len() <= k {
-            minted.push(registry.new_dynamic_label());
+    LABEL_IDS.with_borrow_mut(|ids| {
+        if ids.len() <= k {
+            mint(ids, k);
         }
-        minted[k]
+        ids[k]
     })
+}
+
+/// Mint ids `0..=k` at least (by the doubling, a thread mints a few times).
+#[cold]
+#[inline(never)]
+fn mint(ids: &mut Vec<DynamicLabel>, k: usize) {
+    let mut registry = LabelRegistry::new();
+    let n = (k + 1).max(2 * ids.len()).max(64);
+    ids.clear();
+    ids.extend((0..n).map(|_| registry.new_dynamic_label()));
 }
 
 impl<R: Relocation> Assembler<R> {
