@@ -721,15 +721,14 @@ impl<'a> Emitter<'a> {
         if !self.st.framed {
             return;
         }
-        let mut restores: Accesses = self
-            .st
-            .plan
-            .saved
-            .iter()
-            .filter(|(r, _)| !keep.contains(r))
-            .map(|&(r, slot)| (r, slot as i64))
-            .collect();
-        self.accesses(true, SP, &mut restores);
+        // (Most stubs save no callee-saved register: no list to build.)
+        if !self.st.plan.saved.is_empty() {
+            let mut restores: Accesses = (self.st.plan.saved.iter())
+                .filter(|(r, _)| !keep.contains(r))
+                .map(|&(r, slot)| (r, slot as i64))
+                .collect();
+            self.accesses(true, SP, &mut restores);
+        }
         let ops = &mut self.ops;
         dynasm!(ops ; .arch aarch64 ; mov sp, x29 ; ldp x29, x30, [sp], 16);
         let at = ops.offset().0;
@@ -746,10 +745,11 @@ impl<'a> Emitter<'a> {
         set_args: impl FnOnce(&mut Self) -> R<()>,
         after: impl FnOnce(&mut Self) -> R<()>,
     ) -> R<()> {
-        let mut saves: Accesses = (self.st.plan.helper_saves.iter())
-            .map(|&(r, slot)| (r, slot as i64))
-            .collect();
-        self.accesses(false, SP, &mut saves);
+        let mut saves: Accesses = Accesses::new();
+        if !self.st.plan.helper_saves.is_empty() {
+            saves.extend((self.st.plan.helper_saves.iter()).map(|&(r, slot)| (r, slot as i64)));
+            self.accesses(false, SP, &mut saves);
+        }
         set_args(self)?;
         self.mov_imm(X16, function as i64);
         {
@@ -757,7 +757,9 @@ impl<'a> Emitter<'a> {
             dynasm!(ops ; .arch aarch64 ; blr x16);
         }
         after(self)?;
-        self.accesses(true, SP, &mut saves);
+        if !saves.is_empty() {
+            self.accesses(true, SP, &mut saves);
+        }
         Ok(())
     }
 
