@@ -496,12 +496,22 @@ impl<'a> Emitter<'a> {
     }
 
     /// One load or store through a memory operand.
+    ///
+    /// Inlined: most of a stub's code is these, and the call cost as much
+    /// as the hand-encoded word; the register-offset forms go to
+    /// [`Emitter::acc_dynasm`] out of line.
+    #[inline]
     pub(crate) fn acc(&mut self, kind: Acc, r: u8, m: AMem) {
         let f = self.form(m, kind.size());
-        if let Some(word) = acc_word(kind, r, f) {
-            self.ops.push_u32(word);
-            return;
+        match acc_word(kind, r, f) {
+            Some(word) => self.ops.push_u32(word),
+            None => self.acc_dynasm(kind, r, f),
         }
+    }
+
+    /// [`Emitter::acc`] in a form `dynasm!` encodes.
+    #[inline(never)]
+    fn acc_dynasm(&mut self, kind: Acc, r: u8, f: Form) {
         let ops = &mut self.ops;
         match kind {
             Acc::LdrX => access!(ops, f, ldr, ldur, X(r), 3),
@@ -530,6 +540,7 @@ impl<'a> Emitter<'a> {
 
     /// One `ldp` (`load`) or `stp` of two 8-byte registers of one class at
     /// `[base, #off]` and `[base, #off + 8]` (`pairable(off)` must hold).
+    #[inline]
     pub(crate) fn pair(&mut self, load: bool, class: RegClass, a: u8, b: u8, base: u8, off: i64) {
         self.ops
             .push_u32(pair_word(load, class, a, b, base, off as i32));

@@ -405,17 +405,21 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `r = [m]` (64 bits).
+    /// `r = [m]` (64 bits). Inlined, as `st64` and `lea`: these are most
+    /// of an M2N frame's code, and the call cost as much as the encoding.
+    #[inline]
     pub(crate) fn ld64(&mut self, r: u8, m: Mem) {
         rm64(&mut self.ops, Rm64::MovLoad, r, m);
     }
 
     /// `[m] = r` (64 bits).
+    #[inline]
     pub(crate) fn st64(&mut self, m: Mem, r: u8) {
         rm64(&mut self.ops, Rm64::MovStore, r, m);
     }
 
     /// `r = &m`.
+    #[inline]
     pub(crate) fn lea(&mut self, r: u8, m: Mem) {
         rm64(&mut self.ops, Rm64::Lea, r, m);
     }
