@@ -564,19 +564,34 @@ impl<'a> Emitter<'a> {
         Ok(())
     }
 
+    /// Store `r` in frame slot `slot` (inlined as [`Emitter::st64`]; a
+    /// float register's `movsd` is out of line).
+    #[inline]
     pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
             RegClass::General => rm64(&mut self.ops, Rm64::MovStore, r.num, m),
-            RegClass::Float => with_mem!(&mut self.ops, m, [movsd], [, Rx(r.num)]),
+            RegClass::Float => self.movsd(false, r.num, m),
         }
     }
 
+    /// Load `r` from frame slot `slot` (as [`Emitter::save_reg`]).
+    #[inline]
     pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
             RegClass::General => rm64(&mut self.ops, Rm64::MovLoad, r.num, m),
-            RegClass::Float => with_mem!(&mut self.ops, m, [movsd Rx(r.num),], []),
+            RegClass::Float => self.movsd(true, r.num, m),
+        }
+    }
+
+    /// `movsd xmm, [m]` (`load`) or `movsd [m], xmm`.
+    #[inline(never)]
+    fn movsd(&mut self, load: bool, x: u8, m: Mem) {
+        if load {
+            with_mem!(&mut self.ops, m, [movsd Rx(x),], []);
+        } else {
+            with_mem!(&mut self.ops, m, [movsd], [, Rx(x)]);
         }
     }
 

@@ -185,6 +185,7 @@ impl<'a> EmitState<'a> {
     /// placed between them (same basic block, no label, no prologue), so
     /// the two can be emitted as one (a pair of loads, an extension folded
     /// into an addition, a load folded into a comparison).
+    #[inline]
     pub fn next_in_line(&self, i: usize) -> Option<usize> {
         let j = i + 1;
         let body = &self.stub.stub().body;
