@@ -343,18 +343,24 @@ impl<'a> Emitter<'a> {
                 RegClass::General => self.st.plan.ret_gp,
                 RegClass::Float => self.st.plan.ret_fp,
             })),
-            Var::Output(k) => {
-                let ctx = self.ctx()?;
-                let sig = ctx
-                    .out()
-                    .ok_or(CodegenError::Internal("output without out"))?;
-                let cc = self.st.env.convention(&DESC, sig.cc);
-                match cc.locate_one(&sig.params, k as usize) {
-                    Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
-                    Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
-                    None => Err(CodegenError::Internal("no such output").into()),
-                }
-            }
+            Var::Output(k) => self.output_loc(k),
+        }
+    }
+
+    /// Where output `k` of the current `out` signature goes (out of line:
+    /// asking the convention would make every `var_loc` call pay for a
+    /// large frame).
+    #[inline(never)]
+    fn output_loc(&self, k: u32) -> R<Loc> {
+        let ctx = self.ctx()?;
+        let sig = ctx
+            .out()
+            .ok_or(CodegenError::Internal("output without out"))?;
+        let cc = self.st.env.convention(&DESC, sig.cc);
+        match cc.locate_one(&sig.params, k as usize) {
+            Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
+            Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
+            None => Err(CodegenError::Internal("no such output").into()),
         }
     }
 
