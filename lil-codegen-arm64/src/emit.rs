@@ -636,34 +636,7 @@ impl<'a> Emitter<'a> {
             return Ok(());
         }
         if ty.is_float() {
-            let f = match (src, dst) {
-                (Loc::Reg(r), _) => r.num,
-                // Straight into a destination register, not through f0.
-                (loc, Loc::Reg(d)) => {
-                    let m = self.loc_mem(loc)?;
-                    self.acc(Acc::LdrD, d.num, m);
-                    d.num
-                }
-                (loc, _) => {
-                    let m = self.loc_mem(loc)?;
-                    let f0 = self.f0;
-                    self.acc(Acc::LdrD, f0, m);
-                    f0
-                }
-            };
-            match dst {
-                Loc::Reg(d) => {
-                    if d.num != f {
-                        let ops = &mut self.ops;
-                        dynasm!(ops ; .arch aarch64 ; fmov D(d.num), D(f));
-                    }
-                }
-                loc => {
-                    let m = self.loc_mem(loc)?;
-                    self.acc(Acc::StrD, f, m);
-                }
-            }
-            return Ok(());
+            return self.copy_fp(dst, src);
         }
         let v = match src {
             Loc::Reg(r) => Val::Reg(r.num),
@@ -675,6 +648,40 @@ impl<'a> Emitter<'a> {
                 let m = self.loc_mem(loc)?;
                 let v1 = self.v1;
                 self.store64(m, v, v1);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Emitter::copy`] of a float (out of line: rare, and its `dynasm!`
+    /// forms would give every copy a large frame).
+    #[inline(never)]
+    fn copy_fp(&mut self, dst: Loc, src: Loc) -> R<()> {
+        let f = match (src, dst) {
+            (Loc::Reg(r), _) => r.num,
+            // Straight into a destination register, not through f0.
+            (loc, Loc::Reg(d)) => {
+                let m = self.loc_mem(loc)?;
+                self.acc(Acc::LdrD, d.num, m);
+                d.num
+            }
+            (loc, _) => {
+                let m = self.loc_mem(loc)?;
+                let f0 = self.f0;
+                self.acc(Acc::LdrD, f0, m);
+                f0
+            }
+        };
+        match dst {
+            Loc::Reg(d) => {
+                if d.num != f {
+                    let ops = &mut self.ops;
+                    dynasm!(ops ; .arch aarch64 ; fmov D(d.num), D(f));
+                }
+            }
+            loc => {
+                let m = self.loc_mem(loc)?;
+                self.acc(Acc::StrD, f, m);
             }
         }
         Ok(())

@@ -471,34 +471,7 @@ impl<'a> Emitter<'a> {
             return Ok(());
         }
         if ty.is_float() {
-            let f = match (src, dst) {
-                (Loc::Reg(r), _) => r.num,
-                // Straight into a destination register, not through f0.
-                (loc, Loc::Reg(d)) => {
-                    let m = self.loc_mem(loc)?;
-                    with_mem!(&mut self.ops, m, [movsd Rx(d.num),], []);
-                    d.num
-                }
-                (loc, _) => {
-                    let m = self.loc_mem(loc)?;
-                    let f0 = self.f0;
-                    with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);
-                    f0
-                }
-            };
-            match dst {
-                Loc::Reg(d) => {
-                    let ops = &mut self.ops;
-                    if d.num != f {
-                        dynasm!(ops ; .arch x64 ; movaps Rx(d.num), Rx(f));
-                    }
-                }
-                loc => {
-                    let m = self.loc_mem(loc)?;
-                    with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
-                }
-            }
-            return Ok(());
+            return self.copy_fp(dst, src);
         }
         let v = match src {
             Loc::Reg(r) => Val::Reg(r.num),
@@ -510,6 +483,40 @@ impl<'a> Emitter<'a> {
                 let m = self.loc_mem(loc)?;
                 let s1 = self.s1;
                 self.store64(m, v, s1);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Emitter::copy`] of a float (out of line: rare, and its `dynasm!`
+    /// forms would give every copy a large frame).
+    #[inline(never)]
+    fn copy_fp(&mut self, dst: Loc, src: Loc) -> R<()> {
+        let f = match (src, dst) {
+            (Loc::Reg(r), _) => r.num,
+            // Straight into a destination register, not through f0.
+            (loc, Loc::Reg(d)) => {
+                let m = self.loc_mem(loc)?;
+                with_mem!(&mut self.ops, m, [movsd Rx(d.num),], []);
+                d.num
+            }
+            (loc, _) => {
+                let m = self.loc_mem(loc)?;
+                let f0 = self.f0;
+                with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);
+                f0
+            }
+        };
+        match dst {
+            Loc::Reg(d) => {
+                let ops = &mut self.ops;
+                if d.num != f {
+                    dynasm!(ops ; .arch x64 ; movaps Rx(d.num), Rx(f));
+                }
+            }
+            loc => {
+                let m = self.loc_mem(loc)?;
+                with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
             }
         }
         Ok(())

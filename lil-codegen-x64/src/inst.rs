@@ -77,6 +77,9 @@ pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
 }
 
 impl Emitter<'_> {
+    /// One LIL instruction. A dispatcher only: each kind's function stays
+    /// out of line (`#[inline(never)]`), so the call here is a jump and
+    /// no instruction pays for the stack frame of the largest one.
     pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
         match kind {
             InstKind::Label(l) => self.label_decl(*l),
@@ -130,6 +133,7 @@ impl Emitter<'_> {
         }
     }
 
+    #[inline(never)]
     fn label_decl(&mut self, l: LabelRef) -> R<()> {
         let label = drive::label(self, l.id);
         let ops = &mut self.ops;
@@ -137,6 +141,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn alloc(&mut self, dst: Place) -> R<()> {
         // Every read recomputes the address: nothing to keep.
         if let Var::Local(_) = dst.var
@@ -157,6 +162,7 @@ impl Emitter<'_> {
         self.put(loc, r)
     }
 
+    #[inline(never)]
     fn mov(&mut self, dst: Place, src: &Operand) -> R<()> {
         let ty = self.op_type()?;
         if ty.is_float() {
@@ -198,6 +204,7 @@ impl Emitter<'_> {
         self.copy(to, from, ty)
     }
 
+    #[inline(never)]
     fn unary(&mut self, dst: Place, op: UnaryOp, src: &Operand) -> R<()> {
         let to = self.var_loc(dst.var, RegClass::General)?;
         let v = self.operand_val(src)?;
@@ -278,6 +285,7 @@ impl Emitter<'_> {
         }
     }
 
+    #[inline(never)]
     fn binary(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand) -> R<()> {
         let ty = self.op_type()?;
         if op.is_shift() {
@@ -381,6 +389,7 @@ impl Emitter<'_> {
         self.put(to, w)
     }
 
+    #[inline(never)]
     fn ts(&mut self, dst: Place) -> R<()> {
         let to = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(to);
@@ -388,6 +397,7 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn handles(&mut self, o: &Operand) -> R<()> {
         let f = self.m2n_offset()?;
         let v = self.operand_val(o)?;
@@ -581,6 +591,7 @@ impl Emitter<'_> {
         Ok(None)
     }
 
+    #[inline(never)]
     fn ld(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<()> {
         let ty = a.ty;
         if self.folded.is_none()
@@ -622,6 +633,7 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn st(&mut self, a: &Address, src: &Operand) -> R<()> {
         let ty = a.ty;
         let m = self.addr(a, true)?;
@@ -664,6 +676,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn inc(&mut self, a: &Address) -> R<()> {
         let m = self.addr(a, false)?;
         match a.ty.size() {
@@ -725,6 +738,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn jump(&mut self, l: LabelRef) -> R<()> {
         let target = drive::jump_label(self, l.id);
         let ops = &mut self.ops;
@@ -732,6 +746,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn jump_if(&mut self, cond: &Condition, target: LabelRef) -> R<()> {
         let ty = self.op_type()?;
         let bits = ty.bits();
@@ -838,6 +853,7 @@ impl Emitter<'_> {
         )
     }
 
+    #[inline(never)]
     fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
         let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
             return Err(CodegenError::Internal("in2out in an arbitrary stub").into());
@@ -855,6 +871,7 @@ impl Emitter<'_> {
         self.parallel(&mut moves)
     }
 
+    #[inline(never)]
     fn call(&mut self, target: &Operand, returns: bool) -> R<()> {
         let sig = self
             .ctx()?
@@ -899,6 +916,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn tailcall(&mut self, target: &Operand) -> R<()> {
         let v = self.operand_val(target)?;
         if !self.st.framed {
@@ -944,6 +962,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn ret(&mut self) -> R<()> {
         if let Some(t) = self.op_type_opt() {
             let to = Loc::Reg(self.st.plan.entry_cc.ret_reg(t));
@@ -963,6 +982,7 @@ impl Emitter<'_> {
         self.st.stub.op_type(self.st.i)
     }
 
+    #[inline(never)]
     fn push_m2n(&mut self, method: Option<&Operand>, frame_type: Option<&Operand>) -> R<()> {
         let f = self.m2n_offset()?;
         let (s0, s1) = (self.s0, self.s1);
@@ -1038,6 +1058,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn pop_m2n(&mut self) -> R<()> {
         let f = self.m2n_offset()?;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
@@ -1069,6 +1090,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn print(&mut self, message: &PrintMessage, operand: Option<&Operand>) -> R<()> {
         let Some(function) = self.st.env.print else {
             return Ok(());
