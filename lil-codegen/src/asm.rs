@@ -159,6 +159,8 @@ impl<R: Relocation> Assembler<R> {
                 )));
             }
         }
+        self.static_relocs.clear();
+        self.dynamic_relocs.clear();
         Ok(std::mem::take(&mut self.ops))
     }
 }

@@ -78,6 +78,8 @@ pub struct EmitState<'a> {
 struct LabelInfo {
     label: Option<DynamicLabel>,
     framed_in: bool,
+    /// Whether a declaration was seen (only the first decides `framed_in`).
+    declared: bool,
 }
 
 /// What an emitter provides to the driver.
@@ -113,15 +115,14 @@ impl<'a> EmitState<'a> {
         // A label's block is the one of its first declaration.
         let mut labels: SmallVec<[LabelInfo; 8]> =
             smallvec::smallvec![LabelInfo::default(); s.labels.len()];
-        let mut seen = BitSet::new(s.labels.len());
         let mut allocates = false;
         for (i, inst) in s.body.iter().enumerate() {
             match inst.kind {
                 InstKind::Label(l) => {
                     if let Some(info) = labels.get_mut(l.id.index())
-                        && !seen.contains(l.id.index())
+                        && !info.declared
                     {
-                        seen.insert(l.id.index());
+                        info.declared = true;
                         info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
                     }
                 }
