@@ -161,6 +161,25 @@ pub(crate) fn mov_mem_imm32(ops: &mut Asm, m: Mem, imm: i32) {
     }
 }
 
+/// `mov r64, fs:[disp32]` (the thread pointer from a TLS slot), by hand
+/// for the reason given at [`rm64`], with the bytes `dynasm!` writes:
+/// `64 REX.W 8B /r` with an absolute SIB address (`fs_load_matches_dynasm`).
+#[inline]
+pub(crate) fn fs_load(ops: &mut Asm, r: u8, disp: i32) {
+    let [a, b, c, d] = disp.to_le_bytes();
+    ops.extend(&[
+        0x64,
+        0x48 | (r & 8) >> 1,
+        0x8B,
+        (r & 7) << 3 | 0b100,
+        0x25,
+        a,
+        b,
+        c,
+        d,
+    ]);
+}
+
 #[cold]
 #[inline(never)]
 pub(crate) fn mov_mem_imm32_dynasm(ops: &mut Asm, m: Mem, imm: i32) {
@@ -656,7 +675,7 @@ impl<'a> Emitter<'a> {
         match self.st.env.thread_pointer {
             lil_codegen::ThreadPointer::TlsSlot { offset } => {
                 let ops = &mut self.ops;
-                dynasm!(ops ; .arch x64 ; fs mov Rq(dst), [offset]);
+                fs_load(ops, dst, offset);
             }
             lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
             lil_codegen::ThreadPointer::Call { function } => {
@@ -708,6 +727,20 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fs_load_matches_dynasm() {
+        for r in 0..16u8 {
+            for offset in [0, 8, 0x28, -8, 0x1234_5678, i32::MIN] {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; fs mov Rq(r), [offset]);
+                let mut got = Asm::with_capacity(0);
+                fs_load(&mut got, r, offset);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "r{r} {offset}");
+            }
+        }
+    }
 
     /// `rm64` writes the bytes `dynasm!` writes for the same instruction,
     /// for every register, every base (rsp/r12 need a SIB byte, rbp/r13 a
