@@ -11,7 +11,7 @@
 
 use crate::abi::DESC;
 use dynasmrt::aarch64::Aarch64Relocation;
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::Context;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
@@ -21,8 +21,8 @@ use lil_codegen::{
 };
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
-pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
-pub(crate) type R<T> = Result<T, CodegenError>;
+pub(crate) type Asm = lil_codegen::asm::Assembler<Aarch64Relocation>;
+pub(crate) type R<T> = lil_codegen::drive::EmitResult<T>;
 
 /// Registers to store or load at frame offsets ([`Emitter::accesses`]),
 /// inline: a prologue saves a handful.
@@ -170,6 +170,20 @@ fn pair_word(load: bool, class: RegClass, a: u8, b: u8, base: u8, off: i32) -> u
         | (u32::from(a) & 31)
 }
 
+/// Opcodes (64-bit, every field zero) of the move-wide instructions.
+const MOVN: u32 = 0x9280_0000;
+const MOVZ: u32 = 0xD280_0000;
+const MOVK: u32 = 0xF280_0000;
+
+/// The word of `movz`/`movn`/`movk` `x<r>, #imm16, lsl #(16 * hw)`,
+/// encoded by hand for the reason given at [`acc_word`] (constants are
+/// materialized for every address and call target);
+/// `move_wide_words_match_dynasm` compares it with `dynasm!`.
+#[inline]
+fn move_wide(opcode: u32, r: u8, hw: u32, imm16: u32) -> u32 {
+    opcode | (hw & 3) << 21 | (imm16 & 0xffff) << 5 | u32::from(r) & 31
+}
+
 /// A general-purpose value: in a register, in memory, an immediate, or the
 /// address `sp + offset` (an `alloc` address, recomputed where it is read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,12 +231,14 @@ impl Scratch {
         let (Some(v0), Some(v1)) = (others.next(), others.next()) else {
             return Err(CodegenError::OutOfRegisters {
                 what: "AArch64 scratch registers (x14-x17 must stay free)",
-            });
+            }
+            .into());
         };
         if scratch.len() < 4 || !has(X16) || !has(X17) {
             return Err(CodegenError::OutOfRegisters {
                 what: "AArch64 scratch registers (x14-x17 must stay free)",
-            });
+            }
+            .into());
         }
         let fp = |k: usize| {
             plan.scratch_fp
@@ -252,7 +268,7 @@ impl<'a> Emitter<'a> {
         options: CompileOptions,
     ) -> Emitter<'a> {
         Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            ops: Asm::with_capacity(lil_codegen::drive::code_capacity(stub)),
             st: EmitState::new(stub, plan, env, options),
             v0: scratch.v0,
             v1: scratch.v1,
@@ -296,7 +312,7 @@ impl<'a> Emitter<'a> {
                     off: cfa + off as i64,
                 })
             }
-            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory")),
+            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory").into()),
         }
     }
 
@@ -317,34 +333,40 @@ impl<'a> Emitter<'a> {
             Var::StdPlace(k) => ctx.std_place(k),
             Var::Ret => ctx.ret(),
         };
-        t.ok_or(CodegenError::Internal("variable read with no type"))
+        t.ok_or_else(|| CodegenError::Internal("variable read with no type").into())
     }
 
     /// Where a variable of class `class` lives at the current instruction.
     pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
         match var {
-            Var::Input(k) => self.st.plan.input(k, self.st.framed),
-            Var::Local(k) => self.st.plan.local(k, class),
+            Var::Input(k) => Ok(self.st.plan.input(k, self.st.framed)?),
+            Var::Local(k) => self.st.local(k, class),
             Var::StdPlace(k) => DESC
                 .std_place(k)
                 .map(Loc::Reg)
-                .ok_or(CodegenError::Internal("no such standard place")),
+                .ok_or_else(|| CodegenError::Internal("no such standard place").into()),
             Var::Ret => Ok(Loc::Reg(match class {
                 RegClass::General => self.st.plan.ret_gp,
                 RegClass::Float => self.st.plan.ret_fp,
             })),
-            Var::Output(k) => {
-                let ctx = self.ctx()?;
-                let sig = ctx
-                    .out()
-                    .ok_or(CodegenError::Internal("output without out"))?;
-                let cc = self.st.env.convention(&DESC, sig.cc);
-                match cc.locate_one(&sig.params, k as usize) {
-                    Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
-                    Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
-                    None => Err(CodegenError::Internal("no such output")),
-                }
-            }
+            Var::Output(k) => self.output_loc(k),
+        }
+    }
+
+    /// Where output `k` of the current `out` signature goes (out of line:
+    /// asking the convention would make every `var_loc` call pay for a
+    /// large frame).
+    #[inline(never)]
+    fn output_loc(&self, k: u32) -> R<Loc> {
+        let ctx = self.ctx()?;
+        let sig = ctx
+            .out()
+            .ok_or(CodegenError::Internal("output without out"))?;
+        let cc = self.st.env.convention(&DESC, sig.cc);
+        match cc.locate_one(&sig.params, k as usize) {
+            Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
+            Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
+            None => Err(CodegenError::Internal("no such output").into()),
         }
     }
 
@@ -352,7 +374,7 @@ impl<'a> Emitter<'a> {
     /// reads it.
     pub(crate) fn var_val(&self, var: Var) -> R<Val> {
         if let Var::Local(k) = var
-            && let Some(off) = self.st.plan.alloc_address(self.st.i, k)
+            && let Some(off) = self.st.alloc_address(k)
         {
             return Ok(Val::Addr(off as i64));
         }
@@ -375,24 +397,21 @@ impl<'a> Emitter<'a> {
     pub(crate) fn mov_imm(&mut self, r: u8, v: i64) {
         let u = v as u64;
         let hw = |k: u32| ((u >> (16 * k)) & 0xffff) as u32;
-        let zeros = (0..4).filter(|&k| hw(k) == 0).count();
-        let ones = (0..4).filter(|&k| hw(k) == 0xffff).count();
-        let ops = &mut self.ops;
         if u == 0 {
-            dynasm!(ops ; .arch aarch64 ; mov X(r), xzr);
+            // mov x, xzr (orr x, xzr, xzr)
+            self.ops.push_u32(0xAA1F_03E0 | u32::from(r) & 31);
             return;
         }
+        let zeros = (0..4).filter(|&k| hw(k) == 0).count();
+        let ones = (0..4).filter(|&k| hw(k) == 0xffff).count();
         let inverted = ones > zeros;
         let skip = if inverted { 0xffff } else { 0 };
         if self.st.options.patchable_constants && 4 - zeros.max(ones) >= 2 {
             // A fixed form a template can patch with any value.
-            dynasm!(ops
-                ; .arch aarch64
-                ; movz X(r), hw(0)
-                ; movk X(r), hw(1), lsl 16
-                ; movk X(r), hw(2), lsl 32
-                ; movk X(r), hw(3), lsl 48
-            );
+            self.ops.push_u32(move_wide(MOVZ, r, 0, hw(0)));
+            for k in 1..4 {
+                self.ops.push_u32(move_wide(MOVK, r, k, hw(k)));
+            }
             return;
         }
         let mut first = true;
@@ -401,31 +420,21 @@ impl<'a> Emitter<'a> {
             if h == skip {
                 continue;
             }
-            if first {
+            let word = if first {
                 first = false;
-                let val = if inverted { !h & 0xffff } else { h };
-                match (inverted, k) {
-                    (false, 0) => dynasm!(ops ; .arch aarch64 ; movz X(r), val),
-                    (false, 1) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 16),
-                    (false, 2) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 32),
-                    (false, _) => dynasm!(ops ; .arch aarch64 ; movz X(r), val, lsl 48),
-                    (true, 0) => dynasm!(ops ; .arch aarch64 ; movn X(r), val),
-                    (true, 1) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 16),
-                    (true, 2) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 32),
-                    (true, _) => dynasm!(ops ; .arch aarch64 ; movn X(r), val, lsl 48),
+                if inverted {
+                    move_wide(MOVN, r, k, !h & 0xffff)
+                } else {
+                    move_wide(MOVZ, r, k, h)
                 }
             } else {
-                match k {
-                    0 => dynasm!(ops ; .arch aarch64 ; movk X(r), h),
-                    1 => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 16),
-                    2 => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 32),
-                    _ => dynasm!(ops ; .arch aarch64 ; movk X(r), h, lsl 48),
-                }
-            }
+                move_wide(MOVK, r, k, h)
+            };
+            self.ops.push_u32(word);
         }
         if first {
             // All halfwords were the skipped value: v is -1.
-            dynasm!(ops ; .arch aarch64 ; movn X(r), 0);
+            self.ops.push_u32(move_wide(MOVN, r, 0, 0));
         }
     }
 
@@ -493,12 +502,22 @@ impl<'a> Emitter<'a> {
     }
 
     /// One load or store through a memory operand.
+    ///
+    /// Inlined: most of a stub's code is these, and the call cost as much
+    /// as the hand-encoded word; the register-offset forms go to
+    /// [`Emitter::acc_dynasm`] out of line.
+    #[inline]
     pub(crate) fn acc(&mut self, kind: Acc, r: u8, m: AMem) {
         let f = self.form(m, kind.size());
-        if let Some(word) = acc_word(kind, r, f) {
-            self.ops.push_u32(word);
-            return;
+        match acc_word(kind, r, f) {
+            Some(word) => self.ops.push_u32(word),
+            None => self.acc_dynasm(kind, r, f),
         }
+    }
+
+    /// [`Emitter::acc`] in a form `dynasm!` encodes.
+    #[inline(never)]
+    fn acc_dynasm(&mut self, kind: Acc, r: u8, f: Form) {
         let ops = &mut self.ops;
         match kind {
             Acc::LdrX => access!(ops, f, ldr, ldur, X(r), 3),
@@ -527,6 +546,7 @@ impl<'a> Emitter<'a> {
 
     /// One `ldp` (`load`) or `stp` of two 8-byte registers of one class at
     /// `[base, #off]` and `[base, #off + 8]` (`pairable(off)` must hold).
+    #[inline]
     pub(crate) fn pair(&mut self, load: bool, class: RegClass, a: u8, b: u8, base: u8, off: i64) {
         self.ops
             .push_u32(pair_word(load, class, a, b, base, off as i32));
@@ -616,34 +636,7 @@ impl<'a> Emitter<'a> {
             return Ok(());
         }
         if ty.is_float() {
-            let f = match (src, dst) {
-                (Loc::Reg(r), _) => r.num,
-                // Straight into a destination register, not through f0.
-                (loc, Loc::Reg(d)) => {
-                    let m = self.loc_mem(loc)?;
-                    self.acc(Acc::LdrD, d.num, m);
-                    d.num
-                }
-                (loc, _) => {
-                    let m = self.loc_mem(loc)?;
-                    let f0 = self.f0;
-                    self.acc(Acc::LdrD, f0, m);
-                    f0
-                }
-            };
-            match dst {
-                Loc::Reg(d) => {
-                    if d.num != f {
-                        let ops = &mut self.ops;
-                        dynasm!(ops ; .arch aarch64 ; fmov D(d.num), D(f));
-                    }
-                }
-                loc => {
-                    let m = self.loc_mem(loc)?;
-                    self.acc(Acc::StrD, f, m);
-                }
-            }
-            return Ok(());
+            return self.copy_fp(dst, src);
         }
         let v = match src {
             Loc::Reg(r) => Val::Reg(r.num),
@@ -655,6 +648,40 @@ impl<'a> Emitter<'a> {
                 let m = self.loc_mem(loc)?;
                 let v1 = self.v1;
                 self.store64(m, v, v1);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Emitter::copy`] of a float (out of line: rare, and its `dynasm!`
+    /// forms would give every copy a large frame).
+    #[inline(never)]
+    fn copy_fp(&mut self, dst: Loc, src: Loc) -> R<()> {
+        let f = match (src, dst) {
+            (Loc::Reg(r), _) => r.num,
+            // Straight into a destination register, not through f0.
+            (loc, Loc::Reg(d)) => {
+                let m = self.loc_mem(loc)?;
+                self.acc(Acc::LdrD, d.num, m);
+                d.num
+            }
+            (loc, _) => {
+                let m = self.loc_mem(loc)?;
+                let f0 = self.f0;
+                self.acc(Acc::LdrD, f0, m);
+                f0
+            }
+        };
+        match dst {
+            Loc::Reg(d) => {
+                if d.num != f {
+                    let ops = &mut self.ops;
+                    dynasm!(ops ; .arch aarch64 ; fmov D(d.num), D(f));
+                }
+            }
+            loc => {
+                let m = self.loc_mem(loc)?;
+                self.acc(Acc::StrD, f, m);
             }
         }
         Ok(())
@@ -718,15 +745,14 @@ impl<'a> Emitter<'a> {
         if !self.st.framed {
             return;
         }
-        let mut restores: Accesses = self
-            .st
-            .plan
-            .saved
-            .iter()
-            .filter(|(r, _)| !keep.contains(r))
-            .map(|&(r, slot)| (r, slot as i64))
-            .collect();
-        self.accesses(true, SP, &mut restores);
+        // (Most stubs save no callee-saved register: no list to build.)
+        if !self.st.plan.saved.is_empty() {
+            let mut restores: Accesses = (self.st.plan.saved.iter())
+                .filter(|(r, _)| !keep.contains(r))
+                .map(|&(r, slot)| (r, slot as i64))
+                .collect();
+            self.accesses(true, SP, &mut restores);
+        }
         let ops = &mut self.ops;
         dynasm!(ops ; .arch aarch64 ; mov sp, x29 ; ldp x29, x30, [sp], 16);
         let at = ops.offset().0;
@@ -743,10 +769,11 @@ impl<'a> Emitter<'a> {
         set_args: impl FnOnce(&mut Self) -> R<()>,
         after: impl FnOnce(&mut Self) -> R<()>,
     ) -> R<()> {
-        let mut saves: Accesses = (self.st.plan.helper_saves.iter())
-            .map(|&(r, slot)| (r, slot as i64))
-            .collect();
-        self.accesses(false, SP, &mut saves);
+        let mut saves: Accesses = Accesses::new();
+        if !self.st.plan.helper_saves.is_empty() {
+            saves.extend((self.st.plan.helper_saves.iter()).map(|&(r, slot)| (r, slot as i64)));
+            self.accesses(false, SP, &mut saves);
+        }
         set_args(self)?;
         self.mov_imm(X16, function as i64);
         {
@@ -754,7 +781,9 @@ impl<'a> Emitter<'a> {
             dynasm!(ops ; .arch aarch64 ; blr x16);
         }
         after(self)?;
-        self.accesses(true, SP, &mut saves);
+        if !saves.is_empty() {
+            self.accesses(true, SP, &mut saves);
+        }
         Ok(())
     }
 
@@ -849,7 +878,7 @@ mod tests {
     ];
 
     fn dynasm_acc(kind: Acc, r: u8, f: Form) -> Vec<u8> {
-        let mut ops = Asm::new(0);
+        let mut ops = Asm::with_capacity(0);
         let o = &mut ops;
         match kind {
             Acc::LdrX => access!(o, f, ldr, ldur, X(r), 3),
@@ -901,13 +930,49 @@ mod tests {
     }
 
     #[test]
+    fn move_wide_words_match_dynasm() {
+        for r in [0u8, 1, 15, 16, 30, 31] {
+            for imm in [0u32, 1, 0x1234, 0xffff] {
+                for hw in 0..4u32 {
+                    let mut ops = Asm::with_capacity(0);
+                    let o = &mut ops;
+                    let mut want = Vec::new();
+                    for op in [MOVZ, MOVN, MOVK] {
+                        match (op, hw) {
+                            (MOVZ, 0) => dynasm!(o ; .arch aarch64 ; movz X(r), imm),
+                            (MOVZ, 1) => dynasm!(o ; .arch aarch64 ; movz X(r), imm, lsl 16),
+                            (MOVZ, 2) => dynasm!(o ; .arch aarch64 ; movz X(r), imm, lsl 32),
+                            (MOVZ, _) => dynasm!(o ; .arch aarch64 ; movz X(r), imm, lsl 48),
+                            (MOVN, 0) => dynasm!(o ; .arch aarch64 ; movn X(r), imm),
+                            (MOVN, 1) => dynasm!(o ; .arch aarch64 ; movn X(r), imm, lsl 16),
+                            (MOVN, 2) => dynasm!(o ; .arch aarch64 ; movn X(r), imm, lsl 32),
+                            (MOVN, _) => dynasm!(o ; .arch aarch64 ; movn X(r), imm, lsl 48),
+                            (_, 0) => dynasm!(o ; .arch aarch64 ; movk X(r), imm),
+                            (_, 1) => dynasm!(o ; .arch aarch64 ; movk X(r), imm, lsl 16),
+                            (_, 2) => dynasm!(o ; .arch aarch64 ; movk X(r), imm, lsl 32),
+                            (_, _) => dynasm!(o ; .arch aarch64 ; movk X(r), imm, lsl 48),
+                        }
+                        want.extend(move_wide(op, r, hw, imm).to_le_bytes());
+                    }
+                    assert_eq!(ops.finalize().unwrap_or_default(), want, "x{r} {imm} {hw}");
+                }
+            }
+            let mut ops = Asm::with_capacity(0);
+            let o = &mut ops;
+            dynasm!(o ; .arch aarch64 ; mov X(r), xzr);
+            let want = (0xAA1F_03E0 | u32::from(r) & 31).to_le_bytes();
+            assert_eq!(ops.finalize().unwrap_or_default(), want, "mov x{r}, xzr");
+        }
+    }
+
+    #[test]
     fn pair_words_match_dynasm() {
         for class in [RegClass::General, RegClass::Float] {
             for load in [false, true] {
                 for (a, b) in [(0u8, 1u8), (19, 20), (29, 30), (31, 7), (5, 31)] {
                     for base in [0u8, 17, 29, 31] {
                         for off in [-512, -8, 0, 8, 16, 504] {
-                            let mut ops = Asm::new(0);
+                            let mut ops = Asm::with_capacity(0);
                             let o = &mut ops;
                             match (load, class) {
                                 (false, RegClass::General) => {

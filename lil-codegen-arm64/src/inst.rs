@@ -94,7 +94,7 @@ impl Emitter<'_> {
         self.st
             .stub
             .op_type(self.st.i)
-            .ok_or(CodegenError::Internal("instruction without a type"))
+            .ok_or_else(|| CodegenError::Internal("instruction without a type").into())
     }
 
     fn result_reg(&self, dst: Loc) -> u8 {
@@ -129,7 +129,7 @@ impl Emitter<'_> {
         let ty = self.op_type()?;
         if ty.is_float() {
             let OperandKind::Var(v) = src.kind else {
-                return Err(CodegenError::Internal("float immediate"));
+                return Err(CodegenError::Internal("float immediate").into());
             };
             let from = self.var_loc(v, RegClass::Float)?;
             let to = self.var_loc(dst.var, RegClass::Float)?;
@@ -369,7 +369,7 @@ impl Emitter<'_> {
                 _ => dynasm!(ops ; .arch aarch64 ; lsr W(r), W(a), W(c)),
             },
             (Val::Mem(_) | Val::Addr(_), _) => {
-                return Err(CodegenError::Internal("shift count in memory"));
+                return Err(CodegenError::Internal("shift count in memory").into());
             }
         }
         self.put(to, r)
@@ -398,9 +398,10 @@ impl Emitter<'_> {
     }
 
     fn m2n_offset(&self) -> R<i32> {
-        self.st.plan.m2n_offset.ok_or(CodegenError::Internal(
-            "M2N instruction without an M2N frame",
-        ))
+        self.st
+            .plan
+            .m2n_offset
+            .ok_or_else(|| CodegenError::Internal("M2N instruction without an M2N frame").into())
     }
 
     /// The memory operand for a LIL address accessed with `size` bytes.
@@ -604,7 +605,7 @@ impl Emitter<'_> {
             return Ok(self.in_reg(v, scratch));
         }
         let OperandKind::Var(v) = o.kind else {
-            return Err(CodegenError::Internal("float immediate"));
+            return Err(CodegenError::Internal("float immediate").into());
         };
         Ok(match self.var_loc(v, RegClass::Float)? {
             Loc::Reg(r) => r.num,
@@ -690,7 +691,7 @@ impl Emitter<'_> {
         let release = a.ordering == Ordering::Release;
         if ty.is_float() {
             let OperandKind::Var(v) = src.kind else {
-                return Err(CodegenError::Internal("float immediate"));
+                return Err(CodegenError::Internal("float immediate").into());
             };
             let f = match self.var_loc(v, RegClass::Float)? {
                 Loc::Reg(r) => r.num,
@@ -952,21 +953,21 @@ impl Emitter<'_> {
     }
 
     /// Run the moves of a parallel assignment.
-    pub(crate) fn parallel(&mut self, moves: &[Move]) -> R<()> {
+    pub(crate) fn parallel(&mut self, moves: &mut [Move]) -> R<()> {
         let (v0, f1) = (self.v0, self.f1);
-        let seq = sequentialize(moves, |class| match class {
-            RegClass::General => Reg::gp(v0),
-            RegClass::Float => Reg::fp(f1),
-        });
-        for m in seq {
-            self.copy(m.dst, m.src, m.ty)?;
-        }
-        Ok(())
+        sequentialize(
+            moves,
+            |class| match class {
+                RegClass::General => Reg::gp(v0),
+                RegClass::Float => Reg::fp(f1),
+            },
+            |m| self.copy(m.dst, m.src, m.ty),
+        )
     }
 
     fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
         let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
-            return Err(CodegenError::Internal("in2out in an arbitrary stub"));
+            return Err(CodegenError::Internal("in2out in an arbitrary stub").into());
         };
         let cc = self.st.env.convention(&DESC, callee_cc);
         let mut moves: SmallVec<[Move; 8]> = SmallVec::new();
@@ -978,7 +979,7 @@ impl Emitter<'_> {
             };
             moves.push(Move { dst, src, ty: *ty });
         }
-        self.parallel(&moves)
+        self.parallel(&mut moves)
     }
 
     fn call(&mut self, target: &Operand, returns: bool) -> R<()> {

@@ -8,7 +8,7 @@
 
 use crate::abi::{DESC, regs::*};
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::{CheckedStub, Context};
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
@@ -16,8 +16,8 @@ use lil_codegen::unwind::FrameState;
 use lil_codegen::{ArgLoc, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
-pub(crate) type Asm = VecAssembler<X64Relocation>;
-pub(crate) type R<T> = Result<T, CodegenError>;
+pub(crate) type Asm = lil_codegen::asm::Assembler<X64Relocation>;
+pub(crate) type R<T> = lil_codegen::drive::EmitResult<T>;
 
 /// An x86-64 memory operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +161,25 @@ pub(crate) fn mov_mem_imm32(ops: &mut Asm, m: Mem, imm: i32) {
     }
 }
 
+/// `mov r64, fs:[disp32]` (the thread pointer from a TLS slot), by hand
+/// for the reason given at [`rm64`], with the bytes `dynasm!` writes:
+/// `64 REX.W 8B /r` with an absolute SIB address (`fs_load_matches_dynasm`).
+#[inline]
+pub(crate) fn fs_load(ops: &mut Asm, r: u8, disp: i32) {
+    let [a, b, c, d] = disp.to_le_bytes();
+    ops.extend(&[
+        0x64,
+        0x48 | (r & 8) >> 1,
+        0x8B,
+        (r & 7) << 3 | 0b100,
+        0x25,
+        a,
+        b,
+        c,
+        d,
+    ]);
+}
+
 #[cold]
 #[inline(never)]
 pub(crate) fn mov_mem_imm32_dynasm(ops: &mut Asm, m: Mem, imm: i32) {
@@ -271,7 +290,7 @@ impl<'a> Emitter<'a> {
         options: CompileOptions,
     ) -> Emitter<'a> {
         Emitter {
-            ops: Asm::new_with_capacity(0, lil_codegen::drive::code_capacity(stub), 0, 0, 0, 0, 0),
+            ops: Asm::with_capacity(lil_codegen::drive::code_capacity(stub)),
             st: EmitState::new(stub, plan, env, options),
             s0: scratch.s0,
             s1: scratch.s1,
@@ -306,7 +325,7 @@ impl<'a> Emitter<'a> {
                 };
                 Ok(self.frame_mem(cfa + off))
             }
-            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory")),
+            Loc::Reg(_) => Err(CodegenError::Internal("register location used as memory").into()),
         }
     }
 
@@ -327,34 +346,40 @@ impl<'a> Emitter<'a> {
             Var::StdPlace(k) => ctx.std_place(k),
             Var::Ret => ctx.ret(),
         };
-        t.ok_or(CodegenError::Internal("variable read with no type"))
+        t.ok_or_else(|| CodegenError::Internal("variable read with no type").into())
     }
 
     /// Where a variable of class `class` lives at the current instruction.
     pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
         match var {
-            Var::Input(k) => self.st.plan.input(k, self.st.framed),
-            Var::Local(k) => self.st.plan.local(k, class),
+            Var::Input(k) => Ok(self.st.plan.input(k, self.st.framed)?),
+            Var::Local(k) => self.st.local(k, class),
             Var::StdPlace(k) => DESC
                 .std_place(k)
                 .map(Loc::Reg)
-                .ok_or(CodegenError::Internal("no such standard place")),
+                .ok_or_else(|| CodegenError::Internal("no such standard place").into()),
             Var::Ret => Ok(Loc::Reg(match class {
                 RegClass::General => self.st.plan.ret_gp,
                 RegClass::Float => self.st.plan.ret_fp,
             })),
-            Var::Output(k) => {
-                let ctx = self.ctx()?;
-                let sig = ctx
-                    .out()
-                    .ok_or(CodegenError::Internal("output without out"))?;
-                let cc = self.st.env.convention(&DESC, sig.cc);
-                match cc.locate_one(&sig.params, k as usize) {
-                    Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
-                    Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
-                    None => Err(CodegenError::Internal("no such output")),
-                }
-            }
+            Var::Output(k) => self.output_loc(k),
+        }
+    }
+
+    /// Where output `k` of the current `out` signature goes (out of line:
+    /// asking the convention would make every `var_loc` call pay for a
+    /// large frame).
+    #[inline(never)]
+    fn output_loc(&self, k: u32) -> R<Loc> {
+        let ctx = self.ctx()?;
+        let sig = ctx
+            .out()
+            .ok_or(CodegenError::Internal("output without out"))?;
+        let cc = self.st.env.convention(&DESC, sig.cc);
+        match cc.locate_one(&sig.params, k as usize) {
+            Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
+            Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
+            None => Err(CodegenError::Internal("no such output").into()),
         }
     }
 
@@ -362,7 +387,7 @@ impl<'a> Emitter<'a> {
     /// reads it.
     pub(crate) fn var_val(&self, var: Var) -> R<Val> {
         if let Var::Local(k) = var
-            && let Some(off) = self.st.plan.alloc_address(self.st.i, k)
+            && let Some(off) = self.st.alloc_address(k)
         {
             return Ok(Val::Addr(off));
         }
@@ -405,17 +430,21 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `r = [m]` (64 bits).
+    /// `r = [m]` (64 bits). Inlined, as `st64` and `lea`: these are most
+    /// of an M2N frame's code, and the call cost as much as the encoding.
+    #[inline]
     pub(crate) fn ld64(&mut self, r: u8, m: Mem) {
         rm64(&mut self.ops, Rm64::MovLoad, r, m);
     }
 
     /// `[m] = r` (64 bits).
+    #[inline]
     pub(crate) fn st64(&mut self, m: Mem, r: u8) {
         rm64(&mut self.ops, Rm64::MovStore, r, m);
     }
 
     /// `r = &m`.
+    #[inline]
     pub(crate) fn lea(&mut self, r: u8, m: Mem) {
         rm64(&mut self.ops, Rm64::Lea, r, m);
     }
@@ -461,34 +490,7 @@ impl<'a> Emitter<'a> {
             return Ok(());
         }
         if ty.is_float() {
-            let f = match (src, dst) {
-                (Loc::Reg(r), _) => r.num,
-                // Straight into a destination register, not through f0.
-                (loc, Loc::Reg(d)) => {
-                    let m = self.loc_mem(loc)?;
-                    with_mem!(&mut self.ops, m, [movsd Rx(d.num),], []);
-                    d.num
-                }
-                (loc, _) => {
-                    let m = self.loc_mem(loc)?;
-                    let f0 = self.f0;
-                    with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);
-                    f0
-                }
-            };
-            match dst {
-                Loc::Reg(d) => {
-                    let ops = &mut self.ops;
-                    if d.num != f {
-                        dynasm!(ops ; .arch x64 ; movaps Rx(d.num), Rx(f));
-                    }
-                }
-                loc => {
-                    let m = self.loc_mem(loc)?;
-                    with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
-                }
-            }
-            return Ok(());
+            return self.copy_fp(dst, src);
         }
         let v = match src {
             Loc::Reg(r) => Val::Reg(r.num),
@@ -500,6 +502,40 @@ impl<'a> Emitter<'a> {
                 let m = self.loc_mem(loc)?;
                 let s1 = self.s1;
                 self.store64(m, v, s1);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Emitter::copy`] of a float (out of line: rare, and its `dynasm!`
+    /// forms would give every copy a large frame).
+    #[inline(never)]
+    fn copy_fp(&mut self, dst: Loc, src: Loc) -> R<()> {
+        let f = match (src, dst) {
+            (Loc::Reg(r), _) => r.num,
+            // Straight into a destination register, not through f0.
+            (loc, Loc::Reg(d)) => {
+                let m = self.loc_mem(loc)?;
+                with_mem!(&mut self.ops, m, [movsd Rx(d.num),], []);
+                d.num
+            }
+            (loc, _) => {
+                let m = self.loc_mem(loc)?;
+                let f0 = self.f0;
+                with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);
+                f0
+            }
+        };
+        match dst {
+            Loc::Reg(d) => {
+                let ops = &mut self.ops;
+                if d.num != f {
+                    dynasm!(ops ; .arch x64 ; movaps Rx(d.num), Rx(f));
+                }
+            }
+            loc => {
+                let m = self.loc_mem(loc)?;
+                with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
             }
         }
         Ok(())
@@ -560,19 +596,34 @@ impl<'a> Emitter<'a> {
         Ok(())
     }
 
+    /// Store `r` in frame slot `slot` (inlined as [`Emitter::st64`]; a
+    /// float register's `movsd` is out of line).
+    #[inline]
     pub(crate) fn save_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
             RegClass::General => rm64(&mut self.ops, Rm64::MovStore, r.num, m),
-            RegClass::Float => with_mem!(&mut self.ops, m, [movsd], [, Rx(r.num)]),
+            RegClass::Float => self.movsd(false, r.num, m),
         }
     }
 
+    /// Load `r` from frame slot `slot` (as [`Emitter::save_reg`]).
+    #[inline]
     pub(crate) fn restore_reg(&mut self, r: Reg, slot: i32) {
         let m = self.frame_mem(slot);
         match r.class {
             RegClass::General => rm64(&mut self.ops, Rm64::MovLoad, r.num, m),
-            RegClass::Float => with_mem!(&mut self.ops, m, [movsd Rx(r.num),], []),
+            RegClass::Float => self.movsd(true, r.num, m),
+        }
+    }
+
+    /// `movsd xmm, [m]` (`load`) or `movsd [m], xmm`.
+    #[inline(never)]
+    fn movsd(&mut self, load: bool, x: u8, m: Mem) {
+        if load {
+            with_mem!(&mut self.ops, m, [movsd Rx(x),], []);
+        } else {
+            with_mem!(&mut self.ops, m, [movsd], [, Rx(x)]);
         }
     }
 
@@ -624,7 +675,7 @@ impl<'a> Emitter<'a> {
         match self.st.env.thread_pointer {
             lil_codegen::ThreadPointer::TlsSlot { offset } => {
                 let ops = &mut self.ops;
-                dynasm!(ops ; .arch x64 ; fs mov Rq(dst), [offset]);
+                fs_load(ops, dst, offset);
             }
             lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
             lil_codegen::ThreadPointer::Call { function } => {
@@ -677,6 +728,20 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn fs_load_matches_dynasm() {
+        for r in 0..16u8 {
+            for offset in [0, 8, 0x28, -8, 0x1234_5678, i32::MIN] {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; fs mov Rq(r), [offset]);
+                let mut got = Asm::with_capacity(0);
+                fs_load(&mut got, r, offset);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "r{r} {offset}");
+            }
+        }
+    }
+
     /// `rm64` writes the bytes `dynasm!` writes for the same instruction,
     /// for every register, every base (rsp/r12 need a SIB byte, rbp/r13 a
     /// displacement even when it is zero) and displacements at the
@@ -701,7 +766,7 @@ mod tests {
             for base in 0..16u8 {
                 for disp in disps {
                     let m = Mem::Base { base, disp };
-                    let mut want = Asm::new(0);
+                    let mut want = Asm::with_capacity(0);
                     {
                         let ops = &mut want;
                         with_mem!(&mut *ops, m, [mov Rq(reg),], []);
@@ -716,7 +781,7 @@ mod tests {
                         with_mem!(&mut *ops, m, [cmp QWORD], [, Rq(reg)]);
                         with_mem!(&mut *ops, m, [mov Rq(reg), QWORD], []);
                     }
-                    let mut got = Asm::new(0);
+                    let mut got = Asm::with_capacity(0);
                     for inst in [
                         Rm64::MovLoad,
                         Rm64::MovStore,
@@ -744,9 +809,9 @@ mod tests {
             for disp in [0, -1, 127, -128, 128, i32::MIN] {
                 for imm in [0, 1, -1, 0x7fff_ffff, i32::MIN] {
                     let m = Mem::Base { base, disp };
-                    let mut got = Asm::new(0);
+                    let mut got = Asm::with_capacity(0);
                     mov_mem_imm32(&mut got, m, imm);
-                    let mut want = Asm::new(0);
+                    let mut want = Asm::with_capacity(0);
                     mov_mem_imm32_dynasm(&mut want, m, imm);
                     assert_eq!(
                         got.finalize().ok(),
@@ -771,9 +836,9 @@ mod tests {
             },
             Mem::Abs { disp: 16 },
         ] {
-            let mut got = Asm::new(0);
+            let mut got = Asm::with_capacity(0);
             rm64(&mut got, Rm64::MovLoad, 2, m);
-            let mut want = Asm::new(0);
+            let mut want = Asm::with_capacity(0);
             with_mem!(&mut want, m, [mov Rq(2),], []);
             assert_eq!(got.finalize().ok(), want.finalize().ok());
         }

@@ -77,6 +77,9 @@ pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
 }
 
 impl Emitter<'_> {
+    /// One LIL instruction. A dispatcher only: each kind's function stays
+    /// out of line (`#[inline(never)]`), so the call here is a jump and
+    /// no instruction pays for the stack frame of the largest one.
     pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
         match kind {
             InstKind::Label(l) => self.label_decl(*l),
@@ -118,7 +121,7 @@ impl Emitter<'_> {
         self.st
             .stub
             .op_type(self.st.i)
-            .ok_or(CodegenError::Internal("instruction without a type"))
+            .ok_or_else(|| CodegenError::Internal("instruction without a type").into())
     }
 
     /// The register to compute a general-purpose result in: the
@@ -130,6 +133,7 @@ impl Emitter<'_> {
         }
     }
 
+    #[inline(never)]
     fn label_decl(&mut self, l: LabelRef) -> R<()> {
         let label = drive::label(self, l.id);
         let ops = &mut self.ops;
@@ -137,6 +141,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn alloc(&mut self, dst: Place) -> R<()> {
         // Every read recomputes the address: nothing to keep.
         if let Var::Local(_) = dst.var
@@ -157,11 +162,12 @@ impl Emitter<'_> {
         self.put(loc, r)
     }
 
+    #[inline(never)]
     fn mov(&mut self, dst: Place, src: &Operand) -> R<()> {
         let ty = self.op_type()?;
         if ty.is_float() {
             let OperandKind::Var(v) = src.kind else {
-                return Err(CodegenError::Internal("float immediate"));
+                return Err(CodegenError::Internal("float immediate").into());
             };
             let from = self.var_loc(v, RegClass::Float)?;
             let to = self.var_loc(dst.var, RegClass::Float)?;
@@ -198,6 +204,7 @@ impl Emitter<'_> {
         self.copy(to, from, ty)
     }
 
+    #[inline(never)]
     fn unary(&mut self, dst: Place, op: UnaryOp, src: &Operand) -> R<()> {
         let to = self.var_loc(dst.var, RegClass::General)?;
         let v = self.operand_val(src)?;
@@ -278,6 +285,7 @@ impl Emitter<'_> {
         }
     }
 
+    #[inline(never)]
     fn binary(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand) -> R<()> {
         let ty = self.op_type()?;
         if op.is_shift() {
@@ -381,6 +389,7 @@ impl Emitter<'_> {
         self.put(to, w)
     }
 
+    #[inline(never)]
     fn ts(&mut self, dst: Place) -> R<()> {
         let to = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(to);
@@ -388,6 +397,7 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn handles(&mut self, o: &Operand) -> R<()> {
         let f = self.m2n_offset()?;
         let v = self.operand_val(o)?;
@@ -404,9 +414,10 @@ impl Emitter<'_> {
     }
 
     fn m2n_offset(&self) -> R<i32> {
-        self.st.plan.m2n_offset.ok_or(CodegenError::Internal(
-            "M2N instruction without an M2N frame",
-        ))
+        self.st
+            .plan
+            .m2n_offset
+            .ok_or_else(|| CodegenError::Internal("M2N instruction without an M2N frame").into())
     }
 
     /// The memory operand for a LIL address. Uses `s0` (and `s1` unless
@@ -580,6 +591,7 @@ impl Emitter<'_> {
         Ok(None)
     }
 
+    #[inline(never)]
     fn ld(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<()> {
         let ty = a.ty;
         if self.folded.is_none()
@@ -621,12 +633,13 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn st(&mut self, a: &Address, src: &Operand) -> R<()> {
         let ty = a.ty;
         let m = self.addr(a, true)?;
         if ty.is_float() {
             let OperandKind::Var(v) = src.kind else {
-                return Err(CodegenError::Internal("float immediate"));
+                return Err(CodegenError::Internal("float immediate").into());
             };
             let f = match self.var_loc(v, RegClass::Float)? {
                 Loc::Reg(r) => r.num,
@@ -663,6 +676,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn inc(&mut self, a: &Address) -> R<()> {
         let m = self.addr(a, false)?;
         match a.ty.size() {
@@ -724,6 +738,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn jump(&mut self, l: LabelRef) -> R<()> {
         let target = drive::jump_label(self, l.id);
         let ops = &mut self.ops;
@@ -731,6 +746,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn jump_if(&mut self, cond: &Condition, target: LabelRef) -> R<()> {
         let ty = self.op_type()?;
         let bits = ty.bits();
@@ -794,7 +810,7 @@ impl Emitter<'_> {
                     (Val::Reg(x), Val::Imm(0)) => dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x)),
                     (Val::Reg(x), Val::Imm(i)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm),
                     (Val::Mem(m), Val::Imm(i)) => with_mem!(&mut self.ops, m, [cmp $size], [, i as $imm]),
-                    _ => return Err(CodegenError::Internal("comparison operands")),
+                    _ => return Err(CodegenError::Internal("comparison operands").into()),
                 }
             }};
         }
@@ -822,24 +838,25 @@ impl Emitter<'_> {
     }
 
     /// Run the moves of a parallel assignment.
-    pub(crate) fn parallel(&mut self, moves: &[Move]) -> R<()> {
+    pub(crate) fn parallel(&mut self, moves: &mut [Move]) -> R<()> {
         let (s0, f1) = (
             self.s0,
             self.st.plan.scratch_fp.get(1).map_or(self.f0, |r| r.num),
         );
-        let seq = sequentialize(moves, |class| match class {
-            RegClass::General => Reg::gp(s0),
-            RegClass::Float => Reg::fp(f1),
-        });
-        for m in seq {
-            self.copy(m.dst, m.src, m.ty)?;
-        }
-        Ok(())
+        sequentialize(
+            moves,
+            |class| match class {
+                RegClass::General => Reg::gp(s0),
+                RegClass::Float => Reg::fp(f1),
+            },
+            |m| self.copy(m.dst, m.src, m.ty),
+        )
     }
 
+    #[inline(never)]
     fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
         let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
-            return Err(CodegenError::Internal("in2out in an arbitrary stub"));
+            return Err(CodegenError::Internal("in2out in an arbitrary stub").into());
         };
         let cc = self.st.env.convention(&DESC, callee_cc);
         let mut moves: SmallVec<[Move; 8]> = SmallVec::new();
@@ -851,9 +868,10 @@ impl Emitter<'_> {
             };
             moves.push(Move { dst, src, ty: *ty });
         }
-        self.parallel(&moves)
+        self.parallel(&mut moves)
     }
 
+    #[inline(never)]
     fn call(&mut self, target: &Operand, returns: bool) -> R<()> {
         let sig = self
             .ctx()?
@@ -898,6 +916,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn tailcall(&mut self, target: &Operand) -> R<()> {
         let v = self.operand_val(target)?;
         if !self.st.framed {
@@ -943,6 +962,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn ret(&mut self) -> R<()> {
         if let Some(t) = self.op_type_opt() {
             let to = Loc::Reg(self.st.plan.entry_cc.ret_reg(t));
@@ -962,6 +982,7 @@ impl Emitter<'_> {
         self.st.stub.op_type(self.st.i)
     }
 
+    #[inline(never)]
     fn push_m2n(&mut self, method: Option<&Operand>, frame_type: Option<&Operand>) -> R<()> {
         let f = self.m2n_offset()?;
         let (s0, s1) = (self.s0, self.s1);
@@ -1037,6 +1058,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn pop_m2n(&mut self) -> R<()> {
         let f = self.m2n_offset()?;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
@@ -1068,6 +1090,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn print(&mut self, message: &PrintMessage, operand: Option<&Operand>) -> R<()> {
         let Some(function) = self.st.env.print else {
             return Ok(());

@@ -9,13 +9,39 @@
 //! label), so instruction code can address frame slots exactly when the
 //! frame exists.
 
-use crate::plan::{BitSet, FramePlan};
+use crate::plan::{BitSet, FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
-use crate::{CodegenError, CompileOptions, HostEnv, SourceMapEntry};
+use crate::{CodegenError, CompileOptions, HostEnv, RegClass, SourceMapEntry};
 use dynasmrt::DynamicLabel;
 use lil_check::{CheckedStub, Context};
 use lil_syntax::{CallKind, InstKind, LabelId};
 use smallvec::SmallVec;
+
+/// A [`CodegenError`] as the emitters pass it around: boxed, so that the
+/// results of the per-operand helpers (a location, a value, `()`) are a
+/// word or two returned in registers, not written through memory beside
+/// a 32-byte error. Only an error, which valid stubs never produce, pays
+/// for the box.
+#[derive(Debug)]
+pub struct EmitError(Box<CodegenError>);
+
+/// What the emitters' helpers return.
+pub type EmitResult<T> = Result<T, EmitError>;
+
+impl From<CodegenError> for EmitError {
+    #[cold]
+    #[inline(never)]
+    fn from(e: CodegenError) -> EmitError {
+        EmitError(Box::new(e))
+    }
+}
+
+impl From<EmitError> for CodegenError {
+    #[cold]
+    fn from(e: EmitError) -> CodegenError {
+        *e.0
+    }
+}
 
 /// The ISA-independent state of one emission.
 pub struct EmitState<'a> {
@@ -42,6 +68,9 @@ pub struct EmitState<'a> {
     strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
     /// Instructions emitted with an earlier one.
     absorbed: BitSet,
+    /// Whether the stub has an `alloc` (else no local ever holds an
+    /// `alloc` address, and [`EmitState::alloc_address`] need not search).
+    allocates: bool,
 }
 
 /// What the driver keeps per LIL label.
@@ -49,6 +78,8 @@ pub struct EmitState<'a> {
 struct LabelInfo {
     label: Option<DynamicLabel>,
     framed_in: bool,
+    /// Whether a declaration was seen (only the first decides `framed_in`).
+    declared: bool,
 }
 
 /// What an emitter provides to the driver.
@@ -64,9 +95,9 @@ pub trait IsaEmitter<'a> {
     /// Unconditional jump.
     fn jump_to(&mut self, label: DynamicLabel);
     /// Set up the frame (and set `state().framed`).
-    fn prologue(&mut self) -> Result<(), CodegenError>;
+    fn prologue(&mut self) -> EmitResult<()>;
     /// Emit one instruction.
-    fn instruction(&mut self, kind: &InstKind) -> Result<(), CodegenError>;
+    fn instruction(&mut self, kind: &InstKind) -> EmitResult<()>;
     /// Append raw bytes (data after the code).
     fn data(&mut self, bytes: &[u8]);
 }
@@ -84,14 +115,19 @@ impl<'a> EmitState<'a> {
         // A label's block is the one of its first declaration.
         let mut labels: SmallVec<[LabelInfo; 8]> =
             smallvec::smallvec![LabelInfo::default(); s.labels.len()];
-        let mut seen = BitSet::new(s.labels.len());
+        let mut allocates = false;
         for (i, inst) in s.body.iter().enumerate() {
-            if let InstKind::Label(l) = inst.kind
-                && let Some(info) = labels.get_mut(l.id.index())
-                && !seen.contains(l.id.index())
-            {
-                seen.insert(l.id.index());
-                info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
+            match inst.kind {
+                InstKind::Label(l) => {
+                    if let Some(info) = labels.get_mut(l.id.index())
+                        && !info.declared
+                    {
+                        info.declared = true;
+                        info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
+                    }
+                }
+                InstKind::Alloc { .. } => allocates = true,
+                _ => {}
             }
         }
         let absorbed = BitSet::new(s.body.len());
@@ -116,6 +152,33 @@ impl<'a> EmitState<'a> {
             edge_stubs: SmallVec::new(),
             strings: SmallVec::new(),
             absorbed,
+            allocates,
+        }
+    }
+
+    /// Where local `k` of class `class` lives: [`FramePlan::local`], read
+    /// straight from the plan's table (the emitters ask for every operand;
+    /// the plan's method builds the error, so a miss goes to it).
+    #[inline]
+    pub fn local(&self, k: u32, class: RegClass) -> EmitResult<Loc> {
+        let table = match class {
+            RegClass::General => &self.plan.locals_gp,
+            RegClass::Float => &self.plan.locals_fp,
+        };
+        match table.get(k as usize) {
+            Some(Some(loc)) => Ok(*loc),
+            _ => Ok(self.plan.local(k, class)?),
+        }
+    }
+
+    /// [`FramePlan::alloc_address`] of local `k` at the current
+    /// instruction, without the search in a stub that never allocates.
+    #[inline]
+    pub fn alloc_address(&self, k: u32) -> Option<i32> {
+        if self.allocates {
+            self.plan.alloc_address(self.i, k)
+        } else {
+            None
         }
     }
 
@@ -123,6 +186,7 @@ impl<'a> EmitState<'a> {
     /// placed between them (same basic block, no label, no prologue), so
     /// the two can be emitted as one (a pair of loads, an extension folded
     /// into an addition, a load folded into a comparison).
+    #[inline]
     pub fn next_in_line(&self, i: usize) -> Option<usize> {
         let j = i + 1;
         let body = &self.stub.stub().body;
@@ -148,10 +212,11 @@ impl<'a> EmitState<'a> {
     }
 
     /// The context before the current instruction.
-    pub fn ctx(&self) -> Result<Context<'a>, CodegenError> {
-        self.stub.context(self.i).ok_or(CodegenError::Internal(
-            "no context for a reachable instruction",
-        ))
+    pub fn ctx(&self) -> EmitResult<Context<'a>> {
+        match self.stub.context(self.i) {
+            Some(ctx) => Ok(ctx),
+            None => Err(CodegenError::Internal("no context for a reachable instruction").into()),
+        }
     }
 
     /// Note that the code from `offset` on is in frame state `state`.

@@ -11,6 +11,7 @@
 //! - [`plan`]: where every variable lives and the frame layout ([`FramePlan`]);
 //! - [`drive`]: the emission driver (framing, labels, edge stubs, source map);
 //! - [`moves`]: parallel moves (argument shuffles) resolved into sequences;
+//! - [`asm`]: the assembling buffer `dynasm!` writes into;
 //! - [`cache`]: the W^X code cache stubs are installed into;
 //! - [`unwind`]: where the frame is at every byte, for debuggers and profilers.
 //!
@@ -19,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod asm;
 pub mod cache;
 pub mod drive;
 pub mod host;

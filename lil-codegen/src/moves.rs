@@ -7,7 +7,6 @@
 use crate::plan::Loc;
 use crate::target::{Reg, RegClass};
 use lil_syntax::Type;
-use smallvec::SmallVec;
 
 /// One copy of a value of type `ty`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,15 +19,30 @@ pub struct Move {
     pub ty: Type,
 }
 
-/// Order `moves` into a sequence of plain copies with the same effect.
-/// `scratch` gives a register of each class that is not a source or
-/// destination of any move.
-/// Both lists are inline for the usual handful of arguments.
-pub fn sequentialize(moves: &[Move], scratch: impl Fn(RegClass) -> Reg) -> SmallVec<[Move; 8]> {
-    let mut pending: SmallVec<[Move; 8]> =
-        moves.iter().copied().filter(|m| m.dst != m.src).collect();
-    let mut out = SmallVec::with_capacity(pending.len() + 1);
-    while !pending.is_empty() {
+/// Run `moves` as a sequence of plain copies with the same effect, calling
+/// `emit` on each copy in order. `scratch` gives a register of each class
+/// that is not a source or destination of any move.
+///
+/// The moves are ordered in place in `moves` (no list is built or copied:
+/// a compilation resolves at least one parallel move per call), which is
+/// left in an unspecified order.
+pub fn sequentialize<E>(
+    moves: &mut [Move],
+    scratch: impl Fn(RegClass) -> Reg,
+    mut emit: impl FnMut(Move) -> Result<(), E>,
+) -> Result<(), E> {
+    // The moves that do something, in their order, at the front.
+    let mut n = 0;
+    for i in 0..moves.len() {
+        if moves[i].dst != moves[i].src {
+            moves[n] = moves[i];
+            n += 1;
+        }
+    }
+    // `moves[done..n]` are pending, still in their original order.
+    let mut done = 0;
+    while done < n {
+        let pending = &moves[done..n];
         // A move whose destination no other pending move still reads.
         let ready = (0..pending.len()).find(|&i| {
             let d = pending[i].dst;
@@ -38,18 +52,23 @@ pub fn sequentialize(moves: &[Move], scratch: impl Fn(RegClass) -> Reg) -> Small
                 .any(|(j, m)| j != i && m.src == d)
         });
         match ready {
-            Some(i) => out.push(pending.remove(i)),
+            Some(i) => {
+                // Out of the pending list, the others keeping their order.
+                moves[done..=done + i].rotate_right(1);
+                emit(moves[done])?;
+                done += 1;
+            }
             None => {
                 // Every destination is still a source: a cycle. Park the
                 // value of one destination in the scratch register.
-                let m = pending[0];
+                let m = moves[done];
                 let tmp = Loc::Reg(scratch(RegClass::of(m.ty)));
-                out.push(Move {
+                emit(Move {
                     dst: tmp,
                     src: m.dst,
                     ty: m.ty,
-                });
-                for p in pending.iter_mut() {
+                })?;
+                for p in &mut moves[done..n] {
                     if p.src == m.dst {
                         p.src = tmp;
                     }
@@ -57,7 +76,7 @@ pub fn sequentialize(moves: &[Move], scratch: impl Fn(RegClass) -> Reg) -> Small
             }
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -101,7 +120,16 @@ mod tests {
                     expect[d.num as usize] = start[s.num as usize];
                 }
             }
-            let seq = sequentialize(&case, |_| Reg::gp(31));
+            let mut seq = Vec::new();
+            sequentialize(
+                &mut case.clone(),
+                |_| Reg::gp(31),
+                |m| {
+                    seq.push(m);
+                    Ok::<(), ()>(())
+                },
+            )
+            .unwrap();
             let mut regs = start;
             run(&seq, &mut regs);
             assert_eq!(&regs[..31], &expect[..31], "{case:?} -> {seq:?}");

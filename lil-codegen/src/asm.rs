@@ -1,0 +1,388 @@
+//! The assembling buffer both emitters write into: what `dynasm!` needs of
+//! an assembler ([`DynasmApi`], [`DynasmLabelApi`]), with the bookkeeping
+//! sized for stubs.
+//!
+//! Why not `dynasmrt::VecAssembler`: a stub is compiled in a few thousand
+//! host instructions, and that assembler spends several hundred of them
+//! on bookkeeping a stub does not need: hash maps for static labels, two
+//! vectors (label offsets, relocations) that are allocated and grown on
+//! first use, and a commit pass that drains them. Here labels and
+//! relocations live inline (on the heap only for long stubs), and the only
+//! allocation is the code buffer itself, which [`Assembler::finalize`]
+//! hands out as the stub's code without copying.
+//!
+//! Invariant: the bytes, and the errors, are `VecAssembler`'s: patches go
+//! through dynasm's own [`PatchLoc`] and [`Relocation`] encoders, labels
+//! resolve by the same rules (a local label reference binds to the latest
+//! definition before it, `>name` to the next one after it), and failures
+//! are reported as the same [`DynasmError`]s, the first pending error
+//! first, then relocations in the order they were made.
+
+use std::cell::RefCell;
+
+use dynasmrt::components::{LabelRegistry, PatchLoc};
+use dynasmrt::relocations::Relocation;
+use dynasmrt::{
+    AssemblyOffset, DynamicLabel, DynasmApi, DynasmError, DynasmLabelApi, LabelKind, TargetKind,
+};
+use smallvec::SmallVec;
+
+/// A local (version ≥ 1: the how-manieth definition of that name) or
+/// global (version 0) label.
+type StaticLabel = (&'static str, usize);
+
+/// An assembler writing into a `Vec<u8>`, for relocations of kind `R`.
+#[derive(Debug)]
+pub struct Assembler<R: Relocation> {
+    ops: Vec<u8>,
+    /// Offset of each dynamic label (by id), [`UNBOUND`] until bound.
+    dynamic: SmallVec<[u32; 8]>,
+    /// Relocations to dynamic labels (by id), in the order they were made.
+    dynamic_relocs: SmallVec<[(u32, PatchLoc<R>); 8]>,
+    /// Static labels as defined, with their offsets, and relocations to
+    /// them (only a prologue's stack-probe loop has any: no inline space).
+    statics: Vec<(StaticLabel, u32)>,
+    static_relocs: Vec<(StaticLabel, PatchLoc<R>)>,
+    error: Option<DynasmError>,
+}
+
+/// The offset of a dynamic label not bound yet.
+const UNBOUND: u32 = u32::MAX;
+
+thread_local! {
+    /// Dynamic label ids. `dynasmrt` gives `DynamicLabel` no constructor
+    /// (it is an index its `LabelRegistry` hands out in order), so ids are
+    /// minted once per thread and reused by every compilation: id `k` is
+    /// the `k`-th label a compilation creates, as with a fresh registry.
+    /// (`const`-initialised: no lazy-initialisation test on each use.)
+    static LABEL_IDS: RefCell<Vec<DynamicLabel>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The `k`-th dynamic label id.
+#[inline]
+fn label_id(k: usize) -> DynamicLabel {
+    LABEL_IDS.with_borrow_mut(|ids| {
+        if ids.len() <= k {
+            mint(ids, k);
+        }
+        ids[k]
+    })
+}
+
+/// Mint ids `0..=k` at least (by the doubling, a thread mints a few times).
+#[cold]
+#[inline(never)]
+fn mint(ids: &mut Vec<DynamicLabel>, k: usize) {
+    let mut registry = LabelRegistry::new();
+    let n = (k + 1).max(2 * ids.len()).max(64);
+    ids.clear();
+    ids.extend((0..n).map(|_| registry.new_dynamic_label()));
+}
+
+impl<R: Relocation> Assembler<R> {
+    /// An empty assembler whose buffer holds `capacity` bytes before it
+    /// grows.
+    #[inline]
+    pub fn with_capacity(capacity: usize) -> Assembler<R> {
+        Assembler {
+            ops: Vec::with_capacity(capacity),
+            dynamic: SmallVec::new(),
+            dynamic_relocs: SmallVec::new(),
+            statics: Vec::new(),
+            static_relocs: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A fresh, unbound dynamic label.
+    #[inline]
+    pub fn new_dynamic_label(&mut self) -> DynamicLabel {
+        let id = label_id(self.dynamic.len());
+        self.dynamic.push(UNBOUND);
+        id
+    }
+
+    /// The version of the latest definition of local label `name`.
+    fn latest_version(&self, name: &'static str) -> Option<usize> {
+        self.statics
+            .iter()
+            .rev()
+            .find(|((n, v), _)| *n == name && *v != 0)
+            .map(|&((_, v), _)| v)
+    }
+
+    fn patch_loc(
+        &self,
+        target_offset: isize,
+        field_offset: u8,
+        ref_offset: u8,
+        kind: R,
+    ) -> PatchLoc<R> {
+        PatchLoc::new(self.offset(), target_offset, field_offset, ref_offset, kind)
+    }
+
+    /// Resolve every relocation and hand out the code, leaving the
+    /// assembler empty (as `VecAssembler::finalize`, without moving the
+    /// assembler).
+    pub fn finalize(&mut self) -> Result<Vec<u8>, DynasmError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for ((name, version), loc) in &self.static_relocs {
+            let (label, kind) = if *version == 0 {
+                (LabelKind::Global(name), TargetKind::Global(name))
+            } else {
+                (LabelKind::Local(name), TargetKind::Local(name))
+            };
+            let at = self
+                .statics
+                .iter()
+                .find(|(l, _)| l == &(*name, *version))
+                .map(|&(_, at)| at)
+                .ok_or(DynasmError::UnknownLabel(label))?;
+            let buf = &mut self.ops[loc.range(0)];
+            if loc.patch(buf, 0, at as usize).is_err() {
+                return Err(DynasmError::ImpossibleRelocation(kind));
+            }
+        }
+        for (id, loc) in &self.dynamic_relocs {
+            let at = self.dynamic.get(*id as usize).copied().unwrap_or(UNBOUND);
+            if at == UNBOUND {
+                return Err(DynasmError::UnknownLabel(LabelKind::Dynamic(label_id(
+                    *id as usize,
+                ))));
+            }
+            let buf = &mut self.ops[loc.range(0)];
+            if loc.patch(buf, 0, at as usize).is_err() {
+                return Err(DynasmError::ImpossibleRelocation(TargetKind::Dynamic(
+                    label_id(*id as usize),
+                )));
+            }
+        }
+        self.static_relocs.clear();
+        self.dynamic_relocs.clear();
+        Ok(std::mem::take(&mut self.ops))
+    }
+}
+
+impl<R: Relocation> Extend<u8> for Assembler<R> {
+    #[inline]
+    fn extend<T: IntoIterator<Item = u8>>(&mut self, iter: T) {
+        self.ops.extend(iter)
+    }
+}
+
+impl<'a, R: Relocation> Extend<&'a u8> for Assembler<R> {
+    #[inline]
+    fn extend<T: IntoIterator<Item = &'a u8>>(&mut self, iter: T) {
+        self.ops.extend(iter)
+    }
+}
+
+impl<R: Relocation> DynasmApi for Assembler<R> {
+    #[inline]
+    fn offset(&self) -> AssemblyOffset {
+        AssemblyOffset(self.ops.len())
+    }
+
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        self.ops.push(byte);
+    }
+
+    fn align(&mut self, alignment: usize, with: u8) {
+        let offset = self.ops.len() % alignment;
+        if offset != 0 {
+            for _ in offset..alignment {
+                self.ops.push(with);
+            }
+        }
+    }
+
+    // The multi-byte pushes as slice copies (the defaults go through
+    // `Extend`).
+    #[inline]
+    fn push_i16(&mut self, value: i16) {
+        self.ops.extend_from_slice(&value.to_le_bytes());
+    }
+
+    #[inline]
+    fn push_i32(&mut self, value: i32) {
+        self.ops.extend_from_slice(&value.to_le_bytes());
+    }
+
+    #[inline]
+    fn push_i64(&mut self, value: i64) {
+        self.ops.extend_from_slice(&value.to_le_bytes());
+    }
+
+    #[inline]
+    fn push_u16(&mut self, value: u16) {
+        self.ops.extend_from_slice(&value.to_le_bytes());
+    }
+
+    #[inline]
+    fn push_u32(&mut self, value: u32) {
+        self.ops.extend_from_slice(&value.to_le_bytes());
+    }
+
+    #[inline]
+    fn push_u64(&mut self, value: u64) {
+        self.ops.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+impl<R: Relocation> DynasmLabelApi for Assembler<R> {
+    type Relocation = R;
+
+    fn local_label(&mut self, name: &'static str) {
+        let version = self.latest_version(name).map_or(1, |v| v + 1);
+        let at = self.ops.len() as u32;
+        self.statics.push(((name, version), at));
+    }
+
+    fn global_label(&mut self, name: &'static str) {
+        if self.statics.iter().any(|(l, _)| *l == (name, 0)) {
+            self.error = Some(DynasmError::DuplicateLabel(LabelKind::Global(name)));
+            return;
+        }
+        let at = self.ops.len() as u32;
+        self.statics.push(((name, 0), at));
+    }
+
+    #[inline]
+    fn dynamic_label(&mut self, id: DynamicLabel) {
+        let at = self.ops.len() as u32;
+        match self.dynamic.get(id.get_id()) {
+            Some(&UNBOUND) => self.dynamic[id.get_id()] = at,
+            Some(_) => self.error = Some(DynasmError::DuplicateLabel(LabelKind::Dynamic(id))),
+            None => self.error = Some(DynasmError::UnknownLabel(LabelKind::Dynamic(id))),
+        }
+    }
+
+    fn global_relocation(
+        &mut self,
+        name: &'static str,
+        target_offset: isize,
+        field_offset: u8,
+        ref_offset: u8,
+        kind: R,
+    ) {
+        let loc = self.patch_loc(target_offset, field_offset, ref_offset, kind);
+        self.static_relocs.push(((name, 0), loc));
+    }
+
+    #[inline]
+    fn dynamic_relocation(
+        &mut self,
+        id: DynamicLabel,
+        target_offset: isize,
+        field_offset: u8,
+        ref_offset: u8,
+        kind: R,
+    ) {
+        let loc = self.patch_loc(target_offset, field_offset, ref_offset, kind);
+        self.dynamic_relocs.push((id.get_id() as u32, loc));
+    }
+
+    fn forward_relocation(
+        &mut self,
+        name: &'static str,
+        target_offset: isize,
+        field_offset: u8,
+        ref_offset: u8,
+        kind: R,
+    ) {
+        let version = self.latest_version(name).map_or(1, |v| v + 1);
+        let loc = self.patch_loc(target_offset, field_offset, ref_offset, kind);
+        self.static_relocs.push(((name, version), loc));
+    }
+
+    fn backward_relocation(
+        &mut self,
+        name: &'static str,
+        target_offset: isize,
+        field_offset: u8,
+        ref_offset: u8,
+        kind: R,
+    ) {
+        let Some(version) = self.latest_version(name) else {
+            self.error = Some(DynasmError::UnknownLabel(LabelKind::Local(name)));
+            return;
+        };
+        let loc = self.patch_loc(target_offset, field_offset, ref_offset, kind);
+        self.static_relocs.push(((name, version), loc));
+    }
+
+    fn value_relocation(&mut self, value: usize, field_offset: u8, ref_offset: u8, kind: R) {
+        // As `VecAssembler`: patched at once, relative to buffer address 0.
+        let loc = self.patch_loc(0, field_offset, ref_offset, kind);
+        let buf = &mut self.ops[loc.range(0)];
+        if loc.patch(buf, 0, value).is_err() {
+            self.error = Some(DynasmError::ImpossibleRelocation(TargetKind::Value(value)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dynasmrt::x64::X64Relocation;
+    use dynasmrt::{VecAssembler, dynasm};
+
+    /// Dynamic labels bound before and after their uses, local labels
+    /// referenced backward and forward, a RIP-relative address.
+    fn program<A: DynasmLabelApi<Relocation = X64Relocation>>(
+        ops: &mut A,
+        a: DynamicLabel,
+        b: DynamicLabel,
+    ) {
+        dynasm!(ops
+            ; .arch x64
+            ; =>a
+            ; jmp =>b
+            ; back:
+            ; jne <back
+            ; jmp >fwd
+            ; nop
+            ; fwd:
+            ; back:
+            ; jz <back
+            ; =>b
+            ; lea rdi, [=>a]
+            ; jmp =>a
+            ; ret
+        );
+    }
+
+    #[test]
+    fn same_bytes_and_errors_as_vec_assembler() {
+        let mut want = VecAssembler::<X64Relocation>::new(0);
+        let (a, b) = (want.new_dynamic_label(), want.new_dynamic_label());
+        program(&mut want, a, b);
+        let mut got = Assembler::<X64Relocation>::with_capacity(0);
+        let (a, b) = (got.new_dynamic_label(), got.new_dynamic_label());
+        program(&mut got, a, b);
+        assert_eq!(got.finalize().ok(), want.finalize().ok());
+
+        // An unbound label and a label bound twice.
+        let mut want = VecAssembler::<X64Relocation>::new(0);
+        let mut got = Assembler::<X64Relocation>::with_capacity(0);
+        let (w, g) = (want.new_dynamic_label(), got.new_dynamic_label());
+        dynasm!(want ; .arch x64 ; jmp =>w);
+        dynasm!(got ; .arch x64 ; jmp =>g);
+        assert_eq!(
+            format!("{:?}", got.finalize()),
+            format!("{:?}", want.finalize())
+        );
+        let mut want = VecAssembler::<X64Relocation>::new(0);
+        let mut got = Assembler::<X64Relocation>::with_capacity(0);
+        let (w, g) = (want.new_dynamic_label(), got.new_dynamic_label());
+        dynasm!(want ; .arch x64 ; =>w ; =>w);
+        dynasm!(got ; .arch x64 ; =>g ; =>g);
+        assert_eq!(
+            format!("{:?}", got.finalize()),
+            format!("{:?}", want.finalize())
+        );
+    }
+}
