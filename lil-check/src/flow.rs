@@ -443,7 +443,14 @@ fn count_beyond_limit(what: &'static str, n: u32, span: Span) -> Option<CheckErr
 }
 
 /// Whether an immediate fits a general-purpose type of the given width.
+/// Inlined: most immediates are small, and one that fits `g1` fits every
+/// type, with no 128-bit shifts.
+#[inline]
 pub(crate) fn fits(value: i128, ty: Type) -> bool {
+    (-128..=255).contains(&value) || fits_wide(value, ty)
+}
+
+fn fits_wide(value: i128, ty: Type) -> bool {
     let bits = ty.bits();
     let min = -(1i128 << (bits - 1));
     let max = (1i128 << bits) - 1;
@@ -705,17 +712,21 @@ impl<'s> Checker<'s> {
                     match std::mem::replace(label, LabelAt::Declared(block)) {
                         LabelAt::Declared(_) => return Err(GiveUp),
                         LabelAt::Unseen => {}
-                        // The jumps came first, then the fall-through: the
-                        // order the general path merges in.
+                        // The general path merges the fall-through into
+                        // what the jumps brought; this merges the other
+                        // way, in place. The same: without conflicts
+                        // (which give up) a merge is symmetric.
                         LabelAt::Waiting(slot) => {
-                            let mut joined = waiting.take(slot).ok_or(GiveUp)?;
-                            if let Some(fall_through) = &current {
-                                joined.merge(fall_through, &mut conflicts);
-                                if !conflicts.is_empty() {
-                                    return Err(GiveUp);
+                            let jumps = waiting.take(slot).ok_or(GiveUp)?;
+                            match &mut current {
+                                Some(fall_through) => {
+                                    fall_through.merge(&jumps, &mut conflicts);
+                                    if !conflicts.is_empty() {
+                                        return Err(GiveUp);
+                                    }
                                 }
+                                None => current = Some(jumps),
                             }
-                            current = Some(joined);
                         }
                     }
                 }
@@ -729,28 +740,38 @@ impl<'s> Checker<'s> {
             let mut facts = self.context_facts(st, block, at == block_start);
             facts.op_type = self.transfer(st, i, true);
             self.facts.insts.push(facts);
-            let target = match shape {
+            // An unconditional jump hands its state over; the others
+            // keep theirs for the fall-through.
+            let (l, hands_over) = match shape {
                 Shape::Straight | Shape::Label(_) | Shape::TooLong => continue,
                 Shape::Exit => {
                     current = None;
-                    None
+                    (None, true)
                 }
-                // An unconditional jump hands its state over; the others
-                // keep theirs for the fall-through.
-                Shape::Jump(l) => Some((l, current.take())),
-                Shape::Branch(l) => Some((l, current.clone())),
+                Shape::Jump(l) => (Some(l), true),
+                Shape::Branch(l) => (Some(l), false),
             };
-            if let Some((l, taken)) = target {
-                let taken = taken.ok_or(GiveUp)?;
+            if let Some(l) = l {
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
                 match *label {
                     LabelAt::Declared(_) => return Err(GiveUp),
-                    LabelAt::Unseen => *label = LabelAt::Waiting(waiting.put(taken)),
+                    LabelAt::Unseen => {
+                        let taken = if hands_over {
+                            current.take()
+                        } else {
+                            current.clone()
+                        };
+                        *label = LabelAt::Waiting(waiting.put(taken.ok_or(GiveUp)?));
+                    }
+                    // A merge reads the state: no copy.
                     LabelAt::Waiting(slot) => {
                         let joined = waiting.get_mut(slot).ok_or(GiveUp)?;
-                        joined.merge(&taken, &mut conflicts);
+                        joined.merge(current.as_ref().ok_or(GiveUp)?, &mut conflicts);
                         if !conflicts.is_empty() {
                             return Err(GiveUp);
+                        }
+                        if hands_over {
+                            current = None;
                         }
                     }
                 }

@@ -125,14 +125,30 @@ impl Locals {
         }
     }
 
+    /// The types as two slices, the inline ones and the rest: loops over
+    /// them run without the test a chained iterator makes at every step.
+    pub(crate) fn parts(&self) -> (&[Ty], &[Ty]) {
+        let inline = self.len().min(PACKED_LOCALS);
+        (&self.first[..inline], &self.more)
+    }
+
+    pub(crate) fn parts_mut(&mut self) -> (&mut [Ty], &mut [Ty]) {
+        let inline = self.len().min(PACKED_LOCALS);
+        (&mut self.first[..inline], &mut self.more)
+    }
+
+    /// Whether the inline slots of two sets of locals of the same count
+    /// are equal, in one comparison (the slots beyond `len` are all
+    /// undefined, so the whole arrays can be compared).
+    #[inline]
+    pub(crate) fn first_equal(&self, other: &Locals) -> bool {
+        debug_assert_eq!(self.len, other.len);
+        u64::from_ne_bytes(self.first.map(|t| t.0)) == u64::from_ne_bytes(other.first.map(|t| t.0))
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Ty> {
         let inline = self.len().min(PACKED_LOCALS);
         self.first[..inline].iter().chain(&self.more)
-    }
-
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Ty> {
-        let inline = self.len().min(PACKED_LOCALS);
-        self.first[..inline].iter_mut().chain(&mut self.more)
     }
 }
 
@@ -393,30 +409,14 @@ impl State {
         if self.locals.len() != other.locals.len() {
             conflicts.push(Conflict::LocalCount);
         } else {
-            for (k, (a, b)) in self.locals.iter_mut().zip(other.locals.iter()).enumerate() {
-                // A value whose expression had an error takes the type the
-                // other path gives it: its error is reported where it was
-                // made, and an error made inside a loop must not flow
-                // around the back edge and hide itself from the pass that
-                // reports it.
-                if a == b || b.is_error() {
-                    continue;
-                }
-                if a.is_error() {
-                    *a = *b;
-                    changed = true;
-                    continue;
-                }
-                if *a == Ty::UNDEF {
-                    continue;
-                }
-                if *b == Ty::UNDEF {
-                    *a = Ty::UNDEF;
-                    changed = true;
-                } else {
-                    conflicts.push(Conflict::LocalType(k as u32));
-                }
+            // Paths mostly agree on the small frame's locals: one test.
+            let (first, more) = other.locals.parts();
+            let same_first = self.locals.first_equal(&other.locals);
+            let (mine_first, mine_more) = self.locals.parts_mut();
+            if !same_first {
+                changed |= merge_locals(mine_first, first, 0, conflicts);
             }
+            changed |= merge_locals(mine_more, more, PACKED_LOCALS, conflicts);
         }
         if self.out != other.out {
             conflicts.push(Conflict::Out);
@@ -440,6 +440,37 @@ impl State {
         }
         changed
     }
+}
+
+/// Merge the types of locals `from..` (`b`, from a new edge) into those
+/// the join had (`a`); returns whether `a` changed.
+fn merge_locals(a: &mut [Ty], b: &[Ty], from: usize, conflicts: &mut Vec<Conflict>) -> bool {
+    let mut changed = false;
+    for (k, (a, b)) in a.iter_mut().zip(b).enumerate() {
+        // A value whose expression had an error takes the type the
+        // other path gives it: its error is reported where it was
+        // made, and an error made inside a loop must not flow
+        // around the back edge and hide itself from the pass that
+        // reports it.
+        if a == b || b.is_error() {
+            continue;
+        }
+        if a.is_error() {
+            *a = *b;
+            changed = true;
+            continue;
+        }
+        if *a == Ty::UNDEF {
+            continue;
+        }
+        if *b == Ty::UNDEF {
+            *a = Ty::UNDEF;
+            changed = true;
+        } else {
+            conflicts.push(Conflict::LocalType((from + k) as u32));
+        }
+    }
+    changed
 }
 
 #[cfg(test)]
