@@ -254,6 +254,9 @@ pub(crate) struct Checker<'s> {
     locals_change: LocalsChange,
     /// The first reachable `call` that returns.
     pub(crate) first_call: Option<u32>,
+    /// Every edge of the CFG goes forward (known once it is built; false
+    /// until then, which only makes the liveness iterate).
+    pub(crate) acyclic: bool,
     /// The types `r` has in some context, one bit per [`Ty`] value (a set,
     /// not a `match` per instruction; the summary is made from it at the end).
     pub(crate) ret_seen: u32,
@@ -334,37 +337,6 @@ impl Shape {
             _ => Shape::Straight,
         }
     }
-}
-
-/// Whether some jump goes to a label declared above it: a loop, which
-/// the one-pass check would find only there, having done the work before
-/// it for nothing. A quick look at each instruction's kind.
-pub(crate) fn jumps_backward(stub: &Stub) -> bool {
-    let nlabels = stub.labels.len();
-    // Labels declared so far: a word for a small stub's, a table beyond.
-    let mut small = 0u64;
-    let mut large = vec![false; if nlabels > 64 { nlabels } else { 0 }];
-    for inst in &stub.body {
-        let (label, declares) = match &inst.kind {
-            InstKind::Label(l) => (l.id.index(), true),
-            InstKind::Jump(l)
-            | InstKind::JumpIf { target: l, .. }
-            | InstKind::Cas { on_fail: l, .. } => (l.id.index(), false),
-            _ => continue,
-        };
-        // Ids beyond the label table are errors the general path reports.
-        if label >= nlabels {
-            continue;
-        }
-        match (large.get_mut(label), declares) {
-            (Some(seen), true) => *seen = true,
-            (Some(seen), false) if *seen => return true,
-            (None, true) => small |= 1 << label,
-            (None, false) if small & (1 << label) != 0 => return true,
-            _ => {}
-        }
-    }
-    false
 }
 
 /// The first count or variable index of an instruction beyond
@@ -535,6 +507,7 @@ impl<'s> Checker<'s> {
             last_locals: None,
             locals_change: LocalsChange::All,
             first_call: None,
+            acyclic: false,
             ret_seen: 0,
         }
     }
@@ -802,6 +775,7 @@ impl<'s> Checker<'s> {
             };
             block.succs = successors(last, target, next);
         }
+        self.acyclic = true;
         Ok(())
     }
 
@@ -841,6 +815,7 @@ impl<'s> Checker<'s> {
             .iter()
             .enumerate()
             .all(|(b, blk)| blk.succs.iter().flatten().all(|&s| s as usize > b));
+        self.acyclic = acyclic;
         if !acyclic {
             self.fixpoint(&mut flow);
         }

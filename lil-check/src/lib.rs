@@ -93,13 +93,12 @@ pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
 /// What the checker learns about a valid stub, and its warnings.
 fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
     // Most stubs are valid and jump only forward: one pass checks them.
-    // Anything else takes the general path, from scratch.
-    let forward = !flow::jumps_backward(stub);
+    // Anything else takes the general path, from scratch. (A loop is
+    // found at its backward jump: the work before it is lost, which costs
+    // less than a pass to look for loops first would cost every stub.)
     let mut c = Checker::new(stub);
-    if !forward || c.check_forward().is_err() {
-        if forward {
-            c = Checker::new(stub);
-        }
+    if c.check_forward().is_err() {
+        c = Checker::new(stub);
         if let Err(e) = c.build_cfg() {
             return Err(Diagnostics { items: vec![e] });
         }
@@ -112,6 +111,7 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         local_read,
         local_written,
         first_call,
+        acyclic,
         ret_seen,
         ..
     } = c;
@@ -146,7 +146,7 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
     if let Some(first_call) = first_call
         && summary.max_locals > 0
     {
-        uses_across_calls(stub, &facts, first_call, &mut summary.locals);
+        uses_across_calls(stub, &facts, acyclic, first_call, &mut summary.locals);
     }
     Ok((facts, summary, diagnostics.items))
 }
@@ -409,10 +409,21 @@ fn first_write(stub: &Stub, facts: &Facts, k: u32) -> Option<Span> {
 }
 
 /// Which locals hold a value of each class across a `call`.
-fn uses_across_calls(stub: &Stub, facts: &Facts, first_call: u32, uses: &mut [LocalUse]) {
+fn uses_across_calls(
+    stub: &Stub,
+    facts: &Facts,
+    acyclic: bool,
+    first_call: u32,
+    uses: &mut [LocalUse],
+) {
     let max_locals = uses.len() as u32;
     let (blocks, insts) = (&facts.blocks, &facts.insts);
-    liveness::live_across_calls(stub, blocks, insts, max_locals, first_call, |call, live| {
+    let cfg = liveness::Cfg {
+        blocks,
+        insts,
+        acyclic,
+    };
+    liveness::live_across_calls(stub, cfg, max_locals, first_call, |call, live| {
         let Some(f) = facts.insts.get(call as usize) else {
             return;
         };
