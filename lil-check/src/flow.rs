@@ -16,7 +16,9 @@
 //! only one that reports, and both leave the same facts.
 
 use crate::error::{CheckError, ty_name};
-use crate::state::{Bits, Clobbers, Conflict, Locals, M2nState, PACKED_LOCALS, State, StdTys, Ty};
+use crate::state::{
+    Bits, Clobbers, Conflict, Frame, M2nState, NO_OUT, PACKED_LOCALS, State, StdTys, Ty,
+};
 use crate::{LocalUse, MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES, Summary};
 use lil_syntax::*;
 
@@ -39,21 +41,11 @@ pub struct Block {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct InstFacts {
     pub(crate) block: u32,
-    /// Index into the signature table, or [`NO_OUT`].
-    pub(crate) out: u32,
-    pub(crate) alloc: u32,
     /// Where the locals' types start in the arena, with more than
     /// [`PACKED_LOCALS`] of them.
     pub(crate) locals_start: u32,
-    /// The locals' types, with at most [`PACKED_LOCALS`] of them.
-    pub(crate) locals: [Ty; PACKED_LOCALS],
-    /// At most [`MAX_INDEX`] (larger counts are refused before the dataflow).
-    pub(crate) locals_len: u16,
-    /// The standard places (never more than [`MAX_STD_PLACES`]).
-    pub(crate) std: [Ty; MAX_STD_PLACES as usize],
-    pub(crate) std_len: u8,
-    pub(crate) m2n: M2nState,
-    pub(crate) ret: Ty,
+    /// The context (with the types of at most [`PACKED_LOCALS`] locals).
+    pub(crate) frame: Frame,
     pub(crate) op_type: Ty,
     pub(crate) reachable: bool,
 }
@@ -63,30 +55,21 @@ impl InstFacts {
     fn unreached(block: u32) -> InstFacts {
         InstFacts {
             block,
-            out: NO_OUT,
-            alloc: 0,
             locals_start: 0,
-            locals: [Ty::UNDEF; PACKED_LOCALS],
-            locals_len: 0,
-            std: [Ty::UNDEF; MAX_STD_PLACES as usize],
-            std_len: 0,
-            m2n: M2nState::None,
-            ret: Ty::UNDEF,
+            frame: Frame::UNREACHED,
             op_type: Ty::UNDEF,
             reachable: false,
         }
     }
-}
 
-impl InstFacts {
     /// The type of `lK` in this context (undefined if there is no `lK`);
     /// `arena` holds the locals of large frames.
     pub(crate) fn local(&self, arena: &[Ty], k: u32) -> Ty {
-        let len = u32::from(self.locals_len);
+        let len = u32::from(self.frame.locals_len);
         if k >= len {
             Ty::UNDEF
         } else if len as usize <= PACKED_LOCALS {
-            self.locals[k as usize]
+            self.frame.locals[k as usize]
         } else {
             arena
                 .get(self.locals_start as usize + k as usize)
@@ -107,8 +90,6 @@ pub(crate) enum LocalsChange {
     /// are then updated only here rather than at every instruction.
     All,
 }
-
-pub(crate) const NO_OUT: u32 = u32::MAX;
 
 /// What a join knows: the state the edges so far bring, and the
 /// instruction whose edge first brought one (`u32::MAX` for the entry).
@@ -922,28 +903,28 @@ impl<'s> Checker<'s> {
         let (what, da, db): (&'static str, String, String) = match c {
             Conflict::M2n => (
                 "the M2N frame",
-                a.m2n.describe().into(),
-                bst.m2n.describe().into(),
+                a.frame.m2n.describe().into(),
+                bst.frame.m2n.describe().into(),
             ),
             Conflict::LocalCount => (
                 "the number of locals",
-                plural(a.locals.len(), "local"),
-                plural(bst.locals.len(), "local"),
+                plural(a.locals_len(), "local"),
+                plural(bst.locals_len(), "local"),
             ),
             Conflict::LocalType(k) => (
                 "the type of a local",
-                format!("l{k} is {}", ty_name(a.locals.get(k).and_then(Ty::get))),
-                format!("l{k} is {}", ty_name(bst.locals.get(k).and_then(Ty::get))),
+                format!("l{k} is {}", ty_name(a.local(k).and_then(Ty::get))),
+                format!("l{k} is {}", ty_name(bst.local(k).and_then(Ty::get))),
             ),
             Conflict::Out => (
                 "the output area",
-                self.describe_out(a.out),
-                self.describe_out(bst.out),
+                self.describe_out(a.frame.out()),
+                self.describe_out(bst.frame.out()),
             ),
             Conflict::Alloc => (
                 "the bytes allocated",
-                format!("{} bytes allocated", a.alloc),
-                format!("{} bytes allocated", bst.alloc),
+                format!("{} bytes allocated", a.frame.alloc),
+                format!("{} bytes allocated", bst.frame.alloc),
             ),
         };
         let (sa, ha) = path(first);
@@ -969,7 +950,7 @@ impl<'s> Checker<'s> {
     // Once per instruction, from two call sites: inlined, it costs no call.
     #[inline(always)]
     fn context_facts(&mut self, st: &State, block: u32, block_start: bool) -> InstFacts {
-        let locals_len = st.locals.len();
+        let locals_len = st.locals_len();
         let change = if block_start {
             LocalsChange::All
         } else {
@@ -981,9 +962,7 @@ impl<'s> Checker<'s> {
         match change {
             LocalsChange::Nothing => {}
             LocalsChange::One(k) => {
-                if let (Some(u), Some(t)) =
-                    (self.summary.locals.get_mut(k as usize), st.locals.get(k))
-                {
+                if let (Some(u), Some(t)) = (self.summary.locals.get_mut(k as usize), st.local(k)) {
                     note_use(u, t);
                 }
             }
@@ -992,13 +971,13 @@ impl<'s> Checker<'s> {
                 if uses.len() < locals_len {
                     grow_uses(uses, locals_len);
                 }
-                for (u, t) in uses.iter_mut().zip(st.locals.iter()) {
+                for (u, t) in uses.iter_mut().zip(st.locals_iter()) {
                     note_use(u, *t);
                 }
                 let s = &mut self.summary;
                 s.max_locals = s.max_locals.max(locals_len as u32);
-                s.max_std_places = s.max_std_places.max(st.std.len() as u32);
-                s.alloc_bytes = s.alloc_bytes.max(st.alloc);
+                s.max_std_places = s.max_std_places.max(st.frame.std.len() as u32);
+                s.alloc_bytes = s.alloc_bytes.max(st.frame.alloc);
             }
         }
         let locals_start = if locals_len <= PACKED_LOCALS {
@@ -1006,18 +985,11 @@ impl<'s> Checker<'s> {
         } else {
             self.arena_locals(st, change)
         };
-        self.ret_seen |= 1 << st.ret.0.min(31);
+        self.ret_seen |= 1 << st.frame.ret.0.min(31);
         InstFacts {
             block,
-            out: st.out.unwrap_or(NO_OUT),
-            alloc: st.alloc,
             locals_start,
-            locals: st.locals.first(),
-            locals_len: locals_len as u16,
-            std: st.std.raw(),
-            std_len: st.std.len() as u8,
-            m2n: st.m2n,
-            ret: st.ret,
+            frame: st.frame,
             op_type: Ty::UNDEF,
             reachable: true,
         }
@@ -1026,7 +998,7 @@ impl<'s> Checker<'s> {
     /// Where the types of a large frame's locals start in the arena.
     #[cold]
     fn arena_locals(&mut self, st: &State, change: LocalsChange) -> u32 {
-        let len = st.locals.len() as u32;
+        let len = st.locals_len() as u32;
         // Consecutive contexts mostly have the same locals: share their types.
         match self.last_locals {
             Some((start, _)) if change == LocalsChange::Nothing => start,
@@ -1036,13 +1008,13 @@ impl<'s> Checker<'s> {
                         .facts
                         .arena
                         .get(start as usize..(start + len) as usize)
-                        .is_some_and(|last| last.iter().eq(st.locals.iter())) =>
+                        .is_some_and(|last| last.iter().eq(st.locals_iter())) =>
             {
                 start
             }
             _ => {
                 let start = self.facts.arena.len() as u32;
-                self.facts.arena.extend(st.locals.iter());
+                self.facts.arena.extend(st.locals_iter());
                 self.last_locals = Some((start, len));
                 start
             }
@@ -1087,7 +1059,8 @@ impl<'s> Checker<'s> {
     }
 
     fn out_sig(&self, st: &State) -> Option<&Signature> {
-        st.out
+        st.frame
+            .out()
             .and_then(|o| self.summary.call_signatures.get(o as usize))
     }
 
@@ -1098,7 +1071,7 @@ impl<'s> Checker<'s> {
     #[inline(always)]
     fn read_var(&mut self, st: &mut State, var: Var, span: Span, report: bool) -> Option<Type> {
         if let Var::Local(k) = var
-            && let Some(t) = st.locals.get(k).and_then(Ty::get)
+            && let Some(t) = st.local(k).and_then(Ty::get)
         {
             if report {
                 self.local_read.insert(k);
@@ -1167,11 +1140,11 @@ impl<'s> Checker<'s> {
                 if report {
                     self.local_read.insert(k);
                 }
-                match st.locals.get(k) {
+                match st.local(k) {
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
-                            st.locals.len()
+                            st.locals_len()
                         );
                         self.err(
                             report,
@@ -1201,11 +1174,11 @@ impl<'s> Checker<'s> {
                     },
                 }
             }
-            Var::StdPlace(k) => match st.std.get(k as usize) {
+            Var::StdPlace(k) => match st.frame.std.get(k as usize) {
                 None => {
                     let reason = format!(
                         "does not exist here: {} standard place(s) live",
-                        st.std.len()
+                        st.frame.std.len()
                     );
                     self.err(
                         report,
@@ -1234,8 +1207,8 @@ impl<'s> Checker<'s> {
                     }
                 },
             },
-            Var::Ret if st.ret.is_error() => None,
-            Var::Ret => match st.ret.get() {
+            Var::Ret if st.frame.ret.is_error() => None,
+            Var::Ret => match st.frame.ret.get() {
                 Some(t) => Some(t),
                 None => {
                     self.err(report, CheckError::RetUndefined { span });
@@ -1264,7 +1237,7 @@ impl<'s> Checker<'s> {
     #[inline(always)]
     fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
         if let Var::Local(k) = place.var
-            && let Some(slot) = st.locals.get_mut(k)
+            && let Some(slot) = st.local_mut(k)
         {
             if report {
                 self.local_written.insert(k);
@@ -1354,10 +1327,10 @@ impl<'s> Checker<'s> {
                 }
             }
             Var::Local(k) => {
-                if report && (k as usize) < st.locals.len() {
+                if report && (k as usize) < st.locals_len() {
                     self.local_written.insert(k);
                 }
-                match st.locals.get_mut(k) {
+                match st.local_mut(k) {
                     Some(slot) => {
                         *slot = Ty::checked(ty);
                         self.locals_change = LocalsChange::One(k);
@@ -1365,7 +1338,7 @@ impl<'s> Checker<'s> {
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
-                            st.locals.len()
+                            st.locals_len()
                         );
                         self.err(
                             report,
@@ -1394,12 +1367,12 @@ impl<'s> Checker<'s> {
                 if report && k < 32 {
                     self.summary.std_places_written |= 1 << k;
                 }
-                match st.std.get_mut(k as usize) {
+                match st.frame.std.get_mut(k as usize) {
                     Some(slot) => *slot = Ty::checked(ty),
                     None => {
                         let reason = format!(
                             "does not exist here: {} standard place(s) live",
-                            st.std.len()
+                            st.frame.std.len()
                         );
                         self.err(
                             report,
@@ -1412,7 +1385,7 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
-            Var::Ret => st.ret = Ty::checked(ty),
+            Var::Ret => st.frame.ret = Ty::checked(ty),
         }
     }
 
@@ -1637,7 +1610,7 @@ impl<'s> Checker<'s> {
         match &inst.kind {
             InstKind::Label(_) => {}
             InstKind::Locals(n) => {
-                st.locals = Locals::undefined(*n);
+                st.set_locals(*n);
                 self.locals_change = LocalsChange::All;
             }
             InstKind::StdPlaces(n) => {
@@ -1651,14 +1624,14 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
+                st.frame.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
                 self.locals_change = LocalsChange::All;
             }
             InstKind::Alloc { dst, size } => {
-                if st.out.is_some() {
+                if st.frame.out().is_some() {
                     self.err(report, CheckError::AllocInOutArea { span });
                 }
-                let total = st.alloc as u64 + (*size as u64).div_ceil(8) * 8;
+                let total = st.frame.alloc as u64 + (*size as u64).div_ceil(8) * 8;
                 if total > MAX_ALLOC_BYTES as u64 {
                     self.err(
                         report,
@@ -1669,7 +1642,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
+                st.frame.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
                 self.write_var(st, *dst, Some(Type::Pint), report);
                 // After the write, which notes only its local.
                 self.locals_change = LocalsChange::All;
@@ -1767,7 +1740,7 @@ impl<'s> Checker<'s> {
                 self.write_var(st, *dst, Some(Type::Pint), report);
             }
             InstKind::Handles(o) => {
-                if st.m2n != M2nState::PushedWithHandles {
+                if st.frame.m2n != M2nState::PushedWithHandles {
                     self.err(report, CheckError::HandlesWithoutHandlesFrame { span });
                 }
                 if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
@@ -1922,7 +1895,7 @@ impl<'s> Checker<'s> {
                         span: sig.span,
                     });
                 }
-                st.out = Some(self.intern_sig(sig.cc, &sig.params, sig.ret));
+                st.frame.out = self.intern_sig(sig.cc, &sig.params, sig.ret);
                 st.outputs_set.clear();
                 // `out` writes no register; output writes and `in2out` do.
             }
@@ -1938,7 +1911,7 @@ impl<'s> Checker<'s> {
                         self.err(report, CheckError::In2OutInArbitrary { span });
                         // An output area with no arguments, so the call that follows
                         // does not report a second error.
-                        st.out = Some(self.intern_sig(*cc, &[], *ret));
+                        st.frame.out = self.intern_sig(*cc, &[], *ret);
                         st.outputs_set.clear();
                     }
                     Some(params) => {
@@ -1947,7 +1920,7 @@ impl<'s> Checker<'s> {
                             self.summary.reads_inputs = true;
                         }
                         let n = params.len() as u32;
-                        st.out = Some(self.intern_sig(*cc, params, *ret));
+                        st.frame.out = self.intern_sig(*cc, params, *ret);
                         st.outputs_set.set_range(n);
                     }
                 }
@@ -1989,11 +1962,11 @@ impl<'s> Checker<'s> {
                                         );
                                     }
                                 }
-                                st.ret = Ty::from_opt(ret);
+                                st.frame.ret = Ty::from_opt(ret);
                             }
                         }
-                        st.std.clear();
-                        st.out = None;
+                        st.frame.std.clear();
+                        st.frame.out = NO_OUT;
                         st.outputs_set.clear();
                         st.clobbered |= Clobbers::CALL;
                     }
@@ -2023,21 +1996,21 @@ impl<'s> Checker<'s> {
                     }
                     EntrySignature::Typed(_) => {
                         if let Some(rt) = self.ret_type
-                            && !st.ret.is_error()
-                            && st.ret.get() != Some(rt)
+                            && !st.frame.ret.is_error()
+                            && st.frame.ret.get() != Some(rt)
                         {
                             self.err(
                                 report,
                                 CheckError::RetValue {
                                     expected: rt.to_string(),
-                                    found: ty_name(st.ret.get()),
+                                    found: ty_name(st.frame.ret.get()),
                                     span,
                                 },
                             );
                         }
                     }
                 }
-                if st.m2n != M2nState::None {
+                if st.frame.m2n != M2nState::None {
                     self.err(report, CheckError::RetWithM2n { span });
                 }
                 op_type = Ty::from_opt(self.ret_type);
@@ -2051,13 +2024,13 @@ impl<'s> Checker<'s> {
                     self.summary.pushes_m2n = true;
                     self.summary.m2n_handles |= *handles;
                 }
-                if st.m2n != M2nState::None {
+                if st.frame.m2n != M2nState::None {
                     self.err(report, CheckError::PushM2nTwice { span });
                 }
-                if st.alloc != 0 {
+                if st.frame.alloc != 0 {
                     self.err(report, CheckError::AllocBeforePushM2n { span });
                 }
-                if st.out.is_some() {
+                if st.frame.out().is_some() {
                     self.err(
                         report,
                         CheckError::M2nInOutArea {
@@ -2082,21 +2055,21 @@ impl<'s> Checker<'s> {
                         );
                     }
                 }
-                st.m2n = if *handles {
+                st.frame.m2n = if *handles {
                     M2nState::PushedWithHandles
                 } else {
                     M2nState::Pushed
                 };
                 // `push_m2n` in an output area is an error reported above; keeping
                 // the area avoids a second error at the call.
-                if st.out.is_none() {
-                    st.out = None;
+                if st.frame.out().is_none() {
+                    st.frame.out = NO_OUT;
                 }
-                st.ret = Ty::UNDEF;
+                st.frame.ret = Ty::UNDEF;
                 st.clobbered |= Clobbers::PUSH_M2N;
             }
             InstKind::M2nSaveAll => {
-                if st.m2n == M2nState::None {
+                if st.frame.m2n == M2nState::None {
                     self.err(
                         report,
                         CheckError::NoM2nFrame {
@@ -2107,7 +2080,7 @@ impl<'s> Checker<'s> {
                 }
             }
             InstKind::PopM2n => {
-                if st.m2n == M2nState::None {
+                if st.frame.m2n == M2nState::None {
                     self.err(
                         report,
                         CheckError::NoM2nFrame {
@@ -2116,7 +2089,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                if st.out.is_some() {
+                if st.frame.out().is_some() {
                     self.err(
                         report,
                         CheckError::M2nInOutArea {
@@ -2125,10 +2098,10 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.m2n = M2nState::None;
-                st.alloc = 0;
-                st.std.clear();
-                st.out = None;
+                st.frame.m2n = M2nState::None;
+                st.frame.alloc = 0;
+                st.frame.std.clear();
+                st.frame.out = NO_OUT;
                 st.clobbered |= Clobbers::POP_M2N;
             }
             InstKind::Print { operand, .. } => {
@@ -2149,11 +2122,11 @@ impl<'s> Checker<'s> {
             self.summary.input_reads_after |= st.clobbered;
             self.summary.reads_inputs = true;
         }
-        if st.m2n != M2nState::None {
+        if st.frame.m2n != M2nState::None {
             self.err(report, CheckError::TailcallWithM2n { span });
         }
         let received = self.stub.entry.std_places.min(MAX_STD_PLACES);
-        let passed = st.std.len() as u32;
+        let passed = st.frame.std.len() as u32;
         let max = received.max(PASSABLE_SCRATCH_PLACES);
         if passed > max {
             self.err(
@@ -2168,6 +2141,7 @@ impl<'s> Checker<'s> {
         }
         if self.stub.entry.signature.cc() == CallConv::Handler {
             let defined = st
+                .frame
                 .std
                 .iter()
                 .take_while(|t| t.get().is_some() || t.is_error())

@@ -54,7 +54,7 @@ pub use error::{CheckError, Diagnostics};
 pub use state::{Clobbers, M2nState};
 
 pub use flow::Block;
-use flow::{Checker, Facts, InstFacts, NO_OUT};
+use flow::{Checker, Facts, InstFacts};
 use lil_syntax::{Signature, Span, Stub, Type};
 use state::Ty;
 
@@ -338,7 +338,7 @@ impl<'a> Context<'a> {
     /// Number of standard places.
     #[inline]
     pub fn num_std_places(&self) -> u32 {
-        self.facts.std_len.into()
+        self.facts.frame.std.len() as u32
     }
 
     /// Type of `spK`, `None` if it does not exist or holds no value.
@@ -347,13 +347,13 @@ impl<'a> Context<'a> {
         if k >= self.num_std_places() {
             return None;
         }
-        self.facts.std.get(k as usize)?.get()
+        self.facts.frame.std.get(k as usize)?.get()
     }
 
     /// Number of locals.
     #[inline]
     pub fn num_locals(&self) -> u32 {
-        self.facts.locals_len.into()
+        self.facts.frame.locals_len.into()
     }
 
     /// Type of `lK`, `None` if it does not exist or holds no value.
@@ -365,28 +365,25 @@ impl<'a> Context<'a> {
     /// The output area's signature, between `out`/`in2out` and the call.
     #[inline]
     pub fn out(&self) -> Option<&'a Signature> {
-        if self.facts.out == NO_OUT {
-            return None;
-        }
-        self.sigs.get(self.facts.out as usize)
+        self.sigs.get(self.facts.frame.out()? as usize)
     }
 
     /// The M2N state.
     #[inline]
     pub fn m2n(&self) -> M2nState {
-        self.facts.m2n
+        self.facts.frame.m2n
     }
 
     /// Type of `r`, `None` when it holds no value.
     #[inline]
     pub fn ret(&self) -> Option<Type> {
-        self.facts.ret.get()
+        self.facts.frame.ret.get()
     }
 
     /// Bytes allocated by `alloc` so far.
     #[inline]
     pub fn alloc_bytes(&self) -> u32 {
-        self.facts.alloc
+        self.facts.frame.alloc
     }
 }
 
@@ -404,7 +401,8 @@ fn first_write(stub: &Stub, facts: &Facts, k: u32) -> Option<Span> {
             | InstKind::Ld { dst, .. } => dst,
             _ => return None,
         };
-        (f.reachable && dst.var == Var::Local(k) && k < u32::from(f.locals_len)).then_some(dst.span)
+        (f.reachable && dst.var == Var::Local(k) && k < u32::from(f.frame.locals_len))
+            .then_some(dst.span)
     })
 }
 
