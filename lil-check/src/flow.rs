@@ -281,14 +281,12 @@ fn successors(last: &InstKind, target: Option<u32>, next: Option<u32>) -> [Optio
 }
 
 /// What the one-pass check does with an instruction besides running its
-/// transfer function, from one look at its kind: each `match` on a kind
-/// decodes its tag anew, and this loop would otherwise match four times.
+/// transfer function: the transfer function says, from the `match` on the
+/// kind it makes anyway (each `match` on a kind decodes its tag anew).
 #[derive(Clone, Copy)]
-enum Shape {
-    /// Neither starts nor ends a block.
+pub(crate) enum Shape {
+    /// Does not end a block.
     Straight,
-    /// Starts a block.
-    Label(LabelRef),
     /// `jc`, `cas`: ends the block; the state goes both ways.
     Branch(LabelRef),
     /// `j`: ends the block and hands its state over.
@@ -297,27 +295,6 @@ enum Shape {
     Exit,
     /// A count or signature beyond [`MAX_INDEX`]: for the general path.
     TooLong,
-}
-
-impl Shape {
-    #[inline(always)]
-    fn of(kind: &InstKind) -> Shape {
-        match kind {
-            InstKind::Label(l) => Shape::Label(*l),
-            InstKind::Jump(l) => Shape::Jump(*l),
-            InstKind::JumpIf { target: l, .. } | InstKind::Cas { on_fail: l, .. } => {
-                Shape::Branch(*l)
-            }
-            InstKind::Ret
-            | InstKind::Call {
-                kind: CallKind::Tail | CallKind::NoReturn,
-                ..
-            } => Shape::Exit,
-            InstKind::Locals(n) | InstKind::StdPlaces(n) if *n > MAX_INDEX => Shape::TooLong,
-            InstKind::Out(sig) if sig.params.len() > MAX_INDEX as usize => Shape::TooLong,
-            _ => Shape::Straight,
-        }
-    }
 }
 
 /// The first count or variable index of an instruction beyond
@@ -650,54 +627,51 @@ impl<'s> Checker<'s> {
         let mut block_start = 0;
         for (i, inst) in body.iter().enumerate() {
             let at = i as u32;
-            let shape = Shape::of(&inst.kind);
-            match shape {
-                Shape::Label(l) => {
-                    if at > block_start {
-                        self.facts.blocks.push(Block {
-                            start: block_start,
-                            end: at,
-                            succs: [None, None],
-                        });
-                        block_start = at;
-                    }
-                    let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
-                    let block = self.facts.blocks.len() as u32;
-                    match std::mem::replace(label, LabelAt::Declared(block)) {
-                        LabelAt::Declared(_) => return Err(GiveUp),
-                        LabelAt::Unseen => {}
-                        // The general path merges the fall-through into
-                        // what the jumps brought; this merges the other
-                        // way, in place. The same: without conflicts
-                        // (which give up) a merge is symmetric.
-                        LabelAt::Waiting(slot) => {
-                            let jumps = waiting.take(slot).ok_or(GiveUp)?;
-                            match &mut current {
-                                Some(fall_through) => {
-                                    fall_through.merge(&jumps, &mut conflicts);
-                                    if !conflicts.is_empty() {
-                                        return Err(GiveUp);
-                                    }
+            if let InstKind::Label(l) = inst.kind {
+                if at > block_start {
+                    self.facts.blocks.push(Block {
+                        start: block_start,
+                        end: at,
+                        succs: [None, None],
+                    });
+                    block_start = at;
+                }
+                let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
+                let block = self.facts.blocks.len() as u32;
+                match std::mem::replace(label, LabelAt::Declared(block)) {
+                    LabelAt::Declared(_) => return Err(GiveUp),
+                    LabelAt::Unseen => {}
+                    // The general path merges the fall-through into
+                    // what the jumps brought; this merges the other
+                    // way, in place. The same: without conflicts
+                    // (which give up) a merge is symmetric.
+                    LabelAt::Waiting(slot) => {
+                        let jumps = waiting.take(slot).ok_or(GiveUp)?;
+                        match &mut current {
+                            Some(fall_through) => {
+                                fall_through.merge(&jumps, &mut conflicts);
+                                if !conflicts.is_empty() {
+                                    return Err(GiveUp);
                                 }
-                                None => current = Some(jumps),
                             }
+                            None => current = Some(jumps),
                         }
                     }
                 }
-                Shape::TooLong => return Err(GiveUp),
-                _ => {}
             }
             let Some(st) = current.as_mut() else {
                 return Err(GiveUp);
             };
             let block = self.facts.blocks.len() as u32;
             let mut facts = self.context_facts(st, block, at == block_start);
-            facts.op_type = self.transfer(st, i, true);
+            let (op_type, shape) = self.transfer(st, i, true);
+            facts.op_type = op_type;
             self.facts.insts.push(facts);
             // An unconditional jump hands its state over; the others
             // keep theirs for the fall-through.
             let (l, hands_over) = match shape {
-                Shape::Straight | Shape::Label(_) | Shape::TooLong => continue,
+                Shape::Straight => continue,
+                Shape::TooLong => return Err(GiveUp),
                 Shape::Exit => {
                     current = None;
                     (None, true)
@@ -1596,24 +1570,31 @@ impl<'s> Checker<'s> {
     /// the type the instruction operates at ([`crate::CheckedStub::op_type`]).
     #[inline(never)]
     pub(crate) fn step(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
-        self.transfer(st, i, report)
+        self.transfer(st, i, report).0
     }
 
     /// [`Checker::step`], inlined into the one-pass check's loop (which
     /// runs it once per instruction, so a call there is a cost per
     /// instruction); the other callers share one out-of-line copy.
     #[inline(always)]
-    fn transfer(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
+    fn transfer(&mut self, st: &mut State, i: usize, report: bool) -> (Ty, Shape) {
         let inst = &self.stub.body[i];
         let span = inst.span;
         let mut op_type = Ty::UNDEF;
+        let mut shape = Shape::Straight;
         match &inst.kind {
             InstKind::Label(_) => {}
             InstKind::Locals(n) => {
+                if *n > MAX_INDEX {
+                    shape = Shape::TooLong;
+                }
                 st.set_locals(*n);
                 self.locals_change = LocalsChange::All;
             }
             InstKind::StdPlaces(n) => {
+                if *n > MAX_INDEX {
+                    shape = Shape::TooLong;
+                }
                 if *n > MAX_STD_PLACES {
                     self.err(
                         report,
@@ -1848,8 +1829,9 @@ impl<'s> Checker<'s> {
                 addr,
                 compare,
                 source,
-                ..
+                on_fail,
             } => {
+                shape = Shape::Branch(*on_fail);
                 self.address(st, addr, report);
                 if addr.ordering != Ordering::Plain {
                     self.err(
@@ -1881,14 +1863,18 @@ impl<'s> Checker<'s> {
                 }
                 op_type = Ty::of(addr.ty);
             }
-            InstKind::Jump(_) => {}
-            InstKind::JumpIf { cond, .. } => {
+            InstKind::Jump(l) => shape = Shape::Jump(*l),
+            InstKind::JumpIf { cond, target } => {
+                shape = Shape::Branch(*target);
                 let t =
                     self.operand_pair(st, &cond.lhs, &cond.rhs, "a comparison", cond.span, report);
                 let t = self.general(t, "a comparison", cond.span, report);
                 op_type = Ty::from_opt(t);
             }
             InstKind::Out(sig) => {
+                if sig.params.len() > MAX_INDEX as usize {
+                    shape = Shape::TooLong;
+                }
                 if sig.cc == CallConv::Handler {
                     self.err(report, CheckError::BadHandlerSignature {
                         what: "a handler is entered by `tailcall`, not called: `out handler` is not allowed",
@@ -1972,8 +1958,12 @@ impl<'s> Checker<'s> {
                     }
                     CallKind::Tail => self.check_tailcall(st, span, report),
                 }
+                if *kind != CallKind::Call {
+                    shape = Shape::Exit;
+                }
             }
             InstKind::Ret => {
+                shape = Shape::Exit;
                 self.summary.returns |= report;
                 match &self.stub.entry.signature {
                     EntrySignature::Arbitrary { .. } => {
@@ -2113,7 +2103,7 @@ impl<'s> Checker<'s> {
                 st.clobbered |= Clobbers::PRINT;
             }
         }
-        op_type
+        (op_type, shape)
     }
 
     fn check_tailcall(&mut self, st: &mut State, span: Span, report: bool) {
