@@ -1055,7 +1055,47 @@ impl<'s> Checker<'s> {
         self.read_var_rest(st, var, span, report)
     }
 
+    /// The valid reads of anything but a local (inputs, mostly) return
+    /// here, in a small function; everything else goes to the general
+    /// code, which decides and reports every error.
+    #[inline(never)]
     fn read_var_rest(
+        &mut self,
+        st: &mut State,
+        var: Var,
+        span: Span,
+        report: bool,
+    ) -> Option<Type> {
+        match var {
+            Var::Input(k) => {
+                if let Some(&t) = self.params.and_then(|p| p.get(k as usize)) {
+                    self.note_input_read(st, report);
+                    return Some(t);
+                }
+            }
+            Var::Ret => {
+                if let Some(t) = st.frame.ret.get() {
+                    return Some(t);
+                }
+            }
+            _ => {}
+        }
+        self.read_var_general(st, var, span, report)
+    }
+
+    /// An input is read (or all are, by `in2out` or `tailcall`) after what
+    /// has clobbered the argument registers so far.
+    #[inline(always)]
+    fn note_input_read(&mut self, st: &State, report: bool) {
+        if report {
+            self.summary.input_reads_after |= st.clobbered;
+            self.summary.reads_inputs = true;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_var_general(
         &mut self,
         st: &mut State,
         var: Var,
@@ -1068,10 +1108,7 @@ impl<'s> Checker<'s> {
                     self.err(report, CheckError::InputInArbitrary { index: k, span });
                     return None;
                 };
-                if report {
-                    self.summary.input_reads_after |= st.clobbered;
-                    self.summary.reads_inputs = true;
-                }
+                self.note_input_read(st, report);
                 match params.get(k as usize) {
                     Some(t) => Some(*t),
                     None => {
@@ -1901,10 +1938,7 @@ impl<'s> Checker<'s> {
                         st.outputs_set.clear();
                     }
                     Some(params) => {
-                        if report {
-                            self.summary.input_reads_after |= st.clobbered;
-                            self.summary.reads_inputs = true;
-                        }
+                        self.note_input_read(st, report);
                         let n = params.len() as u32;
                         st.frame.out = self.intern_sig(*cc, params, *ret);
                         st.outputs_set.set_range(n);
@@ -2108,9 +2142,8 @@ impl<'s> Checker<'s> {
 
     fn check_tailcall(&mut self, st: &mut State, span: Span, report: bool) {
         // A typed stub's tailcall passes on its inputs: it reads them all.
-        if report && self.params.is_some_and(|p| !p.is_empty()) {
-            self.summary.input_reads_after |= st.clobbered;
-            self.summary.reads_inputs = true;
+        if self.params.is_some_and(|p| !p.is_empty()) {
+            self.note_input_read(st, report);
         }
         if st.frame.m2n != M2nState::None {
             self.err(report, CheckError::TailcallWithM2n { span });
