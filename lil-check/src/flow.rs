@@ -646,6 +646,8 @@ impl<'s> Checker<'s> {
                     // way, in place. The same: without conflicts
                     // (which give up) a merge is symmetric.
                     LabelAt::Waiting(slot) => {
+                        // The state no longer follows the last context.
+                        self.locals_change = LocalsChange::All;
                         let jumps = waiting.take(slot).ok_or(GiveUp)?;
                         match &mut current {
                             Some(fall_through) => {
@@ -663,7 +665,9 @@ impl<'s> Checker<'s> {
                 return Err(GiveUp);
             };
             let block = self.facts.blocks.len() as u32;
-            let mut facts = self.context_facts(st, block, at == block_start);
+            // A block that starts without a join continues the state of
+            // the instruction before it, whose changes are tracked.
+            let mut facts = self.context_facts(st, block, false);
             let (op_type, shape) = self.transfer(st, i, true);
             facts.op_type = op_type;
             self.facts.insts.push(facts);
@@ -920,12 +924,12 @@ impl<'s> Checker<'s> {
 
     /// The context before a reachable instruction of block `block`, in
     /// state `st`; `st` follows the last context recorded unless
-    /// `block_start`. Notes in the summary what the context shows.
+    /// `rejoined`. Notes in the summary what the context shows.
     // Once per instruction, from two call sites: inlined, it costs no call.
     #[inline(always)]
-    fn context_facts(&mut self, st: &State, block: u32, block_start: bool) -> InstFacts {
+    fn context_facts(&mut self, st: &State, block: u32, rejoined: bool) -> InstFacts {
         let locals_len = st.locals_len();
-        let change = if block_start {
+        let change = if rejoined {
             LocalsChange::All
         } else {
             self.locals_change
