@@ -241,6 +241,12 @@ pub(crate) struct Checker<'s> {
     /// The types `r` has in some context, one bit per [`Ty`] value (a set,
     /// not a `match` per instruction; the summary is made from it at the end).
     pub(crate) ret_seen: u32,
+    /// The instruction being checked.
+    at: u32,
+    /// The last instruction (in program order) that reads a local, 0 if
+    /// none does. In an acyclic CFG no local is live across a call after
+    /// it: the liveness can be skipped.
+    pub(crate) last_local_read: u32,
 }
 
 fn is_terminal(kind: &InstKind) -> bool {
@@ -467,6 +473,8 @@ impl<'s> Checker<'s> {
             first_call: None,
             acyclic: false,
             ret_seen: 0,
+            at: 0,
+            last_local_read: 0,
         }
     }
 
@@ -1053,6 +1061,7 @@ impl<'s> Checker<'s> {
         {
             if report {
                 self.local_read.insert(k);
+                self.last_local_read = self.at;
             }
             return Some(t);
         }
@@ -1154,6 +1163,7 @@ impl<'s> Checker<'s> {
             Var::Local(k) => {
                 if report {
                     self.local_read.insert(k);
+                    self.last_local_read = self.at;
                 }
                 match st.local(k) {
                     None => {
@@ -1621,6 +1631,7 @@ impl<'s> Checker<'s> {
     fn transfer(&mut self, st: &mut State, i: usize, report: bool) -> (Ty, Shape) {
         let inst = &self.stub.body[i];
         let span = inst.span;
+        self.at = i as u32;
         let mut op_type = Ty::UNDEF;
         let mut shape = Shape::Straight;
         match &inst.kind {

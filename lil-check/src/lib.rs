@@ -113,6 +113,7 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         first_call,
         acyclic,
         ret_seen,
+        last_local_read,
         ..
     } = c;
     summary.ret_float |= ret_seen & Ty::FLOAT_SET != 0;
@@ -143,8 +144,11 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
             None => {}
         }
     }
+    // With every edge forward, a local live after a call is read by a
+    // later instruction: none is when no local is read after the first.
     if let Some(first_call) = first_call
         && summary.max_locals > 0
+        && !(acyclic && last_local_read <= first_call)
     {
         uses_across_calls(stub, &facts, acyclic, first_call, &mut summary.locals);
     }
