@@ -676,7 +676,7 @@ impl<'s> Checker<'s> {
             // A block that starts without a join continues the state of
             // the instruction before it, whose changes are tracked.
             let mut facts = self.context_facts(st, block, false);
-            let (op_type, shape) = self.transfer(st, i, true);
+            let (op_type, shape) = self.transfer(st, i, inst, true);
             facts.op_type = op_type;
             self.facts.insts.push(facts);
             // An unconditional jump hands its state over; the others
@@ -971,7 +971,9 @@ impl<'s> Checker<'s> {
         } else {
             self.arena_locals(st, change)
         };
-        self.ret_seen |= 1 << st.frame.ret.0.min(31);
+        // Shifts wrap: `Ty::ERROR` (255) lands on bit 31, like any value
+        // beyond the types.
+        self.ret_seen |= 1u32.wrapping_shl(u32::from(st.frame.ret.0));
         InstFacts {
             block,
             locals_start,
@@ -1621,15 +1623,21 @@ impl<'s> Checker<'s> {
     /// the type the instruction operates at ([`crate::CheckedStub::op_type`]).
     #[inline(never)]
     pub(crate) fn step(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
-        self.transfer(st, i, report).0
+        let stub = self.stub;
+        self.transfer(st, i, &stub.body[i], report).0
     }
 
     /// [`Checker::step`], inlined into the one-pass check's loop (which
     /// runs it once per instruction, so a call there is a cost per
     /// instruction); the other callers share one out-of-line copy.
     #[inline(always)]
-    fn transfer(&mut self, st: &mut State, i: usize, report: bool) -> (Ty, Shape) {
-        let inst = &self.stub.body[i];
+    fn transfer(
+        &mut self,
+        st: &mut State,
+        i: usize,
+        inst: &Instruction,
+        report: bool,
+    ) -> (Ty, Shape) {
         let span = inst.span;
         self.at = i as u32;
         let mut op_type = Ty::UNDEF;
