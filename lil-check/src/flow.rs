@@ -427,6 +427,8 @@ fn cast_ok(from: Type, to: Type) -> bool {
 }
 
 impl<'s> Checker<'s> {
+    // Inlined: the checker is then built where it lives, not copied there.
+    #[inline(always)]
     pub(crate) fn new(stub: &'s Stub) -> Checker<'s> {
         let (params, ret_type) = match &stub.entry.signature {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
