@@ -8,11 +8,13 @@
 //! ```
 //!
 //! Phases: `parse` (text with runtime constants → `Stub`), `template`
-//! (`lil_parse!` → `Stub`), `check`, `emit-x64`, `emit-arm64`,
+//! (`lil_parse!` → `Stub`), `check`, `clone` (the `Stub::clone` and drop
+//! the `check` loop pays for its input: subtract it to get the checker's
+//! own cost), `emit-x64`, `emit-arm64`,
 //! `generate-x64` / `generate-arm64` (text → code installed in a cache,
 //! freed after every 64), `hand-x64` (hand-written `dynasm!` → installed).
 //! `STUB` may also be `sized:N`, the generated stub of N statements the
-//! bench's linearity rows use (phases `parse` and `check` only).
+//! bench's linearity rows use (phases `parse`, `check` and `clone` only).
 //! The inputs of each phase are prepared before the loop; instruction
 //! counts are meaningful as the difference between two runs of different
 //! N (`scripts/icount` does that).
@@ -64,6 +66,12 @@ fn main() {
             let s = stub.parse(&p.args(stub)).expect("parses");
             for _ in 0..n {
                 black_box(lil_check::check_owned(black_box(s.clone())).ok());
+            }
+        }
+        "clone" => {
+            let s = stub.parse(&p.args(stub)).expect("parses");
+            for _ in 0..n {
+                drop(black_box(black_box(&s).clone()));
             }
         }
         "emit-x64" | "emit-arm64" => {
@@ -127,7 +135,7 @@ fn main() {
     }
 }
 
-/// The `parse` or `check` phase on the generated stub of `size` statements.
+/// The `parse`, `check` or `clone` phase on the generated stub of `size` statements.
 fn sized(size: usize, phase: &str, n: usize) {
     let text = lil_bench::frontend::sized_stub_text(size);
     match phase {
@@ -142,8 +150,14 @@ fn sized(size: usize, phase: &str, n: usize) {
                 black_box(lil_check::check_owned(black_box(s.clone())).ok());
             }
         }
+        "clone" => {
+            let s = lil_bench::frontend::sized_stub(size).unwrap_or_else(|e| panic!("{e}"));
+            for _ in 0..n {
+                drop(black_box(black_box(&s).clone()));
+            }
+        }
         other => {
-            eprintln!("no phase {other} for a sized stub (parse, check)");
+            eprintln!("no phase {other} for a sized stub (parse, check, clone)");
             std::process::exit(2);
         }
     }

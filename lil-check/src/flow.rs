@@ -16,7 +16,9 @@
 //! only one that reports, and both leave the same facts.
 
 use crate::error::{CheckError, ty_name};
-use crate::state::{Bits, Clobbers, Conflict, Locals, M2nState, PACKED_LOCALS, State, StdTys, Ty};
+use crate::state::{
+    Bits, Clobbers, Conflict, Frame, M2nState, NO_OUT, PACKED_LOCALS, State, StdTys, Ty,
+};
 use crate::{LocalUse, MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES, Summary};
 use lil_syntax::*;
 
@@ -39,21 +41,11 @@ pub struct Block {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct InstFacts {
     pub(crate) block: u32,
-    /// Index into the signature table, or [`NO_OUT`].
-    pub(crate) out: u32,
-    pub(crate) alloc: u32,
     /// Where the locals' types start in the arena, with more than
     /// [`PACKED_LOCALS`] of them.
     pub(crate) locals_start: u32,
-    /// The locals' types, with at most [`PACKED_LOCALS`] of them.
-    pub(crate) locals: [Ty; PACKED_LOCALS],
-    /// At most [`MAX_INDEX`] (larger counts are refused before the dataflow).
-    pub(crate) locals_len: u16,
-    /// The standard places (never more than [`MAX_STD_PLACES`]).
-    pub(crate) std: [Ty; MAX_STD_PLACES as usize],
-    pub(crate) std_len: u8,
-    pub(crate) m2n: M2nState,
-    pub(crate) ret: Ty,
+    /// The context (with the types of at most [`PACKED_LOCALS`] locals).
+    pub(crate) frame: Frame,
     pub(crate) op_type: Ty,
     pub(crate) reachable: bool,
 }
@@ -63,30 +55,21 @@ impl InstFacts {
     fn unreached(block: u32) -> InstFacts {
         InstFacts {
             block,
-            out: NO_OUT,
-            alloc: 0,
             locals_start: 0,
-            locals: [Ty::UNDEF; PACKED_LOCALS],
-            locals_len: 0,
-            std: [Ty::UNDEF; MAX_STD_PLACES as usize],
-            std_len: 0,
-            m2n: M2nState::None,
-            ret: Ty::UNDEF,
+            frame: Frame::UNREACHED,
             op_type: Ty::UNDEF,
             reachable: false,
         }
     }
-}
 
-impl InstFacts {
     /// The type of `lK` in this context (undefined if there is no `lK`);
     /// `arena` holds the locals of large frames.
     pub(crate) fn local(&self, arena: &[Ty], k: u32) -> Ty {
-        let len = u32::from(self.locals_len);
+        let len = u32::from(self.frame.locals_len);
         if k >= len {
             Ty::UNDEF
         } else if len as usize <= PACKED_LOCALS {
-            self.locals[k as usize]
+            self.frame.locals[k as usize]
         } else {
             arena
                 .get(self.locals_start as usize + k as usize)
@@ -107,8 +90,6 @@ pub(crate) enum LocalsChange {
     /// are then updated only here rather than at every instruction.
     All,
 }
-
-pub(crate) const NO_OUT: u32 = u32::MAX;
 
 /// What a join knows: the state the edges so far bring, and the
 /// instruction whose edge first brought one (`u32::MAX` for the entry).
@@ -254,9 +235,18 @@ pub(crate) struct Checker<'s> {
     locals_change: LocalsChange,
     /// The first reachable `call` that returns.
     pub(crate) first_call: Option<u32>,
+    /// Every edge of the CFG goes forward (known once it is built; false
+    /// until then, which only makes the liveness iterate).
+    pub(crate) acyclic: bool,
     /// The types `r` has in some context, one bit per [`Ty`] value (a set,
     /// not a `match` per instruction; the summary is made from it at the end).
     pub(crate) ret_seen: u32,
+    /// The instruction being checked.
+    at: u32,
+    /// The last instruction (in program order) that reads a local, 0 if
+    /// none does. In an acyclic CFG no local is live across a call after
+    /// it: the liveness can be skipped.
+    pub(crate) last_local_read: u32,
 }
 
 fn is_terminal(kind: &InstKind) -> bool {
@@ -297,14 +287,12 @@ fn successors(last: &InstKind, target: Option<u32>, next: Option<u32>) -> [Optio
 }
 
 /// What the one-pass check does with an instruction besides running its
-/// transfer function, from one look at its kind: each `match` on a kind
-/// decodes its tag anew, and this loop would otherwise match four times.
+/// transfer function: the transfer function says, from the `match` on the
+/// kind it makes anyway (each `match` on a kind decodes its tag anew).
 #[derive(Clone, Copy)]
-enum Shape {
-    /// Neither starts nor ends a block.
+pub(crate) enum Shape {
+    /// Does not end a block.
     Straight,
-    /// Starts a block.
-    Label(LabelRef),
     /// `jc`, `cas`: ends the block; the state goes both ways.
     Branch(LabelRef),
     /// `j`: ends the block and hands its state over.
@@ -313,58 +301,6 @@ enum Shape {
     Exit,
     /// A count or signature beyond [`MAX_INDEX`]: for the general path.
     TooLong,
-}
-
-impl Shape {
-    #[inline(always)]
-    fn of(kind: &InstKind) -> Shape {
-        match kind {
-            InstKind::Label(l) => Shape::Label(*l),
-            InstKind::Jump(l) => Shape::Jump(*l),
-            InstKind::JumpIf { target: l, .. } | InstKind::Cas { on_fail: l, .. } => {
-                Shape::Branch(*l)
-            }
-            InstKind::Ret
-            | InstKind::Call {
-                kind: CallKind::Tail | CallKind::NoReturn,
-                ..
-            } => Shape::Exit,
-            InstKind::Locals(n) | InstKind::StdPlaces(n) if *n > MAX_INDEX => Shape::TooLong,
-            InstKind::Out(sig) if sig.params.len() > MAX_INDEX as usize => Shape::TooLong,
-            _ => Shape::Straight,
-        }
-    }
-}
-
-/// Whether some jump goes to a label declared above it: a loop, which
-/// the one-pass check would find only there, having done the work before
-/// it for nothing. A quick look at each instruction's kind.
-pub(crate) fn jumps_backward(stub: &Stub) -> bool {
-    let nlabels = stub.labels.len();
-    // Labels declared so far: a word for a small stub's, a table beyond.
-    let mut small = 0u64;
-    let mut large = vec![false; if nlabels > 64 { nlabels } else { 0 }];
-    for inst in &stub.body {
-        let (label, declares) = match &inst.kind {
-            InstKind::Label(l) => (l.id.index(), true),
-            InstKind::Jump(l)
-            | InstKind::JumpIf { target: l, .. }
-            | InstKind::Cas { on_fail: l, .. } => (l.id.index(), false),
-            _ => continue,
-        };
-        // Ids beyond the label table are errors the general path reports.
-        if label >= nlabels {
-            continue;
-        }
-        match (large.get_mut(label), declares) {
-            (Some(seen), true) => *seen = true,
-            (Some(seen), false) if *seen => return true,
-            (None, true) => small |= 1 << label,
-            (None, false) if small & (1 << label) != 0 => return true,
-            _ => {}
-        }
-    }
-    false
 }
 
 /// The first count or variable index of an instruction beyond
@@ -443,7 +379,14 @@ fn count_beyond_limit(what: &'static str, n: u32, span: Span) -> Option<CheckErr
 }
 
 /// Whether an immediate fits a general-purpose type of the given width.
+/// Inlined: most immediates are small, and one that fits `g1` fits every
+/// type, with no 128-bit shifts.
+#[inline]
 pub(crate) fn fits(value: i128, ty: Type) -> bool {
+    (-128..=255).contains(&value) || fits_wide(value, ty)
+}
+
+fn fits_wide(value: i128, ty: Type) -> bool {
     let bits = ty.bits();
     let min = -(1i128 << (bits - 1));
     let max = (1i128 << bits) - 1;
@@ -484,6 +427,8 @@ fn cast_ok(from: Type, to: Type) -> bool {
 }
 
 impl<'s> Checker<'s> {
+    // Inlined: the checker is then built where it lives, not copied there.
+    #[inline(always)]
     pub(crate) fn new(stub: &'s Stub) -> Checker<'s> {
         let (params, ret_type) = match &stub.entry.signature {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
@@ -528,7 +473,10 @@ impl<'s> Checker<'s> {
             last_locals: None,
             locals_change: LocalsChange::All,
             first_call: None,
+            acyclic: false,
             ret_seen: 0,
+            at: 0,
+            last_local_read: 0,
         }
     }
 
@@ -689,68 +637,83 @@ impl<'s> Checker<'s> {
         let mut block_start = 0;
         for (i, inst) in body.iter().enumerate() {
             let at = i as u32;
-            let shape = Shape::of(&inst.kind);
-            match shape {
-                Shape::Label(l) => {
-                    if at > block_start {
-                        self.facts.blocks.push(Block {
-                            start: block_start,
-                            end: at,
-                            succs: [None, None],
-                        });
-                        block_start = at;
-                    }
-                    let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
-                    let block = self.facts.blocks.len() as u32;
-                    match std::mem::replace(label, LabelAt::Declared(block)) {
-                        LabelAt::Declared(_) => return Err(GiveUp),
-                        LabelAt::Unseen => {}
-                        // The jumps came first, then the fall-through: the
-                        // order the general path merges in.
-                        LabelAt::Waiting(slot) => {
-                            let mut joined = waiting.take(slot).ok_or(GiveUp)?;
-                            if let Some(fall_through) = &current {
-                                joined.merge(fall_through, &mut conflicts);
+            if let InstKind::Label(l) = inst.kind {
+                if at > block_start {
+                    self.facts.blocks.push(Block {
+                        start: block_start,
+                        end: at,
+                        succs: [None, None],
+                    });
+                    block_start = at;
+                }
+                let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
+                let block = self.facts.blocks.len() as u32;
+                match std::mem::replace(label, LabelAt::Declared(block)) {
+                    LabelAt::Declared(_) => return Err(GiveUp),
+                    LabelAt::Unseen => {}
+                    // The general path merges the fall-through into
+                    // what the jumps brought; this merges the other
+                    // way, in place. The same: without conflicts
+                    // (which give up) a merge is symmetric.
+                    LabelAt::Waiting(slot) => {
+                        // The state no longer follows the last context.
+                        self.locals_change = LocalsChange::All;
+                        let jumps = waiting.take(slot).ok_or(GiveUp)?;
+                        match &mut current {
+                            Some(fall_through) => {
+                                fall_through.merge(&jumps, &mut conflicts);
                                 if !conflicts.is_empty() {
                                     return Err(GiveUp);
                                 }
                             }
-                            current = Some(joined);
+                            None => current = Some(jumps),
                         }
                     }
                 }
-                Shape::TooLong => return Err(GiveUp),
-                _ => {}
             }
             let Some(st) = current.as_mut() else {
                 return Err(GiveUp);
             };
             let block = self.facts.blocks.len() as u32;
-            let mut facts = self.context_facts(st, block, at == block_start);
-            facts.op_type = self.transfer(st, i, true);
+            // A block that starts without a join continues the state of
+            // the instruction before it, whose changes are tracked.
+            let mut facts = self.context_facts(st, block, false);
+            let (op_type, shape) = self.transfer(st, i, inst, true);
+            facts.op_type = op_type;
             self.facts.insts.push(facts);
-            let target = match shape {
-                Shape::Straight | Shape::Label(_) | Shape::TooLong => continue,
+            // An unconditional jump hands its state over; the others
+            // keep theirs for the fall-through.
+            let (l, hands_over) = match shape {
+                Shape::Straight => continue,
+                Shape::TooLong => return Err(GiveUp),
                 Shape::Exit => {
                     current = None;
-                    None
+                    (None, true)
                 }
-                // An unconditional jump hands its state over; the others
-                // keep theirs for the fall-through.
-                Shape::Jump(l) => Some((l, current.take())),
-                Shape::Branch(l) => Some((l, current.clone())),
+                Shape::Jump(l) => (Some(l), true),
+                Shape::Branch(l) => (Some(l), false),
             };
-            if let Some((l, taken)) = target {
-                let taken = taken.ok_or(GiveUp)?;
+            if let Some(l) = l {
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
                 match *label {
                     LabelAt::Declared(_) => return Err(GiveUp),
-                    LabelAt::Unseen => *label = LabelAt::Waiting(waiting.put(taken)),
+                    LabelAt::Unseen => {
+                        let taken = if hands_over {
+                            current.take()
+                        } else {
+                            current.clone()
+                        };
+                        *label = LabelAt::Waiting(waiting.put(taken.ok_or(GiveUp)?));
+                    }
+                    // A merge reads the state: no copy.
                     LabelAt::Waiting(slot) => {
                         let joined = waiting.get_mut(slot).ok_or(GiveUp)?;
-                        joined.merge(&taken, &mut conflicts);
+                        joined.merge(current.as_ref().ok_or(GiveUp)?, &mut conflicts);
                         if !conflicts.is_empty() {
                             return Err(GiveUp);
+                        }
+                        if hands_over {
+                            current = None;
                         }
                     }
                 }
@@ -781,6 +744,7 @@ impl<'s> Checker<'s> {
             };
             block.succs = successors(last, target, next);
         }
+        self.acyclic = true;
         Ok(())
     }
 
@@ -820,6 +784,7 @@ impl<'s> Checker<'s> {
             .iter()
             .enumerate()
             .all(|(b, blk)| blk.succs.iter().flatten().all(|&s| s as usize > b));
+        self.acyclic = acyclic;
         if !acyclic {
             self.fixpoint(&mut flow);
         }
@@ -926,28 +891,28 @@ impl<'s> Checker<'s> {
         let (what, da, db): (&'static str, String, String) = match c {
             Conflict::M2n => (
                 "the M2N frame",
-                a.m2n.describe().into(),
-                bst.m2n.describe().into(),
+                a.frame.m2n.describe().into(),
+                bst.frame.m2n.describe().into(),
             ),
             Conflict::LocalCount => (
                 "the number of locals",
-                plural(a.locals.len(), "local"),
-                plural(bst.locals.len(), "local"),
+                plural(a.locals_len(), "local"),
+                plural(bst.locals_len(), "local"),
             ),
             Conflict::LocalType(k) => (
                 "the type of a local",
-                format!("l{k} is {}", ty_name(a.locals.get(k).and_then(Ty::get))),
-                format!("l{k} is {}", ty_name(bst.locals.get(k).and_then(Ty::get))),
+                format!("l{k} is {}", ty_name(a.local(k).and_then(Ty::get))),
+                format!("l{k} is {}", ty_name(bst.local(k).and_then(Ty::get))),
             ),
             Conflict::Out => (
                 "the output area",
-                self.describe_out(a.out),
-                self.describe_out(bst.out),
+                self.describe_out(a.frame.out()),
+                self.describe_out(bst.frame.out()),
             ),
             Conflict::Alloc => (
                 "the bytes allocated",
-                format!("{} bytes allocated", a.alloc),
-                format!("{} bytes allocated", bst.alloc),
+                format!("{} bytes allocated", a.frame.alloc),
+                format!("{} bytes allocated", bst.frame.alloc),
             ),
         };
         let (sa, ha) = path(first);
@@ -969,12 +934,12 @@ impl<'s> Checker<'s> {
 
     /// The context before a reachable instruction of block `block`, in
     /// state `st`; `st` follows the last context recorded unless
-    /// `block_start`. Notes in the summary what the context shows.
+    /// `rejoined`. Notes in the summary what the context shows.
     // Once per instruction, from two call sites: inlined, it costs no call.
     #[inline(always)]
-    fn context_facts(&mut self, st: &State, block: u32, block_start: bool) -> InstFacts {
-        let locals_len = st.locals.len();
-        let change = if block_start {
+    fn context_facts(&mut self, st: &State, block: u32, rejoined: bool) -> InstFacts {
+        let locals_len = st.locals_len();
+        let change = if rejoined {
             LocalsChange::All
         } else {
             self.locals_change
@@ -985,9 +950,7 @@ impl<'s> Checker<'s> {
         match change {
             LocalsChange::Nothing => {}
             LocalsChange::One(k) => {
-                if let (Some(u), Some(t)) =
-                    (self.summary.locals.get_mut(k as usize), st.locals.get(k))
-                {
+                if let (Some(u), Some(t)) = (self.summary.locals.get_mut(k as usize), st.local(k)) {
                     note_use(u, t);
                 }
             }
@@ -996,13 +959,13 @@ impl<'s> Checker<'s> {
                 if uses.len() < locals_len {
                     grow_uses(uses, locals_len);
                 }
-                for (u, t) in uses.iter_mut().zip(st.locals.iter()) {
+                for (u, t) in uses.iter_mut().zip(st.locals_iter()) {
                     note_use(u, *t);
                 }
                 let s = &mut self.summary;
                 s.max_locals = s.max_locals.max(locals_len as u32);
-                s.max_std_places = s.max_std_places.max(st.std.len() as u32);
-                s.alloc_bytes = s.alloc_bytes.max(st.alloc);
+                s.max_std_places = s.max_std_places.max(st.frame.std.len() as u32);
+                s.alloc_bytes = s.alloc_bytes.max(st.frame.alloc);
             }
         }
         let locals_start = if locals_len <= PACKED_LOCALS {
@@ -1010,18 +973,13 @@ impl<'s> Checker<'s> {
         } else {
             self.arena_locals(st, change)
         };
-        self.ret_seen |= 1 << st.ret.0.min(31);
+        // Shifts wrap: `Ty::ERROR` (255) lands on bit 31, like any value
+        // beyond the types.
+        self.ret_seen |= 1u32.wrapping_shl(u32::from(st.frame.ret.0));
         InstFacts {
             block,
-            out: st.out.unwrap_or(NO_OUT),
-            alloc: st.alloc,
             locals_start,
-            locals: st.locals.first(),
-            locals_len: locals_len as u16,
-            std: st.std.raw(),
-            std_len: st.std.len() as u8,
-            m2n: st.m2n,
-            ret: st.ret,
+            frame: st.frame,
             op_type: Ty::UNDEF,
             reachable: true,
         }
@@ -1030,7 +988,7 @@ impl<'s> Checker<'s> {
     /// Where the types of a large frame's locals start in the arena.
     #[cold]
     fn arena_locals(&mut self, st: &State, change: LocalsChange) -> u32 {
-        let len = st.locals.len() as u32;
+        let len = st.locals_len() as u32;
         // Consecutive contexts mostly have the same locals: share their types.
         match self.last_locals {
             Some((start, _)) if change == LocalsChange::Nothing => start,
@@ -1040,13 +998,13 @@ impl<'s> Checker<'s> {
                         .facts
                         .arena
                         .get(start as usize..(start + len) as usize)
-                        .is_some_and(|last| last.iter().eq(st.locals.iter())) =>
+                        .is_some_and(|last| last.iter().eq(st.locals_iter())) =>
             {
                 start
             }
             _ => {
                 let start = self.facts.arena.len() as u32;
-                self.facts.arena.extend(st.locals.iter());
+                self.facts.arena.extend(st.locals_iter());
                 self.last_locals = Some((start, len));
                 start
             }
@@ -1091,7 +1049,8 @@ impl<'s> Checker<'s> {
     }
 
     fn out_sig(&self, st: &State) -> Option<&Signature> {
-        st.out
+        st.frame
+            .out()
             .and_then(|o| self.summary.call_signatures.get(o as usize))
     }
 
@@ -1102,17 +1061,58 @@ impl<'s> Checker<'s> {
     #[inline(always)]
     fn read_var(&mut self, st: &mut State, var: Var, span: Span, report: bool) -> Option<Type> {
         if let Var::Local(k) = var
-            && let Some(t) = st.locals.get(k).and_then(Ty::get)
+            && let Some(t) = st.local(k).and_then(Ty::get)
         {
             if report {
                 self.local_read.insert(k);
+                self.last_local_read = self.at;
             }
             return Some(t);
         }
         self.read_var_rest(st, var, span, report)
     }
 
+    /// The valid reads of anything but a local (inputs, mostly) return
+    /// here, in a small function; everything else goes to the general
+    /// code, which decides and reports every error.
+    #[inline(never)]
     fn read_var_rest(
+        &mut self,
+        st: &mut State,
+        var: Var,
+        span: Span,
+        report: bool,
+    ) -> Option<Type> {
+        match var {
+            Var::Input(k) => {
+                if let Some(&t) = self.params.and_then(|p| p.get(k as usize)) {
+                    self.note_input_read(st, report);
+                    return Some(t);
+                }
+            }
+            Var::Ret => {
+                if let Some(t) = st.frame.ret.get() {
+                    return Some(t);
+                }
+            }
+            _ => {}
+        }
+        self.read_var_general(st, var, span, report)
+    }
+
+    /// An input is read (or all are, by `in2out` or `tailcall`) after what
+    /// has clobbered the argument registers so far.
+    #[inline(always)]
+    fn note_input_read(&mut self, st: &State, report: bool) {
+        if report {
+            self.summary.input_reads_after |= st.clobbered;
+            self.summary.reads_inputs = true;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_var_general(
         &mut self,
         st: &mut State,
         var: Var,
@@ -1125,10 +1125,7 @@ impl<'s> Checker<'s> {
                     self.err(report, CheckError::InputInArbitrary { index: k, span });
                     return None;
                 };
-                if report {
-                    self.summary.input_reads_after |= st.clobbered;
-                    self.summary.reads_inputs = true;
-                }
+                self.note_input_read(st, report);
                 match params.get(k as usize) {
                     Some(t) => Some(*t),
                     None => {
@@ -1170,12 +1167,13 @@ impl<'s> Checker<'s> {
             Var::Local(k) => {
                 if report {
                     self.local_read.insert(k);
+                    self.last_local_read = self.at;
                 }
-                match st.locals.get(k) {
+                match st.local(k) {
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
-                            st.locals.len()
+                            st.locals_len()
                         );
                         self.err(
                             report,
@@ -1205,11 +1203,11 @@ impl<'s> Checker<'s> {
                     },
                 }
             }
-            Var::StdPlace(k) => match st.std.get(k as usize) {
+            Var::StdPlace(k) => match st.frame.std.get(k as usize) {
                 None => {
                     let reason = format!(
                         "does not exist here: {} standard place(s) live",
-                        st.std.len()
+                        st.frame.std.len()
                     );
                     self.err(
                         report,
@@ -1238,8 +1236,8 @@ impl<'s> Checker<'s> {
                     }
                 },
             },
-            Var::Ret if st.ret.is_error() => None,
-            Var::Ret => match st.ret.get() {
+            Var::Ret if st.frame.ret.is_error() => None,
+            Var::Ret => match st.frame.ret.get() {
                 Some(t) => Some(t),
                 None => {
                     self.err(report, CheckError::RetUndefined { span });
@@ -1268,7 +1266,7 @@ impl<'s> Checker<'s> {
     #[inline(always)]
     fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
         if let Var::Local(k) = place.var
-            && let Some(slot) = st.locals.get_mut(k)
+            && let Some(slot) = st.local_mut(k)
         {
             if report {
                 self.local_written.insert(k);
@@ -1358,10 +1356,10 @@ impl<'s> Checker<'s> {
                 }
             }
             Var::Local(k) => {
-                if report && (k as usize) < st.locals.len() {
+                if report && (k as usize) < st.locals_len() {
                     self.local_written.insert(k);
                 }
-                match st.locals.get_mut(k) {
+                match st.local_mut(k) {
                     Some(slot) => {
                         *slot = Ty::checked(ty);
                         self.locals_change = LocalsChange::One(k);
@@ -1369,7 +1367,7 @@ impl<'s> Checker<'s> {
                     None => {
                         let reason = format!(
                             "does not exist here: {} local(s) are declared",
-                            st.locals.len()
+                            st.locals_len()
                         );
                         self.err(
                             report,
@@ -1398,12 +1396,12 @@ impl<'s> Checker<'s> {
                 if report && k < 32 {
                     self.summary.std_places_written |= 1 << k;
                 }
-                match st.std.get_mut(k as usize) {
+                match st.frame.std.get_mut(k as usize) {
                     Some(slot) => *slot = Ty::checked(ty),
                     None => {
                         let reason = format!(
                             "does not exist here: {} standard place(s) live",
-                            st.std.len()
+                            st.frame.std.len()
                         );
                         self.err(
                             report,
@@ -1416,7 +1414,7 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
-            Var::Ret => st.ret = Ty::checked(ty),
+            Var::Ret => st.frame.ret = Ty::checked(ty),
         }
     }
 
@@ -1627,24 +1625,38 @@ impl<'s> Checker<'s> {
     /// the type the instruction operates at ([`crate::CheckedStub::op_type`]).
     #[inline(never)]
     pub(crate) fn step(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
-        self.transfer(st, i, report)
+        let stub = self.stub;
+        self.transfer(st, i, &stub.body[i], report).0
     }
 
     /// [`Checker::step`], inlined into the one-pass check's loop (which
     /// runs it once per instruction, so a call there is a cost per
     /// instruction); the other callers share one out-of-line copy.
     #[inline(always)]
-    fn transfer(&mut self, st: &mut State, i: usize, report: bool) -> Ty {
-        let inst = &self.stub.body[i];
+    fn transfer(
+        &mut self,
+        st: &mut State,
+        i: usize,
+        inst: &Instruction,
+        report: bool,
+    ) -> (Ty, Shape) {
         let span = inst.span;
+        self.at = i as u32;
         let mut op_type = Ty::UNDEF;
+        let mut shape = Shape::Straight;
         match &inst.kind {
             InstKind::Label(_) => {}
             InstKind::Locals(n) => {
-                st.locals = Locals::undefined(*n);
+                if *n > MAX_INDEX {
+                    shape = Shape::TooLong;
+                }
+                st.set_locals(*n);
                 self.locals_change = LocalsChange::All;
             }
             InstKind::StdPlaces(n) => {
+                if *n > MAX_INDEX {
+                    shape = Shape::TooLong;
+                }
                 if *n > MAX_STD_PLACES {
                     self.err(
                         report,
@@ -1655,14 +1667,14 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
+                st.frame.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
                 self.locals_change = LocalsChange::All;
             }
             InstKind::Alloc { dst, size } => {
-                if st.out.is_some() {
+                if st.frame.out().is_some() {
                     self.err(report, CheckError::AllocInOutArea { span });
                 }
-                let total = st.alloc as u64 + (*size as u64).div_ceil(8) * 8;
+                let total = st.frame.alloc as u64 + (*size as u64).div_ceil(8) * 8;
                 if total > MAX_ALLOC_BYTES as u64 {
                     self.err(
                         report,
@@ -1673,7 +1685,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
+                st.frame.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
                 self.write_var(st, *dst, Some(Type::Pint), report);
                 // After the write, which notes only its local.
                 self.locals_change = LocalsChange::All;
@@ -1771,7 +1783,7 @@ impl<'s> Checker<'s> {
                 self.write_var(st, *dst, Some(Type::Pint), report);
             }
             InstKind::Handles(o) => {
-                if st.m2n != M2nState::PushedWithHandles {
+                if st.frame.m2n != M2nState::PushedWithHandles {
                     self.err(report, CheckError::HandlesWithoutHandlesFrame { span });
                 }
                 if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
@@ -1879,8 +1891,9 @@ impl<'s> Checker<'s> {
                 addr,
                 compare,
                 source,
-                ..
+                on_fail,
             } => {
+                shape = Shape::Branch(*on_fail);
                 self.address(st, addr, report);
                 if addr.ordering != Ordering::Plain {
                     self.err(
@@ -1912,21 +1925,25 @@ impl<'s> Checker<'s> {
                 }
                 op_type = Ty::of(addr.ty);
             }
-            InstKind::Jump(_) => {}
-            InstKind::JumpIf { cond, .. } => {
+            InstKind::Jump(l) => shape = Shape::Jump(*l),
+            InstKind::JumpIf { cond, target } => {
+                shape = Shape::Branch(*target);
                 let t =
                     self.operand_pair(st, &cond.lhs, &cond.rhs, "a comparison", cond.span, report);
                 let t = self.general(t, "a comparison", cond.span, report);
                 op_type = Ty::from_opt(t);
             }
             InstKind::Out(sig) => {
+                if sig.params.len() > MAX_INDEX as usize {
+                    shape = Shape::TooLong;
+                }
                 if sig.cc == CallConv::Handler {
                     self.err(report, CheckError::BadHandlerSignature {
                         what: "a handler is entered by `tailcall`, not called: `out handler` is not allowed",
                         span: sig.span,
                     });
                 }
-                st.out = Some(self.intern_sig(sig.cc, &sig.params, sig.ret));
+                st.frame.out = self.intern_sig(sig.cc, &sig.params, sig.ret);
                 st.outputs_set.clear();
                 // `out` writes no register; output writes and `in2out` do.
             }
@@ -1942,16 +1959,13 @@ impl<'s> Checker<'s> {
                         self.err(report, CheckError::In2OutInArbitrary { span });
                         // An output area with no arguments, so the call that follows
                         // does not report a second error.
-                        st.out = Some(self.intern_sig(*cc, &[], *ret));
+                        st.frame.out = self.intern_sig(*cc, &[], *ret);
                         st.outputs_set.clear();
                     }
                     Some(params) => {
-                        if report {
-                            self.summary.input_reads_after |= st.clobbered;
-                            self.summary.reads_inputs = true;
-                        }
+                        self.note_input_read(st, report);
                         let n = params.len() as u32;
-                        st.out = Some(self.intern_sig(*cc, params, *ret));
+                        st.frame.out = self.intern_sig(*cc, params, *ret);
                         st.outputs_set.set_range(n);
                     }
                 }
@@ -1993,18 +2007,22 @@ impl<'s> Checker<'s> {
                                         );
                                     }
                                 }
-                                st.ret = Ty::from_opt(ret);
+                                st.frame.ret = Ty::from_opt(ret);
                             }
                         }
-                        st.std.clear();
-                        st.out = None;
+                        st.frame.std.clear();
+                        st.frame.out = NO_OUT;
                         st.outputs_set.clear();
                         st.clobbered |= Clobbers::CALL;
                     }
                     CallKind::Tail => self.check_tailcall(st, span, report),
                 }
+                if *kind != CallKind::Call {
+                    shape = Shape::Exit;
+                }
             }
             InstKind::Ret => {
+                shape = Shape::Exit;
                 self.summary.returns |= report;
                 match &self.stub.entry.signature {
                     EntrySignature::Arbitrary { .. } => {
@@ -2027,21 +2045,21 @@ impl<'s> Checker<'s> {
                     }
                     EntrySignature::Typed(_) => {
                         if let Some(rt) = self.ret_type
-                            && !st.ret.is_error()
-                            && st.ret.get() != Some(rt)
+                            && !st.frame.ret.is_error()
+                            && st.frame.ret.get() != Some(rt)
                         {
                             self.err(
                                 report,
                                 CheckError::RetValue {
                                     expected: rt.to_string(),
-                                    found: ty_name(st.ret.get()),
+                                    found: ty_name(st.frame.ret.get()),
                                     span,
                                 },
                             );
                         }
                     }
                 }
-                if st.m2n != M2nState::None {
+                if st.frame.m2n != M2nState::None {
                     self.err(report, CheckError::RetWithM2n { span });
                 }
                 op_type = Ty::from_opt(self.ret_type);
@@ -2055,13 +2073,13 @@ impl<'s> Checker<'s> {
                     self.summary.pushes_m2n = true;
                     self.summary.m2n_handles |= *handles;
                 }
-                if st.m2n != M2nState::None {
+                if st.frame.m2n != M2nState::None {
                     self.err(report, CheckError::PushM2nTwice { span });
                 }
-                if st.alloc != 0 {
+                if st.frame.alloc != 0 {
                     self.err(report, CheckError::AllocBeforePushM2n { span });
                 }
-                if st.out.is_some() {
+                if st.frame.out().is_some() {
                     self.err(
                         report,
                         CheckError::M2nInOutArea {
@@ -2086,21 +2104,21 @@ impl<'s> Checker<'s> {
                         );
                     }
                 }
-                st.m2n = if *handles {
+                st.frame.m2n = if *handles {
                     M2nState::PushedWithHandles
                 } else {
                     M2nState::Pushed
                 };
                 // `push_m2n` in an output area is an error reported above; keeping
                 // the area avoids a second error at the call.
-                if st.out.is_none() {
-                    st.out = None;
+                if st.frame.out().is_none() {
+                    st.frame.out = NO_OUT;
                 }
-                st.ret = Ty::UNDEF;
+                st.frame.ret = Ty::UNDEF;
                 st.clobbered |= Clobbers::PUSH_M2N;
             }
             InstKind::M2nSaveAll => {
-                if st.m2n == M2nState::None {
+                if st.frame.m2n == M2nState::None {
                     self.err(
                         report,
                         CheckError::NoM2nFrame {
@@ -2111,7 +2129,7 @@ impl<'s> Checker<'s> {
                 }
             }
             InstKind::PopM2n => {
-                if st.m2n == M2nState::None {
+                if st.frame.m2n == M2nState::None {
                     self.err(
                         report,
                         CheckError::NoM2nFrame {
@@ -2120,7 +2138,7 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                if st.out.is_some() {
+                if st.frame.out().is_some() {
                     self.err(
                         report,
                         CheckError::M2nInOutArea {
@@ -2129,10 +2147,10 @@ impl<'s> Checker<'s> {
                         },
                     );
                 }
-                st.m2n = M2nState::None;
-                st.alloc = 0;
-                st.std.clear();
-                st.out = None;
+                st.frame.m2n = M2nState::None;
+                st.frame.alloc = 0;
+                st.frame.std.clear();
+                st.frame.out = NO_OUT;
                 st.clobbered |= Clobbers::POP_M2N;
             }
             InstKind::Print { operand, .. } => {
@@ -2144,20 +2162,19 @@ impl<'s> Checker<'s> {
                 st.clobbered |= Clobbers::PRINT;
             }
         }
-        op_type
+        (op_type, shape)
     }
 
     fn check_tailcall(&mut self, st: &mut State, span: Span, report: bool) {
         // A typed stub's tailcall passes on its inputs: it reads them all.
-        if report && self.params.is_some_and(|p| !p.is_empty()) {
-            self.summary.input_reads_after |= st.clobbered;
-            self.summary.reads_inputs = true;
+        if self.params.is_some_and(|p| !p.is_empty()) {
+            self.note_input_read(st, report);
         }
-        if st.m2n != M2nState::None {
+        if st.frame.m2n != M2nState::None {
             self.err(report, CheckError::TailcallWithM2n { span });
         }
         let received = self.stub.entry.std_places.min(MAX_STD_PLACES);
-        let passed = st.std.len() as u32;
+        let passed = st.frame.std.len() as u32;
         let max = received.max(PASSABLE_SCRATCH_PLACES);
         if passed > max {
             self.err(
@@ -2172,6 +2189,7 @@ impl<'s> Checker<'s> {
         }
         if self.stub.entry.signature.cc() == CallConv::Handler {
             let defined = st
+                .frame
                 .std
                 .iter()
                 .take_while(|t| t.get().is_some() || t.is_error())

@@ -54,7 +54,7 @@ pub use error::{CheckError, Diagnostics};
 pub use state::{Clobbers, M2nState};
 
 pub use flow::Block;
-use flow::{Checker, Facts, InstFacts, NO_OUT};
+use flow::{Checker, Facts, InstFacts};
 use lil_syntax::{Signature, Span, Stub, Type};
 use state::Ty;
 
@@ -91,15 +91,17 @@ pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
 }
 
 /// What the checker learns about a valid stub, and its warnings.
+// Inlined into its two callers, so its result is built in place rather
+// than copied out (facts, summary and warnings are some 200 bytes).
+#[inline(always)]
 fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
     // Most stubs are valid and jump only forward: one pass checks them.
-    // Anything else takes the general path, from scratch.
-    let forward = !flow::jumps_backward(stub);
+    // Anything else takes the general path, from scratch. (A loop is
+    // found at its backward jump: the work before it is lost, which costs
+    // less than a pass to look for loops first would cost every stub.)
     let mut c = Checker::new(stub);
-    if !forward || c.check_forward().is_err() {
-        if forward {
-            c = Checker::new(stub);
-        }
+    if c.check_forward().is_err() {
+        c = Checker::new(stub);
         if let Err(e) = c.build_cfg() {
             return Err(Diagnostics { items: vec![e] });
         }
@@ -112,7 +114,9 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         local_read,
         local_written,
         first_call,
+        acyclic,
         ret_seen,
+        last_local_read,
         ..
     } = c;
     summary.ret_float |= ret_seen & Ty::FLOAT_SET != 0;
@@ -143,10 +147,13 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
             None => {}
         }
     }
+    // With every edge forward, a local live after a call is read by a
+    // later instruction: none is when no local is read after the first.
     if let Some(first_call) = first_call
         && summary.max_locals > 0
+        && !(acyclic && last_local_read <= first_call)
     {
-        uses_across_calls(stub, &facts, first_call, &mut summary.locals);
+        uses_across_calls(stub, &facts, acyclic, first_call, &mut summary.locals);
     }
     Ok((facts, summary, diagnostics.items))
 }
@@ -338,7 +345,7 @@ impl<'a> Context<'a> {
     /// Number of standard places.
     #[inline]
     pub fn num_std_places(&self) -> u32 {
-        self.facts.std_len.into()
+        self.facts.frame.std.len() as u32
     }
 
     /// Type of `spK`, `None` if it does not exist or holds no value.
@@ -347,13 +354,13 @@ impl<'a> Context<'a> {
         if k >= self.num_std_places() {
             return None;
         }
-        self.facts.std.get(k as usize)?.get()
+        self.facts.frame.std.get(k as usize)?.get()
     }
 
     /// Number of locals.
     #[inline]
     pub fn num_locals(&self) -> u32 {
-        self.facts.locals_len.into()
+        self.facts.frame.locals_len.into()
     }
 
     /// Type of `lK`, `None` if it does not exist or holds no value.
@@ -365,28 +372,25 @@ impl<'a> Context<'a> {
     /// The output area's signature, between `out`/`in2out` and the call.
     #[inline]
     pub fn out(&self) -> Option<&'a Signature> {
-        if self.facts.out == NO_OUT {
-            return None;
-        }
-        self.sigs.get(self.facts.out as usize)
+        self.sigs.get(self.facts.frame.out()? as usize)
     }
 
     /// The M2N state.
     #[inline]
     pub fn m2n(&self) -> M2nState {
-        self.facts.m2n
+        self.facts.frame.m2n
     }
 
     /// Type of `r`, `None` when it holds no value.
     #[inline]
     pub fn ret(&self) -> Option<Type> {
-        self.facts.ret.get()
+        self.facts.frame.ret.get()
     }
 
     /// Bytes allocated by `alloc` so far.
     #[inline]
     pub fn alloc_bytes(&self) -> u32 {
-        self.facts.alloc
+        self.facts.frame.alloc
     }
 }
 
@@ -404,15 +408,27 @@ fn first_write(stub: &Stub, facts: &Facts, k: u32) -> Option<Span> {
             | InstKind::Ld { dst, .. } => dst,
             _ => return None,
         };
-        (f.reachable && dst.var == Var::Local(k) && k < u32::from(f.locals_len)).then_some(dst.span)
+        (f.reachable && dst.var == Var::Local(k) && k < u32::from(f.frame.locals_len))
+            .then_some(dst.span)
     })
 }
 
 /// Which locals hold a value of each class across a `call`.
-fn uses_across_calls(stub: &Stub, facts: &Facts, first_call: u32, uses: &mut [LocalUse]) {
+fn uses_across_calls(
+    stub: &Stub,
+    facts: &Facts,
+    acyclic: bool,
+    first_call: u32,
+    uses: &mut [LocalUse],
+) {
     let max_locals = uses.len() as u32;
     let (blocks, insts) = (&facts.blocks, &facts.insts);
-    liveness::live_across_calls(stub, blocks, insts, max_locals, first_call, |call, live| {
+    let cfg = liveness::Cfg {
+        blocks,
+        insts,
+        acyclic,
+    };
+    liveness::live_across_calls(stub, cfg, max_locals, first_call, |call, live| {
         let Some(f) = facts.insts.get(call as usize) else {
             return;
         };

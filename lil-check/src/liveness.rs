@@ -128,17 +128,30 @@ fn transfer(kind: &InstKind, live: &mut LocalSet<'_>) {
     }
 }
 
+/// The checker's control-flow graph.
+pub(crate) struct Cfg<'a> {
+    pub(crate) blocks: &'a [Block],
+    pub(crate) insts: &'a [InstFacts],
+    /// Every edge goes forward (the checker knows; looking again would
+    /// cost a walk over the blocks).
+    pub(crate) acyclic: bool,
+}
+
 /// Calls `found(i, live)` for each reachable `call` instruction `i` with
 /// the locals live after it. `first_call` is the first such instruction
 /// and `nlocals` > 0.
 pub(crate) fn live_across_calls(
     stub: &Stub,
-    blocks: &[Block],
-    insts: &[InstFacts],
+    cfg: Cfg<'_>,
     nlocals: u32,
     first_call: u32,
     mut found: impl FnMut(u32, &LocalSet<'_>),
 ) {
+    let Cfg {
+        blocks,
+        insts,
+        acyclic,
+    } = cfg;
     let nb = blocks.len();
     let words = nlocals.div_ceil(64) as usize;
     // Every block's live-in set, then the working set: one array, on the
@@ -158,10 +171,6 @@ pub(crate) fn live_across_calls(
     // final when every edge goes forward, and nothing before the first
     // call matters then. Otherwise iterate to a fixpoint first and report
     // in a last pass.
-    let acyclic = blocks
-        .iter()
-        .enumerate()
-        .all(|(b, blk)| blk.succs.iter().flatten().all(|&s| s as usize > b));
     let from = if acyclic { first_call } else { 0 };
     let mut iterate = !acyclic;
     loop {

@@ -4,7 +4,7 @@
 //! contexts of a stub fit in one flat arena.
 
 use crate::MAX_STD_PLACES;
-use lil_syntax::Type;
+use lil_syntax::{MAX_INDEX, Type};
 
 /// A type or "undefined", in one byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -67,89 +67,6 @@ impl Ty {
 /// state does not allocate.
 pub(crate) const PACKED_LOCALS: usize = 8;
 
-/// The locals' types: the first [`PACKED_LOCALS`] inline, the rest on the
-/// heap. Inline slots at and beyond `len` are undefined, so the inline
-/// array can be recorded as it is.
-#[derive(Clone, Default)]
-pub(crate) struct Locals {
-    len: u32,
-    first: [Ty; PACKED_LOCALS],
-    more: Vec<Ty>,
-}
-
-impl Locals {
-    /// `n` locals, all undefined.
-    pub(crate) fn undefined(n: u32) -> Locals {
-        let more = match (n as usize).checked_sub(PACKED_LOCALS) {
-            Some(more) if more > 0 => vec![Ty::UNDEF; more],
-            // `vec![]` of no elements still costs a call.
-            _ => Vec::new(),
-        };
-        Locals {
-            len: n,
-            first: [Ty::UNDEF; PACKED_LOCALS],
-            more,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    /// The inline slots (undefined beyond `len()`).
-    pub(crate) fn first(&self) -> [Ty; PACKED_LOCALS] {
-        self.first
-    }
-
-    #[inline]
-    pub(crate) fn get(&self, k: u32) -> Option<Ty> {
-        if k >= self.len {
-            return None;
-        }
-        let k = k as usize;
-        match self.first.get(k) {
-            Some(t) => Some(*t),
-            None => self.more.get(k - PACKED_LOCALS).copied(),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self, k: u32) -> Option<&mut Ty> {
-        if k >= self.len {
-            return None;
-        }
-        let k = k as usize;
-        match self.first.get_mut(k) {
-            Some(t) => Some(t),
-            None => self.more.get_mut(k - PACKED_LOCALS),
-        }
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Ty> {
-        let inline = self.len().min(PACKED_LOCALS);
-        self.first[..inline].iter().chain(&self.more)
-    }
-
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Ty> {
-        let inline = self.len().min(PACKED_LOCALS);
-        self.first[..inline].iter_mut().chain(&mut self.more)
-    }
-}
-
-impl PartialEq for Locals {
-    fn eq(&self, other: &Locals) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for Locals {}
-
-impl std::fmt::Debug for Locals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
 /// The standard places' types: never more than [`MAX_STD_PLACES`], so
 /// always inline and `Copy`.
 #[derive(Clone, Copy)]
@@ -174,11 +91,6 @@ impl StdTys {
 
     pub(crate) fn truncate(&mut self, n: usize) {
         self.len = self.len.min(n as u8);
-    }
-
-    /// All [`MAX_STD_PLACES`] slots; those at and beyond `len()` are stale.
-    pub(crate) fn raw(&self) -> [Ty; MAX_STD_PLACES as usize] {
-        self.tys
     }
 }
 
@@ -332,17 +244,59 @@ bitflags::bitflags! {
     }
 }
 
-/// The mutable frame state the dataflow pushes through the stub.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct State {
+/// What the context before an instruction records of the frame state:
+/// `Copy` and small, so recording a context is one copy. The types of
+/// locals beyond the first [`PACKED_LOCALS`] live in the [`State`] (and
+/// in the checker's arena for the contexts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Frame {
+    /// Index into the checker's signature table, or [`NO_OUT`].
+    pub(crate) out: u32,
+    pub(crate) alloc: u32,
+    /// The types of the first [`PACKED_LOCALS`] locals; the slots at and
+    /// beyond `locals_len` are undefined (so whole arrays compare).
+    pub(crate) locals: [Ty; PACKED_LOCALS],
+    /// At most [`lil_syntax::MAX_INDEX`] (larger counts are refused
+    /// before the dataflow).
+    pub(crate) locals_len: u16,
     pub(crate) std: StdTys,
-    pub(crate) locals: Locals,
-    /// Index into the checker's signature table.
-    pub(crate) out: Option<u32>,
-    pub(crate) outputs_set: Bits,
     pub(crate) m2n: M2nState,
     pub(crate) ret: Ty,
-    pub(crate) alloc: u32,
+}
+
+/// No output area.
+pub(crate) const NO_OUT: u32 = u32::MAX;
+
+impl Frame {
+    /// What an instruction no path reaches records.
+    pub(crate) const UNREACHED: Frame = Frame {
+        out: NO_OUT,
+        alloc: 0,
+        locals: [Ty::UNDEF; PACKED_LOCALS],
+        locals_len: 0,
+        std: StdTys {
+            len: 0,
+            tys: [Ty::UNDEF; MAX_STD_PLACES as usize],
+        },
+        m2n: M2nState::None,
+        ret: Ty::UNDEF,
+    };
+
+    /// The output area's signature index.
+    #[inline]
+    pub(crate) fn out(&self) -> Option<u32> {
+        (self.out != NO_OUT).then_some(self.out)
+    }
+}
+
+/// The mutable frame state the dataflow pushes through the stub.
+#[derive(Clone, Debug)]
+pub(crate) struct State {
+    /// What a context records.
+    pub(crate) frame: Frame,
+    /// The types of the locals beyond the first [`PACKED_LOCALS`].
+    more_locals: Vec<Ty>,
+    pub(crate) outputs_set: Bits,
     pub(crate) clobbered: Clobbers,
 }
 
@@ -359,15 +313,74 @@ pub(crate) enum Conflict {
 impl State {
     pub(crate) fn entry(std_places: u32) -> State {
         State {
-            std: StdTys::filled(Ty::of(Type::Pint), std_places),
-            locals: Locals::default(),
-            out: None,
+            frame: Frame {
+                std: StdTys::filled(Ty::of(Type::Pint), std_places),
+                ..Frame::UNREACHED
+            },
+            more_locals: Vec::new(),
             outputs_set: Bits::default(),
-            m2n: M2nState::None,
-            ret: Ty::UNDEF,
-            alloc: 0,
             clobbered: Clobbers::empty(),
         }
+    }
+
+    /// `n` locals, all undefined; `n` is at most [`lil_syntax::MAX_INDEX`].
+    pub(crate) fn set_locals(&mut self, n: u32) {
+        let n = n.min(MAX_INDEX);
+        self.frame.locals = [Ty::UNDEF; PACKED_LOCALS];
+        self.frame.locals_len = n as u16;
+        self.more_locals.clear();
+        if let Some(more) = (n as usize).checked_sub(PACKED_LOCALS)
+            && more > 0
+        {
+            self.more_locals.resize(more, Ty::UNDEF);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn locals_len(&self) -> usize {
+        self.frame.locals_len as usize
+    }
+
+    /// The type of `lK`, `None` if there is no `lK`.
+    #[inline]
+    pub(crate) fn local(&self, k: u32) -> Option<Ty> {
+        if k >= u32::from(self.frame.locals_len) {
+            return None;
+        }
+        let k = k as usize;
+        match self.frame.locals.get(k) {
+            Some(t) => Some(*t),
+            None => self.more_locals.get(k - PACKED_LOCALS).copied(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn local_mut(&mut self, k: u32) -> Option<&mut Ty> {
+        if k >= u32::from(self.frame.locals_len) {
+            return None;
+        }
+        let k = k as usize;
+        match self.frame.locals.get_mut(k) {
+            Some(t) => Some(t),
+            None => self.more_locals.get_mut(k - PACKED_LOCALS),
+        }
+    }
+
+    /// The types as two slices, the inline ones and the rest: loops over
+    /// them run without the test a chained iterator makes at every step.
+    pub(crate) fn locals_parts(&self) -> (&[Ty], &[Ty]) {
+        let inline = self.locals_len().min(PACKED_LOCALS);
+        (&self.frame.locals[..inline], &self.more_locals)
+    }
+
+    fn locals_parts_mut(&mut self) -> (&mut [Ty], &mut [Ty]) {
+        let inline = self.locals_len().min(PACKED_LOCALS);
+        (&mut self.frame.locals[..inline], &mut self.more_locals)
+    }
+
+    pub(crate) fn locals_iter(&self) -> impl Iterator<Item = &Ty> {
+        let (first, more) = self.locals_parts();
+        first.iter().chain(more)
     }
 
     /// Merge `other` (arriving on a new edge) into `self` (what the join
@@ -378,59 +391,48 @@ impl State {
         let mut changed = false;
         // Standard places: the common prefix with equal types.
         let common = self
+            .frame
             .std
             .iter()
-            .zip(other.std.iter())
+            .zip(other.frame.std.iter())
             .take_while(|(a, b)| a == b)
             .count();
-        if common < self.std.len() {
-            self.std.truncate(common);
+        if common < self.frame.std.len() {
+            self.frame.std.truncate(common);
             changed = true;
         }
-        if self.m2n != other.m2n {
+        let (mine, theirs) = (&mut self.frame, &other.frame);
+        if mine.m2n != theirs.m2n {
             conflicts.push(Conflict::M2n);
         }
-        if self.locals.len() != other.locals.len() {
+        if mine.locals_len != theirs.locals_len {
             conflicts.push(Conflict::LocalCount);
         } else {
-            for (k, (a, b)) in self.locals.iter_mut().zip(other.locals.iter()).enumerate() {
-                // A value whose expression had an error takes the type the
-                // other path gives it: its error is reported where it was
-                // made, and an error made inside a loop must not flow
-                // around the back edge and hide itself from the pass that
-                // reports it.
-                if a == b || b.is_error() {
-                    continue;
-                }
-                if a.is_error() {
-                    *a = *b;
-                    changed = true;
-                    continue;
-                }
-                if *a == Ty::UNDEF {
-                    continue;
-                }
-                if *b == Ty::UNDEF {
-                    *a = Ty::UNDEF;
-                    changed = true;
-                } else {
-                    conflicts.push(Conflict::LocalType(k as u32));
-                }
+            // Paths mostly agree on the small frame's locals: one test
+            // (the slots beyond the count are undefined in both).
+            let same_first = mine.locals == theirs.locals;
+            let (first, more) = other.locals_parts();
+            let (mine_first, mine_more) = self.locals_parts_mut();
+            if !same_first {
+                changed |= merge_locals(mine_first, first, 0, conflicts);
             }
+            changed |= merge_locals(mine_more, more, PACKED_LOCALS, conflicts);
         }
-        if self.out != other.out {
+        let (mine, theirs) = (&mut self.frame, &other.frame);
+        if mine.out != theirs.out {
             conflicts.push(Conflict::Out);
         } else if self.outputs_set.intersect(&other.outputs_set) {
             changed = true;
         }
-        if self.ret.is_error() && !other.ret.is_error() {
-            self.ret = other.ret;
+        let (mine, theirs) = (&mut self.frame, &other.frame);
+        if mine.ret.is_error() && !theirs.ret.is_error() {
+            mine.ret = theirs.ret;
             changed = true;
-        } else if self.ret != other.ret && self.ret != Ty::UNDEF && !other.ret.is_error() {
-            self.ret = Ty::UNDEF;
+        } else if mine.ret != theirs.ret && mine.ret != Ty::UNDEF && !theirs.ret.is_error() {
+            mine.ret = Ty::UNDEF;
             changed = true;
         }
-        if self.alloc != other.alloc {
+        if mine.alloc != theirs.alloc {
             conflicts.push(Conflict::Alloc);
         }
         let clobbered = self.clobbered | other.clobbered;
@@ -440,6 +442,37 @@ impl State {
         }
         changed
     }
+}
+
+/// Merge the types of locals `from..` (`b`, from a new edge) into those
+/// the join had (`a`); returns whether `a` changed.
+fn merge_locals(a: &mut [Ty], b: &[Ty], from: usize, conflicts: &mut Vec<Conflict>) -> bool {
+    let mut changed = false;
+    for (k, (a, b)) in a.iter_mut().zip(b).enumerate() {
+        // A value whose expression had an error takes the type the
+        // other path gives it: its error is reported where it was
+        // made, and an error made inside a loop must not flow
+        // around the back edge and hide itself from the pass that
+        // reports it.
+        if a == b || b.is_error() {
+            continue;
+        }
+        if a.is_error() {
+            *a = *b;
+            changed = true;
+            continue;
+        }
+        if *a == Ty::UNDEF {
+            continue;
+        }
+        if *b == Ty::UNDEF {
+            *a = Ty::UNDEF;
+            changed = true;
+        } else {
+            conflicts.push(Conflict::LocalType((from + k) as u32));
+        }
+    }
+    changed
 }
 
 #[cfg(test)]
