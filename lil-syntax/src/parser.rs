@@ -122,6 +122,37 @@ fn short_digits(bytes: &[u8], start: usize, max: usize) -> (u64, usize) {
     (value, end)
 }
 
+/// Where the blanks and `//` comments from `pos` end.
+#[inline(always)]
+fn blank_end(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(&b) = bytes.get(pos)
+        && CLASS[b as usize] & (SPACE | SLASH) != 0
+    {
+        if b != b'/' {
+            pos += 1;
+        } else {
+            match comment_end(bytes, pos) {
+                Some(end) => pos = end,
+                None => break,
+            }
+        }
+    }
+    pos
+}
+
+/// The end of the `//` comment at `pos` (past its newline); `None` if
+/// there is none (a `/` alone).
+#[cold]
+fn comment_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    if bytes.get(pos + 1) != Some(&b'/') {
+        return None;
+    }
+    Some(match bytes[pos..].iter().position(|&c| c == b'\n') {
+        Some(p) => pos + p + 1,
+        None => bytes.len(),
+    })
+}
+
 /// Push the instruction `make` builds onto `out`, building it in place.
 ///
 /// `Vec::push` takes a value already built: a 192-byte `Instruction`
@@ -405,30 +436,13 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
 
     /// Skip blanks and `//` comments. Inlined: most calls find a token at
     /// once, and then cost one table lookup and one test.
+    ///
+    /// The scan is [`blank_end`], over the bytes and a cursor passed by
+    /// value: kept in registers and stored once, where a loop advancing
+    /// `self.pos` stored it, and reloaded the text's address, at every blank.
     #[inline(always)]
     fn skip_ws(&mut self) {
-        while let Some(&b) = self.bytes.get(self.pos)
-            && CLASS[b as usize] & (SPACE | SLASH) != 0
-        {
-            if b != b'/' {
-                self.pos += 1;
-            } else if !self.skip_comment() {
-                break;
-            }
-        }
-    }
-
-    /// Skip a `//` comment at the current position; false if there is none.
-    #[cold]
-    fn skip_comment(&mut self) -> bool {
-        if self.peek_at(1) != Some(b'/') {
-            return false;
-        }
-        self.pos = match self.bytes[self.pos..].iter().position(|&c| c == b'\n') {
-            Some(p) => self.pos + p + 1,
-            None => self.bytes.len(),
-        };
-        true
+        self.pos = blank_end(self.bytes, self.pos);
     }
 
     fn at_end(&mut self) -> bool {
