@@ -1540,31 +1540,21 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
     #[inline(always)]
     fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
         let start = self.pos;
-        // An assignment to a plainly written variable, the commonest
-        // statement: its destination is read once, not as a word and then
-        // again as a variable.
-        if let Some((var, end)) = self.var_fast(start) {
-            self.pos = end;
-            let dst = Place {
-                var,
-                span: self.span(start, end),
-            };
-            return self.assignment(start, dst, out);
-        }
-        if self.peek() == Some(b':') {
-            self.pos += 1;
-            let label = self.label_ref()?;
-            return self.finish(out, start, || InstKind::Label(label));
-        }
         let end = self.word_end(start);
         if end == start {
+            if self.peek() == Some(b':') {
+                self.pos += 1;
+                let label = self.label_ref()?;
+                return self.finish(out, start, || InstKind::Label(label));
+            }
             let c = self.src[start..].chars().next().unwrap_or('?');
             self.pos += c.len_utf8();
             return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
         }
         let word = &self.bytes[start..end];
-        // Keywords first: none of them is a variable (`is_var`), so the
-        // test for an unusually written variable waits for the fallback.
+        // Keywords first, by the word's key: none of them is a variable
+        // (`is_var`), so the variable readers wait for the fallback, where
+        // a plainly written destination is read in one pass.
         self.pos = end;
         match self.key_at(start, end) {
             kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
@@ -1717,6 +1707,15 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 self.finish(out, start, || InstKind::StdPlaces(n))
             }
             _ if word == b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
+            // An assignment, the commonest statement.
+            _ if let Some((var, var_end)) = self.var_fast(start) => {
+                debug_assert_eq!(var_end, end);
+                let dst = Place {
+                    var,
+                    span: self.span(start, end),
+                };
+                self.assignment(start, dst, out)
+            }
             _ if is_var(word, self.bytes.get(end).copied()) => {
                 self.pos = start;
                 let dst = self.var_general(start)?;
