@@ -21,7 +21,7 @@ use crate::ast::*;
 use crate::directive::{DirectiveArgs, IntUse, SignatureKind};
 use crate::error::{SyntaxError, SyntaxErrorKind};
 use crate::span::Span;
-use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 /// Parsing stops after this many errors.
 pub const MAX_ERRORS: usize = 50;
@@ -30,14 +30,64 @@ pub const MAX_ERRORS: usize = 50;
 type PResult<T> = Result<T, Box<SyntaxError>>;
 
 /// Label names of a stub being built, shared by all its fragments.
+///
+/// A label's id is its position in `names`. A few names are searched in
+/// order; beyond [`LINEAR_LABELS`], a [`LabelIndex`] finds them.
 #[derive(Default, Debug, Clone)]
 pub(crate) struct LabelTable {
     pub(crate) names: Vec<Box<str>>,
-    index: Option<HashMap<Box<str>, u32>>,
+    /// `None` while the names are few, and after a `truncate` until the
+    /// next new name.
+    index: Option<LabelIndex>,
 }
 
-/// Beyond this many labels a hash map replaces the linear search.
+/// Beyond this many labels a hash table replaces the linear search.
 const LINEAR_LABELS: usize = 16;
+
+/// The ids of a [`LabelTable`]'s names by hash: open addressing with
+/// linear probing, at most half full. It holds ids only, so a new name
+/// is not copied a second time (a `HashMap<Box<str>, u32>` allocated a key
+/// per label and cost several hundred instructions per insert); the hash
+/// is keyed at random ([`RandomState`]) so that crafted names cannot make
+/// lookups quadratic.
+#[derive(Debug, Clone)]
+struct LabelIndex {
+    hasher: RandomState,
+    /// [`EMPTY_SLOT`] or an id; the length is a power of two.
+    slots: Box<[u32]>,
+}
+
+const EMPTY_SLOT: u32 = u32::MAX;
+
+impl LabelIndex {
+    /// An index of all of `names`, at most a quarter full.
+    fn new(names: &[Box<str>]) -> LabelIndex {
+        let mut index = LabelIndex {
+            hasher: RandomState::new(),
+            slots: vec![EMPTY_SLOT; (4 * names.len()).next_power_of_two()].into(),
+        };
+        for (id, name) in names.iter().enumerate() {
+            if let Err(slot) = index.find(names, name) {
+                index.slots[slot] = id as u32;
+            }
+        }
+        index
+    }
+
+    /// The id of `name`, or the empty slot where it goes. (A slot is
+    /// always empty: the table is at most half full.)
+    fn find(&self, names: &[Box<str>], name: &str) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut slot = self.hasher.hash_one(name) as usize & mask;
+        loop {
+            match self.slots[slot] {
+                EMPTY_SLOT => return Err(slot),
+                id if names.get(id as usize).is_some_and(|n| **n == *name) => return Ok(id),
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+}
 
 impl LabelTable {
     /// Forget the labels interned after the first `len`.
@@ -49,29 +99,32 @@ impl LabelTable {
     }
 
     pub(crate) fn intern(&mut self, name: &str) -> LabelId {
-        if let Some(index) = &self.index {
-            if let Some(&id) = index.get(name) {
-                return LabelId(id);
+        let slot = match &self.index {
+            Some(index) => match index.find(&self.names, name) {
+                Ok(id) => return LabelId(id),
+                Err(slot) => Some(slot),
+            },
+            None => {
+                if let Some(p) = self.names.iter().position(|n| &**n == name) {
+                    return LabelId(p as u32);
+                }
+                None
             }
-        } else if let Some(p) = self.names.iter().position(|n| &**n == name) {
-            return LabelId(p as u32);
-        }
+        };
         let id = self.names.len() as u32;
         if self.names.capacity() == 0 {
             // Allocating outright is cheaper than `push` growing from empty.
             self.names = Vec::with_capacity(4);
         }
         self.names.push(name.into());
-        if let Some(index) = &mut self.index {
-            index.insert(name.into(), id);
-        } else if self.names.len() > LINEAR_LABELS {
-            self.index = Some(
-                self.names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (n.clone(), i as u32))
-                    .collect(),
-            );
+        match (&mut self.index, slot) {
+            (Some(index), Some(slot)) if 2 * self.names.len() <= index.slots.len() => {
+                index.slots[slot] = id;
+            }
+            _ if self.names.len() > LINEAR_LABELS => {
+                self.index = Some(LabelIndex::new(&self.names));
+            }
+            _ => {}
         }
         LabelId(id)
     }
@@ -1859,6 +1912,37 @@ mod tests {
         ] {
             for after in [None, Some(b'%'), Some(b'{'), Some(b' ')] {
                 assert!(!is_var(kw.as_bytes(), after), "{kw}");
+            }
+        }
+    }
+
+    #[test]
+    fn label_ids_are_positions_with_and_without_the_index() {
+        let mut table = LabelTable::default();
+        let names: Vec<String> = (0..300).map(|k| format!("L{k}")).collect();
+        for round in 0..2 {
+            for (k, name) in names.iter().enumerate() {
+                assert_eq!(
+                    table.intern(name),
+                    LabelId(k as u32),
+                    "{name} round {round}"
+                );
+            }
+        }
+        // Back below the linear limit and up again, as a failed append does.
+        for len in [200, 10, 0] {
+            table.truncate(len);
+            assert_eq!(table.names.len(), len);
+            for (k, name) in names.iter().enumerate().rev() {
+                let id = table.intern(name);
+                if k < len {
+                    assert_eq!(id, LabelId(k as u32));
+                }
+            }
+            assert_eq!(table.names.len(), names.len());
+            for name in &names {
+                let id = table.intern(name);
+                assert_eq!(&*table.names[id.0 as usize], name.as_str());
             }
         }
     }

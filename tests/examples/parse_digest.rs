@@ -119,6 +119,9 @@ fn main() {
     ] {
         inputs.push((name.to_owned(), fill(text, &names)));
     }
+    // Many labels (named, `$`-named and `%g %p %n %o`): beyond the
+    // parser's linear search.
+    inputs.push(("labels".to_owned(), many_labels(40)));
     for seed in 0..n {
         let case = Case::generate(&mut Words::new(&stream(seed, 700)));
         inputs.push((format!("gen{seed}.main"), fill(&case.main, &names)));
@@ -467,6 +470,18 @@ fn bench_texts(source: &str) -> Vec<(String, String)> {
         rest = &after[end..];
     }
     texts
+}
+
+/// A stub with `3 * n` labels, each used before and after its definition.
+fn many_labels(n: usize) -> String {
+    let mut text = String::from("entry 0:platform:pint,pint:pint;\nlocals 4;\nl0 = i0;\n");
+    for k in 0..n {
+        text.push_str(&format!(
+            "jc l0 = {k}, L{k};\nj $x{k};\n:$x{k};\njc l0 = 0, %n;\n:%g;\nl0 = l0 + 1;\n:L{k};\nj L{k};\n"
+        ));
+    }
+    text.push_str("r = l0;\nret;\n");
+    text
 }
 
 /// Placeholder addresses for the generated stubs' `@name@`s.
