@@ -290,9 +290,30 @@ fn is_ident_char(b: u8) -> bool {
     CLASS[b as usize] & IDENT != 0
 }
 
-#[inline]
-fn is_label_char(b: u8) -> bool {
-    CLASS[b as usize] & LABEL != 0
+/// The end of the run of bytes of `class` (a set of [`CLASS`] bits) from
+/// `pos`: where a word or a label name ends.
+///
+/// Eight bytes at a time while eight remain: each byte's test is then a
+/// table lookup and a branch, without the bounds check and cursor update
+/// of a byte-at-a-time loop (about half the instructions per byte of a
+/// keyword like `managed` or a label like `slowpath`).
+#[inline(always)]
+fn class_run_end(bytes: &[u8], mut pos: usize, class: u8) -> usize {
+    while let Some(chunk) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
+        for (i, &b) in chunk.iter().enumerate() {
+            if CLASS[b as usize] & class == 0 {
+                return pos + i;
+            }
+        }
+        pos += 8;
+    }
+    while bytes
+        .get(pos)
+        .is_some_and(|&b| CLASS[b as usize] & class != 0)
+    {
+        pos += 1;
+    }
+    pos
 }
 
 /// A word of up to 8 bytes as an integer, so that matching keywords is
@@ -509,11 +530,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         if !self.bytes.get(start).is_some_and(|&b| is_ident_start(b)) {
             return start;
         }
-        let mut end = start + 1;
-        while self.bytes.get(end).is_some_and(|&b| is_ident_char(b)) {
-            end += 1;
-        }
-        end
+        class_run_end(self.bytes, start + 1, IDENT)
     }
 
     /// The [`key`] of the word `start..end`: one unaligned load and a mask
@@ -1182,10 +1199,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         if !self.peek().is_some_and(|b| is_ident_start(b) || b == b'$') {
             return Err(self.expected("a label name"));
         }
-        let mut end = start + 1;
-        while self.bytes.get(end).is_some_and(|&b| is_label_char(b)) {
-            end += 1;
-        }
+        let end = class_run_end(self.bytes, start + 1, LABEL);
         self.pos = end;
         let id = self.labels.intern(self.text(start, end));
         Ok(LabelRef {
