@@ -961,6 +961,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         }
     }
 
+    /// An integer that must fit a `u32` (counts, sizes, indices).
+    ///
+    /// Inlined, like [`Self::ret_ty`], [`Self::cc`] and [`Self::label_ref`]:
+    /// each has a few callers, and the call (registers saved, the result
+    /// passed through memory) cost more than their common path.
+    #[inline(always)]
     fn u32_value(&mut self, usage: IntUse, expected: &'static str) -> PResult<(u32, Span)> {
         let (v, span) = self.int_value(usage, expected)?;
         // Directive values were range checked by the DirectiveArgs; the macro's
@@ -1087,6 +1093,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         }
     }
 
+    /// A return type or `void`.
+    #[inline(always)]
     fn ret_ty(&mut self) -> PResult<Option<Type>> {
         let (w, start, end) = self.word("a return type")?;
         if w == kw::VOID {
@@ -1098,6 +1106,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         }
     }
 
+    /// A calling convention, and its span.
+    #[inline(always)]
     fn cc(&mut self) -> PResult<(CallConv, Span)> {
         let (w, start, end) = self.word("a calling convention")?;
         match parse_cc(w) {
@@ -1166,6 +1176,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
 
     // --------------------------------------------------------------- pieces
 
+    /// A label: a name, or `%g %p %n %o`.
+    #[inline(always)]
     fn label_ref(&mut self) -> PResult<LabelRef> {
         self.skip_ws();
         let start = self.pos;
