@@ -1703,21 +1703,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 let addr = self.address()?;
                 self.finish(out, start, || InstKind::Inc { addr })
             }
-            kw::CAS => {
-                let addr = self.address()?;
-                self.expect(b'=', "`=`")?;
-                let compare = self.operand()?;
-                self.expect(b',', "`,`")?;
-                let source = self.operand()?;
-                self.expect(b',', "`,`")?;
-                let on_fail = self.label_ref()?;
-                self.finish(out, start, || InstKind::Cas {
-                    addr,
-                    compare,
-                    source,
-                    on_fail,
-                })
-            }
+            kw::CAS => self.cas(start, out),
             kw::J => {
                 let target = self.label_ref()?;
                 self.finish(out, start, || InstKind::Jump(target))
@@ -1787,23 +1773,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 let handles = self.operand()?;
                 self.finish(out, start, || InstKind::Handles(handles))
             }
-            kw::PRINT => {
-                self.skip_ws();
-                let message = if self.peek() == Some(b'\'') {
-                    PrintMessage::Text(self.string()?)
-                } else {
-                    PrintMessage::Address(
-                        self.int_value(IntUse::Immediate, "a string or an address")?
-                            .0,
-                    )
-                };
-                let operand = if self.eat(b',') {
-                    Some(self.operand()?)
-                } else {
-                    None
-                };
-                self.finish(out, start, || InstKind::Print { message, operand })
-            }
+            kw::PRINT => self.print(start, out),
             // Keywords too long to be keys.
             _ if word == b"std_places" => {
                 let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
@@ -1848,6 +1818,46 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         let span = self.span(start, self.pos);
         push_in_place(out, || Instruction { kind: make(), span });
         Ok(())
+    }
+
+    /// `cas` after its keyword (begun at `start`). Out of line, as
+    /// [`Self::print`]: rare statements, kept out of the loop that
+    /// dispatches the common ones so that its code stays small.
+    #[inline(never)]
+    fn cas(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
+        let addr = self.address()?;
+        self.expect(b'=', "`=`")?;
+        let compare = self.operand()?;
+        self.expect(b',', "`,`")?;
+        let source = self.operand()?;
+        self.expect(b',', "`,`")?;
+        let on_fail = self.label_ref()?;
+        self.finish(out, start, || InstKind::Cas {
+            addr,
+            compare,
+            source,
+            on_fail,
+        })
+    }
+
+    /// `print` after its keyword (begun at `start`).
+    #[inline(never)]
+    fn print(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
+        self.skip_ws();
+        let message = if self.peek() == Some(b'\'') {
+            PrintMessage::Text(self.string()?)
+        } else {
+            PrintMessage::Address(
+                self.int_value(IntUse::Immediate, "a string or an address")?
+                    .0,
+            )
+        };
+        let operand = if self.eat(b',') {
+            Some(self.operand()?)
+        } else {
+            None
+        };
+        self.finish(out, start, || InstKind::Print { message, operand })
     }
 
     /// The operands of `push_m2n`: method, frame type, `handles`.
