@@ -1779,12 +1779,6 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 self.finish(out, start, || InstKind::Handles(handles))
             }
             kw::PRINT => self.print(start, out),
-            // Keywords too long to be keys.
-            _ if word == b"std_places" => {
-                let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
-                self.finish(out, start, || InstKind::StdPlaces(n))
-            }
-            _ if word == b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
             // An assignment, the commonest statement.
             _ if let Some((var, var_end)) = self.var_fast(start) => {
                 debug_assert_eq!(var_end, end);
@@ -1794,6 +1788,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 };
                 self.assignment(start, dst, out)
             }
+            // Keywords too long to be keys.
+            _ if word == b"std_places" => {
+                let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
+                self.finish(out, start, || InstKind::StdPlaces(n))
+            }
+            _ if word == b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
             _ if is_var(word, self.bytes.get(end).copied()) => {
                 self.pos = start;
                 let dst = self.var_general(start)?;
