@@ -313,7 +313,9 @@ impl<'a, 'b> ArgList<'a, 'b> {
 }
 
 impl DirectiveArgs for ArgList<'_, '_> {
-    #[inline]
+    /// Always inlined: the parser asks for every `%Ni`, and with a plain
+    /// `#[inline]` LLVM left it a call.
+    #[inline(always)]
     fn int(
         &mut self,
         index: usize,
