@@ -13,6 +13,7 @@ use crate::abi::DESC;
 use dynasmrt::aarch64::Aarch64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::Context;
+use lil_codegen::asm::BranchField;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
@@ -23,6 +24,32 @@ use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = lil_codegen::asm::Assembler<Aarch64Relocation>;
 pub(crate) type R<T> = lil_codegen::drive::EmitResult<T>;
+
+/// `b label`, by hand (the offset field left zero and patched by the
+/// assembler, [`BranchField`]): `dynasm!` would record a generic
+/// relocation, several times the cost of the encoding.
+#[inline]
+pub(crate) fn b(ops: &mut Asm, label: DynamicLabel) {
+    ops.push_u32(0x1400_0000);
+    ops.branch_to(label, BranchField::Imm26);
+}
+
+/// `b.cond label` for condition number `cond` (`eq` 0, `ne` 1, `hs` 2,
+/// `lo` 3, `hi` 8, `ls` 9, `ge` 10, `lt` 11, `gt` 12, `le` 13), as [`b`].
+#[inline]
+pub(crate) fn b_cond(ops: &mut Asm, cond: u8, label: DynamicLabel) {
+    ops.push_u32(0x5400_0000 | cond as u32);
+    ops.branch_to(label, BranchField::Imm19);
+}
+
+/// `cbz` (or `cbnz` if `nonzero`) of `r`, 64-bit if `wide`, to `label`,
+/// as [`b`].
+#[inline]
+pub(crate) fn cbz(ops: &mut Asm, nonzero: bool, wide: bool, r: u8, label: DynamicLabel) {
+    let inst = 0x3400_0000 | (wide as u32) << 31 | (nonzero as u32) << 24 | (r as u32 & 31);
+    ops.push_u32(inst);
+    ops.branch_to(label, BranchField::Imm19);
+}
 
 /// Registers to store or load at frame offsets ([`Emitter::accesses`]),
 /// inline: a prologue saves a handful.
@@ -837,8 +864,7 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
         dynasm!(ops ; .arch aarch64 ; =>label);
     }
     fn jump_to(&mut self, label: DynamicLabel) {
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch aarch64 ; b =>label);
+        b(&mut self.ops, label);
     }
     fn prologue(&mut self) -> R<()> {
         Emitter::prologue(self)
@@ -851,6 +877,60 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
         // Keep what follows (nothing today) instruction-aligned.
         while !self.ops.offset().0.is_multiple_of(4) {
             self.ops.push(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod branch_tests {
+    use super::*;
+
+    #[test]
+    fn branches_match_dynasm() {
+        let mut want = Asm::with_capacity(0);
+        let mut got = Asm::with_capacity(0);
+        let (bw, fw) = (want.new_dynamic_label(), want.new_dynamic_label());
+        let (bg, fg) = (got.new_dynamic_label(), got.new_dynamic_label());
+        let o = &mut want;
+        dynasm!(o ; .arch aarch64 ; =>bw ; nop
+            ; b.eq =>bw ; b.ne =>fw ; b.hs =>bw ; b.lo =>fw ; b.hi =>bw ; b.ls =>fw
+            ; b.ge =>bw ; b.lt =>fw ; b.gt =>bw ; b.le =>fw
+            ; cbz x3, =>bw ; cbz w30, =>fw ; cbnz x0, =>fw ; cbnz w17, =>bw
+            ; b =>bw ; b =>fw ; nop ; =>fw);
+        let o = &mut got;
+        dynasm!(o ; .arch aarch64 ; =>bg ; nop);
+        for (k, cond) in [0u8, 1, 2, 3, 8, 9, 10, 11, 12, 13].into_iter().enumerate() {
+            b_cond(o, cond, if k % 2 == 0 { bg } else { fg });
+        }
+        cbz(o, false, true, 3, bg);
+        cbz(o, false, false, 30, fg);
+        cbz(o, true, true, 0, fg);
+        cbz(o, true, false, 17, bg);
+        b(o, bg);
+        b(o, fg);
+        dynasm!(o ; .arch aarch64 ; nop ; =>fg);
+        assert_eq!(got.finalize().ok(), want.finalize().ok());
+        // Out of range (b.cond reaches ±1 MiB) and unbound targets fail as in dynasm.
+        for far in [false, true] {
+            let mut want = Asm::with_capacity(0);
+            let mut got = Asm::with_capacity(0);
+            let (w, g) = (want.new_dynamic_label(), got.new_dynamic_label());
+            let o = &mut want;
+            dynasm!(o ; .arch aarch64 ; b.eq =>w);
+            b_cond(&mut got, 0, g);
+            if far {
+                for ops in [&mut want, &mut got] {
+                    ops.extend(std::iter::repeat_n(0u8, 1 << 21));
+                }
+                let o = &mut want;
+                dynasm!(o ; .arch aarch64 ; =>w);
+                let o = &mut got;
+                dynasm!(o ; .arch aarch64 ; =>g);
+            }
+            assert_eq!(
+                format!("{:?}", got.finalize()),
+                format!("{:?}", want.finalize())
+            );
         }
     }
 }

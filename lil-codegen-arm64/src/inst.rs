@@ -9,7 +9,9 @@
 //! says the CPU has LSE.
 
 use crate::abi::DESC;
-use crate::emit::{AMem, Acc, Accesses, Emitter, R, SP, Val, X16, X17, XZR, imm_bits};
+use crate::emit::{
+    AMem, Acc, Accesses, Emitter, R, SP, Val, X16, X17, XZR, b, b_cond, cbz, imm_bits,
+};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -830,8 +832,7 @@ impl Emitter<'_> {
 
     fn jump(&mut self, l: LabelRef) -> R<()> {
         let target = drive::jump_label(self, l.id);
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch aarch64 ; b =>target);
+        b(&mut self.ops, target);
         Ok(())
     }
 
@@ -894,13 +895,7 @@ impl Emitter<'_> {
         // Equality with zero: one compare-and-branch.
         if b == Val::Imm(0) && matches!(p, Predicate::Eq | Predicate::Ne) {
             let l = drive::jump_label(self, target.id);
-            let ops = &mut self.ops;
-            match (p, wide) {
-                (Predicate::Eq, true) => dynasm!(ops ; .arch aarch64 ; cbz X(x), =>l),
-                (Predicate::Eq, false) => dynasm!(ops ; .arch aarch64 ; cbz W(x), =>l),
-                (_, true) => dynasm!(ops ; .arch aarch64 ; cbnz X(x), =>l),
-                (_, false) => dynasm!(ops ; .arch aarch64 ; cbnz W(x), =>l),
-            }
+            cbz(&mut self.ops, p != Predicate::Eq, wide, x, l);
             return Ok(());
         }
         match b {
@@ -936,19 +931,19 @@ impl Emitter<'_> {
             }
         }
         let l = drive::jump_label(self, target.id);
-        let ops = &mut self.ops;
-        match p {
-            Predicate::Eq => dynasm!(ops ; .arch aarch64 ; b.eq =>l),
-            Predicate::Ne => dynasm!(ops ; .arch aarch64 ; b.ne =>l),
-            Predicate::Lt => dynasm!(ops ; .arch aarch64 ; b.lt =>l),
-            Predicate::Le => dynasm!(ops ; .arch aarch64 ; b.le =>l),
-            Predicate::Gt => dynasm!(ops ; .arch aarch64 ; b.gt =>l),
-            Predicate::Ge => dynasm!(ops ; .arch aarch64 ; b.ge =>l),
-            Predicate::Ult => dynasm!(ops ; .arch aarch64 ; b.lo =>l),
-            Predicate::Ule => dynasm!(ops ; .arch aarch64 ; b.ls =>l),
-            Predicate::Ugt => dynasm!(ops ; .arch aarch64 ; b.hi =>l),
-            Predicate::Uge => dynasm!(ops ; .arch aarch64 ; b.hs =>l),
-        }
+        let cond = match p {
+            Predicate::Eq => 0,
+            Predicate::Ne => 1,
+            Predicate::Uge => 2,
+            Predicate::Ult => 3,
+            Predicate::Ugt => 8,
+            Predicate::Ule => 9,
+            Predicate::Ge => 10,
+            Predicate::Lt => 11,
+            Predicate::Gt => 12,
+            Predicate::Le => 13,
+        };
+        b_cond(&mut self.ops, cond, l);
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use crate::abi::{DESC, regs::*};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::{CheckedStub, Context};
+use lil_codegen::asm::BranchField;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
@@ -178,6 +179,23 @@ pub(crate) fn fs_load(ops: &mut Asm, r: u8, disp: i32) {
         c,
         d,
     ]);
+}
+
+/// `jmp rel32` to `label`, by hand as dynasm encodes it (always the
+/// 32-bit form for a dynamic label), the field patched by the assembler
+/// ([`lil_codegen::asm::BranchField`]).
+#[inline]
+pub(crate) fn jmp(ops: &mut Asm, label: DynamicLabel) {
+    ops.extend(&[0xE9, 0, 0, 0, 0]);
+    ops.branch_to(label, BranchField::Rel32);
+}
+
+/// `jcc rel32` to `label` for condition code `cc` (the low nibble of the
+/// `0F 8x` opcode), as [`jmp`].
+#[inline]
+pub(crate) fn jcc(ops: &mut Asm, cc: u8, label: DynamicLabel) {
+    ops.extend(&[0x0F, 0x80 | cc, 0, 0, 0, 0]);
+    ops.branch_to(label, BranchField::Rel32);
 }
 
 #[cold]
@@ -710,8 +728,7 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
         dynasm!(ops ; .arch x64 ; =>label);
     }
     fn jump_to(&mut self, label: DynamicLabel) {
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; jmp =>label);
+        jmp(&mut self.ops, label);
     }
     fn prologue(&mut self) -> R<()> {
         Emitter::prologue(self)
@@ -727,6 +744,41 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branches_match_dynasm() {
+        let mut want = Asm::with_capacity(0);
+        let mut got = Asm::with_capacity(0);
+        let (back_w, fwd_w) = (want.new_dynamic_label(), want.new_dynamic_label());
+        let (back_g, fwd_g) = (got.new_dynamic_label(), got.new_dynamic_label());
+        let o = &mut want;
+        dynasm!(o ; .arch x64 ; =>back_w ; nop
+            ; jo =>back_w ; jno =>fwd_w ; jb =>back_w ; jae =>fwd_w
+            ; je =>back_w ; jne =>fwd_w ; jbe =>back_w ; ja =>fwd_w
+            ; js =>back_w ; jns =>fwd_w ; jp =>back_w ; jnp =>fwd_w
+            ; jl =>back_w ; jge =>fwd_w ; jle =>back_w ; jg =>fwd_w
+            ; jmp =>back_w ; jmp =>fwd_w ; nop ; =>fwd_w);
+        let o = &mut got;
+        dynasm!(o ; .arch x64 ; =>back_g ; nop);
+        for cc in 0..16u8 {
+            jcc(o, cc, if cc % 2 == 0 { back_g } else { fwd_g });
+        }
+        jmp(o, back_g);
+        jmp(o, fwd_g);
+        dynasm!(o ; .arch x64 ; nop ; =>fwd_g);
+        assert_eq!(got.finalize().ok(), want.finalize().ok());
+        // An unbound target fails as in dynasm.
+        let mut want = Asm::with_capacity(0);
+        let mut got = Asm::with_capacity(0);
+        let (w, g) = (want.new_dynamic_label(), got.new_dynamic_label());
+        let o = &mut want;
+        dynasm!(o ; .arch x64 ; jmp =>w);
+        jmp(&mut got, g);
+        assert_eq!(
+            format!("{:?}", got.finalize()),
+            format!("{:?}", want.finalize())
+        );
+    }
 
     #[test]
     fn fs_load_matches_dynasm() {

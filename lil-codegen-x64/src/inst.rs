@@ -6,7 +6,7 @@
 //! shifts, stores, extensions) use the value's width explicitly.
 
 use crate::abi::{DESC, regs::*};
-use crate::emit::{Emitter, Mem, R, Rm64, Val, fits_i32, imm_bits, rm64, with_mem};
+use crate::emit::{Emitter, Mem, R, Rm64, Val, fits_i32, imm_bits, jcc, jmp, rm64, with_mem};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -16,19 +16,21 @@ use lil_codegen::{ArgLoc, CodegenError, Reg, RegClass};
 use lil_syntax::*;
 use smallvec::SmallVec;
 
-/// x86 condition for a predicate.
+/// x86 condition for a predicate, as its condition-code number (the low
+/// nibble of `jcc`'s opcode).
 #[derive(Clone, Copy)]
+#[repr(u8)]
 enum Cc {
-    E,
-    Ne,
-    L,
-    Le,
-    G,
-    Ge,
-    B,
-    Be,
-    A,
-    Ae,
+    E = 0x4,
+    Ne = 0x5,
+    L = 0xC,
+    Le = 0xE,
+    G = 0xF,
+    Ge = 0xD,
+    B = 0x2,
+    Be = 0x6,
+    A = 0x7,
+    Ae = 0x3,
 }
 
 fn cc(p: Predicate) -> Cc {
@@ -733,16 +735,14 @@ impl Emitter<'_> {
             dynasm!(ops ; .arch x64 ; mov rax, [rsp - 8]);
         }
         let target = drive::jump_label(self, on_fail.id);
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; jne =>target);
+        jcc(&mut self.ops, Cc::Ne as u8, target);
         Ok(())
     }
 
     #[inline(never)]
     fn jump(&mut self, l: LabelRef) -> R<()> {
         let target = drive::jump_label(self, l.id);
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; jmp =>target);
+        jmp(&mut self.ops, target);
         Ok(())
     }
 
@@ -821,19 +821,7 @@ impl Emitter<'_> {
             _ => cmp_forms!(Rq, QWORD, i32, true),
         }
         let l = drive::jump_label(self, target.id);
-        let ops = &mut self.ops;
-        match cc(p) {
-            Cc::E => dynasm!(ops ; .arch x64 ; je =>l),
-            Cc::Ne => dynasm!(ops ; .arch x64 ; jne =>l),
-            Cc::L => dynasm!(ops ; .arch x64 ; jl =>l),
-            Cc::Le => dynasm!(ops ; .arch x64 ; jle =>l),
-            Cc::G => dynasm!(ops ; .arch x64 ; jg =>l),
-            Cc::Ge => dynasm!(ops ; .arch x64 ; jge =>l),
-            Cc::B => dynasm!(ops ; .arch x64 ; jb =>l),
-            Cc::Be => dynasm!(ops ; .arch x64 ; jbe =>l),
-            Cc::A => dynasm!(ops ; .arch x64 ; ja =>l),
-            Cc::Ae => dynasm!(ops ; .arch x64 ; jae =>l),
-        }
+        jcc(&mut self.ops, cc(p) as u8, l);
         Ok(())
     }
 

@@ -38,7 +38,7 @@ pub struct Assembler<R: Relocation> {
     /// Offset of each dynamic label (by id), [`UNBOUND`] until bound.
     dynamic: SmallVec<[u32; 8]>,
     /// Relocations to dynamic labels (by id), in the order they were made.
-    dynamic_relocs: SmallVec<[(u32, PatchLoc<R>); 8]>,
+    dynamic_relocs: SmallVec<[(u32, Patch<R>); 8]>,
     /// Static labels as defined, with their offsets, and relocations to
     /// them (only a prologue's stack-probe loop has any: no inline space).
     statics: Vec<(StaticLabel, u32)>,
@@ -48,6 +48,69 @@ pub struct Assembler<R: Relocation> {
 
 /// The offset of a dynamic label not bound yet.
 const UNBOUND: u32 = u32::MAX;
+
+/// The displacement field of a branch to a dynamic label that the
+/// emitter encoded by hand ([`Assembler::branch_to`]).
+///
+/// Why: a stub's jumps are a few fixed forms, and going through
+/// `dynasm!`'s relocation machinery (a [`PatchLoc`] recorded per jump,
+/// then decoded and written field by field by [`Relocation::write_value`])
+/// costs several times the encoding. Each form here writes what dynasm's
+/// relocation of the same instruction writes, and fails where it fails
+/// (`branches_match_dynasm`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchField {
+    /// x86-64 `jcc rel32` / `jmp rel32`: the 4 bytes before the recorded
+    /// offset, relative to it.
+    Rel32,
+    /// AArch64 `b`: bits 0..26 of the instruction before the recorded
+    /// offset, in words relative to that instruction.
+    Imm26,
+    /// AArch64 `b.cond`, `cbz`, `cbnz`: bits 5..24, as `Imm26`.
+    Imm19,
+}
+
+/// A relocation to a dynamic label.
+#[derive(Debug)]
+enum Patch<R: Relocation> {
+    /// Made by `dynasm!`, patched by dynasm's encoders.
+    Dynasm(PatchLoc<R>),
+    /// A hand-encoded branch whose field ends at offset `at`.
+    Branch { at: u32, field: BranchField },
+}
+
+/// Write the displacement of the branch whose field ends at `at` to
+/// `target` into `ops`; `false` if it does not fit (or is misaligned).
+fn patch_branch(ops: &mut [u8], at: usize, field: BranchField, target: usize) -> bool {
+    let Some(start) = at.checked_sub(4) else {
+        return false;
+    };
+    let Some(word) = ops.get_mut(start..).and_then(|b| b.first_chunk_mut::<4>()) else {
+        return false;
+    };
+    match field {
+        BranchField::Rel32 => match i32::try_from(target as i64 - at as i64) {
+            Ok(rel) => *word = rel.to_le_bytes(),
+            Err(_) => return false,
+        },
+        BranchField::Imm26 | BranchField::Imm19 => {
+            let (bits, shift) = if field == BranchField::Imm26 {
+                (26, 0)
+            } else {
+                (19, 5)
+            };
+            let rel = target as i64 - start as i64;
+            let words = rel >> 2;
+            if rel & 3 != 0 || words >= 1 << (bits - 1) || words < -(1 << (bits - 1)) {
+                return false;
+            }
+            let mask = (1u32 << bits) - 1;
+            let inst = u32::from_le_bytes(*word) | (words as u32 & mask) << shift;
+            *word = inst.to_le_bytes();
+        }
+    }
+    true
+}
 
 thread_local! {
     /// Dynamic label ids. `dynasmrt` gives `DynamicLabel` no constructor
@@ -102,6 +165,16 @@ impl<R: Relocation> Assembler<R> {
         id
     }
 
+    /// Record that the branch instruction just emitted (its displacement
+    /// field left zero) goes to `label`: [`Assembler::finalize`] writes
+    /// the field.
+    #[inline]
+    pub fn branch_to(&mut self, label: DynamicLabel, field: BranchField) {
+        let at = self.ops.len() as u32;
+        self.dynamic_relocs
+            .push((label.get_id() as u32, Patch::Branch { at, field }));
+    }
+
     /// The version of the latest definition of local label `name`.
     fn latest_version(&self, name: &'static str) -> Option<usize> {
         self.statics
@@ -145,15 +218,23 @@ impl<R: Relocation> Assembler<R> {
                 return Err(DynasmError::ImpossibleRelocation(kind));
             }
         }
-        for (id, loc) in &self.dynamic_relocs {
-            let at = self.dynamic.get(*id as usize).copied().unwrap_or(UNBOUND);
-            if at == UNBOUND {
+        for (id, patch) in &self.dynamic_relocs {
+            let target = self.dynamic.get(*id as usize).copied().unwrap_or(UNBOUND);
+            if target == UNBOUND {
                 return Err(DynasmError::UnknownLabel(LabelKind::Dynamic(label_id(
                     *id as usize,
                 ))));
             }
-            let buf = &mut self.ops[loc.range(0)];
-            if loc.patch(buf, 0, at as usize).is_err() {
+            let fits = match patch {
+                Patch::Dynasm(loc) => {
+                    let buf = &mut self.ops[loc.range(0)];
+                    loc.patch(buf, 0, target as usize).is_ok()
+                }
+                Patch::Branch { at, field } => {
+                    patch_branch(&mut self.ops, *at as usize, *field, target as usize)
+                }
+            };
+            if !fits {
                 return Err(DynasmError::ImpossibleRelocation(TargetKind::Dynamic(
                     label_id(*id as usize),
                 )));
@@ -282,7 +363,8 @@ impl<R: Relocation> DynasmLabelApi for Assembler<R> {
         kind: R,
     ) {
         let loc = self.patch_loc(target_offset, field_offset, ref_offset, kind);
-        self.dynamic_relocs.push((id.get_id() as u32, loc));
+        self.dynamic_relocs
+            .push((id.get_id() as u32, Patch::Dynasm(loc)));
     }
 
     fn forward_relocation(

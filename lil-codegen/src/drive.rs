@@ -64,13 +64,13 @@ pub struct EmitState<'a> {
     /// Per LIL label: its dynasm label once created, and whether its
     /// block is framed on entry (what a jump to it must set up first).
     labels: SmallVec<[LabelInfo; 8]>,
+    /// Every label declared before this instruction index has its
+    /// `framed_in` recorded (see [`EmitState::label_framed_in`]).
+    labels_known_to: usize,
     edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
     strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
     /// Instructions emitted with an earlier one.
     absorbed: BitSet,
-    /// Whether the stub has an `alloc` (else no local ever holds an
-    /// `alloc` address, and [`EmitState::alloc_address`] need not search).
-    allocates: bool,
 }
 
 /// What the driver keeps per LIL label.
@@ -78,7 +78,8 @@ pub struct EmitState<'a> {
 struct LabelInfo {
     label: Option<DynamicLabel>,
     framed_in: bool,
-    /// Whether a declaration was seen (only the first decides `framed_in`).
+    /// Whether `framed_in` is known (its declaration was reached by the
+    /// driver or by [`EmitState::label_framed_in`]'s scan).
     declared: bool,
 }
 
@@ -112,24 +113,11 @@ impl<'a> EmitState<'a> {
         options: CompileOptions,
     ) -> EmitState<'a> {
         let s = stub.stub();
-        // A label's block is the one of its first declaration.
-        let mut labels: SmallVec<[LabelInfo; 8]> =
+        // No walk over the body here: a label's `framed_in` is recorded
+        // when the driver reaches it, or by a scan ahead when a jump needs
+        // it first.
+        let labels: SmallVec<[LabelInfo; 8]> =
             smallvec::smallvec![LabelInfo::default(); s.labels.len()];
-        let mut allocates = false;
-        for (i, inst) in s.body.iter().enumerate() {
-            match inst.kind {
-                InstKind::Label(l) => {
-                    if let Some(info) = labels.get_mut(l.id.index())
-                        && !info.declared
-                    {
-                        info.declared = true;
-                        info.framed_in = plan.block_framed_in(stub.block_of(i) as usize);
-                    }
-                }
-                InstKind::Alloc { .. } => allocates = true,
-                _ => {}
-            }
-        }
         let absorbed = BitSet::new(s.body.len());
         // Each prologue and epilogue notes a few frame states.
         let unwind = UnwindInfo {
@@ -149,10 +137,10 @@ impl<'a> EmitState<'a> {
             i: 0,
             unwind,
             labels,
+            labels_known_to: 0,
             edge_stubs: SmallVec::new(),
             strings: SmallVec::new(),
             absorbed,
-            allocates,
         }
     }
 
@@ -172,14 +160,54 @@ impl<'a> EmitState<'a> {
     }
 
     /// [`FramePlan::alloc_address`] of local `k` at the current
-    /// instruction, without the search in a stub that never allocates.
+    /// instruction. (Always asked: in a stub without `alloc` it is a
+    /// search of an empty list, cheaper than a walk over the body to find
+    /// that there is no `alloc`.)
     #[inline]
     pub fn alloc_address(&self, k: u32) -> Option<i32> {
-        if self.allocates {
-            self.plan.alloc_address(self.i, k)
-        } else {
-            None
+        self.plan.alloc_address(self.i, k)
+    }
+
+    /// Record that label `id` starts a block framed on entry or not
+    /// (labels are unique in a checked stub).
+    #[inline]
+    fn declare_label(&mut self, id: LabelId, framed_in: bool) {
+        if let Some(info) = self.labels.get_mut(id.index()) {
+            info.declared = true;
+            info.framed_in = framed_in;
         }
+    }
+
+    /// Whether label `id`'s block is framed on entry. Labels behind the
+    /// current instruction were recorded when the driver reached them (a
+    /// jump to an unreachable one is itself unreachable); one ahead is
+    /// found by scanning on from where the last scan stopped, recording
+    /// the labels passed, so the body is walked at most once, and only as
+    /// far as unframed code jumps forward.
+    fn label_framed_in(&mut self, id: LabelId) -> bool {
+        if let Some(info) = self.labels.get(id.index())
+            && info.declared
+        {
+            return info.framed_in;
+        }
+        let body = &self.stub.stub().body;
+        let mut j = self.labels_known_to.max(self.i + 1);
+        while let Some(inst) = body.get(j) {
+            j += 1;
+            if let InstKind::Label(l) = inst.kind {
+                let framed_in = self
+                    .plan
+                    .block_framed_in(self.stub.block_of(j - 1) as usize);
+                self.declare_label(l.id, framed_in);
+                if l.id == id {
+                    break;
+                }
+            }
+        }
+        self.labels_known_to = j;
+        self.labels
+            .get(id.index())
+            .is_some_and(|info| info.framed_in)
     }
 
     /// The instruction that runs right after instruction `i` with nothing
@@ -257,8 +285,7 @@ pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicL
 pub fn jump_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
     let target = label(e, id);
     let st = e.state();
-    let framed_in = st.labels.get(id.index()).is_some_and(|info| info.framed_in);
-    if !st.framed && framed_in {
+    if !st.framed && st.label_framed_in(id) {
         let stub_label = e.new_label();
         e.state().edge_stubs.push((stub_label, target));
         stub_label
@@ -297,11 +324,12 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
             continue;
         }
         let kind = &inst.kind;
-        if let InstKind::Label(_) = kind {
+        if let InstKind::Label(l) = kind {
             // Fall-through into a block that is framed on entry, from
             // unframed code: set the frame up on this edge only.
             let st = e.state();
             let framed_in = st.plan.block_framed_in(stub.block_of(i) as usize);
+            st.declare_label(l.id, framed_in);
             if framed_in && !st.framed && falls_into(stub, i) {
                 e.prologue()?;
             }
