@@ -1420,8 +1420,25 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     // State: (local, offset) pairs sorted by local; `None` = not reached
     // yet. Inline: a stub holds a few `alloc` addresses at a time.
     type State = SmallVec<[(u32, u32); 4]>;
-    let step = |i: usize, kind: &InstKind, st: &mut State| {
+    // Instruction `i` from state `st`, noting in `out` (when given) its
+    // reads of locals holding a known address: one look at its operands
+    // finds those reads (against the state before it) and its write.
+    let step = |i: usize, kind: &InstKind, st: &mut State, out: &mut Option<&mut Vec<_>>| {
         let known = |st: &State, k: u32| st.iter().find(|(l, _)| *l == k).map(|(_, o)| *o);
+        // Only this instruction's entries can repeat.
+        let first = out.as_ref().map_or(0, |out| out.len());
+        let mut dst = None;
+        operands(kind, |v, written| {
+            if written {
+                dst = Some(v);
+            } else if let Some(out) = out.as_deref_mut()
+                && let Var::Local(k) = v
+                && let Some(off) = known(st, k)
+                && !out[first..].contains(&(i as u32, k, off))
+            {
+                out.push((i as u32, k, off));
+            }
+        });
         let value = match kind {
             InstKind::Alloc { .. } => stub.context(i).map(|c| c.alloc_bytes()),
             InstKind::Move {
@@ -1438,7 +1455,7 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
             }
             _ => None,
         };
-        if let Some(Var::Local(d)) = written(kind) {
+        if let Some(Var::Local(d)) = dst {
             st.retain(|(l, _)| *l != d);
             if let Some(v) = value {
                 let at = st.partition_point(|(l, _)| *l < d);
@@ -1446,28 +1463,12 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
             }
         }
     };
-    // Walks block `b` from state `st`, noting in `out` (when given) the
-    // reads of locals holding a known address.
+    // Walks block `b` from state `st`.
     let walk = |b: &lil_check::Block, st: &mut State, mut out: Option<&mut Vec<_>>| {
         let start = b.start as usize;
         let insts = body.get(start..b.end as usize).unwrap_or_default();
         for (i, inst) in (start..).zip(insts) {
-            let kind = &inst.kind;
-            if let Some(out) = out.as_deref_mut()
-                && !st.is_empty()
-            {
-                // Only this instruction's entries can repeat.
-                let first = out.len();
-                for_each_read(kind, |v| {
-                    if let Var::Local(k) = v
-                        && let Some(&(_, off)) = st.iter().find(|(l, _)| *l == k)
-                        && !out[first..].contains(&(i as u32, k, off))
-                    {
-                        out.push((i as u32, k, off));
-                    }
-                });
-            }
-            step(i, kind, st);
+            step(i, &inst.kind, st, &mut out);
         }
     };
     let blocks = stub.blocks();
