@@ -17,18 +17,19 @@
 //! TLS slot, by a call and from a pinned register, with the M2N hooks and
 //! `print` set, with and without patchable constants.
 
-use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use lil_codegen::{CompileOptions, HostEnv, M2nHooks, ThreadPointer};
-use lil_tests::differential::{Case, HOSTS, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill};
+use lil_tests::differential::{
+    Case, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill, placeholder_names, word_stream,
+};
 
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
-    let names = names();
+    let names = placeholder_names();
     let mut stubs: Vec<(String, String)> = Vec::new();
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
     let mut files: Vec<_> = std::fs::read_dir(examples)
@@ -53,7 +54,7 @@ fn main() {
         stubs.push((name.to_owned(), fill(text, &names)));
     }
     for seed in 0..n {
-        let case = Case::generate(&mut Words::new(&stream(seed, 700)));
+        let case = Case::generate(&mut Words::new(&word_stream(seed, 700)));
         stubs.push((format!("gen{seed}.main"), fill(&case.main, &names)));
         stubs.push((format!("gen{seed}.tail"), fill(&case.tail, &names)));
     }
@@ -107,39 +108,4 @@ fn envs(target: lil::Target) -> Vec<HostEnv> {
     };
     let pinned = HostEnv::new(ThreadPointer::Register(register), 8);
     vec![tls, call, pinned]
-}
-
-/// Placeholder addresses for the generated stubs' `@name@`s.
-fn names() -> BTreeMap<&'static str, u64> {
-    let mut names: BTreeMap<&str, u64> = HOSTS
-        .iter()
-        .enumerate()
-        .map(|(k, h)| (h.0, 0x7000_0000 + 16 * k as u64))
-        .collect();
-    let stubs = [
-        "h_tail",
-        "s_std",
-        "s_narrow",
-        "s_tail",
-        "s_arb",
-        "s_handler",
-    ];
-    for (k, n) in stubs.iter().enumerate() {
-        names.insert(n, 0x6000_0000 + 16 * k as u64);
-    }
-    names
-}
-
-/// A deterministic stream of words (xorshift), as the differential tests
-/// use for their census.
-fn stream(seed: u64, n: usize) -> Vec<u32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 16) as u32
-        })
-        .collect()
 }

@@ -35,12 +35,13 @@
 //! `StubBuilder::new`, and `StubBuilder::append` after an entry fragment
 //! (spans shifted by a base, the label counter carried).
 
-use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use lil_syntax::{Arg, StubBuilder, SyntaxErrors};
 use lil_tests::corpus::{CorpusStub, corpus_files, sample_method};
-use lil_tests::differential::{Case, HOSTS, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill};
+use lil_tests::differential::{
+    Case, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill, placeholder_names, word_stream,
+};
 
 /// Mutated variants parsed for each input.
 const MUTATIONS: u64 = 24;
@@ -110,7 +111,7 @@ fn main() {
         println!("build {}: {digest:016x}", stub.name);
     }
 
-    let names = names();
+    let names = placeholder_names();
     for (name, text) in [
         ("S_STD", S_STD),
         ("S_NARROW", S_NARROW),
@@ -123,7 +124,7 @@ fn main() {
     // parser's linear search.
     inputs.push(("labels".to_owned(), many_labels(40)));
     for seed in 0..n {
-        let case = Case::generate(&mut Words::new(&stream(seed, 700)));
+        let case = Case::generate(&mut Words::new(&word_stream(seed, 700)));
         inputs.push((format!("gen{seed}.main"), fill(&case.main, &names)));
         inputs.push((format!("gen{seed}.tail"), fill(&case.tail, &names)));
     }
@@ -394,7 +395,7 @@ const TOKENS: &[&str] = &[
 
 /// One deterministic mutation of `text`, chosen by `seed`.
 fn mutate(text: &[u8], seed: u64) -> Vec<u8> {
-    let words = stream(seed, 8);
+    let words = word_stream(seed, 8);
     let len = text.len();
     let at = |k: usize| {
         if len == 0 {
@@ -482,39 +483,4 @@ fn many_labels(n: usize) -> String {
     }
     text.push_str("r = l0;\nret;\n");
     text
-}
-
-/// Placeholder addresses for the generated stubs' `@name@`s.
-fn names() -> BTreeMap<&'static str, u64> {
-    let mut names: BTreeMap<&str, u64> = HOSTS
-        .iter()
-        .enumerate()
-        .map(|(k, h)| (h.0, 0x7000_0000 + 16 * k as u64))
-        .collect();
-    let stubs = [
-        "h_tail",
-        "s_std",
-        "s_narrow",
-        "s_tail",
-        "s_arb",
-        "s_handler",
-    ];
-    for (k, n) in stubs.iter().enumerate() {
-        names.insert(n, 0x6000_0000 + 16 * k as u64);
-    }
-    names
-}
-
-/// A deterministic stream of words (xorshift), as the differential tests
-/// use for their census.
-fn stream(seed: u64, n: usize) -> Vec<u32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 16) as u32
-        })
-        .collect()
 }

@@ -1520,3 +1520,42 @@ pub fn describe(case: &Case) -> String {
         case.args, case.ts_by_call, case.main, case.tail, case.buffer, case.thread
     )
 }
+
+/// Placeholder addresses for the `@name@`s of generated stubs (host
+/// functions and stubs): any values give the same checker verdict and, for
+/// a given set, the same code, which is all the census and the digest
+/// examples need.
+pub fn placeholder_names() -> BTreeMap<&'static str, u64> {
+    let mut names: BTreeMap<&str, u64> = HOSTS
+        .iter()
+        .enumerate()
+        .map(|(k, h)| (h.0, 0x7000_0000 + 16 * k as u64))
+        .collect();
+    let stubs = [
+        "h_tail",
+        "s_std",
+        "s_narrow",
+        "s_tail",
+        "s_arb",
+        "s_handler",
+    ];
+    for (k, n) in stubs.iter().enumerate() {
+        names.insert(n, 0x6000_0000 + 16 * k as u64);
+    }
+    names
+}
+
+/// A deterministic stream of `n` words (xorshift) from `seed`: the
+/// choices [`Case::generate`] reads through [`Words`] when a test or tool
+/// wants the same cases on every run.
+pub fn word_stream(seed: u64, n: usize) -> Vec<u32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 16) as u32
+        })
+        .collect()
+}

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use lil_syntax::InstKind;
 use lil_tests::differential::{
-    Case, HOSTS, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, compare, fill,
+    Case, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, compare, fill, placeholder_names, word_stream,
 };
 use lil_tests::exec::Target;
 use proptest::prelude::*;
@@ -25,40 +25,6 @@ fn cases() -> u32 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_CASES)
-}
-
-/// Placeholder addresses: any value gives the same checker verdict.
-fn dummy_names() -> BTreeMap<&'static str, u64> {
-    let mut names: BTreeMap<&str, u64> = HOSTS
-        .iter()
-        .enumerate()
-        .map(|(k, h)| (h.0, 0x7000_0000 + 16 * k as u64))
-        .collect();
-    let stubs = [
-        "h_tail",
-        "s_std",
-        "s_narrow",
-        "s_tail",
-        "s_arb",
-        "s_handler",
-    ];
-    for (k, n) in stubs.iter().enumerate() {
-        names.insert(n, 0x6000_0000 + 16 * k as u64);
-    }
-    names
-}
-
-/// A deterministic stream of words (xorshift), for the coverage census.
-fn stream(seed: u64, n: usize) -> Vec<u32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 16) as u32
-        })
-        .collect()
 }
 
 fn checked(text: &str) -> lil_check::CheckedStub {
@@ -84,11 +50,11 @@ fn checked(text: &str) -> lil_check::CheckedStub {
 /// cover.
 #[test]
 fn generated_stubs_are_valid_and_cover_the_language() {
-    let names = dummy_names();
+    let names = placeholder_names();
     let mut census: BTreeMap<&str, u32> = BTreeMap::new();
     let n = 2000;
     for seed in 0..n {
-        let words = stream(seed, 700);
+        let words = word_stream(seed, 700);
         let case = Case::generate(&mut Words::new(&words));
         let main = fill(&case.main, &names);
         let c = checked(&main);
@@ -241,7 +207,7 @@ fn generated_stubs_are_valid_and_cover_the_language() {
 
 #[test]
 fn helper_stubs_are_valid() {
-    let names = dummy_names();
+    let names = placeholder_names();
     for text in [S_STD, S_NARROW, S_ARB, S_HANDLER] {
         checked(&fill(text, &names));
     }
