@@ -364,37 +364,9 @@ impl<'a> Emitter<'a> {
     }
 
     /// Where a variable of class `class` lives at the current instruction.
+    #[inline]
     pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
-        match var {
-            Var::Input(k) => Ok(self.st.plan.input(k, self.st.framed)?),
-            Var::Local(k) => self.st.local(k, class),
-            Var::StdPlace(k) => DESC
-                .std_place(k)
-                .map(Loc::Reg)
-                .ok_or_else(|| CodegenError::Internal("no such standard place").into()),
-            Var::Ret => Ok(Loc::Reg(match class {
-                RegClass::General => self.st.plan.ret_gp,
-                RegClass::Float => self.st.plan.ret_fp,
-            })),
-            Var::Output(k) => self.output_loc(k),
-        }
-    }
-
-    /// Where output `k` of the current `out` signature goes (out of line:
-    /// asking the convention would make every `var_loc` call pay for a
-    /// large frame).
-    #[inline(never)]
-    fn output_loc(&self, k: u32) -> R<Loc> {
-        let ctx = self.ctx()?;
-        let sig = ctx
-            .out()
-            .ok_or(CodegenError::Internal("output without out"))?;
-        let cc = self.st.env.convention(&DESC, sig.cc);
-        match cc.locate_one(&sig.params, k as usize) {
-            Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
-            Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
-            None => Err(CodegenError::Internal("no such output").into()),
-        }
+        self.st.var_loc(&DESC, var, class)
     }
 
     /// A general-purpose variable as a value where the current instruction

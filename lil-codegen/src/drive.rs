@@ -11,10 +11,10 @@
 
 use crate::plan::{BitSet, FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
-use crate::{CodegenError, CompileOptions, HostEnv, RegClass, SourceMapEntry};
+use crate::{ArgLoc, CodegenError, CompileOptions, HostEnv, RegClass, SourceMapEntry, TargetDesc};
 use dynasmrt::DynamicLabel;
 use lil_check::{CheckedStub, Context};
-use lil_syntax::{CallKind, InstKind, LabelId};
+use lil_syntax::{CallKind, InstKind, LabelId, Var};
 use smallvec::SmallVec;
 
 /// A [`CodegenError`] as the emitters pass it around: boxed, so that the
@@ -237,6 +237,42 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn is_absorbed(&self, i: usize) -> bool {
         self.absorbed.contains(i)
+    }
+
+    /// Where a variable of class `class` lives at the current instruction,
+    /// on the target `desc` describes: the one answer both emitters give.
+    #[inline]
+    pub fn var_loc(&self, desc: &TargetDesc, var: Var, class: RegClass) -> EmitResult<Loc> {
+        match var {
+            Var::Input(k) => Ok(self.plan.input(k, self.framed)?),
+            Var::Local(k) => self.local(k, class),
+            Var::StdPlace(k) => desc
+                .std_place(k)
+                .map(Loc::Reg)
+                .ok_or_else(|| CodegenError::Internal("no such standard place").into()),
+            Var::Ret => Ok(Loc::Reg(match class {
+                RegClass::General => self.plan.ret_gp,
+                RegClass::Float => self.plan.ret_fp,
+            })),
+            Var::Output(k) => self.output_loc(desc, k),
+        }
+    }
+
+    /// Where output `k` of the current `out` signature goes (out of line:
+    /// asking the convention would make every `var_loc` call pay for a
+    /// large frame).
+    #[inline(never)]
+    fn output_loc(&self, desc: &TargetDesc, k: u32) -> EmitResult<Loc> {
+        let ctx = self.ctx()?;
+        let sig = ctx
+            .out()
+            .ok_or(CodegenError::Internal("output without out"))?;
+        let cc = self.env.convention(desc, sig.cc);
+        match cc.locate_one(&sig.params, k as usize) {
+            Some(ArgLoc::Reg(r)) => Ok(Loc::Reg(r)),
+            Some(ArgLoc::Stack(off)) => Ok(Loc::Frame(off as i32)),
+            None => Err(CodegenError::Internal("no such output").into()),
+        }
     }
 
     /// The context before the current instruction.
