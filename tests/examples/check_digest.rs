@@ -41,7 +41,7 @@ use lil_check::{CheckError, CheckedStub, Diagnostics};
 use lil_syntax::{InstKind, Stub};
 use lil_tests::corpus::{CorpusStub, corpus_files};
 use lil_tests::differential::{
-    Case, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill, placeholder_names, word_stream,
+    example_texts, generated_texts, helper_stub_texts, placeholder_names,
 };
 
 fn main() {
@@ -50,33 +50,9 @@ fn main() {
     let mutants: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(24);
     let names = placeholder_names();
     let mut inputs: Vec<(String, String)> = Vec::new();
-    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
-    let mut files: Vec<_> = std::fs::read_dir(examples)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    for path in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "lil"))
-    {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            inputs.push((name.into_owned(), text));
-        }
-    }
-    for (name, text) in [
-        ("S_STD", S_STD),
-        ("S_NARROW", S_NARROW),
-        ("S_ARB", S_ARB),
-        ("S_HANDLER", S_HANDLER),
-    ] {
-        inputs.push((name.to_owned(), fill(text, &names)));
-    }
-    for seed in 0..n {
-        let case = Case::generate(&mut Words::new(&word_stream(seed, 700)));
-        inputs.push((format!("gen{seed}.main"), fill(&case.main, &names)));
-        inputs.push((format!("gen{seed}.tail"), fill(&case.tail, &names)));
-    }
+    inputs.extend(example_texts());
+    inputs.extend(helper_stub_texts(&names));
+    inputs.extend(generated_texts(n, &names));
     for path in corpus_files().unwrap_or_default() {
         let Ok(stub) = CorpusStub::load(&path) else {
             continue;

@@ -21,7 +21,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use lil_codegen::{CompileOptions, HostEnv, M2nHooks, ThreadPointer};
 use lil_tests::differential::{
-    Case, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill, placeholder_names, word_stream,
+    example_texts, generated_texts, helper_stub_texts, placeholder_names,
 };
 
 fn main() {
@@ -31,33 +31,9 @@ fn main() {
         .unwrap_or(3000);
     let names = placeholder_names();
     let mut stubs: Vec<(String, String)> = Vec::new();
-    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
-    let mut files: Vec<_> = std::fs::read_dir(examples)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    for path in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "lil"))
-    {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            stubs.push((name.into_owned(), text));
-        }
-    }
-    for (name, text) in [
-        ("S_STD", S_STD),
-        ("S_NARROW", S_NARROW),
-        ("S_ARB", S_ARB),
-        ("S_HANDLER", S_HANDLER),
-    ] {
-        stubs.push((name.to_owned(), fill(text, &names)));
-    }
-    for seed in 0..n {
-        let case = Case::generate(&mut Words::new(&word_stream(seed, 700)));
-        stubs.push((format!("gen{seed}.main"), fill(&case.main, &names)));
-        stubs.push((format!("gen{seed}.tail"), fill(&case.tail, &names)));
-    }
+    stubs.extend(example_texts());
+    stubs.extend(helper_stub_texts(&names));
+    stubs.extend(generated_texts(n, &names));
 
     let mut all = DefaultHasher::new();
     for (name, text) in &stubs {

@@ -40,7 +40,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use lil_syntax::{Arg, StubBuilder, SyntaxErrors};
 use lil_tests::corpus::{CorpusStub, corpus_files, sample_method};
 use lil_tests::differential::{
-    Case, S_ARB, S_HANDLER, S_NARROW, S_STD, Words, fill, placeholder_names, word_stream,
+    example_texts, generated_texts, helper_stub_texts, placeholder_names, word_stream,
 };
 
 /// Mutated variants parsed for each input.
@@ -56,19 +56,7 @@ fn main() {
     let mut inputs: Vec<(String, String)> = Vec::new();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
-    let mut files: Vec<_> = std::fs::read_dir(format!("{root}/examples"))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    for path in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "lil"))
-    {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            inputs.push((name.into_owned(), text));
-        }
-    }
+    inputs.extend(example_texts());
     let bench =
         std::fs::read_to_string(format!("{root}/lil-bench/src/stubs.rs")).unwrap_or_default();
     for (name, text) in bench_texts(&bench) {
@@ -112,22 +100,11 @@ fn main() {
     }
 
     let names = placeholder_names();
-    for (name, text) in [
-        ("S_STD", S_STD),
-        ("S_NARROW", S_NARROW),
-        ("S_ARB", S_ARB),
-        ("S_HANDLER", S_HANDLER),
-    ] {
-        inputs.push((name.to_owned(), fill(text, &names)));
-    }
+    inputs.extend(helper_stub_texts(&names));
     // Many labels (named, `$`-named and `%g %p %n %o`): beyond the
     // parser's linear search.
     inputs.push(("labels".to_owned(), many_labels(40)));
-    for seed in 0..n {
-        let case = Case::generate(&mut Words::new(&word_stream(seed, 700)));
-        inputs.push((format!("gen{seed}.main"), fill(&case.main, &names)));
-        inputs.push((format!("gen{seed}.tail"), fill(&case.tail, &names)));
-    }
+    inputs.extend(generated_texts(n, &names));
 
     let method = sample_method();
     let mut parses = 0usize;

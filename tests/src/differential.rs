@@ -1559,3 +1559,48 @@ pub fn word_stream(seed: u64, n: usize) -> Vec<u32> {
         })
         .collect()
 }
+
+/// The repository's `examples/*.lil`, as `(file name, text)` sorted by
+/// name: inputs of the digest examples.
+pub fn example_texts() -> Vec<(String, String)> {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let mut files: Vec<_> = std::fs::read_dir(examples)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "lil"))
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            Some((name.into_owned(), text))
+        })
+        .collect()
+}
+
+/// The stubs generated stubs call (`S_STD`, `S_NARROW`, `S_ARB`,
+/// `S_HANDLER`), placeholders filled from `names`.
+pub fn helper_stub_texts(names: &BTreeMap<&str, u64>) -> Vec<(String, String)> {
+    [
+        ("S_STD", S_STD),
+        ("S_NARROW", S_NARROW),
+        ("S_ARB", S_ARB),
+        ("S_HANDLER", S_HANDLER),
+    ]
+    .into_iter()
+    .map(|(name, text)| (name.to_owned(), fill(text, names)))
+    .collect()
+}
+
+/// The main and tail stubs of the generated cases of seeds `0..n`
+/// (`gen{seed}.main`, `gen{seed}.tail`), placeholders filled from `names`.
+pub fn generated_texts(n: u64, names: &BTreeMap<&str, u64>) -> Vec<(String, String)> {
+    let mut texts = Vec::with_capacity(2 * n as usize);
+    for seed in 0..n {
+        let case = Case::generate(&mut Words::new(&word_stream(seed, 700)));
+        texts.push((format!("gen{seed}.main"), fill(&case.main, names)));
+        texts.push((format!("gen{seed}.tail"), fill(&case.tail, names)));
+    }
+    texts
+}
