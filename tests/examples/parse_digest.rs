@@ -38,7 +38,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use lil_syntax::{Arg, StubBuilder, SyntaxErrors};
-use lil_tests::corpus::{CorpusStub, corpus_files, sample_method};
+use lil_tests::corpus::{CorpusStub, corpus_files, note_directive_kinds, sample_method};
 use lil_tests::differential::{
     example_texts, generated_texts, helper_stub_texts, placeholder_names, word_stream,
 };
@@ -251,30 +251,8 @@ fn sample_large(_piece: usize, n: usize) -> i128 {
 /// The kind letter of each `%N` directive of `text` (`None` for an index
 /// no directive names), as `tests/src/corpus.rs` finds them.
 fn directive_kinds(text: &str) -> Vec<Option<u8>> {
-    let b = text.as_bytes();
-    let mut kinds: Vec<Option<u8>> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let mut j = i + 1;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            if j > i + 1
-                && j < b.len()
-                && let Ok(n) = text[i + 1..j].parse::<usize>()
-                && n < 64
-            {
-                if kinds.len() <= n {
-                    kinds.resize(n + 1, None);
-                }
-                kinds[n] = Some(b[j]);
-            }
-            i = j;
-        } else {
-            i += 1;
-        }
-    }
+    let mut kinds = Vec::new();
+    note_directive_kinds(text, &mut kinds);
     kinds
 }
 

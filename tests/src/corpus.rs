@@ -268,28 +268,7 @@ fn directive_args<'m>(
             Some(c) => &line[..c],
             None => line,
         };
-        let b = code.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%' {
-                let mut j = i + 1;
-                while j < b.len() && b[j].is_ascii_digit() {
-                    j += 1;
-                }
-                if j > i + 1
-                    && j < b.len()
-                    && let Ok(n) = code[i + 1..j].parse::<usize>()
-                {
-                    if kinds.len() <= n {
-                        kinds.resize(n + 1, None);
-                    }
-                    kinds[n] = Some(b[j]);
-                }
-                i = j;
-            } else {
-                i += 1;
-            }
-        }
+        note_directive_kinds(code, &mut kinds);
     }
     kinds
         .iter()
@@ -299,4 +278,33 @@ fn directive_args<'m>(
             _ => Arg::Int(sample(piece_index, n)),
         })
         .collect()
+}
+
+/// Record in `kinds[N]` the kind letter of each `%N` directive of `code`
+/// (`i`, `m`, `j`, ...). Indices of 64 and more are not directives any
+/// stub uses and are skipped, so mutated text cannot ask for a huge table.
+pub fn note_directive_kinds(code: &str, kinds: &mut Vec<Option<u8>>) {
+    let b = code.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let mut j = i + 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j > i + 1
+                && j < b.len()
+                && let Ok(n) = code[i + 1..j].parse::<usize>()
+                && n < 64
+            {
+                if kinds.len() <= n {
+                    kinds.resize(n + 1, None);
+                }
+                kinds[n] = Some(b[j]);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
 }
