@@ -7,7 +7,9 @@
 //! target/release/examples/icount fig1_alloc generate-x64 100000
 //! ```
 //!
-//! Phases: `parse` (text with runtime constants → `Stub`), `template`
+//! Phases: `parse` (text with runtime constants → `Stub`), `parse-into`
+//! (the same with `lil_syntax::parse_with_into`, into one warm `Stub`
+//! reused across iterations), `template`
 //! (`lil_parse!` → `Stub`), `check`, `clone` (the `Stub::clone` and drop
 //! the `check` loop pays for its input: subtract it to get the checker's
 //! own cost), `emit-x64`, `emit-arm64`,
@@ -55,6 +57,14 @@ fn main() {
             let a = p.args(stub);
             for _ in 0..n {
                 black_box(stub.parse(black_box(&a)).ok());
+            }
+        }
+        "parse-into" => {
+            let a = p.args(stub);
+            let mut warm = stub.parse(&a).expect("parses");
+            for _ in 0..n {
+                black_box(lil_syntax::parse_with_into(stub.text(), black_box(&a), &mut warm).ok());
+                black_box(&warm);
             }
         }
         "template" => {

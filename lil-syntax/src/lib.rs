@@ -6,7 +6,9 @@
 //! - [`ast`]: the AST, with a [`Span`] on every node;
 //! - [`parse`], [`parse_with`], [`parse_bytes`] and [`StubBuilder`]: the parser,
 //!   with DRLVM's runtime constants (`%Ni`, `%Nm`, `%Nj`, `%g %p %n %o`) as
-//!   typed [`Arg`]s and parse-onto-end;
+//!   typed [`Arg`]s and parse-onto-end; [`parse_with_into`] parses into a
+//!   [`Stub`] already held, reusing its allocations (a VM generating many
+//!   stubs pays for none per stub once its stub is warm);
 //! - `Display` for [`Stub`]: the canonical printer, whose output parses back
 //!   to an equal stub;
 //! - [`diagnostic`]: errors with codes and spans, rendered with carets.
@@ -53,7 +55,7 @@ pub use directive::{
 pub use error::{SyntaxError, SyntaxErrorKind, SyntaxErrors};
 pub use span::Span;
 
-use parser::{LabelTable, Parser};
+use parser::{LabelTable, Parser, SpareParams};
 
 /// Parse a whole stub that uses no runtime constants.
 pub fn parse(text: &str) -> Result<Stub, SyntaxErrors> {
@@ -62,14 +64,116 @@ pub fn parse(text: &str) -> Result<Stub, SyntaxErrors> {
 
 /// Parse a whole stub, filling `%Ni` / `%Nm` / `%Nj` from `args`.
 pub fn parse_with(text: &str, args: &[Arg<'_>]) -> Result<Stub, SyntaxErrors> {
-    parse_single(text, &mut ArgList::new(args))
+    let mut stub = empty_stub();
+    parse_single_into(text, &mut ArgList::new(args), &mut stub)?;
+    Ok(stub)
 }
 
-/// One fragment, entry included, without keeping a copy of the text.
+/// [`parse_with`], into `stub`, reusing the allocations it holds: for a VM
+/// that generates many stubs, one after the other, from the same or
+/// similar texts.
+///
+/// On success `*stub` equals what `parse_with(text, args)` returns,
+/// whatever it held before. Reused are the body's vector (sized from the
+/// text's `;`s only when it has no allocation yet; otherwise it grows as
+/// needed), the labels' vector, each label name's allocation where the
+/// new name of the same id has the same length, and the parameter
+/// vectors of the entry's and the `out`s' signatures.
+///
+/// On error `stub` is left empty but valid: `entry 0:platform:arbitrary;`
+/// with [`Span::DUMMY`] spans, no body, no labels (the body's and labels'
+/// vectors keep their allocations for the next call).
+///
+/// ```
+/// use lil_syntax::{parse, parse_with, parse_with_into, Arg};
+///
+/// let text = "entry 0:managed:pint:pint; jc i0=0, zero; r = %0i; ret; :zero; r = i0; ret;";
+/// let mut stub = parse("entry 0:platform:g4:void; ret;")?;
+/// for value in [1, 2, 3] {
+///     parse_with_into(text, &[Arg::int(value)], &mut stub)?;
+///     assert_eq!(stub, parse_with(text, &[Arg::int(value)])?);
+/// }
+/// assert!(parse_with_into("entry 0:managed:pint:pint; oops;", &[], &mut stub).is_err());
+/// assert!(stub.body.is_empty() && stub.labels.is_empty());
+/// # Ok::<(), lil_syntax::SyntaxErrors>(())
+/// ```
+pub fn parse_with_into(text: &str, args: &[Arg<'_>], stub: &mut Stub) -> Result<(), SyntaxErrors> {
+    parse_single_into(text, &mut ArgList::new(args), stub)
+}
+
+/// The entry of a stub that holds nothing (no allocation).
+const EMPTY_ENTRY: Entry = Entry {
+    std_places: 0,
+    signature: EntrySignature::Arbitrary {
+        cc: CallConv::Platform,
+        span: Span::DUMMY,
+    },
+    span: Span::DUMMY,
+};
+
+/// A stub that holds nothing, to parse into.
+fn empty_stub() -> Stub {
+    Stub {
+        entry: EMPTY_ENTRY,
+        body: Vec::new(),
+        labels: Vec::new(),
+    }
+}
+
+/// One fragment, entry included, into `stub` (see [`parse_with_into`]),
+/// without keeping a copy of the text: the one implementation behind
+/// [`parse_with`], [`parse_with_into`] and [`parse_with_directives`].
 ///
 /// Generic so that [`parse_with`] gets its own instance of the parser, with
 /// [`ArgList`]'s lookups inlined; everything else goes through `dyn`.
-fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<Stub, SyntaxErrors> {
+fn parse_single_into<A: DirectiveArgs + ?Sized>(
+    text: &str,
+    args: &mut A,
+    stub: &mut Stub,
+) -> Result<(), SyntaxErrors> {
+    let Stub {
+        entry,
+        body,
+        labels,
+    } = stub;
+    // The old signatures' parameter vectors, the last one put in first,
+    // so that each new signature gets the one at its place.
+    let mut spare_params = SpareParams::default();
+    for inst in body.iter_mut().rev() {
+        if let InstKind::Out(sig) = &mut inst.kind {
+            spare_params.put(std::mem::take(&mut sig.params));
+        }
+    }
+    if let EntrySignature::Typed(sig) = &mut entry.signature {
+        spare_params.put(std::mem::take(&mut sig.params));
+    }
+    body.clear();
+    let mut label_table = LabelTable::reusing(std::mem::take(labels));
+    let parsed = parse_parts(text, args, body, &mut label_table, spare_params);
+    *labels = label_table.into_names();
+    match parsed {
+        Ok(parsed) => {
+            *entry = parsed;
+            Ok(())
+        }
+        Err(errors) => {
+            *entry = EMPTY_ENTRY;
+            body.clear();
+            labels.clear();
+            Err(errors)
+        }
+    }
+}
+
+/// The parse of [`parse_single_into`], onto an empty `body` and `labels`:
+/// the entry, or every error.
+fn parse_parts<A: DirectiveArgs + ?Sized>(
+    text: &str,
+    args: &mut A,
+    body: &mut Vec<Instruction>,
+    labels: &mut LabelTable,
+    spare_params: SpareParams,
+) -> Result<Entry, SyntaxErrors> {
     if text.len() > u32::MAX as usize {
         return Err(SyntaxError {
             kind: SyntaxErrorKind::TooManyErrors,
@@ -77,11 +181,14 @@ fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<S
         }
         .into());
     }
-    let mut labels = LabelTable::default();
+    if body.capacity() == 0 {
+        // Allocated outright: `reserve` would go through the path that grows.
+        *body = Vec::with_capacity(parser::statement_estimate(text));
+    }
     let mut counter = 0;
-    let (entry, body, errors) = {
-        let mut parser = Parser::new(text, 0, args, &mut labels, &mut counter);
-        let mut body = Vec::with_capacity(parser::statement_estimate(text));
+    let (entry, mut errors) = {
+        let mut parser = Parser::new(text, 0, args, labels, &mut counter);
+        parser.spare_params = spare_params;
         let entry = match parser.parse_entry() {
             Ok(entry) => Some(entry),
             Err(e) => {
@@ -90,11 +197,10 @@ fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<S
             }
         };
         if parser.errors.is_empty() {
-            parser.parse_body(&mut body);
+            parser.parse_body(body);
         }
-        (entry, body, std::mem::take(&mut parser.errors))
+        (entry, std::mem::take(&mut parser.errors))
     };
-    let mut errors = errors;
     if errors.is_empty()
         && let Err(kind) = args.finish()
     {
@@ -104,11 +210,7 @@ fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<S
         });
     }
     match entry {
-        Some(entry) if errors.is_empty() => Ok(Stub {
-            entry,
-            body,
-            labels: labels.names,
-        }),
+        Some(entry) if errors.is_empty() => Ok(entry),
         _ => Err(SyntaxErrors(errors)),
     }
 }
@@ -137,7 +239,9 @@ pub fn parse_with_directives(
     text: &str,
     args: &mut dyn DirectiveArgs,
 ) -> Result<Stub, SyntaxErrors> {
-    parse_single(text, args)
+    let mut stub = empty_stub();
+    parse_single_into(text, args, &mut stub)?;
+    Ok(stub)
 }
 
 /// A stub built from several fragments, as DRLVM's `lil_parse_code_stub`
@@ -206,7 +310,7 @@ impl StubBuilder {
         with_entry: bool,
     ) -> Result<(), SyntaxErrors> {
         let saved_source = self.source.len();
-        let saved_labels = self.labels.names.len();
+        let saved_labels = self.labels.len();
         let saved_counter = self.label_counter;
         let saved_body = self.body.len();
         if !self.source.is_empty() {
@@ -273,16 +377,9 @@ impl StubBuilder {
         Stub {
             // `new` and `parse_with_directives` only return a builder whose
             // first fragment parsed, entry included.
-            entry: self.entry.unwrap_or(Entry {
-                std_places: 0,
-                signature: EntrySignature::Arbitrary {
-                    cc: CallConv::Platform,
-                    span: Span::DUMMY,
-                },
-                span: Span::DUMMY,
-            }),
+            entry: self.entry.unwrap_or(EMPTY_ENTRY),
             body: self.body,
-            labels: self.labels.names,
+            labels: self.labels.into_names(),
         }
     }
 }

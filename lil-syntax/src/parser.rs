@@ -38,9 +38,15 @@ type PResult<T> = Result<T, Box<SyntaxError>>;
 ///
 /// A label's id is its position in `names`. A few names are searched in
 /// order; beyond [`LINEAR_LABELS`], a [`LabelIndex`] finds them.
+///
+/// The names interned so far are `names[..len]`. Those after `len` are an
+/// earlier stub's names, kept for their allocations
+/// ([`LabelTable::reusing`]): the `k`-th new name takes over the `k`-th old
+/// one, so parsing a text again costs no allocation for its labels.
 #[derive(Default, Debug, Clone)]
 pub(crate) struct LabelTable {
-    pub(crate) names: Vec<Box<str>>,
+    names: Vec<Box<str>>,
+    len: usize,
     /// `None` while the names are few, and after a `truncate` until the
     /// next new name.
     index: Option<LabelIndex>,
@@ -95,43 +101,128 @@ impl LabelIndex {
 }
 
 impl LabelTable {
+    /// A table with no names that reuses `old`'s allocations: the vector's,
+    /// and each name's for the new name of the same id where the lengths
+    /// agree.
+    pub(crate) fn reusing(old: Vec<Box<str>>) -> LabelTable {
+        LabelTable {
+            names: old,
+            len: 0,
+            index: None,
+        }
+    }
+
+    /// How many names are interned.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The names interned, by id (the spare old names dropped).
+    pub(crate) fn into_names(mut self) -> Vec<Box<str>> {
+        self.names.truncate(self.len);
+        self.names
+    }
+
     /// Forget the labels interned after the first `len`.
     pub(crate) fn truncate(&mut self, len: usize) {
-        if len < self.names.len() {
+        if len < self.len {
             self.names.truncate(len);
+            self.len = len;
             self.index = None;
         }
     }
 
     pub(crate) fn intern(&mut self, name: &str) -> LabelId {
+        let names = &self.names[..self.len];
         let slot = match &self.index {
-            Some(index) => match index.find(&self.names, name) {
+            Some(index) => match index.find(names, name) {
                 Ok(id) => return LabelId(id),
                 Err(slot) => Some(slot),
             },
             None => {
-                if let Some(p) = self.names.iter().position(|n| &**n == name) {
+                if let Some(p) = names.iter().position(|n| &**n == name) {
                     return LabelId(p as u32);
                 }
                 None
             }
         };
-        let id = self.names.len() as u32;
-        if self.names.capacity() == 0 {
-            // Allocating outright is cheaper than `push` growing from empty.
-            self.names = Vec::with_capacity(4);
+        let id = self.len as u32;
+        match self.names.get_mut(self.len) {
+            Some(old) => reuse_name(old, name),
+            None => {
+                if self.names.capacity() == 0 {
+                    // Allocating outright is cheaper than `push` growing from empty.
+                    self.names = Vec::with_capacity(4);
+                }
+                self.names.push(name.into());
+            }
         }
-        self.names.push(name.into());
+        self.len += 1;
         match (&mut self.index, slot) {
-            (Some(index), Some(slot)) if 2 * self.names.len() <= index.slots.len() => {
+            (Some(index), Some(slot)) if 2 * self.len <= index.slots.len() => {
                 index.slots[slot] = id;
             }
-            _ if self.names.len() > LINEAR_LABELS => {
-                self.index = Some(LabelIndex::new(&self.names));
+            _ if self.len > LINEAR_LABELS => {
+                self.index = Some(LabelIndex::new(&self.names[..self.len]));
             }
             _ => {}
         }
         LabelId(id)
+    }
+}
+
+/// Make `old` hold `name`, in its own allocation where the lengths agree
+/// (a `String` whose capacity is its length takes as many bytes again
+/// without growing, and gives them back as a `Box<str>` without shrinking).
+fn reuse_name(old: &mut Box<str>, name: &str) {
+    if **old == *name {
+        return;
+    }
+    if old.len() != name.len() {
+        *old = name.into();
+        return;
+    }
+    let mut text = std::mem::take(old).into_string();
+    text.clear();
+    text.push_str(name);
+    *old = text.into_boxed_str();
+}
+
+/// How many parameter vectors of an old stub [`SpareParams`] keeps.
+const SPARE_PARAMS: usize = 4;
+
+/// The parameter vectors of an earlier stub's signatures, emptied, for the
+/// signatures of the next stub parsed into it (see
+/// [`crate::parse_with_into`]): taken last in, first out, so put the
+/// vectors in in reverse order of their signatures to give each new
+/// signature the vector of the old one at its place. Without spares a
+/// signature gets a new vector.
+#[derive(Default)]
+pub(crate) struct SpareParams {
+    vecs: [Vec<Type>; SPARE_PARAMS],
+    len: usize,
+}
+
+impl SpareParams {
+    /// Keep `params`' allocation, if it has one and there is room.
+    pub(crate) fn put(&mut self, mut params: Vec<Type>) {
+        if params.capacity() != 0 && self.len < SPARE_PARAMS {
+            params.clear();
+            self.vecs[self.len] = params;
+            self.len += 1;
+        }
+    }
+
+    /// An empty vector: the last one put, or a new one with room for a
+    /// usual signature (one allocation, no regrowth).
+    fn take(&mut self) -> Vec<Type> {
+        match self.len.checked_sub(1) {
+            Some(last) => {
+                self.len = last;
+                std::mem::take(&mut self.vecs[last])
+            }
+            None => Vec::with_capacity(8),
+        }
     }
 }
 
@@ -254,6 +345,8 @@ pub(crate) struct Parser<'s, 'd, A: DirectiveArgs + ?Sized> {
     args: &'d mut A,
     labels: &'d mut LabelTable,
     label_counter: &'d mut u32,
+    /// Where signatures get their parameter vectors.
+    pub(crate) spare_params: SpareParams,
     pub(crate) errors: Vec<SyntaxError>,
 }
 
@@ -493,6 +586,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
             args,
             labels,
             label_counter,
+            spare_params: SpareParams::default(),
             errors: Vec::new(),
         }
     }
@@ -1266,8 +1360,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 span: self.span(start, self.pos),
             });
         }
-        // Room for a usual signature: one allocation, no regrowth.
-        let mut params = Vec::with_capacity(8);
+        let mut params = self.spare_params.take();
         if self.peek() != Some(b':') {
             loop {
                 params.push(self.ty()?);
@@ -2028,14 +2121,14 @@ mod tests {
         // Back below the linear limit and up again, as a failed append does.
         for len in [200, 10, 0] {
             table.truncate(len);
-            assert_eq!(table.names.len(), len);
+            assert_eq!(table.len(), len);
             for (k, name) in names.iter().enumerate().rev() {
                 let id = table.intern(name);
                 if k < len {
                     assert_eq!(id, LabelId(k as u32));
                 }
             }
-            assert_eq!(table.names.len(), names.len());
+            assert_eq!(table.len(), names.len());
             for name in &names {
                 let id = table.intern(name);
                 assert_eq!(&*table.names[id.0 as usize], name.as_str());

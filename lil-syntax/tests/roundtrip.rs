@@ -264,6 +264,32 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// `parse_with_into` over a stub left by another text (parsed, or
+    /// failed) gives exactly what `parse` gives, and an error empties it.
+    #[test]
+    fn parsing_into_a_warm_stub_is_parsing(a in stub(), b in stub(), cut in 0usize..64) {
+        let (text_a, text_b) = (a.to_string(), b.to_string());
+        let mut warm = parse(&text_a).map_err(|e| TestCaseError::fail(e.render("a", &text_a)))?;
+        // A broken text in between: `b` cut short, then an undefined word.
+        let mut end = text_b.len().saturating_sub(cut);
+        while !text_b.is_char_boundary(end) {
+            end -= 1;
+        }
+        let broken = format!("{}\n?;", &text_b[..end]);
+        for text in [&text_b, &text_a, &broken, &text_b] {
+            let expected = parse(text);
+            let got = parse_with_into(text, &[], &mut warm).map(|()| warm.clone());
+            prop_assert_eq!(&got, &expected);
+            if expected.is_err() {
+                prop_assert!(warm.body.is_empty() && warm.labels.is_empty());
+            }
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]

@@ -34,10 +34,16 @@
 //! texts also large ones that are out of range for indices and counts),
 //! `StubBuilder::new`, and `StubBuilder::append` after an entry fragment
 //! (spans shifted by a base, the label counter carried).
+//!
+//! `parse_with_into` is checked rather than hashed, so the output stays
+//! that of the entry points above: each of its results, into one stub
+//! that every earlier (different) text was parsed into, successfully or
+//! not, must be exactly `parse_with`'s, and an error must leave the stub
+//! empty.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use lil_syntax::{Arg, StubBuilder, SyntaxErrors};
+use lil_syntax::{Arg, Stub, StubBuilder, SyntaxErrors};
 use lil_tests::corpus::{CorpusStub, corpus_files, note_directive_kinds, sample_method};
 use lil_tests::differential::{
     example_texts, generated_texts, helper_stub_texts, placeholder_names, word_stream,
@@ -107,6 +113,9 @@ fn main() {
     inputs.extend(generated_texts(n, &names));
 
     let method = sample_method();
+    // Any stub to start from: each text is then parsed into what the one
+    // before left.
+    let mut warm = lil_syntax::parse(START).expect("START parses");
     let mut parses = 0usize;
     for (index, (name, text)) in inputs.iter().enumerate() {
         let kinds = directive_kinds(text);
@@ -123,7 +132,7 @@ fn main() {
                 samples.push(sample_large);
             }
             let mut v = DefaultHasher::new();
-            let (good, count) = digest_text(&bytes, &kinds, &method, &samples, &mut v);
+            let (good, count) = digest_text(&bytes, &kinds, &method, &samples, &mut warm, &mut v);
             ok += good;
             parses += count;
             let digest = v.finish();
@@ -141,12 +150,14 @@ fn main() {
 }
 
 /// Parse `bytes` through every entry point and hash the answers; returns
-/// how many answers were a stub, and how many parses were made.
+/// how many answers were a stub, and how many parses were made. `warm` is
+/// the stub every `parse_with_into` parses into, left by the one before.
 fn digest_text(
     bytes: &[u8],
     kinds: &[Option<u8>],
     method: &lil_syntax::MethodSig,
     samples: &[fn(usize, usize) -> i128],
+    warm: &mut Stub,
     h: &mut DefaultHasher,
 ) -> (usize, usize) {
     let mut ok = 0;
@@ -161,6 +172,7 @@ fn digest_text(
     ok += usize::from(result.is_ok());
     count += 1;
     digest_result(&result, text, h);
+    assert_into_same(text, &[], &result, warm);
     let mut arg_sets: Vec<Vec<Arg<'_>>> = vec![Vec::new()];
     if !kinds.is_empty() {
         for sample in samples {
@@ -176,6 +188,7 @@ fn digest_text(
             ok += usize::from(result.is_ok());
             count += 1;
             digest_result(&result, text, h);
+            assert_into_same(text, &args, &result, warm);
             arg_sets.push(args);
         }
     }
@@ -199,6 +212,27 @@ fn digest_text(
         count += 2;
     }
     (ok, count)
+}
+
+/// `parse_with_into(text, args)` into `warm`, whatever it holds, gives
+/// `expected` (`parse_with`'s answer), and an error leaves `warm` empty.
+fn assert_into_same(
+    text: &str,
+    args: &[Arg<'_>],
+    expected: &Result<Stub, SyntaxErrors>,
+    warm: &mut Stub,
+) {
+    match (lil_syntax::parse_with_into(text, args, warm), expected) {
+        (Ok(()), Ok(stub)) => assert_eq!(warm, stub, "parse_with_into: {text:?}"),
+        (Err(errors), Err(expected)) => {
+            assert_eq!(&errors, expected, "parse_with_into: {text:?}");
+            assert!(
+                warm.body.is_empty() && warm.labels.is_empty(),
+                "parse_with_into left a stub after an error: {text:?}"
+            );
+        }
+        (got, _) => panic!("parse_with_into: {got:?} but parse_with: {expected:?} for {text:?}"),
+    }
 }
 
 fn digest_result(
