@@ -136,20 +136,20 @@ fn parse_single_into<A: DirectiveArgs + ?Sized>(
         body,
         labels,
     } = stub;
-    // The old signatures' parameter vectors, the last one put in first,
-    // so that each new signature gets the one at its place.
+    // The old signatures' parameter vectors, in the order the new ones
+    // are parsed, so that each new signature gets the one at its place.
     let mut spare_params = SpareParams::default();
-    for inst in body.iter_mut().rev() {
+    if let EntrySignature::Typed(sig) = &mut entry.signature {
+        spare_params.put(std::mem::take(&mut sig.params));
+    }
+    for inst in body.iter_mut() {
         if let InstKind::Out(sig) = &mut inst.kind {
             spare_params.put(std::mem::take(&mut sig.params));
         }
     }
-    if let EntrySignature::Typed(sig) = &mut entry.signature {
-        spare_params.put(std::mem::take(&mut sig.params));
-    }
     body.clear();
     let mut label_table = LabelTable::reusing(std::mem::take(labels));
-    let parsed = parse_parts(text, args, body, &mut label_table, spare_params);
+    let parsed = parse_parts(text, args, body, &mut label_table, &mut spare_params);
     *labels = label_table.into_names();
     match parsed {
         Ok(parsed) => {
@@ -172,7 +172,7 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
     args: &mut A,
     body: &mut Vec<Instruction>,
     labels: &mut LabelTable,
-    spare_params: SpareParams,
+    spare_params: &mut SpareParams,
 ) -> Result<Entry, SyntaxErrors> {
     if text.len() > u32::MAX as usize {
         return Err(SyntaxError {
@@ -188,7 +188,7 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
     let mut counter = 0;
     let (entry, mut errors) = {
         let mut parser = Parser::new(text, 0, args, labels, &mut counter);
-        parser.spare_params = spare_params;
+        parser.spare_params = Some(spare_params);
         let entry = match parser.parse_entry() {
             Ok(entry) => Some(entry),
             Err(e) => {

@@ -193,47 +193,54 @@ const SPARE_PARAMS: usize = 4;
 
 /// The parameter vectors of an earlier stub's signatures, emptied, for the
 /// signatures of the next stub parsed into it (see
-/// [`crate::parse_with_into`]): taken last in, first out, so put the
-/// vectors in in reverse order of their signatures to give each new
-/// signature the vector of the old one at its place. Without spares a
-/// signature gets a new vector.
+/// [`crate::parse_with_into`]), taken in the order they were put: put in
+/// the old stub's in order, each new signature gets the vector of the old
+/// one at its place. Without spares a signature gets a new vector.
 #[derive(Default)]
 pub(crate) struct SpareParams {
     vecs: [Vec<Type>; SPARE_PARAMS],
-    len: usize,
+    /// `vecs[taken..put]` hold spares.
+    put: usize,
+    taken: usize,
 }
 
 impl SpareParams {
     /// Keep `params`' allocation, if it has one and there is room.
     pub(crate) fn put(&mut self, mut params: Vec<Type>) {
-        if params.capacity() != 0 && self.len < SPARE_PARAMS {
+        if params.capacity() != 0 && self.put < SPARE_PARAMS {
             params.clear();
-            self.vecs[self.len] = params;
-            self.len += 1;
+            self.vecs[self.put] = params;
+            self.put += 1;
         }
     }
 
-    /// An empty vector: the last one put, or a new one with room for a
-    /// usual signature (one allocation, no regrowth).
+    /// An empty vector: the next spare, or a new one.
     fn take(&mut self) -> Vec<Type> {
-        match self.len.checked_sub(1) {
-            Some(last) => {
-                self.len = last;
-                std::mem::take(&mut self.vecs[last])
-            }
-            None => Vec::with_capacity(8),
+        if self.taken < self.put {
+            self.taken += 1;
+            std::mem::take(&mut self.vecs[self.taken - 1])
+        } else {
+            SpareParams::new_params()
         }
+    }
+
+    /// A new vector with room for a usual signature: one allocation, no
+    /// regrowth.
+    fn new_params() -> Vec<Type> {
+        Vec::with_capacity(8)
     }
 }
 
 /// An upper bound on the statements of a text (for sizing the body).
 ///
-/// Counted 16 bytes at a time into 16 byte-sized lanes, which LLVM turns
-/// into a vector compare and subtract per 16 bytes (a plain
-/// `filter().count()` stays scalar, at about two instructions a byte); the
-/// lanes are added up every 255 rounds, before they can overflow.
+/// Counted 32 bytes at a time into 32 byte-sized lanes, which LLVM turns
+/// into two vector compares and subtracts per round (a plain
+/// `filter().count()` stays scalar, at about two instructions a byte; 16
+/// lanes cost a third more per byte, 64 leave a scalar tail too long for
+/// a stub); the lanes are added up every 255 rounds, before they can
+/// overflow.
 pub(crate) fn statement_estimate(text: &str) -> usize {
-    const LANES: usize = 16;
+    const LANES: usize = 32;
     let mut chunks = text.as_bytes().chunks_exact(LANES);
     let mut total = 0;
     loop {
@@ -345,8 +352,10 @@ pub(crate) struct Parser<'s, 'd, A: DirectiveArgs + ?Sized> {
     args: &'d mut A,
     labels: &'d mut LabelTable,
     label_counter: &'d mut u32,
-    /// Where signatures get their parameter vectors.
-    pub(crate) spare_params: SpareParams,
+    /// Where signatures get their parameter vectors, if not new ones.
+    /// Borrowed: moving the vectors in and dropping them with the parser
+    /// cost more than the parse of a small stub gains.
+    pub(crate) spare_params: Option<&'d mut SpareParams>,
     pub(crate) errors: Vec<SyntaxError>,
 }
 
@@ -586,7 +595,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
             args,
             labels,
             label_counter,
-            spare_params: SpareParams::default(),
+            spare_params: None,
             errors: Vec::new(),
         }
     }
@@ -1349,7 +1358,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 )),
             };
         }
-        if self.peek_word() == b"arbitrary" {
+        // No type starts with `a`: most signatures are told apart by
+        // their first byte, without scanning the word.
+        if self.peek() == Some(b'a') && self.peek_word() == b"arbitrary" {
             let astart = self.pos;
             self.pos += "arbitrary".len();
             if !allow_arbitrary {
@@ -1360,7 +1371,10 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 span: self.span(start, self.pos),
             });
         }
-        let mut params = self.spare_params.take();
+        let mut params = match &mut self.spare_params {
+            Some(spares) => spares.take(),
+            None => SpareParams::new_params(),
+        };
         if self.peek() != Some(b':') {
             loop {
                 params.push(self.ty()?);
@@ -2027,18 +2041,18 @@ mod tests {
 
     #[test]
     fn statement_estimate_counts_every_semicolon() {
-        // Lengths around the 16-byte rounds and the 255-round flush.
+        // Lengths around the 32-byte rounds and the 255-round flush.
         for len in [
             0,
             1,
-            15,
-            16,
-            17,
             31,
-            255 * 16 - 1,
-            255 * 16,
-            255 * 16 + 1,
-            9000,
+            32,
+            33,
+            63,
+            255 * 32 - 1,
+            255 * 32,
+            255 * 32 + 1,
+            20000,
         ] {
             for every in [1, 2, 7] {
                 let text: String = (0..len)
