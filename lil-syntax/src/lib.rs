@@ -64,9 +64,7 @@ pub fn parse(text: &str) -> Result<Stub, SyntaxErrors> {
 
 /// Parse a whole stub, filling `%Ni` / `%Nm` / `%Nj` from `args`.
 pub fn parse_with(text: &str, args: &[Arg<'_>]) -> Result<Stub, SyntaxErrors> {
-    let mut stub = empty_stub();
-    parse_single_into(text, &mut ArgList::new(args), &mut stub)?;
-    Ok(stub)
+    parse_single(text, &mut ArgList::new(args))
 }
 
 /// [`parse_with`], into `stub`, reusing the allocations it holds: for a VM
@@ -111,21 +109,24 @@ const EMPTY_ENTRY: Entry = Entry {
     span: Span::DUMMY,
 };
 
-/// A stub that holds nothing, to parse into.
-fn empty_stub() -> Stub {
-    Stub {
-        entry: EMPTY_ENTRY,
-        body: Vec::new(),
-        labels: Vec::new(),
-    }
-}
-
-/// One fragment, entry included, into `stub` (see [`parse_with_into`]),
-/// without keeping a copy of the text: the one implementation behind
-/// [`parse_with`], [`parse_with_into`] and [`parse_with_directives`].
+/// One fragment, entry included, into a new stub, without keeping a copy
+/// of the text: [`parse_with`] and [`parse_with_directives`].
 ///
 /// Generic so that [`parse_with`] gets its own instance of the parser, with
 /// [`ArgList`]'s lookups inlined; everything else goes through `dyn`.
+fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<Stub, SyntaxErrors> {
+    let mut body = Vec::new();
+    let mut labels = LabelTable::default();
+    let entry = parse_parts(text, args, &mut body, &mut labels, None)?;
+    Ok(Stub {
+        entry,
+        body,
+        labels: labels.into_names(),
+    })
+}
+
+/// [`parse_single`] into `stub`, reusing its allocations: see
+/// [`parse_with_into`].
 fn parse_single_into<A: DirectiveArgs + ?Sized>(
     text: &str,
     args: &mut A,
@@ -149,7 +150,7 @@ fn parse_single_into<A: DirectiveArgs + ?Sized>(
     }
     body.clear();
     let mut label_table = LabelTable::reusing(std::mem::take(labels));
-    let parsed = parse_parts(text, args, body, &mut label_table, &mut spare_params);
+    let parsed = parse_parts(text, args, body, &mut label_table, Some(&mut spare_params));
     *labels = label_table.into_names();
     match parsed {
         Ok(parsed) => {
@@ -165,14 +166,16 @@ fn parse_single_into<A: DirectiveArgs + ?Sized>(
     }
 }
 
-/// The parse of [`parse_single_into`], onto an empty `body` and `labels`:
-/// the entry, or every error.
+/// The one implementation behind [`parse_single`] and
+/// [`parse_single_into`]: a fragment, entry included, onto an empty `body`
+/// and `labels`, its signatures' parameter vectors taken from
+/// `spare_params` if any; the entry, or every error.
 fn parse_parts<A: DirectiveArgs + ?Sized>(
     text: &str,
     args: &mut A,
     body: &mut Vec<Instruction>,
     labels: &mut LabelTable,
-    spare_params: &mut SpareParams,
+    spare_params: Option<&mut SpareParams>,
 ) -> Result<Entry, SyntaxErrors> {
     if text.len() > u32::MAX as usize {
         return Err(SyntaxError {
@@ -188,7 +191,7 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
     let mut counter = 0;
     let (entry, mut errors) = {
         let mut parser = Parser::new(text, 0, args, labels, &mut counter);
-        parser.spare_params = Some(spare_params);
+        parser.spare_params = spare_params;
         let entry = match parser.parse_entry() {
             Ok(entry) => Some(entry),
             Err(e) => {
@@ -239,9 +242,7 @@ pub fn parse_with_directives(
     text: &str,
     args: &mut dyn DirectiveArgs,
 ) -> Result<Stub, SyntaxErrors> {
-    let mut stub = empty_stub();
-    parse_single_into(text, args, &mut stub)?;
-    Ok(stub)
+    parse_single(text, args)
 }
 
 /// A stub built from several fragments, as DRLVM's `lil_parse_code_stub`

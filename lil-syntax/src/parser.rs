@@ -641,17 +641,34 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         class_run_end(self.bytes, start + 1, IDENT)
     }
 
-    /// The [`key`] of the word `start..end`: one unaligned load and a mask
-    /// where 8 bytes of text remain, instead of a loop over the bytes.
+    /// The identifier starting at `start`: its [`key`] and its end (`start`
+    /// if there is none, with key 0).
+    ///
+    /// Where 8 bytes of text remain, one unaligned load gives both: the end
+    /// is found among the loaded bytes and the key is the load masked to
+    /// them, where a scan for the end and then a second load for the key
+    /// bounds-checked the text twice.
     #[inline(always)]
-    fn key_at(&self, start: usize, end: usize) -> u64 {
-        let len = end - start;
-        match self.bytes[start..].first_chunk::<8>() {
-            Some(chunk) if (1..=8).contains(&len) => {
-                u64::from_le_bytes(*chunk) & (u64::MAX >> (64 - 8 * len))
-            }
-            _ => key(&self.bytes[start..end]),
+    fn word_key(&self, start: usize) -> (u64, usize) {
+        let bytes = self.bytes;
+        let Some(chunk) = bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) else {
+            let end = self.word_end(start);
+            return (key(&bytes[start..end]), end);
+        };
+        if !is_ident_start(chunk[0]) {
+            return (0, start);
         }
+        let loaded = u64::from_le_bytes(*chunk);
+        for (len, &b) in chunk.iter().enumerate().skip(1) {
+            if !is_ident_char(b) {
+                return (loaded & (u64::MAX >> (64 - 8 * len)), start + len);
+            }
+        }
+        // Eight letters (`platform`, `push_m2n`, `tailcall`), or more.
+        if !bytes.get(start + 8).is_some_and(|&b| is_ident_char(b)) {
+            return (loaded, start + 8);
+        }
+        (0, class_run_end(bytes, start + 9, IDENT))
     }
 
     /// The identifier starting at the current position (not consumed).
@@ -670,12 +687,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
     fn word(&mut self, expected: &'static str) -> PResult<(u64, usize, usize)> {
         self.skip_ws();
         let start = self.pos;
-        let end = self.word_end(start);
+        let (word, end) = self.word_key(start);
         if end == start {
             return Err(self.expected(expected));
         }
         self.pos = end;
-        Ok((self.key_at(start, end), start, end))
+        Ok((word, start, end))
     }
 
     /// An error about the word `start..end`.
@@ -1449,8 +1466,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
             return None;
         }
         let ty_start = term_end + 1;
-        let ty_end = self.word_end(ty_start);
-        let ty = parse_type(self.key_at(ty_start, ty_end))?;
+        let (ty_word, ty_end) = self.word_key(ty_start);
+        let ty = parse_type(ty_word)?;
         if bytes.get(ty_end) != Some(&b']') {
             return None;
         }
@@ -1696,7 +1713,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
     pub(crate) fn parse_entry(&mut self) -> PResult<Entry> {
         self.skip_ws();
         let start = self.pos;
-        if self.key_at(start, self.word_end(start)) != kw::ENTRY {
+        if self.word_key(start).0 != kw::ENTRY {
             let end = self.token_end(start);
             return Err(self.error(SyntaxErrorKind::MissingEntry, start, end));
         }
@@ -1755,7 +1772,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
     #[inline(always)]
     fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
         let start = self.pos;
-        let end = self.word_end(start);
+        let (word_key, end) = self.word_key(start);
         if end == start {
             if self.peek() == Some(b':') {
                 self.pos += 1;
@@ -1771,7 +1788,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
         // (`is_var`), so the variable readers wait for the fallback, where
         // a plainly written destination is read in one pass.
         self.pos = end;
-        match self.key_at(start, end) {
+        match word_key {
             kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
             kw::LOCALS => {
                 let (n, _) = self.u32_value(IntUse::Count, "the number of locals")?;
@@ -2011,8 +2028,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 self.operand_cast(word_start, OperandKind::Var(var))?
             }
             None => {
-                let word_end = self.word_end(word_start);
-                let word = self.key_at(word_start, word_end);
+                let (word, word_end) = self.word_key(word_start);
                 if word == kw::TS {
                     self.pos = word_end;
                     return self.finish(out, start, || InstKind::Ts { dst });
@@ -2179,7 +2195,10 @@ mod tests {
         let mut start = 0;
         while start < text.len() {
             let end = parser.word_end(start);
-            assert_eq!(parser.key_at(start, end), key(&text.as_bytes()[start..end]));
+            assert_eq!(
+                parser.word_key(start),
+                (key(&text.as_bytes()[start..end]), end)
+            );
             start = end + 1;
         }
     }
