@@ -143,12 +143,13 @@ fn parse_single_into<A: DirectiveArgs + ?Sized>(
     if let EntrySignature::Typed(sig) = &mut entry.signature {
         spare_params.put(std::mem::take(&mut sig.params));
     }
-    for inst in body.iter_mut() {
+    // One pass that takes the vectors and drops the instructions.
+    body.retain_mut(|inst| {
         if let InstKind::Out(sig) = &mut inst.kind {
             spare_params.put(std::mem::take(&mut sig.params));
         }
-    }
-    body.clear();
+        false
+    });
     let mut label_table = LabelTable::reusing(std::mem::take(labels));
     let parsed = parse_parts(text, args, body, &mut label_table, Some(&mut spare_params));
     *labels = label_table.into_names();

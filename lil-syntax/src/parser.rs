@@ -1783,7 +1783,6 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
             self.pos += c.len_utf8();
             return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
         }
-        let word = &self.bytes[start..end];
         // Keywords first, by the word's key: none of them is a variable
         // (`is_var`), so the variable readers wait for the fallback, where
         // a plainly written destination is read in one pass.
@@ -1913,12 +1912,16 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized> Parser<'s, 'd, A> {
                 self.assignment(start, dst, out)
             }
             // Keywords too long to be keys.
-            _ if word == b"std_places" => {
+            // (The word is sliced only here: slicing it before the keywords
+            // cost a bounds check per statement.)
+            _ if self.bytes[start..end] == *b"std_places" => {
                 let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
                 self.finish(out, start, || InstKind::StdPlaces(n))
             }
-            _ if word == b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
-            _ if is_var(word, self.bytes.get(end).copied()) => {
+            _ if self.bytes[start..end] == *b"m2n_save_all" => {
+                self.finish(out, start, || InstKind::M2nSaveAll)
+            }
+            _ if is_var(&self.bytes[start..end], self.bytes.get(end).copied()) => {
                 self.pos = start;
                 let dst = self.var_general(start)?;
                 self.assignment(start, dst, out)
