@@ -279,21 +279,27 @@ fn short_digits(bytes: &[u8], start: usize, max: usize) -> (u64, usize) {
 }
 
 /// Where the blanks and `//` comments from `pos` end.
+///
+/// Spaces are skipped by a loop that tests one class per byte; a `/` is
+/// looked at only where they stop (comments are rare, blanks are between
+/// nearly every two tokens).
 #[inline(always)]
 fn blank_end(bytes: &[u8], mut pos: usize) -> usize {
-    while let Some(&b) = bytes.get(pos)
-        && CLASS[b as usize] & (SPACE | SLASH) != 0
-    {
-        if b != b'/' {
+    loop {
+        while bytes
+            .get(pos)
+            .is_some_and(|&b| CLASS[b as usize] & SPACE != 0)
+        {
             pos += 1;
-        } else {
-            match comment_end(bytes, pos) {
-                Some(end) => pos = end,
-                None => break,
-            }
+        }
+        if bytes.get(pos) != Some(&b'/') {
+            return pos;
+        }
+        match comment_end(bytes, pos) {
+            Some(end) => pos = end,
+            None => return pos,
         }
     }
-    pos
 }
 
 /// The end of the `//` comment at `pos` (past its newline); `None` if
