@@ -76,7 +76,8 @@ pub fn parse_with(text: &str, args: &[Arg<'_>]) -> Result<Stub, SyntaxErrors> {
 /// text's `;`s only when it has no allocation yet; otherwise it grows as
 /// needed), the labels' vector, each label name's allocation where the
 /// new name of the same id has the same length, and the parameter
-/// vectors of the entry's and the `out`s' signatures.
+/// vectors of the entry's and the `out`s' signatures (the first four;
+/// further signatures get new ones).
 ///
 /// On error `stub` is left empty but valid: `entry 0:platform:arbitrary;`
 /// with [`Span::DUMMY`] spans, no body, no labels (the body's and labels'
