@@ -198,6 +198,18 @@ impl Buffers {
     }
 }
 
+/// Empties `v` for `n` elements. A buffer too small is replaced at once by
+/// one of the exact size, not grown through the generic (amortizing,
+/// out-of-line) path: a new checker's first check, and `check_owned`'s
+/// every check, allocate so.
+#[inline(always)]
+fn clear_for<T>(v: &mut Vec<T>, n: usize) {
+    v.clear();
+    if v.capacity() < n {
+        *v = Vec::with_capacity(n);
+    }
+}
+
 fn keep_larger<T>(mine: &mut Vec<T>, theirs: Vec<T>) {
     if theirs.capacity() > mine.capacity() {
         *mine = theirs;
@@ -268,7 +280,7 @@ impl Waiting {
 
 /// The dataflow over one stub: its states, what it found, and the
 /// buffers it fills (taken from a [`Buffers`], given back by
-/// [`Flow::into_buffers`] or handed over to a [`crate::CheckedStub`]).
+/// [`Flow::release`] or handed over to a [`crate::CheckedStub`]).
 pub(crate) struct Flow<'s> {
     stub: &'s Stub,
     params: Option<&'s [Type]>,
@@ -299,7 +311,9 @@ pub(crate) struct Flow<'s> {
     /// none does. In an acyclic CFG no local is live across a call after
     /// it: the liveness can be skipped.
     pub(crate) last_local_read: u32,
-    pub(crate) spare: Spare,
+    /// Where the facts and the summary's vectors came from; the working
+    /// memory.
+    pub(crate) buffers: &'s mut Buffers,
 }
 
 fn is_terminal(kind: &InstKind) -> bool {
@@ -482,26 +496,24 @@ fn cast_ok(from: Type, to: Type) -> bool {
 impl<'s> Flow<'s> {
     // Inlined: the checker is then built where it lives, not copied there.
     #[inline(always)]
-    pub(crate) fn new(stub: &'s Stub, buffers: Buffers) -> Flow<'s> {
+    pub(crate) fn new(stub: &'s Stub, buffers: &'s mut Buffers) -> Flow<'s> {
         let (params, ret_type) = match &stub.entry.signature {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        let Buffers {
-            mut facts,
-            mut locals,
-            mut signatures,
-            mut spare,
-        } = buffers;
-        facts.blocks.clear();
-        facts.insts.clear();
+        let mut facts = std::mem::take(&mut buffers.facts);
+        let mut locals = std::mem::take(&mut buffers.locals);
+        let mut signatures = std::mem::take(&mut buffers.signatures);
+        // Rarely more than one block per three instructions.
+        clear_for(&mut facts.blocks, stub.body.len() / 3 + 2);
+        clear_for(&mut facts.insts, stub.body.len());
         // Only frames of more than `PACKED_LOCALS` locals use it.
         facts.arena.clear();
-        // Rarely more than one block per three instructions.
-        facts.blocks.reserve(stub.body.len() / 3 + 2);
-        facts.insts.reserve(stub.body.len());
         locals.clear();
-        spare.params.extend(signatures.drain(..).map(|s| s.params));
+        if !signatures.is_empty() {
+            let spare = &mut buffers.spare.params;
+            spare.extend(signatures.drain(..).map(|s| s.params));
+        }
         Flow {
             stub,
             params,
@@ -539,18 +551,17 @@ impl<'s> Flow<'s> {
             ret_seen: 0,
             at: 0,
             last_local_read: 0,
-            spare,
+            buffers,
         }
     }
 
-    /// The buffers, for another check.
-    pub(crate) fn into_buffers(self) -> Buffers {
-        Buffers {
-            facts: self.facts,
-            locals: self.summary.locals,
-            signatures: self.summary.call_signatures,
-            spare: self.spare,
-        }
+    /// Gives the buffers back, for another check.
+    pub(crate) fn release(self) -> &'s mut Buffers {
+        let buffers = self.buffers;
+        buffers.facts = self.facts;
+        buffers.locals = self.summary.locals;
+        buffers.signatures = self.summary.call_signatures;
+        buffers
     }
 
     // Cold: what leads here is off the hot path, and the code that builds
@@ -582,7 +593,7 @@ impl<'s> Flow<'s> {
         ) {
             return Err(e);
         }
-        let mut label_pos = std::mem::take(&mut self.spare.label_pos);
+        let mut label_pos = std::mem::take(&mut self.buffers.spare.label_pos);
         label_pos.clear();
         label_pos.resize(stub.labels.len(), None);
         let mut blocks = std::mem::take(&mut self.facts.blocks);
@@ -591,7 +602,7 @@ impl<'s> Flow<'s> {
             let i = i as u32;
             if let Some(e) = beyond_limit(inst) {
                 self.facts.blocks = blocks;
-                self.spare.label_pos = label_pos;
+                self.buffers.spare.label_pos = label_pos;
                 return Err(e);
             }
             if let InstKind::Label(l) = inst.kind {
@@ -667,7 +678,7 @@ impl<'s> Flow<'s> {
             }),
         }
         self.facts.blocks = blocks;
-        self.spare.label_pos = label_pos;
+        self.buffers.spare.label_pos = label_pos;
         Ok(())
     }
 
@@ -684,9 +695,10 @@ impl<'s> Flow<'s> {
     /// other), unreachable code, a backward jump. So the facts and summary
     /// it leaves are the ones the general path computes.
     pub(crate) fn check_forward(&mut self) -> Result<(), GiveUp> {
-        let mut labels = std::mem::take(&mut self.spare.labels);
+        // Taken out: the pass borrows `self` throughout.
+        let mut labels = std::mem::take(&mut self.buffers.spare.labels);
         let result = self.check_forward_with(&mut labels);
-        self.spare.labels = labels;
+        self.buffers.spare.labels = labels;
         result
     }
 
@@ -1128,7 +1140,7 @@ impl<'s> Flow<'s> {
             *sigs = Vec::with_capacity(2);
         }
         // A recycled parameter list if there is one.
-        let params = match self.spare.params.pop() {
+        let params = match self.buffers.spare.params.pop() {
             Some(mut spare) => {
                 spare.clear();
                 spare.extend_from_slice(params);

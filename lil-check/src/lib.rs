@@ -154,11 +154,11 @@ fn analyze(
     // Anything else takes the general path, from scratch. (A loop is
     // found at its backward jump: the work before it is lost, which costs
     // less than a pass to look for loops first would cost every stub.)
-    let mut c = Flow::new(stub, std::mem::take(buffers));
+    let mut c = Flow::new(stub, buffers);
     if c.check_forward().is_err() {
-        c = Flow::new(stub, c.into_buffers());
+        c = Flow::new(stub, c.release());
         if let Err(e) = c.build_cfg() {
-            *buffers = c.into_buffers();
+            c.release();
             return Err(Diagnostics { items: vec![e] });
         }
         c.run();
@@ -173,10 +173,9 @@ fn analyze(
         acyclic,
         ret_seen,
         last_local_read,
-        spare,
+        buffers,
         ..
     } = c;
-    buffers.spare = spare;
     summary.ret_float |= ret_seen & Ty::FLOAT_SET != 0;
     summary.ret_general |= ret_seen & Ty::GENERAL_SET != 0;
     // Warnings: locals written but never read, at their first write
