@@ -302,8 +302,9 @@ pub(crate) struct Flow<'s> {
     /// Every edge of the CFG goes forward (known once it is built; false
     /// until then, which only makes the liveness iterate).
     pub(crate) acyclic: bool,
-    /// The types `r` has in some context, one bit per [`Ty`] value (a set,
-    /// not a `match` per instruction; the summary is made from it at the end).
+    /// The types `r` has in some context or some signature returns, one
+    /// bit per [`Ty`] value (a set, not a `match` per instruction; the
+    /// summary is made from it at the end).
     pub(crate) ret_seen: u32,
     /// The instruction being checked.
     at: u32,
@@ -1139,6 +1140,9 @@ impl<'s> Flow<'s> {
             // through the generic growth path of a first `push`.
             *sigs = Vec::with_capacity(2);
         }
+        // A call defines `r` with the signature's return type: noted
+        // here, once per signature, for the summary.
+        self.ret_seen |= 1u32.wrapping_shl(u32::from(Ty::from_opt(ret).0));
         // A recycled parameter list if there is one.
         let params = match self.buffers.spare.params.pop() {
             Some(mut spare) => {

@@ -176,6 +176,9 @@ fn analyze(
         buffers,
         ..
     } = c;
+    // (`ret_seen` has the signatures' return types too: `r` written by a
+    // call that is the last instruction before a terminal is visible in
+    // no context.)
     summary.ret_float |= ret_seen & Ty::FLOAT_SET != 0;
     summary.ret_general |= ret_seen & Ty::GENERAL_SET != 0;
     // Warnings: locals written but never read, at their first write
@@ -195,15 +198,6 @@ fn analyze(
     if diagnostics.has_errors() {
         buffers.keep(facts, summary.locals, summary.call_signatures);
         return Err(diagnostics);
-    }
-    // `r` written by the last instruction before a terminal is visible in
-    // no context; calls define `r` too.
-    for sig in &summary.call_signatures {
-        match sig.ret {
-            Some(t) if t.is_float() => summary.ret_float = true,
-            Some(_) => summary.ret_general = true,
-            None => {}
-        }
     }
     // With every edge forward, a local live after a call is read by a
     // later instruction: none is when no local is read after the first.
