@@ -313,8 +313,9 @@ pub(crate) struct Flow<'s> {
     /// it: the liveness can be skipped.
     pub(crate) last_local_read: u32,
     /// Where the facts and the summary's vectors came from; the working
-    /// memory.
-    pub(crate) buffers: &'s mut Buffers,
+    /// memory. `None` for a one-off check (`check_owned`): it starts from
+    /// empty vectors and keeps nothing, so it makes no `Buffers` to drop.
+    pub(crate) buffers: Option<&'s mut Buffers>,
 }
 
 fn is_terminal(kind: &InstKind) -> bool {
@@ -497,23 +498,31 @@ fn cast_ok(from: Type, to: Type) -> bool {
 impl<'s> Flow<'s> {
     // Inlined: the checker is then built where it lives, not copied there.
     #[inline(always)]
-    pub(crate) fn new(stub: &'s Stub, buffers: &'s mut Buffers) -> Flow<'s> {
+    pub(crate) fn new(stub: &'s Stub, mut buffers: Option<&'s mut Buffers>) -> Flow<'s> {
         let (params, ret_type) = match &stub.entry.signature {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        let mut facts = std::mem::take(&mut buffers.facts);
-        let mut locals = std::mem::take(&mut buffers.locals);
-        let mut signatures = std::mem::take(&mut buffers.signatures);
+        let (mut facts, mut locals, mut signatures) = match buffers.as_deref_mut() {
+            Some(b) => (
+                std::mem::take(&mut b.facts),
+                std::mem::take(&mut b.locals),
+                std::mem::take(&mut b.signatures),
+            ),
+            None => (Facts::default(), Vec::new(), Vec::new()),
+        };
         // Rarely more than one block per three instructions.
         clear_for(&mut facts.blocks, stub.body.len() / 3 + 2);
         clear_for(&mut facts.insts, stub.body.len());
         // Only frames of more than `PACKED_LOCALS` locals use it.
         facts.arena.clear();
         locals.clear();
-        if !signatures.is_empty() {
-            let spare = &mut buffers.spare.params;
-            spare.extend(signatures.drain(..).map(|s| s.params));
+        if !signatures.is_empty()
+            && let Some(b) = buffers.as_deref_mut()
+        {
+            b.spare
+                .params
+                .extend(signatures.drain(..).map(|s| s.params));
         }
         Flow {
             stub,
@@ -557,12 +566,28 @@ impl<'s> Flow<'s> {
     }
 
     /// Gives the buffers back, for another check.
-    pub(crate) fn release(self) -> &'s mut Buffers {
-        let buffers = self.buffers;
+    pub(crate) fn release(self) -> Option<&'s mut Buffers> {
+        let buffers = self.buffers?;
         buffers.facts = self.facts;
         buffers.locals = self.summary.locals;
         buffers.signatures = self.summary.call_signatures;
-        buffers
+        Some(buffers)
+    }
+
+    /// A working vector from the spare buffers (empty for a one-off check).
+    fn take_spare<T>(&mut self, which: fn(&mut Spare) -> &mut Vec<T>) -> Vec<T> {
+        match self.buffers.as_deref_mut() {
+            Some(b) => std::mem::take(which(&mut b.spare)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Puts a working vector back for the next check (drops it for a
+    /// one-off check).
+    fn put_spare<T>(&mut self, which: fn(&mut Spare) -> &mut Vec<T>, v: Vec<T>) {
+        if let Some(b) = self.buffers.as_deref_mut() {
+            *which(&mut b.spare) = v;
+        }
     }
 
     // Cold: what leads here is off the hot path, and the code that builds
@@ -594,7 +619,7 @@ impl<'s> Flow<'s> {
         ) {
             return Err(e);
         }
-        let mut label_pos = std::mem::take(&mut self.buffers.spare.label_pos);
+        let mut label_pos = self.take_spare(|s| &mut s.label_pos);
         label_pos.clear();
         label_pos.resize(stub.labels.len(), None);
         let mut blocks = std::mem::take(&mut self.facts.blocks);
@@ -603,7 +628,7 @@ impl<'s> Flow<'s> {
             let i = i as u32;
             if let Some(e) = beyond_limit(inst) {
                 self.facts.blocks = blocks;
-                self.buffers.spare.label_pos = label_pos;
+                self.put_spare(|s| &mut s.label_pos, label_pos);
                 return Err(e);
             }
             if let InstKind::Label(l) = inst.kind {
@@ -679,7 +704,7 @@ impl<'s> Flow<'s> {
             }),
         }
         self.facts.blocks = blocks;
-        self.buffers.spare.label_pos = label_pos;
+        self.put_spare(|s| &mut s.label_pos, label_pos);
         Ok(())
     }
 
@@ -697,9 +722,9 @@ impl<'s> Flow<'s> {
     /// it leaves are the ones the general path computes.
     pub(crate) fn check_forward(&mut self) -> Result<(), GiveUp> {
         // Taken out: the pass borrows `self` throughout.
-        let mut labels = std::mem::take(&mut self.buffers.spare.labels);
+        let mut labels = self.take_spare(|s| &mut s.labels);
         let result = self.check_forward_with(&mut labels);
-        self.buffers.spare.labels = labels;
+        self.put_spare(|s| &mut s.labels, labels);
         result
     }
 
@@ -1144,7 +1169,11 @@ impl<'s> Flow<'s> {
         // here, once per signature, for the summary.
         self.ret_seen |= 1u32.wrapping_shl(u32::from(Ty::from_opt(ret).0));
         // A recycled parameter list if there is one.
-        let params = match self.buffers.spare.params.pop() {
+        let spare = self
+            .buffers
+            .as_deref_mut()
+            .and_then(|b| b.spare.params.pop());
+        let params = match spare {
             Some(mut spare) => {
                 spare.clear();
                 spare.extend_from_slice(params);

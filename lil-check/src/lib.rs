@@ -70,7 +70,7 @@ pub const MAX_ALLOC_BYTES: u32 = 1 << 20;
 
 /// Check a stub; on success the result owns a copy of it.
 pub fn check(stub: &Stub) -> Result<CheckedStub, Diagnostics> {
-    let (facts, summary, warnings) = analyze(stub, &mut Buffers::default())?;
+    let (facts, summary, warnings) = analyze(stub, None)?;
     Ok(CheckedStub {
         stub: stub.clone(),
         facts,
@@ -79,9 +79,16 @@ pub fn check(stub: &Stub) -> Result<CheckedStub, Diagnostics> {
     })
 }
 
-/// Check a stub, taking ownership (no copy).
+/// Check a stub, taking ownership (no copy). The same check as
+/// [`Checker::check`], in new memory that the result keeps.
 pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
-    Checker::new().check(stub)
+    let (facts, summary, warnings) = analyze(&stub, None)?;
+    Ok(CheckedStub {
+        stub,
+        facts,
+        summary,
+        warnings,
+    })
 }
 
 /// Buffers for checking many stubs one after another: what a check
@@ -115,7 +122,7 @@ impl Checker {
 
     /// Same answer as `check_owned(stub)`, reusing this checker's buffers.
     pub fn check(&mut self, stub: Stub) -> Result<CheckedStub, Diagnostics> {
-        let (facts, summary, warnings) = analyze(&stub, &mut self.buffers)?;
+        let (facts, summary, warnings) = analyze(&stub, Some(&mut self.buffers))?;
         Ok(CheckedStub {
             stub,
             facts,
@@ -141,14 +148,15 @@ impl Checker {
 }
 
 /// What the checker learns about a valid stub, and its warnings; the
-/// facts and the summary are made in `buffers`' memory, which takes back
-/// what an invalid stub's check filled.
-// Inlined into its two callers, so its result is built in place rather
-// than copied out (facts, summary and warnings are some 200 bytes).
+/// facts and the summary are made in `buffers`' memory if there are
+/// buffers (which then take back what an invalid stub's check filled),
+/// in new memory if not.
+// Inlined into its callers, so its result is built in place rather than
+// copied out (facts, summary and warnings are some 200 bytes).
 #[inline(always)]
 fn analyze(
     stub: &Stub,
-    buffers: &mut Buffers,
+    buffers: Option<&mut Buffers>,
 ) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
     // Most stubs are valid and jump only forward: one pass checks them.
     // Anything else takes the general path, from scratch. (A loop is
@@ -196,7 +204,9 @@ fn analyze(
     items.sort_by_key(|e| (e.span().start, e.is_warning()));
     let diagnostics = Diagnostics { items };
     if diagnostics.has_errors() {
-        buffers.keep(facts, summary.locals, summary.call_signatures);
+        if let Some(buffers) = buffers {
+            buffers.keep(facts, summary.locals, summary.call_signatures);
+        }
         return Err(diagnostics);
     }
     // With every edge forward, a local live after a call is read by a
@@ -205,13 +215,18 @@ fn analyze(
         && summary.max_locals > 0
         && !(acyclic && last_local_read <= first_call)
     {
+        let mut new_sets = Vec::new();
+        let live_sets = match buffers {
+            Some(buffers) => &mut buffers.spare.live_sets,
+            None => &mut new_sets,
+        };
         uses_across_calls(
             stub,
             &facts,
             acyclic,
             first_call,
             &mut summary.locals,
-            &mut buffers.spare.live_sets,
+            live_sets,
         );
     }
     Ok((facts, summary, diagnostics.items))
