@@ -12,7 +12,12 @@
 //! reused across iterations), `template`
 //! (`lil_parse!` → `Stub`), `check`, `clone` (the `Stub::clone` and drop
 //! the `check` loop pays for its input: subtract it to get the checker's
-//! own cost), `emit-x64`, `emit-arm64`,
+//! own cost), `check-reuse` (a VM's steady state: one
+//! `lil_check::Checker` checks the stub and takes back the checked stub's
+//! buffers with `recycle` every iteration; the input is copied with
+//! `clone_from` into the `Stub` the last iteration recycled, which
+//! allocates only for the parts `clone_from` cannot reuse: label names,
+//! signatures), `emit-x64`, `emit-arm64`,
 //! `generate-x64` / `generate-arm64` (text → code installed in a cache,
 //! freed after every 64), `hand-x64` (hand-written `dynasm!` → installed).
 //! `STUB` may also be `sized:N`, the generated stub of N statements the
@@ -82,6 +87,20 @@ fn main() {
             let s = stub.parse(&p.args(stub)).expect("parses");
             for _ in 0..n {
                 drop(black_box(black_box(&s).clone()));
+            }
+        }
+        "check-reuse" => {
+            let s = stub.parse(&p.args(stub)).expect("parses");
+            let mut checker = lil_check::Checker::new();
+            let mut input = s.clone();
+            for _ in 0..n {
+                // The input is copied into the stub the last iteration
+                // recycled, whose vectors keep their memory.
+                input.entry.clone_from(&s.entry);
+                input.body.clone_from(&s.body);
+                input.labels.clone_from(&s.labels);
+                let checked = checker.check(black_box(input)).expect("checks");
+                input = checker.recycle(black_box(checked));
             }
         }
         "emit-x64" | "emit-arm64" => {

@@ -567,6 +567,7 @@ impl Diagnostics {
     }
 
     /// Whether there is at least one error.
+    #[inline]
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }

@@ -3,13 +3,13 @@
 //! before every instruction and reports every rule violated.
 //!
 //! Invariant: the fixpoint pass and the checking pass run the same transfer
-//! function ([`Checker::step`]); only the second reports, so every error is
+//! function ([`Flow::step`]); only the second reports, so every error is
 //! reported exactly once, and only the second fills the [`Summary`].
 //!
 //! The body is read in as few passes as possible: a large stub's
 //! instructions do not fit in the cache, so each pass costs a trip through
 //! memory. The common case, a valid stub whose jumps all go forward, takes
-//! one ([`Checker::check_forward`]: CFG, states and checks together); the
+//! one ([`Flow::check_forward`]: CFG, states and checks together); the
 //! general path (every error, unreachable code, loops) one to build the
 //! CFG, one to check it, plus the fixpoint for loops. The one-pass check
 //! gives up on anything but the common case, so the general path is the
@@ -100,14 +100,14 @@ struct Join {
 }
 
 /// Block-entry states and what the merges found.
-struct Flow {
+struct Joins {
     joins: Vec<Join>,
     /// (block, conflict, first origin, second origin), once per block and kind.
     conflicts: Vec<(u32, Conflict, u32, u32)>,
     scratch: Vec<Conflict>,
 }
 
-impl Flow {
+impl Joins {
     /// Merge the state at the end of `block` into its successors; returns
     /// the successors whose entry state changed.
     fn propagate(&mut self, block: &Block, st: &State) -> impl Iterator<Item = u32> + use<> {
@@ -146,13 +146,74 @@ impl Flow {
 }
 
 /// What the checker learned about the body, for the [`crate::CheckedStub`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Facts {
     pub(crate) blocks: Vec<Block>,
     /// One record per instruction.
     pub(crate) insts: Vec<InstFacts>,
     /// The types of the locals of every context.
     pub(crate) arena: Vec<Ty>,
+}
+
+/// The memory one check fills: what its [`crate::CheckedStub`] keeps
+/// (the facts, the summary's vectors) and working memory it does not. A
+/// [`crate::Checker`] holds it between checks, and gets the first part
+/// back from a checked stub it recycles, so that checking one stub after
+/// another allocates only while the buffers grow. Every check clears what
+/// it takes (`Flow::new`): no answer depends on what a buffer held.
+#[derive(Debug, Default)]
+pub(crate) struct Buffers {
+    pub(crate) facts: Facts,
+    /// For [`Summary::locals`].
+    pub(crate) locals: Vec<LocalUse>,
+    /// For [`Summary::call_signatures`].
+    pub(crate) signatures: Vec<Signature>,
+    pub(crate) spare: Spare,
+}
+
+/// Working memory a check does not hand over with its result.
+#[derive(Debug, Default)]
+pub(crate) struct Spare {
+    /// Parameter lists of recycled signatures, for the next ones interned.
+    params: Vec<Vec<Type>>,
+    /// Where each label is, for the one-pass check of a stub with more
+    /// labels than fit on the stack.
+    labels: Vec<LabelAt>,
+    /// Where each label is declared, for the general path's CFG.
+    label_pos: Vec<Option<u32>>,
+    /// Liveness sets of a stub too large for the ones on the stack.
+    pub(crate) live_sets: Vec<u64>,
+}
+
+impl Buffers {
+    /// Takes back what a checked stub kept, where it is larger than what
+    /// is here (a buffer is only ever reused, never shrunk).
+    pub(crate) fn keep(&mut self, facts: Facts, locals: Vec<LocalUse>, mut sigs: Vec<Signature>) {
+        keep_larger(&mut self.facts.blocks, facts.blocks);
+        keep_larger(&mut self.facts.insts, facts.insts);
+        keep_larger(&mut self.facts.arena, facts.arena);
+        keep_larger(&mut self.locals, locals);
+        self.spare.params.extend(sigs.drain(..).map(|s| s.params));
+        keep_larger(&mut self.signatures, sigs);
+    }
+}
+
+/// Empties `v` for `n` elements. A buffer too small is replaced at once by
+/// one of the exact size, not grown through the generic (amortizing,
+/// out-of-line) path: a new checker's first check, and `check_owned`'s
+/// every check, allocate so.
+#[inline(always)]
+fn clear_for<T>(v: &mut Vec<T>, n: usize) {
+    v.clear();
+    if v.capacity() < n {
+        *v = Vec::with_capacity(n);
+    }
+}
+
+fn keep_larger<T>(mine: &mut Vec<T>, theirs: Vec<T>) {
+    if theirs.capacity() > mine.capacity() {
+        *mine = theirs;
+    }
 }
 
 /// The one-pass check met something only the general path handles.
@@ -217,7 +278,10 @@ impl Waiting {
     }
 }
 
-pub(crate) struct Checker<'s> {
+/// The dataflow over one stub: its states, what it found, and the
+/// buffers it fills (taken from a [`Buffers`], given back by
+/// [`Flow::release`] or handed over to a [`crate::CheckedStub`]).
+pub(crate) struct Flow<'s> {
     stub: &'s Stub,
     params: Option<&'s [Type]>,
     ret_type: Option<Type>,
@@ -238,8 +302,9 @@ pub(crate) struct Checker<'s> {
     /// Every edge of the CFG goes forward (known once it is built; false
     /// until then, which only makes the liveness iterate).
     pub(crate) acyclic: bool,
-    /// The types `r` has in some context, one bit per [`Ty`] value (a set,
-    /// not a `match` per instruction; the summary is made from it at the end).
+    /// The types `r` has in some context or some signature returns, one
+    /// bit per [`Ty`] value (a set, not a `match` per instruction; the
+    /// summary is made from it at the end).
     pub(crate) ret_seen: u32,
     /// The instruction being checked.
     at: u32,
@@ -247,6 +312,10 @@ pub(crate) struct Checker<'s> {
     /// none does. In an acyclic CFG no local is live across a call after
     /// it: the liveness can be skipped.
     pub(crate) last_local_read: u32,
+    /// Where the facts and the summary's vectors came from; the working
+    /// memory. `None` for a one-off check (`check_owned`): it starts from
+    /// empty vectors and keeps nothing, so it makes no `Buffers` to drop.
+    pub(crate) buffers: Option<&'s mut Buffers>,
 }
 
 fn is_terminal(kind: &InstKind) -> bool {
@@ -401,12 +470,12 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// Makes room for `n` locals' uses. The first time (mostly the only
-/// one) allocates the exact size directly rather than through the
-/// generic growth path.
+/// Makes room for `n` locals' uses. The first time in a new buffer
+/// (mostly the only one) allocates the exact size directly rather than
+/// through the generic growth path.
 #[inline(never)]
 fn grow_uses(uses: &mut Vec<LocalUse>, n: usize) {
-    if uses.is_empty() {
+    if uses.capacity() == 0 {
         *uses = vec![LocalUse::default(); n];
     } else {
         uses.resize(n, LocalUse::default());
@@ -426,29 +495,44 @@ fn cast_ok(from: Type, to: Type) -> bool {
     from == to || (from.is_pointer_sized_integer() && to.is_pointer_sized_integer())
 }
 
-impl<'s> Checker<'s> {
+impl<'s> Flow<'s> {
     // Inlined: the checker is then built where it lives, not copied there.
     #[inline(always)]
-    pub(crate) fn new(stub: &'s Stub) -> Checker<'s> {
+    pub(crate) fn new(stub: &'s Stub, mut buffers: Option<&'s mut Buffers>) -> Flow<'s> {
         let (params, ret_type) = match &stub.entry.signature {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        Checker {
+        let (mut facts, mut locals, mut signatures) = match buffers.as_deref_mut() {
+            Some(b) => (
+                std::mem::take(&mut b.facts),
+                std::mem::take(&mut b.locals),
+                std::mem::take(&mut b.signatures),
+            ),
+            None => (Facts::default(), Vec::new(), Vec::new()),
+        };
+        // Rarely more than one block per three instructions.
+        clear_for(&mut facts.blocks, stub.body.len() / 3 + 2);
+        clear_for(&mut facts.insts, stub.body.len());
+        // Only frames of more than `PACKED_LOCALS` locals use it.
+        facts.arena.clear();
+        locals.clear();
+        if !signatures.is_empty()
+            && let Some(b) = buffers.as_deref_mut()
+        {
+            b.spare
+                .params
+                .extend(signatures.drain(..).map(|s| s.params));
+        }
+        Flow {
             stub,
             params,
             ret_type,
             errors: Vec::new(),
-            facts: Facts {
-                // Rarely more than one block per three instructions.
-                blocks: Vec::with_capacity(stub.body.len() / 3 + 2),
-                insts: Vec::with_capacity(stub.body.len()),
-                // Only frames of more than `PACKED_LOCALS` locals use it.
-                arena: Vec::new(),
-            },
+            facts,
             summary: Summary {
                 max_locals: 0,
-                locals: Vec::new(),
+                locals,
                 entry_std_places: stub.entry.std_places,
                 max_std_places: stub.entry.std_places,
                 std_places_written: 0,
@@ -466,7 +550,7 @@ impl<'s> Checker<'s> {
                 writes_inputs: false,
                 ret_general: false,
                 ret_float: false,
-                call_signatures: Vec::new(),
+                call_signatures: signatures,
             },
             local_read: Bits::default(),
             local_written: Bits::default(),
@@ -477,6 +561,32 @@ impl<'s> Checker<'s> {
             ret_seen: 0,
             at: 0,
             last_local_read: 0,
+            buffers,
+        }
+    }
+
+    /// Gives the buffers back, for another check.
+    pub(crate) fn release(self) -> Option<&'s mut Buffers> {
+        let buffers = self.buffers?;
+        buffers.facts = self.facts;
+        buffers.locals = self.summary.locals;
+        buffers.signatures = self.summary.call_signatures;
+        Some(buffers)
+    }
+
+    /// A working vector from the spare buffers (empty for a one-off check).
+    fn take_spare<T>(&mut self, which: fn(&mut Spare) -> &mut Vec<T>) -> Vec<T> {
+        match self.buffers.as_deref_mut() {
+            Some(b) => std::mem::take(which(&mut b.spare)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Puts a working vector back for the next check (drops it for a
+    /// one-off check).
+    fn put_spare<T>(&mut self, which: fn(&mut Spare) -> &mut Vec<T>, v: Vec<T>) {
+        if let Some(b) = self.buffers.as_deref_mut() {
+            *which(&mut b.spare) = v;
         }
     }
 
@@ -509,12 +619,16 @@ impl<'s> Checker<'s> {
         ) {
             return Err(e);
         }
-        let mut label_pos: Vec<Option<u32>> = vec![None; stub.labels.len()];
-        let mut blocks = Vec::new();
+        let mut label_pos = self.take_spare(|s| &mut s.label_pos);
+        label_pos.clear();
+        label_pos.resize(stub.labels.len(), None);
+        let mut blocks = std::mem::take(&mut self.facts.blocks);
         let mut start = 0;
         for (i, inst) in body.iter().enumerate() {
             let i = i as u32;
             if let Some(e) = beyond_limit(inst) {
+                self.facts.blocks = blocks;
+                self.put_spare(|s| &mut s.label_pos, label_pos);
                 return Err(e);
             }
             if let InstKind::Label(l) = inst.kind {
@@ -590,6 +704,7 @@ impl<'s> Checker<'s> {
             }),
         }
         self.facts.blocks = blocks;
+        self.put_spare(|s| &mut s.label_pos, label_pos);
         Ok(())
     }
 
@@ -606,6 +721,17 @@ impl<'s> Checker<'s> {
     /// other), unreachable code, a backward jump. So the facts and summary
     /// it leaves are the ones the general path computes.
     pub(crate) fn check_forward(&mut self) -> Result<(), GiveUp> {
+        // Taken out: the pass borrows `self` throughout.
+        let mut labels = self.take_spare(|s| &mut s.labels);
+        let result = self.check_forward_with(&mut labels);
+        self.put_spare(|s| &mut s.labels, labels);
+        result
+    }
+
+    /// [`Flow::check_forward`], with `heap` for the labels of a stub that
+    /// has more than fit on the stack.
+    #[inline(always)]
+    fn check_forward_with(&mut self, heap: &mut Vec<LabelAt>) -> Result<(), GiveUp> {
         let stub = self.stub;
         let body = &stub.body;
         // Counts and indices beyond `MAX_INDEX`: the entry's place count
@@ -620,12 +746,12 @@ impl<'s> Checker<'s> {
         self.check_entry();
         // Where each label is: a small stub's fit on the stack.
         let mut inline = [LabelAt::Unseen; 8];
-        let mut heap = Vec::new();
         let labels: &mut [LabelAt] = match inline.get_mut(..stub.labels.len()) {
             Some(labels) => labels,
             None => {
+                heap.clear();
                 heap.resize(stub.labels.len(), LabelAt::Unseen);
-                &mut heap
+                heap
             }
         };
         let mut waiting = Waiting::default();
@@ -764,7 +890,7 @@ impl<'s> Checker<'s> {
         if nblocks == 0 {
             return;
         }
-        let mut flow = Flow {
+        let mut flow = Joins {
             joins: (0..nblocks)
                 .map(|_| Join {
                     state: None,
@@ -825,7 +951,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Block-entry states to a fixpoint (without reporting).
-    fn fixpoint(&mut self, flow: &mut Flow) {
+    fn fixpoint(&mut self, flow: &mut Joins) {
         let nblocks = self.facts.blocks.len();
         let mut worklist: Vec<u32> = vec![0];
         let mut queued = vec![false; nblocks];
@@ -1039,9 +1165,25 @@ impl<'s> Checker<'s> {
             // through the generic growth path of a first `push`.
             *sigs = Vec::with_capacity(2);
         }
+        // A call defines `r` with the signature's return type: noted
+        // here, once per signature, for the summary.
+        self.ret_seen |= 1u32.wrapping_shl(u32::from(Ty::from_opt(ret).0));
+        // A recycled parameter list if there is one.
+        let spare = self
+            .buffers
+            .as_deref_mut()
+            .and_then(|b| b.spare.params.pop());
+        let params = match spare {
+            Some(mut spare) => {
+                spare.clear();
+                spare.extend_from_slice(params);
+                spare
+            }
+            None => params.to_vec(),
+        };
         sigs.push(Signature {
             cc,
-            params: params.to_vec(),
+            params,
             ret,
             span: Span::DUMMY,
         });
@@ -1629,7 +1771,7 @@ impl<'s> Checker<'s> {
         self.transfer(st, i, &stub.body[i], report).0
     }
 
-    /// [`Checker::step`], inlined into the one-pass check's loop (which
+    /// [`Flow::step`], inlined into the one-pass check's loop (which
     /// runs it once per instruction, so a call there is a cost per
     /// instruction); the other callers share one out-of-line copy.
     #[inline(always)]

@@ -54,7 +54,7 @@ pub use error::{CheckError, Diagnostics};
 pub use state::{Clobbers, M2nState};
 
 pub use flow::Block;
-use flow::{Checker, Facts, InstFacts};
+use flow::{Buffers, Facts, Flow, InstFacts};
 use lil_syntax::{Signature, Span, Stub, Type};
 use state::Ty;
 
@@ -70,7 +70,7 @@ pub const MAX_ALLOC_BYTES: u32 = 1 << 20;
 
 /// Check a stub; on success the result owns a copy of it.
 pub fn check(stub: &Stub) -> Result<CheckedStub, Diagnostics> {
-    let (facts, summary, warnings) = analyze(stub)?;
+    let (facts, summary, warnings) = analyze(stub, None)?;
     Ok(CheckedStub {
         stub: stub.clone(),
         facts,
@@ -79,9 +79,10 @@ pub fn check(stub: &Stub) -> Result<CheckedStub, Diagnostics> {
     })
 }
 
-/// Check a stub, taking ownership (no copy).
+/// Check a stub, taking ownership (no copy). The same check as
+/// [`Checker::check`], in new memory that the result keeps.
 pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
-    let (facts, summary, warnings) = analyze(&stub)?;
+    let (facts, summary, warnings) = analyze(&stub, None)?;
     Ok(CheckedStub {
         stub,
         facts,
@@ -90,24 +91,87 @@ pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
     })
 }
 
-/// What the checker learns about a valid stub, and its warnings.
-// Inlined into its two callers, so its result is built in place rather
-// than copied out (facts, summary and warnings are some 200 bytes).
+/// Buffers for checking many stubs one after another: what a check
+/// fills (the facts behind [`CheckedStub`]'s answers, the [`Summary`]'s
+/// vectors) and its working memory. A VM that generates stubs checks
+/// them all with one `Checker` and gives each checked stub back with
+/// [`Checker::recycle`] once its code is emitted; checking then
+/// allocates only while the buffers grow. The answers are the same as
+/// [`check_owned`]'s, whatever the buffers held before.
+///
+/// ```
+/// let mut checker = lil_check::Checker::new();
+/// let mut stub = lil_syntax::parse("entry 0:platform:pint:pint; r = i0; ret;").unwrap();
+/// for _ in 0..3 {
+///     let checked = checker.check(stub).unwrap();
+///     assert_eq!(checked.summary().max_locals, 0);
+///     // ... emit code from `checked` ...
+///     stub = checker.recycle(checked);
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Checker {
+    buffers: Buffers,
+}
+
+impl Checker {
+    /// A checker with no buffers yet: the first checks allocate them.
+    pub fn new() -> Checker {
+        Checker::default()
+    }
+
+    /// Same answer as `check_owned(stub)`, reusing this checker's buffers.
+    pub fn check(&mut self, stub: Stub) -> Result<CheckedStub, Diagnostics> {
+        let (facts, summary, warnings) = analyze(&stub, Some(&mut self.buffers))?;
+        Ok(CheckedStub {
+            stub,
+            facts,
+            summary,
+            warnings,
+        })
+    }
+
+    /// Take back the buffers of a stub checked earlier (by any checker)
+    /// for the next `check`, and hand back its `Stub` (whose own buffers
+    /// the caller may parse into again).
+    pub fn recycle(&mut self, checked: CheckedStub) -> Stub {
+        let CheckedStub {
+            stub,
+            facts,
+            summary,
+            warnings: _,
+        } = checked;
+        self.buffers
+            .keep(facts, summary.locals, summary.call_signatures);
+        stub
+    }
+}
+
+/// What the checker learns about a valid stub, and its warnings; the
+/// facts and the summary are made in `buffers`' memory if there are
+/// buffers (which then take back what an invalid stub's check filled),
+/// in new memory if not.
+// Inlined into its callers, so its result is built in place rather than
+// copied out (facts, summary and warnings are some 200 bytes).
 #[inline(always)]
-fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
+fn analyze(
+    stub: &Stub,
+    buffers: Option<&mut Buffers>,
+) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
     // Most stubs are valid and jump only forward: one pass checks them.
     // Anything else takes the general path, from scratch. (A loop is
     // found at its backward jump: the work before it is lost, which costs
     // less than a pass to look for loops first would cost every stub.)
-    let mut c = Checker::new(stub);
+    let mut c = Flow::new(stub, buffers);
     if c.check_forward().is_err() {
-        c = Checker::new(stub);
+        c = Flow::new(stub, c.release());
         if let Err(e) = c.build_cfg() {
+            c.release();
             return Err(Diagnostics { items: vec![e] });
         }
         c.run();
     }
-    let Checker {
+    let Flow {
         facts,
         mut summary,
         errors: mut items,
@@ -117,8 +181,12 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         acyclic,
         ret_seen,
         last_local_read,
+        buffers,
         ..
     } = c;
+    // (`ret_seen` has the signatures' return types too: `r` written by a
+    // call that is the last instruction before a terminal is visible in
+    // no context.)
     summary.ret_float |= ret_seen & Ty::FLOAT_SET != 0;
     summary.ret_general |= ret_seen & Ty::GENERAL_SET != 0;
     // Warnings: locals written but never read, at their first write
@@ -136,16 +204,10 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
     items.sort_by_key(|e| (e.span().start, e.is_warning()));
     let diagnostics = Diagnostics { items };
     if diagnostics.has_errors() {
-        return Err(diagnostics);
-    }
-    // `r` written by the last instruction before a terminal is visible in
-    // no context; calls define `r` too.
-    for sig in &summary.call_signatures {
-        match sig.ret {
-            Some(t) if t.is_float() => summary.ret_float = true,
-            Some(_) => summary.ret_general = true,
-            None => {}
+        if let Some(buffers) = buffers {
+            buffers.keep(facts, summary.locals, summary.call_signatures);
         }
+        return Err(diagnostics);
     }
     // With every edge forward, a local live after a call is read by a
     // later instruction: none is when no local is read after the first.
@@ -153,7 +215,19 @@ fn analyze(stub: &Stub) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics
         && summary.max_locals > 0
         && !(acyclic && last_local_read <= first_call)
     {
-        uses_across_calls(stub, &facts, acyclic, first_call, &mut summary.locals);
+        let mut new_sets = Vec::new();
+        let live_sets = match buffers {
+            Some(buffers) => &mut buffers.spare.live_sets,
+            None => &mut new_sets,
+        };
+        uses_across_calls(
+            stub,
+            &facts,
+            acyclic,
+            first_call,
+            &mut summary.locals,
+            live_sets,
+        );
     }
     Ok((facts, summary, diagnostics.items))
 }
@@ -420,6 +494,7 @@ fn uses_across_calls(
     acyclic: bool,
     first_call: u32,
     uses: &mut [LocalUse],
+    live_sets: &mut Vec<u64>,
 ) {
     let max_locals = uses.len() as u32;
     let (blocks, insts) = (&facts.blocks, &facts.insts);
@@ -428,18 +503,27 @@ fn uses_across_calls(
         insts,
         acyclic,
     };
-    liveness::live_across_calls(stub, cfg, max_locals, first_call, |call, live| {
-        let Some(f) = facts.insts.get(call as usize) else {
-            return;
-        };
-        for k in live.iter() {
-            if let (Some(t), Some(u)) = (f.local(&facts.arena, k).get(), uses.get_mut(k as usize)) {
-                if t.is_float() {
-                    u.float_across_call = true;
-                } else {
-                    u.general_across_call = true;
+    liveness::live_across_calls(
+        stub,
+        cfg,
+        max_locals,
+        first_call,
+        live_sets,
+        |call, live| {
+            let Some(f) = facts.insts.get(call as usize) else {
+                return;
+            };
+            for k in live.iter() {
+                if let (Some(t), Some(u)) =
+                    (f.local(&facts.arena, k).get(), uses.get_mut(k as usize))
+                {
+                    if t.is_float() {
+                        u.float_across_call = true;
+                    } else {
+                        u.general_across_call = true;
+                    }
                 }
             }
-        }
-    });
+        },
+    );
 }

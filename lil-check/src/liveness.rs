@@ -139,12 +139,14 @@ pub(crate) struct Cfg<'a> {
 
 /// Calls `found(i, live)` for each reachable `call` instruction `i` with
 /// the locals live after it. `first_call` is the first such instruction
-/// and `nlocals` > 0.
+/// and `nlocals` > 0. `heap` holds the sets when they do not fit on the
+/// stack.
 pub(crate) fn live_across_calls(
     stub: &Stub,
     cfg: Cfg<'_>,
     nlocals: u32,
     first_call: u32,
+    heap: &mut Vec<u64>,
     mut found: impl FnMut(u32, &LocalSet<'_>),
 ) {
     let Cfg {
@@ -157,12 +159,12 @@ pub(crate) fn live_across_calls(
     // Every block's live-in set, then the working set: one array, on the
     // stack for a small stub.
     let mut inline = [0u64; 16];
-    let mut heap = Vec::new();
     let sets: &mut [u64] = match inline.get_mut(..(nb + 1) * words) {
         Some(sets) => sets,
         None => {
+            heap.clear();
             heap.resize((nb + 1) * words, 0);
-            &mut heap
+            heap
         }
     };
     let (live_in, live) = sets.split_at_mut(nb * words);

@@ -33,11 +33,18 @@
 //! mutants take the error paths, the one-pass checker's fall back to the
 //! general fixpoint, and loops. The last lines count what was covered and
 //! hash everything.
+//!
+//! Every input is also checked by one [`lil_check::Checker`] reused
+//! across all of them (after valid and invalid stubs, with the buffers of
+//! checked stubs recycled into it, its own and `check_owned`'s), and the
+//! digest asserts that it gives exactly `check_owned`'s answer: the same
+//! description of the `CheckedStub`, or equal diagnostics. So the printed
+//! lines hash the reusable entry point too, without changing.
 
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use lil_check::{CheckError, CheckedStub, Diagnostics};
+use lil_check::{CheckError, CheckedStub, Checker, Diagnostics};
 use lil_syntax::{InstKind, Stub};
 use lil_tests::corpus::{CorpusStub, corpus_files};
 use lil_tests::differential::{
@@ -72,12 +79,13 @@ fn main() {
 
     let mut all = DefaultHasher::new();
     let mut census = Census::default();
+    let mut checker = Checker::new();
     for (name, text) in &inputs {
         let Ok(stub) = lil_syntax::parse(text) else {
             println!("{name}: does not parse");
             continue;
         };
-        let line = digest(name, text, stub, &mut census);
+        let line = digest(name, text, stub, &mut census, &mut checker);
         line.hash(&mut all);
         println!("{line}");
         // Mutants of the canonical text (one statement a line).
@@ -97,7 +105,13 @@ fn main() {
             let Ok(stub) = lil_syntax::parse(&mutant) else {
                 continue;
             };
-            let line = digest(&format!("{name}#{made}"), &mutant, stub, &mut census);
+            let line = digest(
+                &format!("{name}#{made}"),
+                &mutant,
+                stub,
+                &mut census,
+                &mut checker,
+            );
             line.hash(&mut all);
             println!("{line}");
             made += 1;
@@ -122,12 +136,21 @@ struct Census {
     errors: u64,
 }
 
-/// One input's line: its name, the outcome and a hash of the full result.
-fn digest(name: &str, text: &str, stub: Stub, census: &mut Census) -> String {
+/// One input's line: its name, the outcome and a hash of the full result
+/// (`check_owned`'s, asserted equal to the reused `checker`'s).
+fn digest(
+    name: &str,
+    text: &str,
+    stub: Stub,
+    census: &mut Census,
+    checker: &mut Checker,
+) -> String {
     census.inputs += 1;
     let looping = jumps_backward(&stub);
     let mut out = String::new();
-    let summary = match lil_check::check_owned(stub) {
+    let reused = checker.check(stub.clone());
+    let owned = lil_check::check_owned(stub);
+    let summary = match owned {
         Ok(c) => {
             if looping {
                 census.valid_loop += 1;
@@ -135,7 +158,22 @@ fn digest(name: &str, text: &str, stub: Stub, census: &mut Census) -> String {
                 census.valid_forward += 1;
             }
             describe_checked(&c, name, text, &mut out);
-            format!("ok {} insts", c.stub().body.len())
+            let Ok(r) = reused else {
+                panic!("{name}: check_owned accepts, a reused Checker rejects");
+            };
+            let mut again = String::new();
+            describe_checked(&r, name, text, &mut again);
+            assert!(again == out, "{name}: a reused Checker answers differently");
+            let summary = format!("ok {} insts", c.stub().body.len());
+            // Both checked stubs' buffers go back into the checker, for
+            // the next inputs.
+            let expected = c.stub().clone();
+            assert!(
+                checker.recycle(r) == expected,
+                "{name}: recycle changed the stub"
+            );
+            checker.recycle(c);
+            summary
         }
         Err(d) => {
             if looping {
@@ -143,6 +181,10 @@ fn digest(name: &str, text: &str, stub: Stub, census: &mut Census) -> String {
             } else {
                 census.invalid_forward += 1;
             }
+            assert!(
+                reused.as_ref().err() == Some(&d),
+                "{name}: a reused Checker answers differently"
+            );
             census.errors += d.errors().count() as u64;
             describe_diagnostics(&d, name, text, &mut out);
             format!("err {}", d.codes().join(","))
