@@ -10,7 +10,10 @@
 //! Phases: `parse` (text with runtime constants → `Stub`), `template`
 //! (`lil_parse!` → `Stub`), `check`, `clone` (the `Stub::clone` and drop
 //! the `check` loop pays for its input: subtract it to get the checker's
-//! own cost), `emit-x64`, `emit-arm64`,
+//! own cost), `emit-x64`, `emit-arm64`, `emit-into-x64` /
+//! `emit-into-arm64` (as `emit-*`, through `Backend::compile_into` into
+//! one warm `CompiledStub` reused by every iteration: no output
+//! allocations; the frame plan is still built each time),
 //! `generate-x64` / `generate-arm64` (text → code installed in a cache,
 //! freed after every 64), `hand-x64` (hand-written `dynasm!` → installed).
 //! `STUB` may also be `sized:N`, the generated stub of N statements the
@@ -86,6 +89,23 @@ fn main() {
             let c = lil_check::check_owned(s).expect("checks");
             for _ in 0..n {
                 black_box(backend(t).compile(black_box(&c), &env).ok());
+            }
+        }
+        "emit-into-x64" | "emit-into-arm64" => {
+            let t = if phase == "emit-into-x64" {
+                Target::X64
+            } else {
+                Target::Arm64
+            };
+            let tp = target_params(t);
+            let env = tp.env();
+            let s = stub.parse(&tp.args(stub)).expect("parses");
+            let c = lil_check::check_owned(s).expect("checks");
+            let options = lil_codegen::CompileOptions::default();
+            let mut out = lil_codegen::CompiledStub::new(t);
+            for _ in 0..n {
+                let compiled = backend(t).compile_into(black_box(&c), &env, &options, &mut out);
+                black_box((compiled.ok(), &out));
             }
         }
         "generate-x64" | "generate-arm64" => {

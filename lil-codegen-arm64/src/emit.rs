@@ -18,7 +18,8 @@ use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
 use lil_codegen::{
-    ArgLoc, CheckedStub, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass,
+    ArgLoc, CheckedStub, CodegenError, CompileOptions, CompiledStub, FramePlan, HostEnv, Reg,
+    RegClass,
 };
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
@@ -293,10 +294,13 @@ impl<'a> Emitter<'a> {
         plan: &'a FramePlan<'a>,
         scratch: Scratch,
         options: CompileOptions,
+        out: &mut CompiledStub,
     ) -> Emitter<'a> {
+        let code = std::mem::take(&mut out.code);
+        let unwind = std::mem::take(&mut out.unwind);
         Emitter {
-            ops: Asm::with_capacity(lil_codegen::drive::code_capacity(stub)),
-            st: EmitState::new(stub, plan, env, options),
+            ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub)),
+            st: EmitState::new(stub, plan, env, options, unwind),
             v0: scratch.v0,
             v1: scratch.v1,
             f0: scratch.f0,
@@ -822,18 +826,12 @@ impl<'a> Emitter<'a> {
 }
 
 impl<'a> IsaEmitter<'a> for Emitter<'a> {
+    type Relocation = Aarch64Relocation;
     fn state(&mut self) -> &mut EmitState<'a> {
         &mut self.st
     }
-    fn offset(&self) -> usize {
-        self.ops.offset().0
-    }
-    fn new_label(&mut self) -> DynamicLabel {
-        self.ops.new_dynamic_label()
-    }
-    fn bind(&mut self, label: DynamicLabel) {
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch aarch64 ; =>label);
+    fn asm(&mut self) -> &mut Asm {
+        &mut self.ops
     }
     fn jump_to(&mut self, label: DynamicLabel) {
         b(&mut self.ops, label);

@@ -9,10 +9,15 @@
 //! label), so instruction code can address frame slots exactly when the
 //! frame exists.
 
+use crate::asm::Assembler;
 use crate::plan::{BitSet, FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
-use crate::{ArgLoc, CodegenError, CompileOptions, HostEnv, RegClass, SourceMapEntry, TargetDesc};
-use dynasmrt::DynamicLabel;
+use crate::{
+    ArgLoc, CodegenError, CompileOptions, CompiledStub, HostEnv, RegClass, SourceMapEntry,
+    TargetDesc,
+};
+use dynasmrt::relocations::Relocation;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 use lil_check::{CheckedStub, Context};
 use lil_syntax::{CallKind, InstKind, LabelId, Var};
 use smallvec::SmallVec;
@@ -85,14 +90,12 @@ struct LabelInfo {
 
 /// What an emitter provides to the driver.
 pub trait IsaEmitter<'a> {
+    /// The target's relocation kinds.
+    type Relocation: Relocation;
     /// The shared state.
     fn state(&mut self) -> &mut EmitState<'a>;
-    /// Current code offset.
-    fn offset(&self) -> usize;
-    /// A fresh label.
-    fn new_label(&mut self) -> DynamicLabel;
-    /// Bind a label here.
-    fn bind(&mut self, label: DynamicLabel);
+    /// The assembler the code is written into.
+    fn asm(&mut self) -> &mut Assembler<Self::Relocation>;
     /// Unconditional jump.
     fn jump_to(&mut self, label: DynamicLabel);
     /// Set up the frame (and set `state().framed`).
@@ -104,13 +107,16 @@ pub trait IsaEmitter<'a> {
 }
 
 impl<'a> EmitState<'a> {
-    /// State for emitting `stub` with `plan`.
+    /// State for emitting `stub` with `plan`, noting the frame states in
+    /// `unwind` (emptied: the unwind information of an earlier compile,
+    /// whose allocations are reused).
     #[inline]
     pub fn new(
         stub: &'a CheckedStub,
         plan: &'a FramePlan<'a>,
         env: &'a HostEnv,
         options: CompileOptions,
+        mut unwind: UnwindInfo,
     ) -> EmitState<'a> {
         let s = stub.stub();
         // No walk over the body here: a label's `framed_in` is recorded
@@ -120,14 +126,9 @@ impl<'a> EmitState<'a> {
             smallvec::smallvec![LabelInfo::default(); s.labels.len()];
         let absorbed = BitSet::new(s.body.len());
         // Each prologue and epilogue notes a few frame states.
-        let unwind = UnwindInfo {
-            rows: if plan.has_frame() {
-                Vec::with_capacity(16)
-            } else {
-                Vec::new()
-            },
-            saved: Vec::new(),
-        };
+        let rows = if plan.has_frame() { 16 } else { 0 };
+        crate::clear_with_room(&mut unwind.rows, rows);
+        unwind.saved.clear();
         EmitState {
             stub,
             plan,
@@ -308,7 +309,7 @@ pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicL
     if let Some(LabelInfo { label: Some(l), .. }) = e.state().labels.get(id.index()) {
         return *l;
     }
-    let l = e.new_label();
+    let l = e.asm().new_dynamic_label();
     if let Some(info) = e.state().labels.get_mut(id.index()) {
         info.label = Some(l);
     }
@@ -322,7 +323,7 @@ pub fn jump_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> Dyn
     let target = label(e, id);
     let st = e.state();
     if !st.framed && st.label_framed_in(id) {
-        let stub_label = e.new_label();
+        let stub_label = e.asm().new_dynamic_label();
         e.state().edge_stubs.push((stub_label, target));
         stub_label
     } else {
@@ -349,11 +350,53 @@ fn falls_into(stub: &CheckedStub, i: usize) -> bool {
     )
 }
 
-/// Emit the whole stub; returns the source map and the offset where data starts.
-pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32), CodegenError> {
+/// Emit the whole stub into `out` (the buffers the emitter was built
+/// with, taken from `out`, go back there): the code, source map, data
+/// offset and unwind information, or, on error, `out` emptied as
+/// [`crate::Backend::compile_into`] documents.
+pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E, out: &mut CompiledStub) -> Result<(), CodegenError> {
+    let result = match emit(e, &mut out.source_map) {
+        Ok(data_start) => {
+            out.data_start = data_start;
+            e.asm()
+                .finalize_into(&mut out.code)
+                .map_err(|err| CodegenError::Assembler(format!("{err:?}")))
+        }
+        Err(err) => {
+            out.code = e.asm().take_buffer();
+            Err(err)
+        }
+    };
+    let st = e.state();
+    out.unwind = std::mem::take(&mut st.unwind);
+    match result {
+        Ok(()) => {
+            // Slots as offsets from the CFA, the frame base being
+            // `frame_size` below it.
+            let frame_size = st.plan.frame_size as i32;
+            let saved = st.plan.saved.iter();
+            out.unwind
+                .saved
+                .extend(saved.map(|&(r, slot)| (r, slot - frame_size)));
+            Ok(())
+        }
+        Err(err) => {
+            out.clear();
+            Err(err)
+        }
+    }
+}
+
+/// The walk [`run`] makes: every instruction's code into the assembler
+/// and its bytes into `map`, then the edge stubs and the data; returns
+/// the offset where data starts.
+fn emit<'a, E: IsaEmitter<'a>>(
+    e: &mut E,
+    map: &mut Vec<SourceMapEntry>,
+) -> Result<u32, CodegenError> {
     let stub = e.state().stub;
     let body = &stub.stub().body;
-    let mut map = Vec::with_capacity(body.len());
+    crate::clear_with_room(map, body.len());
     for (i, inst) in body.iter().enumerate() {
         e.state().i = i;
         if !stub.is_reachable(i) {
@@ -377,7 +420,7 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
                 e.prologue()?;
             }
         }
-        let start = e.offset() as u32;
+        let start = e.asm().offset().0 as u32;
         let framed = e.state().framed;
         e.state().note_unwind(
             start as usize,
@@ -388,7 +431,7 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
             },
         );
         e.instruction(kind)?;
-        let end = e.offset() as u32;
+        let end = e.asm().offset().0 as u32;
         if end > start {
             map.push(SourceMapEntry {
                 instruction: i as u32,
@@ -397,19 +440,19 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
         }
     }
     for (stub_label, target) in std::mem::take(&mut e.state().edge_stubs) {
-        e.bind(stub_label);
-        let at = e.offset();
+        e.asm().dynamic_label(stub_label);
+        let at = e.asm().offset().0;
         e.state().note_unwind(at, FrameState::Entry);
         e.state().framed = false;
         e.prologue()?;
         e.jump_to(target);
     }
-    let data_start = e.offset() as u32;
+    let data_start = e.asm().offset().0 as u32;
     e.state()
         .note_unwind(data_start as usize, FrameState::Entry);
     for (label, bytes) in std::mem::take(&mut e.state().strings) {
-        e.bind(label);
+        e.asm().dynamic_label(label);
         e.data(&bytes);
     }
-    Ok((map, data_start))
+    Ok(data_start)
 }
