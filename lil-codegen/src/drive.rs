@@ -66,26 +66,12 @@ pub struct EmitState<'a> {
     /// Where the frame state changes (emitters note their prologue and
     /// epilogue steps; the driver notes the state at each instruction).
     pub unwind: UnwindInfo,
-    /// Per LIL label: its dynasm label once created, and whether its
-    /// block is framed on entry (what a jump to it must set up first).
-    labels: SmallVec<[LabelInfo; 8]>,
-    /// Every label declared before this instruction index has its
-    /// `framed_in` recorded (see [`EmitState::label_framed_in`]).
-    labels_known_to: usize,
+    /// Per LIL label, its dynasm label once created.
+    labels: SmallVec<[Option<DynamicLabel>; 8]>,
     edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
     strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
     /// Instructions emitted with an earlier one.
     absorbed: BitSet,
-}
-
-/// What the driver keeps per LIL label.
-#[derive(Clone, Copy, Default)]
-struct LabelInfo {
-    label: Option<DynamicLabel>,
-    framed_in: bool,
-    /// Whether `framed_in` is known (its declaration was reached by the
-    /// driver or by [`EmitState::label_framed_in`]'s scan).
-    declared: bool,
 }
 
 /// What an emitter provides to the driver.
@@ -119,11 +105,7 @@ impl<'a> EmitState<'a> {
         mut unwind: UnwindInfo,
     ) -> EmitState<'a> {
         let s = stub.stub();
-        // No walk over the body here: a label's `framed_in` is recorded
-        // when the driver reaches it, or by a scan ahead when a jump needs
-        // it first.
-        let labels: SmallVec<[LabelInfo; 8]> =
-            smallvec::smallvec![LabelInfo::default(); s.labels.len()];
+        let labels = smallvec::smallvec![None; s.labels.len()];
         let absorbed = BitSet::new(s.body.len());
         // Each prologue and epilogue notes a few frame states.
         let rows = if plan.has_frame() { 16 } else { 0 };
@@ -138,7 +120,6 @@ impl<'a> EmitState<'a> {
             i: 0,
             unwind,
             labels,
-            labels_known_to: 0,
             edge_stubs: SmallVec::new(),
             strings: SmallVec::new(),
             absorbed,
@@ -169,46 +150,14 @@ impl<'a> EmitState<'a> {
         self.plan.alloc_address(self.i, k)
     }
 
-    /// Record that label `id` starts a block framed on entry or not
-    /// (labels are unique in a checked stub).
-    #[inline]
-    fn declare_label(&mut self, id: LabelId, framed_in: bool) {
-        if let Some(info) = self.labels.get_mut(id.index()) {
-            info.declared = true;
-            info.framed_in = framed_in;
-        }
-    }
-
-    /// Whether label `id`'s block is framed on entry. Labels behind the
-    /// current instruction were recorded when the driver reached them (a
-    /// jump to an unreachable one is itself unreachable); one ahead is
-    /// found by scanning on from where the last scan stopped, recording
-    /// the labels passed, so the body is walked at most once, and only as
-    /// far as unframed code jumps forward.
-    fn label_framed_in(&mut self, id: LabelId) -> bool {
-        if let Some(info) = self.labels.get(id.index())
-            && info.declared
-        {
-            return info.framed_in;
-        }
-        let body = &self.stub.stub().body;
-        let mut j = self.labels_known_to.max(self.i + 1);
-        while let Some(inst) = body.get(j) {
-            j += 1;
-            if let InstKind::Label(l) = inst.kind {
-                let framed_in = self
-                    .plan
-                    .block_framed_in(self.stub.block_of(j - 1) as usize);
-                self.declare_label(l.id, framed_in);
-                if l.id == id {
-                    break;
-                }
-            }
-        }
-        self.labels_known_to = j;
-        self.labels
-            .get(id.index())
-            .is_some_and(|info| info.framed_in)
+    /// Whether the block the current instruction (a `j`, `jc` or `cas`)
+    /// jumps to is framed on entry: what a jump there must set up first.
+    /// The checker's control-flow graph names that block (a branch's
+    /// first successor), so no label needs to be found.
+    fn jump_target_framed_in(&self) -> bool {
+        let block = self.stub.block_of(self.i) as usize;
+        let target = self.stub.blocks().get(block).and_then(|b| b.succs[0]);
+        target.is_some_and(|t| self.plan.block_framed_in(t as usize))
     }
 
     /// The instruction that runs right after instruction `i` with nothing
@@ -306,23 +255,23 @@ pub fn code_capacity(stub: &CheckedStub) -> usize {
 
 /// The label of a LIL label (created on first use).
 pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
-    if let Some(LabelInfo { label: Some(l), .. }) = e.state().labels.get(id.index()) {
+    if let Some(Some(l)) = e.state().labels.get(id.index()) {
         return *l;
     }
     let l = e.asm().new_dynamic_label();
-    if let Some(info) = e.state().labels.get_mut(id.index()) {
-        info.label = Some(l);
+    if let Some(slot) = e.state().labels.get_mut(id.index()) {
+        *slot = Some(l);
     }
     l
 }
 
-/// The label a jump to `id` must use from the current state: the target
-/// itself, or an edge stub that sets the frame up first when the target
-/// expects a frame this path has not set up.
+/// The label the current instruction's jump to `id` must use from the
+/// current state: the target itself, or an edge stub that sets the frame
+/// up first when the target expects a frame this path has not set up.
 pub fn jump_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
     let target = label(e, id);
     let st = e.state();
-    if !st.framed && st.label_framed_in(id) {
+    if !st.framed && st.jump_target_framed_in() {
         let stub_label = e.asm().new_dynamic_label();
         e.state().edge_stubs.push((stub_label, target));
         stub_label
@@ -403,12 +352,11 @@ fn emit<'a, E: IsaEmitter<'a>>(
             continue;
         }
         let kind = &inst.kind;
-        if let InstKind::Label(l) = kind {
+        if let InstKind::Label(_) = kind {
             // Fall-through into a block that is framed on entry, from
             // unframed code: set the frame up on this edge only.
             let st = e.state();
             let framed_in = st.plan.block_framed_in(stub.block_of(i) as usize);
-            st.declare_label(l.id, framed_in);
             if framed_in && !st.framed && falls_into(stub, i) {
                 e.prologue()?;
             }
