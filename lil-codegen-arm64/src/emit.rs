@@ -623,6 +623,8 @@ impl<'a> Emitter<'a> {
     /// Write the general-purpose value in register `r` to a location.
     pub(crate) fn put(&mut self, loc: Loc, r: u8) -> R<()> {
         match loc {
+            // Computed in its destination already (the common case): no call.
+            Loc::Reg(d) if d.num == r => {}
             Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
             loc => {
                 let m = self.loc_mem(loc)?;

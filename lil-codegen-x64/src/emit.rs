@@ -402,11 +402,22 @@ impl<'a> Emitter<'a> {
 
     // -------------------------------------------------------------- moves
 
-    /// `r = v` (64 bits; for an immediate, the shortest encoding).
+    /// `r = v` (64 bits; for an immediate, the shortest encoding). The
+    /// no-op, `v` already in `r` (a result computed in its destination
+    /// register), is decided inline: it costs no call.
+    #[inline]
     pub(crate) fn load(&mut self, r: u8, v: Val) {
+        if v != Val::Reg(r) {
+            self.load_code(r, v);
+        }
+    }
+
+    /// [`Emitter::load`]'s code (out of line: its `dynasm!` forms give it
+    /// a large frame).
+    #[inline(never)]
+    fn load_code(&mut self, r: u8, v: Val) {
         let ops = &mut self.ops;
         match v {
-            Val::Reg(s) if s == r => {}
             Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
             Val::Mem(m) => rm64(ops, Rm64::MovLoad, r, m),
             Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
