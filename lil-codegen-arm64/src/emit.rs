@@ -299,7 +299,7 @@ impl<'a> Emitter<'a> {
         let code = std::mem::take(&mut out.code);
         let unwind = std::mem::take(&mut out.unwind);
         Emitter {
-            ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub)),
+            ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
             st: EmitState::new(stub, plan, env, options, unwind),
             v0: scratch.v0,
             v1: scratch.v1,

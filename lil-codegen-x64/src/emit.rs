@@ -313,7 +313,7 @@ impl<'a> Emitter<'a> {
         let code = std::mem::take(&mut out.code);
         let unwind = std::mem::take(&mut out.unwind);
         Emitter {
-            ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub)),
+            ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
             st: EmitState::new(stub, plan, env, options, unwind),
             s0: scratch.s0,
             s1: scratch.s1,

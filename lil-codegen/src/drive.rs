@@ -245,12 +245,18 @@ impl<'a> EmitState<'a> {
     }
 }
 
-/// Bytes to reserve for the code of `stub`: a generous estimate (both
-/// ISAs average well under 16 bytes per LIL instruction, plus prologues
-/// and edge stubs), so that the assembler's buffer is allocated once
-/// instead of growing (and being copied) as code is emitted.
-pub fn code_capacity(stub: &CheckedStub) -> usize {
-    64 + 16 * stub.stub().body.len()
+/// Bytes to reserve for the code of `stub` under `plan`: a generous
+/// estimate, so that the assembler's buffer is allocated once instead of
+/// growing (a `realloc` and a copy, several hundred host instructions)
+/// as code is emitted. Both ISAs average well under 16 bytes per LIL
+/// instruction; what does not scale with the instruction count is
+/// budgeted apart: each register the frame saves is stored by the
+/// prologue and loaded back by every epilogue (a compile-me stub saves
+/// them all), and an M2N frame is some twenty stores.
+pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
+    let saves = plan.saved.len() + plan.arbitrary_saves.len() + plan.inputs.len();
+    let m2n = if stub.summary().pushes_m2n { 256 } else { 0 };
+    64 + 16 * stub.stub().body.len() + 32 * saves + m2n
 }
 
 /// The label of a LIL label (created on first use).
