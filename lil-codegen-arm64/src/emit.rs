@@ -52,6 +52,22 @@ pub(crate) fn cbz(ops: &mut Asm, nonzero: bool, wide: bool, r: u8, label: Dynami
     ops.branch_to(label, BranchField::Imm19);
 }
 
+/// Add to `list` the argument registers the prologue keeps in frame
+/// slots: an arbitrary stub's, and each register input with a home slot
+/// (saved after the frame's own registers, put back by a tail call).
+/// Pushed one by one: collecting the chained iterators into the inline
+/// list cost several times as much.
+pub(crate) fn push_input_saves(plan: &FramePlan, list: &mut Accesses) {
+    for &(r, slot) in &plan.arbitrary_saves {
+        list.push((r, slot as i64));
+    }
+    for (arrival, home) in plan.inputs.iter().zip(&plan.input_homes) {
+        if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
+            list.push((*r, *slot as i64));
+        }
+    }
+}
+
 /// Registers to store or load at frame offsets ([`Emitter::accesses`]),
 /// inline: a prologue saves a handful.
 pub(crate) type Accesses = smallvec::SmallVec<[(Reg, i64); 16]>;
@@ -727,17 +743,11 @@ impl<'a> Emitter<'a> {
             self.add_imm(SP, SP, -body, X17);
         }
         let plan = self.st.plan;
-        let homes = plan.inputs.iter().zip(&plan.input_homes);
-        let mut saves: Accesses = plan
-            .saved
-            .iter()
-            .chain(&plan.arbitrary_saves)
-            .map(|&(r, slot)| (r, slot as i64))
-            .chain(homes.filter_map(|(arrival, home)| match (arrival, home) {
-                (ArgLoc::Reg(r), Some(slot)) => Some((*r, *slot as i64)),
-                _ => None,
-            }))
-            .collect();
+        let mut saves = Accesses::new();
+        for &(r, slot) in &plan.saved {
+            saves.push((r, slot as i64));
+        }
+        push_input_saves(plan, &mut saves);
         self.accesses(false, SP, &mut saves);
         let at = self.ops.offset().0;
         self.st.note_unwind(at, FrameState::Saved);
