@@ -141,6 +141,27 @@ impl<'a> EmitState<'a> {
         }
     }
 
+    /// Where input `k` is at the current point: [`FramePlan::input`],
+    /// read straight from the plan's tables for the reason given at
+    /// [`EmitState::local`] (a call into the planner's crate cannot be
+    /// inlined into an emitter's); a miss goes to the plan's method for
+    /// its error.
+    #[inline]
+    pub fn input(&self, k: u32) -> EmitResult<Loc> {
+        let Some(arrival) = self.plan.inputs.get(k as usize) else {
+            return Ok(self.plan.input(k, self.framed)?);
+        };
+        if self.framed
+            && let Some(Some(home)) = self.plan.input_homes.get(k as usize)
+        {
+            return Ok(Loc::Frame(*home));
+        }
+        Ok(match arrival {
+            ArgLoc::Reg(r) => Loc::Reg(*r),
+            ArgLoc::Stack(off) => Loc::Incoming(*off as i32),
+        })
+    }
+
     /// [`FramePlan::alloc_address`] of local `k` at the current
     /// instruction. (Always asked: in a stub without `alloc` it is a
     /// search of an empty list, cheaper than a walk over the body to find
@@ -194,7 +215,7 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn var_loc(&self, desc: &TargetDesc, var: Var, class: RegClass) -> EmitResult<Loc> {
         match var {
-            Var::Input(k) => Ok(self.plan.input(k, self.framed)?),
+            Var::Input(k) => self.input(k),
             Var::Local(k) => self.local(k, class),
             Var::StdPlace(k) => desc
                 .std_place(k)
