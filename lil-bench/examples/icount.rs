@@ -17,7 +17,10 @@
 //! buffers with `recycle` every iteration; the input is copied with
 //! `clone_from` into the `Stub` the last iteration recycled, which
 //! allocates only for the parts `clone_from` cannot reuse: label names,
-//! signatures), `emit-x64`, `emit-arm64`,
+//! signatures), `emit-x64`, `emit-arm64`, `emit-into-x64` /
+//! `emit-into-arm64` (as `emit-*`, through `Backend::compile_into` into
+//! one warm `CompiledStub` reused by every iteration: no output
+//! allocations; the frame plan is still built each time),
 //! `generate-x64` / `generate-arm64` (text → code installed in a cache,
 //! freed after every 64), `hand-x64` (hand-written `dynasm!` → installed).
 //! `STUB` may also be `sized:N`, the generated stub of N statements the
@@ -115,6 +118,23 @@ fn main() {
             let c = lil_check::check_owned(s).expect("checks");
             for _ in 0..n {
                 black_box(backend(t).compile(black_box(&c), &env).ok());
+            }
+        }
+        "emit-into-x64" | "emit-into-arm64" => {
+            let t = if phase == "emit-into-x64" {
+                Target::X64
+            } else {
+                Target::Arm64
+            };
+            let tp = target_params(t);
+            let env = tp.env();
+            let s = stub.parse(&tp.args(stub)).expect("parses");
+            let c = lil_check::check_owned(s).expect("checks");
+            let options = lil_codegen::CompileOptions::default();
+            let mut out = lil_codegen::CompiledStub::new(t);
+            for _ in 0..n {
+                let compiled = backend(t).compile_into(black_box(&c), &env, &options, &mut out);
+                black_box((compiled.ok(), &out));
             }
         }
         "generate-x64" | "generate-arm64" => {

@@ -18,7 +18,8 @@ use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
 use lil_codegen::{
-    ArgLoc, CheckedStub, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass,
+    ArgLoc, CheckedStub, CodegenError, CompileOptions, CompiledStub, FramePlan, HostEnv, Reg,
+    RegClass,
 };
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
@@ -49,6 +50,22 @@ pub(crate) fn cbz(ops: &mut Asm, nonzero: bool, wide: bool, r: u8, label: Dynami
     let inst = 0x3400_0000 | (wide as u32) << 31 | (nonzero as u32) << 24 | (r as u32 & 31);
     ops.push_u32(inst);
     ops.branch_to(label, BranchField::Imm19);
+}
+
+/// Add to `list` the argument registers the prologue keeps in frame
+/// slots: an arbitrary stub's, and each register input with a home slot
+/// (saved after the frame's own registers, put back by a tail call).
+/// Pushed one by one: collecting the chained iterators into the inline
+/// list cost several times as much.
+pub(crate) fn push_input_saves(plan: &FramePlan, list: &mut Accesses) {
+    for &(r, slot) in &plan.arbitrary_saves {
+        list.push((r, slot as i64));
+    }
+    for (arrival, home) in plan.inputs.iter().zip(&plan.input_homes) {
+        if let (ArgLoc::Reg(r), Some(slot)) = (arrival, home) {
+            list.push((*r, *slot as i64));
+        }
+    }
 }
 
 /// Registers to store or load at frame offsets ([`Emitter::accesses`]),
@@ -293,10 +310,13 @@ impl<'a> Emitter<'a> {
         plan: &'a FramePlan<'a>,
         scratch: Scratch,
         options: CompileOptions,
+        out: &mut CompiledStub,
     ) -> Emitter<'a> {
+        let code = std::mem::take(&mut out.code);
+        let unwind = std::mem::take(&mut out.unwind);
         Emitter {
-            ops: Asm::with_capacity(lil_codegen::drive::code_capacity(stub)),
-            st: EmitState::new(stub, plan, env, options),
+            ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
+            st: EmitState::new(stub, plan, env, options, unwind),
             v0: scratch.v0,
             v1: scratch.v1,
             f0: scratch.f0,
@@ -619,6 +639,8 @@ impl<'a> Emitter<'a> {
     /// Write the general-purpose value in register `r` to a location.
     pub(crate) fn put(&mut self, loc: Loc, r: u8) -> R<()> {
         match loc {
+            // Computed in its destination already (the common case): no call.
+            Loc::Reg(d) if d.num == r => {}
             Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
             loc => {
                 let m = self.loc_mem(loc)?;
@@ -721,17 +743,11 @@ impl<'a> Emitter<'a> {
             self.add_imm(SP, SP, -body, X17);
         }
         let plan = self.st.plan;
-        let homes = plan.inputs.iter().zip(&plan.input_homes);
-        let mut saves: Accesses = plan
-            .saved
-            .iter()
-            .chain(&plan.arbitrary_saves)
-            .map(|&(r, slot)| (r, slot as i64))
-            .chain(homes.filter_map(|(arrival, home)| match (arrival, home) {
-                (ArgLoc::Reg(r), Some(slot)) => Some((*r, *slot as i64)),
-                _ => None,
-            }))
-            .collect();
+        let mut saves = Accesses::new();
+        for &(r, slot) in &plan.saved {
+            saves.push((r, slot as i64));
+        }
+        push_input_saves(plan, &mut saves);
         self.accesses(false, SP, &mut saves);
         let at = self.ops.offset().0;
         self.st.note_unwind(at, FrameState::Saved);
@@ -822,18 +838,12 @@ impl<'a> Emitter<'a> {
 }
 
 impl<'a> IsaEmitter<'a> for Emitter<'a> {
+    type Relocation = Aarch64Relocation;
     fn state(&mut self) -> &mut EmitState<'a> {
         &mut self.st
     }
-    fn offset(&self) -> usize {
-        self.ops.offset().0
-    }
-    fn new_label(&mut self) -> DynamicLabel {
-        self.ops.new_dynamic_label()
-    }
-    fn bind(&mut self, label: DynamicLabel) {
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch aarch64 ; =>label);
+    fn asm(&mut self) -> &mut Asm {
+        &mut self.ops
     }
     fn jump_to(&mut self, label: DynamicLabel) {
         b(&mut self.ops, label);

@@ -11,6 +11,7 @@
 use crate::abi::DESC;
 use crate::emit::{
     AMem, Acc, Accesses, Emitter, R, SP, Val, X16, X17, XZR, b, b_cond, cbz, imm_bits,
+    push_input_saves,
 };
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
@@ -967,7 +968,7 @@ impl Emitter<'_> {
         let cc = self.st.env.convention(&DESC, callee_cc);
         let mut moves: SmallVec<[Move; 8]> = SmallVec::new();
         for (k, (ty, out)) in sig.params.iter().zip(cc.arg_locs(&sig.params)).enumerate() {
-            let src = self.st.plan.input(k as u32, self.st.framed)?;
+            let src = self.st.input(k as u32)?;
             let dst = match out {
                 ArgLoc::Reg(r) => Loc::Reg(r),
                 ArgLoc::Stack(off) => Loc::Frame(off as i32),
@@ -1005,15 +1006,8 @@ impl Emitter<'_> {
         if !self.st.framed {
             return Ok(());
         }
-        let plan = self.st.plan;
-        let homes = plan.inputs.iter().zip(&plan.input_homes);
-        let mut restores: Accesses = (plan.arbitrary_saves.iter())
-            .map(|&(r, slot)| (r, slot as i64))
-            .chain(homes.filter_map(|(arrival, home)| match (arrival, home) {
-                (ArgLoc::Reg(r), Some(slot)) => Some((*r, *slot as i64)),
-                _ => None,
-            }))
-            .collect();
+        let mut restores = Accesses::new();
+        push_input_saves(self.st.plan, &mut restores);
         self.accesses(true, SP, &mut restores);
         Ok(())
     }

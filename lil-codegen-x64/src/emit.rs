@@ -14,7 +14,9 @@ use lil_codegen::asm::BranchField;
 use lil_codegen::drive::{EmitState, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
-use lil_codegen::{ArgLoc, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass};
+use lil_codegen::{
+    ArgLoc, CodegenError, CompileOptions, CompiledStub, FramePlan, HostEnv, Reg, RegClass,
+};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = lil_codegen::asm::Assembler<X64Relocation>;
@@ -306,10 +308,13 @@ impl<'a> Emitter<'a> {
         plan: &'a FramePlan<'a>,
         scratch: Scratch,
         options: CompileOptions,
+        out: &mut CompiledStub,
     ) -> Emitter<'a> {
+        let code = std::mem::take(&mut out.code);
+        let unwind = std::mem::take(&mut out.unwind);
         Emitter {
-            ops: Asm::with_capacity(lil_codegen::drive::code_capacity(stub)),
-            st: EmitState::new(stub, plan, env, options),
+            ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
+            st: EmitState::new(stub, plan, env, options, unwind),
             s0: scratch.s0,
             s1: scratch.s1,
             f0: scratch.f0,
@@ -397,11 +402,22 @@ impl<'a> Emitter<'a> {
 
     // -------------------------------------------------------------- moves
 
-    /// `r = v` (64 bits; for an immediate, the shortest encoding).
+    /// `r = v` (64 bits; for an immediate, the shortest encoding). The
+    /// no-op, `v` already in `r` (a result computed in its destination
+    /// register), is decided inline: it costs no call.
+    #[inline]
     pub(crate) fn load(&mut self, r: u8, v: Val) {
+        if v != Val::Reg(r) {
+            self.load_code(r, v);
+        }
+    }
+
+    /// [`Emitter::load`]'s code (out of line: its `dynasm!` forms give it
+    /// a large frame).
+    #[inline(never)]
+    fn load_code(&mut self, r: u8, v: Val) {
         let ops = &mut self.ops;
         match v {
-            Val::Reg(s) if s == r => {}
             Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
             Val::Mem(m) => rm64(ops, Rm64::MovLoad, r, m),
             Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
@@ -686,18 +702,12 @@ impl<'a> Emitter<'a> {
 }
 
 impl<'a> IsaEmitter<'a> for Emitter<'a> {
+    type Relocation = X64Relocation;
     fn state(&mut self) -> &mut EmitState<'a> {
         &mut self.st
     }
-    fn offset(&self) -> usize {
-        self.ops.offset().0
-    }
-    fn new_label(&mut self) -> DynamicLabel {
-        self.ops.new_dynamic_label()
-    }
-    fn bind(&mut self, label: DynamicLabel) {
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; =>label);
+    fn asm(&mut self) -> &mut Asm {
+        &mut self.ops
     }
     fn jump_to(&mut self, label: DynamicLabel) {
         jmp(&mut self.ops, label);

@@ -849,7 +849,7 @@ impl Emitter<'_> {
         let cc = self.st.env.convention(&DESC, callee_cc);
         let mut moves: SmallVec<[Move; 8]> = SmallVec::new();
         for (k, (ty, out)) in sig.params.iter().zip(cc.arg_locs(&sig.params)).enumerate() {
-            let src = self.st.plan.input(k as u32, self.st.framed)?;
+            let src = self.st.input(k as u32)?;
             let dst = match out {
                 ArgLoc::Reg(r) => Loc::Reg(r),
                 ArgLoc::Stack(off) => Loc::Frame(off as i32),

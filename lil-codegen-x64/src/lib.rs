@@ -38,37 +38,79 @@ impl Backend for X64Backend {
         &abi::DESC
     }
 
-    fn compile_with(
+    fn compile_into(
         &self,
         stub: &CheckedStub,
         env: &HostEnv,
         options: &CompileOptions,
-    ) -> Result<CompiledStub, CodegenError> {
+        out: &mut CompiledStub,
+    ) -> Result<(), CodegenError> {
+        out.target = Target::X64;
         // Borrowed from the `Result` rather than moved out of it: the plan
         // is about a kilobyte.
         let plan = lil_codegen::FramePlan::new(stub, &abi::DESC, env);
-        let plan = plan.as_ref().map_err(Clone::clone)?;
-        let scratch = emit::Scratch::of(plan)?;
-        let mut e = emit::Emitter::new(stub, env, plan, scratch, *options);
-        let (source_map, data_start) = lil_codegen::drive::run(&mut e)?;
-        let mut unwind = std::mem::take(&mut e.st.unwind);
-        let frame_size = e.st.plan.frame_size as i32;
-        unwind.saved =
-            e.st.plan
-                .saved
-                .iter()
-                .map(|&(r, slot)| (r, slot - frame_size))
-                .collect();
-        let code = e
-            .ops
-            .finalize()
-            .map_err(|err| CodegenError::Assembler(format!("{err:?}")))?;
-        Ok(CompiledStub {
-            target: Target::X64,
-            code,
-            source_map,
-            data_start,
-            unwind,
-        })
+        let planned = plan
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|plan| Ok((plan, emit::Scratch::of(plan)?)));
+        let (plan, scratch) = match planned {
+            Ok(planned) => planned,
+            Err(err) => {
+                out.clear();
+                return Err(err);
+            }
+        };
+        let mut e = emit::Emitter::new(stub, env, plan, scratch, *options, out);
+        lil_codegen::drive::run(&mut e, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lil_codegen::ThreadPointer;
+
+    /// One `CompiledStub` reused across compiles, an error among them,
+    /// gets what `compile_with` returns each time, in the same code
+    /// buffer once it is large enough.
+    #[test]
+    fn compile_into_reuses_and_matches_compile_with() {
+        let big = lil_check::assert_valid(
+            "entry 0:managed:g4,pint:ref; locals 2; l0 = ts; ld l1, [l0+8:ref];
+             jc l1 = 0, slow; r = l1; ret; :slow; push_m2n 0; in2out platform:ref;
+             call 0x1000; pop_m2n; ret;",
+        );
+        let small = lil_check::assert_valid("entry 0:platform:g8,g8:g8; r = i0 + i1; ret;");
+        let uses_ts = lil_check::assert_valid("entry 0:platform::pint; r = ts; ret;");
+        let env = HostEnv::default();
+        // Register 0 is taken by LIL on both targets (return value or
+        // first argument).
+        let clashing = HostEnv::new(ThreadPointer::Register(0), 8);
+        let options = CompileOptions::default();
+        let mut out = CompiledStub::new(Target::X64);
+        X64Backend
+            .compile_into(&big, &env, &options, &mut out)
+            .unwrap();
+        let buffer = out.code.as_ptr();
+        let mut errors = 0;
+        for (stub, env) in [
+            (&small, &env),
+            (&uses_ts, &clashing),
+            (&big, &env),
+            (&small, &env),
+        ] {
+            let want = X64Backend.compile_with(stub, env, &options);
+            let got = X64Backend.compile_into(stub, env, &options, &mut out);
+            match want {
+                Ok(want) => assert_eq!((got, &out), (Ok(()), &want)),
+                Err(err) => {
+                    errors += 1;
+                    assert_eq!(got, Err(err));
+                    assert_eq!(out, CompiledStub::new(X64Backend.target()));
+                }
+            }
+            assert_eq!(out.code.as_ptr(), buffer, "the code buffer is reused");
+        }
+        assert_eq!(errors, 1, "the clashing register is refused");
     }
 }

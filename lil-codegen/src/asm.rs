@@ -147,8 +147,17 @@ impl<R: Relocation> Assembler<R> {
     /// grows.
     #[inline]
     pub fn with_capacity(capacity: usize) -> Assembler<R> {
+        Assembler::reusing(Vec::new(), capacity)
+    }
+
+    /// An empty assembler writing into `buffer` (cleared; the code of an
+    /// earlier compile), grown to hold `capacity` bytes if it holds fewer:
+    /// a warm buffer costs no allocation.
+    #[inline]
+    pub fn reusing(mut buffer: Vec<u8>, capacity: usize) -> Assembler<R> {
+        crate::clear_with_room(&mut buffer, capacity);
         Assembler {
-            ops: Vec::with_capacity(capacity),
+            ops: buffer,
             dynamic: SmallVec::new(),
             dynamic_relocs: SmallVec::new(),
             statics: Vec::new(),
@@ -198,6 +207,31 @@ impl<R: Relocation> Assembler<R> {
     /// assembler empty (as `VecAssembler::finalize`, without moving the
     /// assembler).
     pub fn finalize(&mut self) -> Result<Vec<u8>, DynasmError> {
+        let mut code = Vec::new();
+        self.finalize_into(&mut code).map(|()| code)
+    }
+
+    /// [`Assembler::finalize`] into `code` (the buffer given to
+    /// [`Assembler::reusing`] goes back there): on failure `code` gets
+    /// the buffer emptied.
+    pub fn finalize_into(&mut self, code: &mut Vec<u8>) -> Result<(), DynasmError> {
+        let resolved = self.resolve();
+        if resolved.is_err() {
+            self.ops.clear();
+        }
+        *code = std::mem::take(&mut self.ops);
+        resolved
+    }
+
+    /// The buffer, emptied, for the next compile (after an emission that
+    /// failed before there was code to finalize).
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.ops.clear();
+        std::mem::take(&mut self.ops)
+    }
+
+    /// Patch every relocation into the code.
+    fn resolve(&mut self) -> Result<(), DynasmError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -242,7 +276,7 @@ impl<R: Relocation> Assembler<R> {
         }
         self.static_relocs.clear();
         self.dynamic_relocs.clear();
-        Ok(std::mem::take(&mut self.ops))
+        Ok(())
     }
 }
 

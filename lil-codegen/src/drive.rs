@@ -9,10 +9,15 @@
 //! label), so instruction code can address frame slots exactly when the
 //! frame exists.
 
+use crate::asm::Assembler;
 use crate::plan::{BitSet, FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
-use crate::{ArgLoc, CodegenError, CompileOptions, HostEnv, RegClass, SourceMapEntry, TargetDesc};
-use dynasmrt::DynamicLabel;
+use crate::{
+    ArgLoc, CodegenError, CompileOptions, CompiledStub, HostEnv, RegClass, SourceMapEntry,
+    TargetDesc,
+};
+use dynasmrt::relocations::Relocation;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 use lil_check::{CheckedStub, Context};
 use lil_syntax::{CallKind, InstKind, LabelId, Var};
 use smallvec::SmallVec;
@@ -61,38 +66,22 @@ pub struct EmitState<'a> {
     /// Where the frame state changes (emitters note their prologue and
     /// epilogue steps; the driver notes the state at each instruction).
     pub unwind: UnwindInfo,
-    /// Per LIL label: its dynasm label once created, and whether its
-    /// block is framed on entry (what a jump to it must set up first).
-    labels: SmallVec<[LabelInfo; 8]>,
-    /// Every label declared before this instruction index has its
-    /// `framed_in` recorded (see [`EmitState::label_framed_in`]).
-    labels_known_to: usize,
+    /// Per LIL label, its dynasm label once created.
+    labels: SmallVec<[Option<DynamicLabel>; 8]>,
     edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
     strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
     /// Instructions emitted with an earlier one.
     absorbed: BitSet,
 }
 
-/// What the driver keeps per LIL label.
-#[derive(Clone, Copy, Default)]
-struct LabelInfo {
-    label: Option<DynamicLabel>,
-    framed_in: bool,
-    /// Whether `framed_in` is known (its declaration was reached by the
-    /// driver or by [`EmitState::label_framed_in`]'s scan).
-    declared: bool,
-}
-
 /// What an emitter provides to the driver.
 pub trait IsaEmitter<'a> {
+    /// The target's relocation kinds.
+    type Relocation: Relocation;
     /// The shared state.
     fn state(&mut self) -> &mut EmitState<'a>;
-    /// Current code offset.
-    fn offset(&self) -> usize;
-    /// A fresh label.
-    fn new_label(&mut self) -> DynamicLabel;
-    /// Bind a label here.
-    fn bind(&mut self, label: DynamicLabel);
+    /// The assembler the code is written into.
+    fn asm(&mut self) -> &mut Assembler<Self::Relocation>;
     /// Unconditional jump.
     fn jump_to(&mut self, label: DynamicLabel);
     /// Set up the frame (and set `state().framed`).
@@ -104,30 +93,24 @@ pub trait IsaEmitter<'a> {
 }
 
 impl<'a> EmitState<'a> {
-    /// State for emitting `stub` with `plan`.
+    /// State for emitting `stub` with `plan`, noting the frame states in
+    /// `unwind` (emptied: the unwind information of an earlier compile,
+    /// whose allocations are reused).
     #[inline]
     pub fn new(
         stub: &'a CheckedStub,
         plan: &'a FramePlan<'a>,
         env: &'a HostEnv,
         options: CompileOptions,
+        mut unwind: UnwindInfo,
     ) -> EmitState<'a> {
         let s = stub.stub();
-        // No walk over the body here: a label's `framed_in` is recorded
-        // when the driver reaches it, or by a scan ahead when a jump needs
-        // it first.
-        let labels: SmallVec<[LabelInfo; 8]> =
-            smallvec::smallvec![LabelInfo::default(); s.labels.len()];
+        let labels = smallvec::smallvec![None; s.labels.len()];
         let absorbed = BitSet::new(s.body.len());
         // Each prologue and epilogue notes a few frame states.
-        let unwind = UnwindInfo {
-            rows: if plan.has_frame() {
-                Vec::with_capacity(16)
-            } else {
-                Vec::new()
-            },
-            saved: Vec::new(),
-        };
+        let rows = if plan.has_frame() { 16 } else { 0 };
+        crate::clear_with_room(&mut unwind.rows, rows);
+        unwind.saved.clear();
         EmitState {
             stub,
             plan,
@@ -137,7 +120,6 @@ impl<'a> EmitState<'a> {
             i: 0,
             unwind,
             labels,
-            labels_known_to: 0,
             edge_stubs: SmallVec::new(),
             strings: SmallVec::new(),
             absorbed,
@@ -159,6 +141,27 @@ impl<'a> EmitState<'a> {
         }
     }
 
+    /// Where input `k` is at the current point: [`FramePlan::input`],
+    /// read straight from the plan's tables for the reason given at
+    /// [`EmitState::local`] (a call into the planner's crate cannot be
+    /// inlined into an emitter's); a miss goes to the plan's method for
+    /// its error.
+    #[inline]
+    pub fn input(&self, k: u32) -> EmitResult<Loc> {
+        let Some(arrival) = self.plan.inputs.get(k as usize) else {
+            return Ok(self.plan.input(k, self.framed)?);
+        };
+        if self.framed
+            && let Some(Some(home)) = self.plan.input_homes.get(k as usize)
+        {
+            return Ok(Loc::Frame(*home));
+        }
+        Ok(match arrival {
+            ArgLoc::Reg(r) => Loc::Reg(*r),
+            ArgLoc::Stack(off) => Loc::Incoming(*off as i32),
+        })
+    }
+
     /// [`FramePlan::alloc_address`] of local `k` at the current
     /// instruction. (Always asked: in a stub without `alloc` it is a
     /// search of an empty list, cheaper than a walk over the body to find
@@ -168,46 +171,14 @@ impl<'a> EmitState<'a> {
         self.plan.alloc_address(self.i, k)
     }
 
-    /// Record that label `id` starts a block framed on entry or not
-    /// (labels are unique in a checked stub).
-    #[inline]
-    fn declare_label(&mut self, id: LabelId, framed_in: bool) {
-        if let Some(info) = self.labels.get_mut(id.index()) {
-            info.declared = true;
-            info.framed_in = framed_in;
-        }
-    }
-
-    /// Whether label `id`'s block is framed on entry. Labels behind the
-    /// current instruction were recorded when the driver reached them (a
-    /// jump to an unreachable one is itself unreachable); one ahead is
-    /// found by scanning on from where the last scan stopped, recording
-    /// the labels passed, so the body is walked at most once, and only as
-    /// far as unframed code jumps forward.
-    fn label_framed_in(&mut self, id: LabelId) -> bool {
-        if let Some(info) = self.labels.get(id.index())
-            && info.declared
-        {
-            return info.framed_in;
-        }
-        let body = &self.stub.stub().body;
-        let mut j = self.labels_known_to.max(self.i + 1);
-        while let Some(inst) = body.get(j) {
-            j += 1;
-            if let InstKind::Label(l) = inst.kind {
-                let framed_in = self
-                    .plan
-                    .block_framed_in(self.stub.block_of(j - 1) as usize);
-                self.declare_label(l.id, framed_in);
-                if l.id == id {
-                    break;
-                }
-            }
-        }
-        self.labels_known_to = j;
-        self.labels
-            .get(id.index())
-            .is_some_and(|info| info.framed_in)
+    /// Whether the block the current instruction (a `j`, `jc` or `cas`)
+    /// jumps to is framed on entry: what a jump there must set up first.
+    /// The checker's control-flow graph names that block (a branch's
+    /// first successor), so no label needs to be found.
+    fn jump_target_framed_in(&self) -> bool {
+        let block = self.stub.block_of(self.i) as usize;
+        let target = self.stub.blocks().get(block).and_then(|b| b.succs[0]);
+        target.is_some_and(|t| self.plan.block_framed_in(t as usize))
     }
 
     /// The instruction that runs right after instruction `i` with nothing
@@ -244,7 +215,7 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn var_loc(&self, desc: &TargetDesc, var: Var, class: RegClass) -> EmitResult<Loc> {
         match var {
-            Var::Input(k) => Ok(self.plan.input(k, self.framed)?),
+            Var::Input(k) => self.input(k),
             Var::Local(k) => self.local(k, class),
             Var::StdPlace(k) => desc
                 .std_place(k)
@@ -295,34 +266,40 @@ impl<'a> EmitState<'a> {
     }
 }
 
-/// Bytes to reserve for the code of `stub`: a generous estimate (both
-/// ISAs average well under 16 bytes per LIL instruction, plus prologues
-/// and edge stubs), so that the assembler's buffer is allocated once
-/// instead of growing (and being copied) as code is emitted.
-pub fn code_capacity(stub: &CheckedStub) -> usize {
-    64 + 16 * stub.stub().body.len()
+/// Bytes to reserve for the code of `stub` under `plan`: a generous
+/// estimate, so that the assembler's buffer is allocated once instead of
+/// growing (a `realloc` and a copy, several hundred host instructions)
+/// as code is emitted. Both ISAs average well under 16 bytes per LIL
+/// instruction; what does not scale with the instruction count is
+/// budgeted apart: each register the frame saves is stored by the
+/// prologue and loaded back by every epilogue (a compile-me stub saves
+/// them all), and an M2N frame is some twenty stores.
+pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
+    let saves = plan.saved.len() + plan.arbitrary_saves.len() + plan.inputs.len();
+    let m2n = if stub.summary().pushes_m2n { 256 } else { 0 };
+    64 + 16 * stub.stub().body.len() + 32 * saves + m2n
 }
 
 /// The label of a LIL label (created on first use).
 pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
-    if let Some(LabelInfo { label: Some(l), .. }) = e.state().labels.get(id.index()) {
+    if let Some(Some(l)) = e.state().labels.get(id.index()) {
         return *l;
     }
-    let l = e.new_label();
-    if let Some(info) = e.state().labels.get_mut(id.index()) {
-        info.label = Some(l);
+    let l = e.asm().new_dynamic_label();
+    if let Some(slot) = e.state().labels.get_mut(id.index()) {
+        *slot = Some(l);
     }
     l
 }
 
-/// The label a jump to `id` must use from the current state: the target
-/// itself, or an edge stub that sets the frame up first when the target
-/// expects a frame this path has not set up.
+/// The label the current instruction's jump to `id` must use from the
+/// current state: the target itself, or an edge stub that sets the frame
+/// up first when the target expects a frame this path has not set up.
 pub fn jump_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
     let target = label(e, id);
     let st = e.state();
-    if !st.framed && st.label_framed_in(id) {
-        let stub_label = e.new_label();
+    if !st.framed && st.jump_target_framed_in() {
+        let stub_label = e.asm().new_dynamic_label();
         e.state().edge_stubs.push((stub_label, target));
         stub_label
     } else {
@@ -349,23 +326,64 @@ fn falls_into(stub: &CheckedStub, i: usize) -> bool {
     )
 }
 
-/// Emit the whole stub; returns the source map and the offset where data starts.
-pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32), CodegenError> {
+/// Emit the whole stub into `out` (the buffers the emitter was built
+/// with, taken from `out`, go back there): the code, source map, data
+/// offset and unwind information, or, on error, `out` emptied as
+/// [`crate::Backend::compile_into`] documents.
+pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E, out: &mut CompiledStub) -> Result<(), CodegenError> {
+    let result = match emit(e, &mut out.source_map) {
+        Ok(data_start) => {
+            out.data_start = data_start;
+            e.asm()
+                .finalize_into(&mut out.code)
+                .map_err(|err| CodegenError::Assembler(format!("{err:?}")))
+        }
+        Err(err) => {
+            out.code = e.asm().take_buffer();
+            Err(err)
+        }
+    };
+    let st = e.state();
+    out.unwind = std::mem::take(&mut st.unwind);
+    match result {
+        Ok(()) => {
+            // Slots as offsets from the CFA, the frame base being
+            // `frame_size` below it.
+            let frame_size = st.plan.frame_size as i32;
+            let saved = st.plan.saved.iter();
+            out.unwind
+                .saved
+                .extend(saved.map(|&(r, slot)| (r, slot - frame_size)));
+            Ok(())
+        }
+        Err(err) => {
+            out.clear();
+            Err(err)
+        }
+    }
+}
+
+/// The walk [`run`] makes: every instruction's code into the assembler
+/// and its bytes into `map`, then the edge stubs and the data; returns
+/// the offset where data starts.
+fn emit<'a, E: IsaEmitter<'a>>(
+    e: &mut E,
+    map: &mut Vec<SourceMapEntry>,
+) -> Result<u32, CodegenError> {
     let stub = e.state().stub;
     let body = &stub.stub().body;
-    let mut map = Vec::with_capacity(body.len());
+    crate::clear_with_room(map, body.len());
     for (i, inst) in body.iter().enumerate() {
         e.state().i = i;
         if !stub.is_reachable(i) {
             continue;
         }
         let kind = &inst.kind;
-        if let InstKind::Label(l) = kind {
+        if let InstKind::Label(_) = kind {
             // Fall-through into a block that is framed on entry, from
             // unframed code: set the frame up on this edge only.
             let st = e.state();
             let framed_in = st.plan.block_framed_in(stub.block_of(i) as usize);
-            st.declare_label(l.id, framed_in);
             if framed_in && !st.framed && falls_into(stub, i) {
                 e.prologue()?;
             }
@@ -377,7 +395,7 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
                 e.prologue()?;
             }
         }
-        let start = e.offset() as u32;
+        let start = e.asm().offset().0 as u32;
         let framed = e.state().framed;
         e.state().note_unwind(
             start as usize,
@@ -388,7 +406,7 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
             },
         );
         e.instruction(kind)?;
-        let end = e.offset() as u32;
+        let end = e.asm().offset().0 as u32;
         if end > start {
             map.push(SourceMapEntry {
                 instruction: i as u32,
@@ -397,19 +415,19 @@ pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E) -> Result<(Vec<SourceMapEntry>, u32
         }
     }
     for (stub_label, target) in std::mem::take(&mut e.state().edge_stubs) {
-        e.bind(stub_label);
-        let at = e.offset();
+        e.asm().dynamic_label(stub_label);
+        let at = e.asm().offset().0;
         e.state().note_unwind(at, FrameState::Entry);
         e.state().framed = false;
         e.prologue()?;
         e.jump_to(target);
     }
-    let data_start = e.offset() as u32;
+    let data_start = e.asm().offset().0 as u32;
     e.state()
         .note_unwind(data_start as usize, FrameState::Entry);
     for (label, bytes) in std::mem::take(&mut e.state().strings) {
-        e.bind(label);
+        e.asm().dynamic_label(label);
         e.data(&bytes);
     }
-    Ok((map, data_start))
+    Ok(data_start)
 }

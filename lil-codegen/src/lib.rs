@@ -113,6 +113,44 @@ pub struct CompiledStub {
     pub unwind: unwind::UnwindInfo,
 }
 
+impl CompiledStub {
+    /// An empty result for `target`, to compile into with
+    /// [`Backend::compile_into`] (which grows its buffers once and then
+    /// reuses them).
+    pub fn new(target: Target) -> CompiledStub {
+        CompiledStub {
+            target,
+            code: Vec::new(),
+            source_map: Vec::new(),
+            data_start: 0,
+            unwind: unwind::UnwindInfo::default(),
+        }
+    }
+
+    /// Empty the code, source map and unwind information, keeping their
+    /// allocations: what [`Backend::compile_into`] leaves after an error.
+    pub fn clear(&mut self) {
+        self.code.clear();
+        self.source_map.clear();
+        self.data_start = 0;
+        self.unwind.rows.clear();
+        self.unwind.saved.clear();
+    }
+}
+
+/// Empty `v` and make room for `n` elements: its own allocation when that
+/// is large enough (a warm [`CompiledStub`]'s), else a new one of exactly
+/// `n` (`Vec::reserve` would reach the same through its amortized-growth
+/// path, which costs a cold compile some forty instructions more per
+/// buffer; an empty vector has nothing to copy).
+#[inline]
+pub(crate) fn clear_with_room<T>(v: &mut Vec<T>, n: usize) {
+    v.clear();
+    if v.capacity() < n {
+        *v = Vec::with_capacity(n);
+    }
+}
+
 /// How to generate code, beyond the stub and the host.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CompileOptions {
@@ -140,5 +178,25 @@ pub trait Backend {
         stub: &CheckedStub,
         env: &HostEnv,
         options: &CompileOptions,
-    ) -> Result<CompiledStub, CodegenError>;
+    ) -> Result<CompiledStub, CodegenError> {
+        let mut out = CompiledStub::new(self.target());
+        self.compile_into(stub, env, options, &mut out)?;
+        Ok(out)
+    }
+    /// [`Backend::compile_with`], into `out`, reusing the allocations it
+    /// holds (code, source map, unwind rows): a VM compiling many stubs
+    /// keeps one `CompiledStub` and installs its code into the cache after
+    /// each compile.
+    ///
+    /// On success `out` holds exactly what `compile_with` returns (its
+    /// `target` set to this backend's). On error `out` holds no result:
+    /// its code, source map and unwind information are empty and
+    /// `data_start` is 0, their allocations kept for the next compile.
+    fn compile_into(
+        &self,
+        stub: &CheckedStub,
+        env: &HostEnv,
+        options: &CompileOptions,
+        out: &mut CompiledStub,
+    ) -> Result<(), CodegenError>;
 }

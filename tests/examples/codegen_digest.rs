@@ -16,10 +16,15 @@
 //! tail; default 3000, or the first argument). The variants: `ts` from a
 //! TLS slot, by a call and from a pinned register, with the M2N hooks and
 //! `print` set, with and without patchable constants.
+//!
+//! `Backend::compile_into` is held to `compile_with`: every case is also
+//! compiled into one `CompiledStub` reused across all of them (errors
+//! included), and must give the same result (an assertion, so the
+//! printed digest is the same as before that entry point existed).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use lil_codegen::{CompileOptions, HostEnv, M2nHooks, ThreadPointer};
+use lil_codegen::{CompileOptions, CompiledStub, HostEnv, M2nHooks, ThreadPointer};
 use lil_tests::differential::{
     example_texts, generated_texts, helper_stub_texts, placeholder_names,
 };
@@ -36,6 +41,7 @@ fn main() {
     stubs.extend(generated_texts(n, &names));
 
     let mut all = DefaultHasher::new();
+    let mut reused = CompiledStub::new(lil::Target::X64);
     for (name, text) in &stubs {
         let checked = match lil_syntax::parse(text).map(lil_check::check_owned) {
             Ok(Ok(c)) => c,
@@ -50,7 +56,20 @@ fn main() {
                     let options = CompileOptions {
                         patchable_constants: patchable,
                     };
-                    let result = lil::backend(target).compile_with(&checked, env, &options);
+                    let backend = lil::backend(target);
+                    let result = backend.compile_with(&checked, env, &options);
+                    let into = backend.compile_into(&checked, env, &options, &mut reused);
+                    match &result {
+                        Ok(compiled) => assert_eq!(
+                            (into, &reused),
+                            (Ok(()), compiled),
+                            "{name} {target:?} env{e} p{patchable}: compile_into"
+                        ),
+                        Err(err) => assert!(
+                            into.as_ref() == Err(err) && emptied(&reused, target),
+                            "{name} {target:?} env{e} p{patchable}: compile_into after {err}"
+                        ),
+                    }
                     let mut h = DefaultHasher::new();
                     format!("{result:?}").hash(&mut h);
                     let digest = h.finish();
@@ -62,6 +81,11 @@ fn main() {
         }
     }
     println!("all: {:016x}", all.finish());
+}
+
+/// Whether `out` is what `compile_into` leaves after an error.
+fn emptied(out: &CompiledStub, target: lil::Target) -> bool {
+    *out == CompiledStub::new(target)
 }
 
 /// The host environments every stub is compiled for.
