@@ -87,21 +87,32 @@ impl RegSet {
     }
 }
 
-/// Registers in the order they were taken, with a set for membership
-/// tests: the order decides the helper-save slots, so it must be kept.
-#[derive(Default)]
+/// Registers taken, as a set for membership tests and, when the stub calls
+/// helpers of its own, in the order they were taken: that order decides the
+/// helper-save slots, so it must be kept. Most stubs call no helper, and
+/// then keeping the set is all (a bit per register, not a push).
 struct Occupied {
+    /// Whether `order` is kept.
+    keep_order: bool,
     order: SmallVec<[Reg; 32]>,
     set: RegSet,
 }
 
 impl Occupied {
+    fn new(keep_order: bool) -> Occupied {
+        Occupied {
+            keep_order,
+            order: SmallVec::new(),
+            set: RegSet::default(),
+        }
+    }
+
     fn contains(&self, r: Reg) -> bool {
         self.set.contains(r)
     }
 
     fn push_unique(&mut self, r: Reg) {
-        if self.set.insert(r) {
+        if self.set.insert(r) && self.keep_order {
             self.order.push(r);
         }
     }
@@ -339,8 +350,26 @@ impl<'a> FramePlan<'a> {
         callee_saved.insert_all(RegClass::Float, &desc.c_abi.callee_saved_fp);
         let is_gp_callee_saved = |n: u8| callee_saved.contains(Reg::gp(n));
 
+        // ---- Which events clobber argument registers on this target.
+        let mut clobbers = Clobbers::CALL | Clobbers::OUTPUT;
+        if env.print.is_some() {
+            clobbers |= Clobbers::PRINT;
+        }
+        if matches!(env.thread_pointer, ThreadPointer::Call { .. }) {
+            clobbers |= Clobbers::TS | Clobbers::PUSH_M2N;
+        }
+        if env.m2n_hooks.free_handles.is_some() || env.m2n_hooks.pending_exception.is_some() {
+            clobbers |= Clobbers::POP_M2N;
+        }
+        // Whether the stub calls helpers of its own, which may clobber the
+        // caller-saved registers holding variables.
+        let helper_call = matches!(env.thread_pointer, ThreadPointer::Call { .. })
+            && (summary.uses_ts || summary.pushes_m2n)
+            || (env.print.is_some() && summary.prints)
+            || (summary.pushes_m2n && clobbers.contains(Clobbers::POP_M2N));
+
         // ---- Registers with a fixed role in this stub.
-        let mut occupied = Occupied::default();
+        let mut occupied = Occupied::new(helper_call);
         let mut inputs: SmallVec<[ArgLoc; 8]> = SmallVec::new();
         if let EntrySignature::Typed(sig) = &entry.signature {
             for loc in entry_cc.arg_locs(&sig.params) {
@@ -597,17 +626,6 @@ impl<'a> FramePlan<'a> {
             }
         }
 
-        // ---- Which events clobber argument registers on this target.
-        let mut clobbers = Clobbers::CALL | Clobbers::OUTPUT;
-        if env.print.is_some() {
-            clobbers |= Clobbers::PRINT;
-        }
-        if matches!(env.thread_pointer, ThreadPointer::Call { .. }) {
-            clobbers |= Clobbers::TS | Clobbers::PUSH_M2N;
-        }
-        if env.m2n_hooks.free_handles.is_some() || env.m2n_hooks.pending_exception.is_some() {
-            clobbers |= Clobbers::POP_M2N;
-        }
         let homes = summary.reads_inputs && summary.input_reads_after.intersects(clobbers);
 
         // ---- Frame layout, from the frame base up. The M2N frame comes
@@ -623,10 +641,6 @@ impl<'a> FramePlan<'a> {
             None
         };
         // Helper saves: caller-saved registers holding variables.
-        let helper_call = matches!(env.thread_pointer, ThreadPointer::Call { .. })
-            && (summary.uses_ts || summary.pushes_m2n)
-            || (env.print.is_some() && summary.prints)
-            || (summary.pushes_m2n && clobbers.contains(Clobbers::POP_M2N));
         let mut helper_saves = RegSlots::new();
         if helper_call {
             for &r in &occupied.order {
