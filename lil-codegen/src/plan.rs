@@ -118,6 +118,43 @@ impl Occupied {
     }
 }
 
+/// A list of registers to take from, in order of preference. Registers
+/// are only ever taken, never given back, so a register found taken stays
+/// taken: each search resumes where the last one stopped, and taking from
+/// a pool costs one pass over it for the whole plan.
+struct Pool<'p> {
+    regs: &'p [u8],
+    class: RegClass,
+    /// Every register before this index is taken.
+    next: usize,
+}
+
+impl<'p> Pool<'p> {
+    fn new(regs: &'p [u8], class: RegClass) -> Pool<'p> {
+        Pool {
+            regs,
+            class,
+            next: 0,
+        }
+    }
+
+    /// Takes the first free register of the pool.
+    fn take(&mut self, occupied: &mut Occupied) -> Option<Reg> {
+        while let Some(&num) = self.regs.get(self.next) {
+            self.next += 1;
+            let r = Reg {
+                class: self.class,
+                num,
+            };
+            if !occupied.contains(r) {
+                occupied.push_unique(r);
+                return Some(r);
+            }
+        }
+        None
+    }
+}
+
 /// One bit per instruction or block. The first 128 live in a plain
 /// integer (no heap, and a test is a shift: the driver asks for every
 /// instruction); only longer stubs use the vector.
@@ -502,39 +539,41 @@ impl<'a> FramePlan<'a> {
 
         // ---- Scratch registers.
         let mut saved: SmallVec<[Reg; 16]> = SmallVec::new();
-        let take_free = |pool: &[u8], class: RegClass, occupied: &mut Occupied| -> Option<Reg> {
-            let r = pool
-                .iter()
-                .map(|&n| Reg { class, num: n })
-                .find(|&r| !occupied.contains(r))?;
-            occupied.push_unique(r);
-            Some(r)
-        };
+        let mut scratch_gp_pool = Pool::new(desc.scratch_gp, RegClass::General);
+        let mut scratch_fp_pool = Pool::new(desc.scratch_fp, RegClass::Float);
+        // Pools for locals, by class (`RegClass as usize`): caller-saved,
+        // callee-saved.
+        let mut locals_pools = [
+            [
+                Pool::new(desc.locals_caller_saved_gp, RegClass::General),
+                Pool::new(desc.locals_callee_saved_gp, RegClass::General),
+            ],
+            [
+                Pool::new(desc.locals_caller_saved_fp, RegClass::Float),
+                Pool::new(desc.locals_callee_saved_fp, RegClass::Float),
+            ],
+        ];
         let mut scratch_gp = SmallVec::new();
-        let mut free_scratch = 0;
-        for &n in desc.scratch_gp {
-            free_scratch += !occupied.contains(Reg::gp(n)) as usize;
-        }
-        let short = free_scratch < desc.scratch_count;
+        // Short of scratch registers: borrowed argument registers first
+        // when they cost nothing (the stub is framed from its entry),
+        // keeping the free ones for locals. Counted only then.
+        let short_and_framed = framed_from_entry
+            && desc
+                .scratch_gp
+                .iter()
+                .filter(|&&n| !occupied.contains(Reg::gp(n)))
+                .count()
+                < desc.scratch_count;
         for _ in 0..desc.scratch_count {
-            // Short of scratch registers: borrowed argument registers first
-            // when they cost nothing (the stub is framed from its entry),
-            // keeping the free ones for locals.
-            let free = if short && framed_from_entry {
+            let free = if short_and_framed {
                 borrow(RegClass::General, &mut borrowed)
             } else {
                 None
             };
             let r = free
-                .or_else(|| take_free(desc.scratch_gp, RegClass::General, &mut occupied))
+                .or_else(|| scratch_gp_pool.take(&mut occupied))
                 .or_else(|| borrow(RegClass::General, &mut borrowed))
-                .or_else(|| {
-                    take_free(
-                        desc.locals_callee_saved_gp,
-                        RegClass::General,
-                        &mut occupied,
-                    )
-                })
+                .or_else(|| locals_pools[RegClass::General as usize][1].take(&mut occupied))
                 .ok_or(CodegenError::OutOfRegisters {
                     what: "scratch registers",
                 })?;
@@ -545,11 +584,11 @@ impl<'a> FramePlan<'a> {
         }
         let mut scratch_fp = SmallVec::new();
         for _ in 0..2 {
-            let r = take_free(desc.scratch_fp, RegClass::Float, &mut occupied).ok_or(
-                CodegenError::OutOfRegisters {
+            let r = scratch_fp_pool
+                .take(&mut occupied)
+                .ok_or(CodegenError::OutOfRegisters {
                     what: "floating-point scratch registers",
-                },
-            )?;
+                })?;
             scratch_fp.push(r);
         }
 
@@ -573,16 +612,14 @@ impl<'a> FramePlan<'a> {
                         .iter()
                         .any(|&i| liveness.local_after(i as usize, k as u32)));
             let mut place = |class: RegClass, crosses: bool| {
-                let (caller, callee) = match class {
-                    RegClass::General => (desc.locals_caller_saved_gp, desc.locals_callee_saved_gp),
-                    RegClass::Float => (desc.locals_caller_saved_fp, desc.locals_callee_saved_fp),
-                };
+                let [caller, callee] = &mut locals_pools[class as usize];
                 let reg = if crosses {
-                    take_free(callee, class, &mut occupied)
+                    callee.take(&mut occupied)
                 } else {
-                    take_free(caller, class, &mut occupied)
+                    caller
+                        .take(&mut occupied)
                         .or_else(|| borrow(class, &mut borrowed))
-                        .or_else(|| take_free(callee, class, &mut occupied))
+                        .or_else(|| callee.take(&mut occupied))
                 };
                 let slot = match reg {
                     Some(r) => {
