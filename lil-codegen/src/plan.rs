@@ -787,9 +787,12 @@ impl<'a> FramePlan<'a> {
             requires_frame.fill(body.len());
         } else if frame_vars {
             // `local_needs` of each local, looked up once.
-            let in_frame: SmallVec<[bool; 16]> = (0..nlocals as u32)
-                .map(|k| local_needs(Var::Local(k)))
-                .collect();
+            let mut in_frame = BitSet::new(nlocals);
+            for k in 0..nlocals {
+                if local_needs(Var::Local(k as u32)) {
+                    in_frame.insert(k);
+                }
+            }
             for (i, inst) in body.iter().enumerate() {
                 if requires_frame.contains(i) {
                     continue;
@@ -797,7 +800,7 @@ impl<'a> FramePlan<'a> {
                 let mut any = false;
                 visit_vars(&inst.kind, |v| {
                     any |= match v {
-                        Var::Local(k) => in_frame.get(k as usize).copied().unwrap_or(false),
+                        Var::Local(k) => in_frame.contains(k as usize),
                         _ => local_needs(v),
                     }
                 });
