@@ -1472,6 +1472,11 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     // reads of locals holding a known address: one look at its operands
     // finds those reads (against the state before it) and its write.
     let step = |i: usize, kind: &InstKind, st: &mut State, out: &mut Option<&mut Vec<_>>| {
+        // With no local holding an address, only `alloc` can change
+        // anything (there is nothing to read, copy, forget or clear).
+        if st.is_empty() && !matches!(kind, InstKind::Alloc { .. }) {
+            return;
+        }
         let known = |st: &State, k: u32| st.iter().find(|(l, _)| *l == k).map(|(_, o)| *o);
         // Only this instruction's entries can repeat.
         let first = out.as_ref().map_or(0, |out| out.len());
