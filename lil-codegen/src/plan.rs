@@ -87,23 +87,71 @@ impl RegSet {
     }
 }
 
-/// Registers in the order they were taken, with a set for membership
-/// tests: the order decides the helper-save slots, so it must be kept.
-#[derive(Default)]
+/// Registers taken, as a set for membership tests and, when the stub calls
+/// helpers of its own, in the order they were taken: that order decides the
+/// helper-save slots, so it must be kept. Most stubs call no helper, and
+/// then keeping the set is all (a bit per register, not a push).
 struct Occupied {
+    /// Whether `order` is kept.
+    keep_order: bool,
     order: SmallVec<[Reg; 32]>,
     set: RegSet,
 }
 
 impl Occupied {
+    fn new(keep_order: bool) -> Occupied {
+        Occupied {
+            keep_order,
+            order: SmallVec::new(),
+            set: RegSet::default(),
+        }
+    }
+
     fn contains(&self, r: Reg) -> bool {
         self.set.contains(r)
     }
 
     fn push_unique(&mut self, r: Reg) {
-        if self.set.insert(r) {
+        if self.set.insert(r) && self.keep_order {
             self.order.push(r);
         }
+    }
+}
+
+/// A list of registers to take from, in order of preference. Registers
+/// are only ever taken, never given back, so a register found taken stays
+/// taken: each search resumes where the last one stopped, and taking from
+/// a pool costs one pass over it for the whole plan.
+struct Pool<'p> {
+    regs: &'p [u8],
+    class: RegClass,
+    /// Every register before this index is taken.
+    next: usize,
+}
+
+impl<'p> Pool<'p> {
+    fn new(regs: &'p [u8], class: RegClass) -> Pool<'p> {
+        Pool {
+            regs,
+            class,
+            next: 0,
+        }
+    }
+
+    /// Takes the first free register of the pool.
+    fn take(&mut self, occupied: &mut Occupied) -> Option<Reg> {
+        while let Some(&num) = self.regs.get(self.next) {
+            self.next += 1;
+            let r = Reg {
+                class: self.class,
+                num,
+            };
+            if !occupied.contains(r) {
+                occupied.push_unique(r);
+                return Some(r);
+            }
+        }
+        None
     }
 }
 
@@ -154,10 +202,6 @@ impl BitSet {
             let bits = len.saturating_sub(128 + k * 64).min(64);
             *w = if bits == 64 { !0 } else { (1 << bits) - 1 };
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.low == 0 && self.high.iter().all(|&w| w == 0)
     }
 
     /// The first member in `lo..hi`.
@@ -339,8 +383,26 @@ impl<'a> FramePlan<'a> {
         callee_saved.insert_all(RegClass::Float, &desc.c_abi.callee_saved_fp);
         let is_gp_callee_saved = |n: u8| callee_saved.contains(Reg::gp(n));
 
+        // ---- Which events clobber argument registers on this target.
+        let mut clobbers = Clobbers::CALL | Clobbers::OUTPUT;
+        if env.print.is_some() {
+            clobbers |= Clobbers::PRINT;
+        }
+        if matches!(env.thread_pointer, ThreadPointer::Call { .. }) {
+            clobbers |= Clobbers::TS | Clobbers::PUSH_M2N;
+        }
+        if env.m2n_hooks.free_handles.is_some() || env.m2n_hooks.pending_exception.is_some() {
+            clobbers |= Clobbers::POP_M2N;
+        }
+        // Whether the stub calls helpers of its own, which may clobber the
+        // caller-saved registers holding variables.
+        let helper_call = matches!(env.thread_pointer, ThreadPointer::Call { .. })
+            && (summary.uses_ts || summary.pushes_m2n)
+            || (env.print.is_some() && summary.prints)
+            || (summary.pushes_m2n && clobbers.contains(Clobbers::POP_M2N));
+
         // ---- Registers with a fixed role in this stub.
-        let mut occupied = Occupied::default();
+        let mut occupied = Occupied::new(helper_call);
         let mut inputs: SmallVec<[ArgLoc; 8]> = SmallVec::new();
         if let EntrySignature::Typed(sig) = &entry.signature {
             for loc in entry_cc.arg_locs(&sig.params) {
@@ -473,39 +535,41 @@ impl<'a> FramePlan<'a> {
 
         // ---- Scratch registers.
         let mut saved: SmallVec<[Reg; 16]> = SmallVec::new();
-        let take_free = |pool: &[u8], class: RegClass, occupied: &mut Occupied| -> Option<Reg> {
-            let r = pool
-                .iter()
-                .map(|&n| Reg { class, num: n })
-                .find(|&r| !occupied.contains(r))?;
-            occupied.push_unique(r);
-            Some(r)
-        };
+        let mut scratch_gp_pool = Pool::new(desc.scratch_gp, RegClass::General);
+        let mut scratch_fp_pool = Pool::new(desc.scratch_fp, RegClass::Float);
+        // Pools for locals, by class (`RegClass as usize`): caller-saved,
+        // callee-saved.
+        let mut locals_pools = [
+            [
+                Pool::new(desc.locals_caller_saved_gp, RegClass::General),
+                Pool::new(desc.locals_callee_saved_gp, RegClass::General),
+            ],
+            [
+                Pool::new(desc.locals_caller_saved_fp, RegClass::Float),
+                Pool::new(desc.locals_callee_saved_fp, RegClass::Float),
+            ],
+        ];
         let mut scratch_gp = SmallVec::new();
-        let mut free_scratch = 0;
-        for &n in desc.scratch_gp {
-            free_scratch += !occupied.contains(Reg::gp(n)) as usize;
-        }
-        let short = free_scratch < desc.scratch_count;
+        // Short of scratch registers: borrowed argument registers first
+        // when they cost nothing (the stub is framed from its entry),
+        // keeping the free ones for locals. Counted only then.
+        let short_and_framed = framed_from_entry
+            && desc
+                .scratch_gp
+                .iter()
+                .filter(|&&n| !occupied.contains(Reg::gp(n)))
+                .count()
+                < desc.scratch_count;
         for _ in 0..desc.scratch_count {
-            // Short of scratch registers: borrowed argument registers first
-            // when they cost nothing (the stub is framed from its entry),
-            // keeping the free ones for locals.
-            let free = if short && framed_from_entry {
+            let free = if short_and_framed {
                 borrow(RegClass::General, &mut borrowed)
             } else {
                 None
             };
             let r = free
-                .or_else(|| take_free(desc.scratch_gp, RegClass::General, &mut occupied))
+                .or_else(|| scratch_gp_pool.take(&mut occupied))
                 .or_else(|| borrow(RegClass::General, &mut borrowed))
-                .or_else(|| {
-                    take_free(
-                        desc.locals_callee_saved_gp,
-                        RegClass::General,
-                        &mut occupied,
-                    )
-                })
+                .or_else(|| locals_pools[RegClass::General as usize][1].take(&mut occupied))
                 .ok_or(CodegenError::OutOfRegisters {
                     what: "scratch registers",
                 })?;
@@ -516,11 +580,11 @@ impl<'a> FramePlan<'a> {
         }
         let mut scratch_fp = SmallVec::new();
         for _ in 0..2 {
-            let r = take_free(desc.scratch_fp, RegClass::Float, &mut occupied).ok_or(
-                CodegenError::OutOfRegisters {
+            let r = scratch_fp_pool
+                .take(&mut occupied)
+                .ok_or(CodegenError::OutOfRegisters {
                     what: "floating-point scratch registers",
-                },
-            )?;
+                })?;
             scratch_fp.push(r);
         }
 
@@ -544,16 +608,14 @@ impl<'a> FramePlan<'a> {
                         .iter()
                         .any(|&i| liveness.local_after(i as usize, k as u32)));
             let mut place = |class: RegClass, crosses: bool| {
-                let (caller, callee) = match class {
-                    RegClass::General => (desc.locals_caller_saved_gp, desc.locals_callee_saved_gp),
-                    RegClass::Float => (desc.locals_caller_saved_fp, desc.locals_callee_saved_fp),
-                };
+                let [caller, callee] = &mut locals_pools[class as usize];
                 let reg = if crosses {
-                    take_free(callee, class, &mut occupied)
+                    callee.take(&mut occupied)
                 } else {
-                    take_free(caller, class, &mut occupied)
+                    caller
+                        .take(&mut occupied)
                         .or_else(|| borrow(class, &mut borrowed))
-                        .or_else(|| take_free(callee, class, &mut occupied))
+                        .or_else(|| callee.take(&mut occupied))
                 };
                 let slot = match reg {
                     Some(r) => {
@@ -597,17 +659,6 @@ impl<'a> FramePlan<'a> {
             }
         }
 
-        // ---- Which events clobber argument registers on this target.
-        let mut clobbers = Clobbers::CALL | Clobbers::OUTPUT;
-        if env.print.is_some() {
-            clobbers |= Clobbers::PRINT;
-        }
-        if matches!(env.thread_pointer, ThreadPointer::Call { .. }) {
-            clobbers |= Clobbers::TS | Clobbers::PUSH_M2N;
-        }
-        if env.m2n_hooks.free_handles.is_some() || env.m2n_hooks.pending_exception.is_some() {
-            clobbers |= Clobbers::POP_M2N;
-        }
         let homes = summary.reads_inputs && summary.input_reads_after.intersects(clobbers);
 
         // ---- Frame layout, from the frame base up. The M2N frame comes
@@ -623,10 +674,6 @@ impl<'a> FramePlan<'a> {
             None
         };
         // Helper saves: caller-saved registers holding variables.
-        let helper_call = matches!(env.thread_pointer, ThreadPointer::Call { .. })
-            && (summary.uses_ts || summary.pushes_m2n)
-            || (env.print.is_some() && summary.prints)
-            || (summary.pushes_m2n && clobbers.contains(Clobbers::POP_M2N));
         let mut helper_saves = RegSlots::new();
         if helper_call {
             for &r in &occupied.order {
@@ -736,9 +783,12 @@ impl<'a> FramePlan<'a> {
             requires_frame.fill(body.len());
         } else if frame_vars {
             // `local_needs` of each local, looked up once.
-            let in_frame: SmallVec<[bool; 16]> = (0..nlocals as u32)
-                .map(|k| local_needs(Var::Local(k)))
-                .collect();
+            let mut in_frame = BitSet::new(nlocals);
+            for k in 0..nlocals {
+                if local_needs(Var::Local(k as u32)) {
+                    in_frame.insert(k);
+                }
+            }
             for (i, inst) in body.iter().enumerate() {
                 if requires_frame.contains(i) {
                     continue;
@@ -746,7 +796,7 @@ impl<'a> FramePlan<'a> {
                 let mut any = false;
                 visit_vars(&inst.kind, |v| {
                     any |= match v {
-                        Var::Local(k) => in_frame.get(k as usize).copied().unwrap_or(false),
+                        Var::Local(k) => in_frame.contains(k as usize),
                         _ => local_needs(v),
                     }
                 });
@@ -762,8 +812,10 @@ impl<'a> FramePlan<'a> {
         // when the block is framed on entry.
         let blocks = stub.blocks();
         let mut framed_in = BitSet::new(blocks.len());
-        let mut framed_out = BitSet::new(blocks.len());
         let mut framed_before = BitSet::new(body.len());
+        // Some block sets the frame up (or runs framed).
+        let mut needs_frame = false;
+        // Only a block newly framed on entry can change another's state.
         let mut changed = true;
         while changed {
             changed = false;
@@ -776,10 +828,7 @@ impl<'a> FramePlan<'a> {
                 };
                 let Some(from) = from else { continue };
                 framed_before.insert_range(from, end);
-                if !framed_out.contains(b) {
-                    framed_out.insert(b);
-                    changed = true;
-                }
+                needs_frame = true;
                 for s in block.succs.into_iter().flatten() {
                     if !framed_in.contains(s as usize) {
                         framed_in.insert(s as usize);
@@ -793,7 +842,6 @@ impl<'a> FramePlan<'a> {
                 break;
             }
         }
-        let needs_frame = !framed_out.is_empty();
 
         Ok(FramePlan {
             entry_cc,
@@ -1424,6 +1472,11 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     // reads of locals holding a known address: one look at its operands
     // finds those reads (against the state before it) and its write.
     let step = |i: usize, kind: &InstKind, st: &mut State, out: &mut Option<&mut Vec<_>>| {
+        // With no local holding an address, only `alloc` can change
+        // anything (there is nothing to read, copy, forget or clear).
+        if st.is_empty() && !matches!(kind, InstKind::Alloc { .. }) {
+            return;
+        }
         let known = |st: &State, k: u32| st.iter().find(|(l, _)| *l == k).map(|(_, o)| *o);
         // Only this instruction's entries can repeat.
         let first = out.as_ref().map_or(0, |out| out.len());
@@ -1635,7 +1688,6 @@ mod tests {
         for len in [0, 1, 63, 64, 127, 128, 129, 191, 192, 300] {
             let mut set = BitSet::new(len);
             let mut model = vec![false; len];
-            assert!(set.is_empty());
             for i in (0..len).filter(|i| i % 3 == 0 || i % 7 == 5) {
                 set.insert(i);
                 model[i] = true;
@@ -1643,7 +1695,6 @@ mod tests {
             for i in 0..len + 70 {
                 assert_eq!(set.contains(i), model.get(i) == Some(&true), "{len} {i}");
             }
-            assert_eq!(set.is_empty(), !model.contains(&true));
             for lo in (0..len + 2).step_by(7) {
                 for hi in (lo..len + 70).step_by(11) {
                     let first = (lo..hi.min(len)).find(|&i| model[i]);
