@@ -22,7 +22,9 @@
 //! one warm `CompiledStub` reused by every iteration: no output
 //! allocations; the frame plan is still built each time),
 //! `generate-x64` / `generate-arm64` (text → code installed in a cache,
-//! freed after every 64), `hand-x64` (hand-written `dynasm!` → installed).
+//! freed after every 64, with fresh buffers at every stage),
+//! `compile-x64` / `compile-arm64` (the same through one `lil::Compiler`
+//! reused by every iteration, as a VM does), `hand-x64` (hand-written `dynasm!` → installed).
 //! `STUB` may also be `sized:N`, the generated stub of N statements the
 //! bench's linearity rows use (phases `parse`, `check` and `clone` only).
 //! The inputs of each phase are prepared before the loop; instruction
@@ -32,7 +34,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use lil::backend;
+use lil::{Compiler, backend};
 use lil_bench::harness::aarch64_params;
 use lil_bench::stubs::{Params, StubKind};
 use lil_codegen::{CodeCache, Target};
@@ -137,8 +139,8 @@ fn main() {
                 black_box((compiled.ok(), &out));
             }
         }
-        "generate-x64" | "generate-arm64" => {
-            let t = if phase == "generate-x64" {
+        "generate-x64" | "generate-arm64" | "compile-x64" | "compile-arm64" => {
+            let t = if phase.ends_with("x64") {
                 Target::X64
             } else {
                 Target::Arm64
@@ -146,12 +148,18 @@ fn main() {
             let tp = target_params(t);
             let env = tp.env();
             let a = tp.args(stub);
+            let mut compiler = Compiler::new(t);
             let mut handles = Vec::with_capacity(64);
             for i in 0..n {
-                let s = stub.parse(&a).expect("parses");
-                let c = lil_check::check_owned(s).expect("checks");
-                let code = backend(t).compile(&c, &env).expect("compiles");
-                handles.push(cache.install(&code.code).expect("installs"));
+                let installed = if phase.starts_with("compile") {
+                    compiler.install_text(&cache, stub.text(), &a, &env)
+                } else {
+                    let s = stub.parse(&a).expect("parses");
+                    let c = lil_check::check_owned(s).expect("checks");
+                    let code = backend(t).compile(&c, &env).expect("compiles");
+                    cache.install(&code.code).map_err(lil::Error::from)
+                };
+                handles.push(installed.expect("installs"));
                 if i % 64 == 63 {
                     for h in handles.drain(..) {
                         let _ = cache.free(h);

@@ -18,8 +18,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use lil::Compiler;
 use lil::template::Template;
-use lil_codegen::{Backend, CodeCache, CompiledStub, HostEnv, Target};
+use lil_codegen::{Backend, CodeCache, CompiledStub, HostEnv, InstalledCode, Target};
 use lil_stubs::VmLayout;
 use lil_syntax::Stub;
 
@@ -160,35 +161,20 @@ impl<'a> Set<'a> {
 
 /// Install `code` `n` times, timed; free it all afterwards, untimed.
 fn install_runner(cache: &CodeCache, code: Vec<u8>) -> Runner<'_> {
-    Box::new(move |n| {
-        let mut handles = Vec::with_capacity(n);
-        let start = Instant::now();
-        for _ in 0..n {
-            if let Ok(h) = cache.install(&code) {
-                handles.push(h);
-            }
-        }
-        let elapsed = start.elapsed();
-        for h in handles {
-            let _ = cache.free(h);
-        }
-        elapsed
-    })
+    installing_runner(cache, move || cache.install(&code).ok())
 }
 
-/// A whole generation pipeline, `n` times, installing into `cache`; the
-/// stubs are freed afterwards, untimed.
-fn pipeline_runner<'a>(
+/// `install` `n` times (each call generates one stub and installs it into
+/// `cache`); the stubs are freed afterwards, untimed.
+fn installing_runner<'a>(
     cache: &'a CodeCache,
-    mut generate: impl FnMut() -> Option<Vec<u8>> + 'a,
+    mut install: impl FnMut() -> Option<InstalledCode> + 'a,
 ) -> Runner<'a> {
     Box::new(move |n| {
         let mut handles = Vec::with_capacity(n);
         let start = Instant::now();
         for _ in 0..n {
-            if let Some(code) = generate()
-                && let Ok(h) = cache.install(&code)
-            {
+            if let Some(h) = install() {
                 handles.push(h);
             }
         }
@@ -200,26 +186,23 @@ fn pipeline_runner<'a>(
     })
 }
 
+/// A whole generation pipeline that returns the code, installed into
+/// `cache`.
+fn pipeline_runner<'a>(
+    cache: &'a CodeCache,
+    mut generate: impl FnMut() -> Option<Vec<u8>> + 'a,
+) -> Runner<'a> {
+    installing_runner(cache, move || cache.install(&generate()?).ok())
+}
+
 /// Instantiate `template` with `values` into `cache` each iteration, as
 /// `Jit::install_template` does: patch on the stack, one copy into the cache.
 fn patch_runner<'a>(cache: &'a CodeCache, template: Template, values: Vec<i64>) -> Runner<'a> {
-    Box::new(move |n| {
-        let mut handles = Vec::with_capacity(n);
-        let mut buf = [0u8; 1024];
-        let len = template.code_len().min(buf.len());
-        let start = Instant::now();
-        for _ in 0..n {
-            if template.write(&values, &mut buf[..len]).is_ok()
-                && let Ok(h) = cache.install(&buf[..len])
-            {
-                handles.push(h);
-            }
-        }
-        let elapsed = start.elapsed();
-        for h in handles {
-            let _ = cache.free(h);
-        }
-        elapsed
+    let mut buf = [0u8; 1024];
+    let len = template.code_len().min(buf.len());
+    installing_runner(cache, move || {
+        template.write(&values, &mut buf[..len]).ok()?;
+        cache.install(&buf[..len]).ok()
     })
 }
 
@@ -294,6 +277,7 @@ impl Harness {
         let mut t = Table::new(&[
             "stub",
             "LIL text → code",
+            "one-shot",
             "parse",
             "check",
             "emit",
@@ -320,6 +304,7 @@ impl Harness {
             t.row(vec![
                 format!("`{b}`"),
                 fmt_ns(text),
+                fmt_ns(self.get(b, sys::TEXT, "generate_one_shot")),
                 fmt_ns(self.get(b, sys::TEXT, "parse")),
                 fmt_ns(self.get(b, sys::LIL, "check")),
                 fmt_ns(self.get(b, sys::LIL, "emit")),
@@ -342,9 +327,14 @@ impl Harness {
         self.report.sections.push(Section {
             title: "Generation latency, x86-64".into(),
             intro: "Median time to get runnable code for one stub. LIL text → code is \
-                    `parse_with` (the text with `%Ni` arguments) + `check_owned` + x86-64 \
-                    emission + `CodeCache::install`; lil_parse! → code replaces the parse by \
-                    filling the template's holes (`build`); template instance → code is \
+                    `lil::Compiler::install_text`: parse the text with its `%Ni` arguments, \
+                    check, emit x86-64 code and `CodeCache::install` it, with one `Compiler` \
+                    reused from stub to stub, as a VM keeps one per thread (and as Cranelift's \
+                    `Context` is reused below); one-shot is the same pipeline with fresh \
+                    buffers (`parse_with` + `check_owned` + `Backend::compile`); the parse, \
+                    check and emit columns are one-shot. lil_parse! → code replaces the parse \
+                    by filling the template's holes (`build`) and uses \
+                    `Compiler::compile_stub`; template instance → code is \
                     `lil::template`: the stub compiled once with its constants as holes, each \
                     instance patched on the stack and installed (`Jit::install_template`). \
                     Hand dynasm is `dynasm!` into a \
@@ -1455,15 +1445,24 @@ pub fn generation_runners<'a>(
     let hand = hand_x64::emit(stub, p).map_err(|e| what(&e))?;
 
     let mut runners: Vec<(&'static str, &'static str, Runner<'a>)> = Vec::new();
+    // A VM generating stubs at run time keeps one `lil::Compiler` per
+    // thread (as it keeps one Cranelift `Context`): its buffers are reused.
     let text = |target: Target| {
         let (args, env) = match target {
             Target::X64 => (args.clone(), env.clone()),
             Target::Arm64 => (args_a64.clone(), env_a64.clone()),
         };
+        let mut compiler = Compiler::new(target);
+        installing_runner(cache, move || {
+            compiler.install_text(cache, stub.text(), &args, &env).ok()
+        })
+    };
+    let one_shot = {
+        let (args, env) = (args.clone(), env.clone());
         pipeline_runner(cache, move || {
             let s = stub.parse(&args).ok()?;
             let c = lil_check::check_owned(s).ok()?;
-            compile(target, &c, &env)
+            compile(Target::X64, &c, &env)
         })
     };
     let template = |target: Target| {
@@ -1471,10 +1470,11 @@ pub fn generation_runners<'a>(
             Target::X64 => (p, env.clone()),
             Target::Arm64 => (p_a64, env_a64.clone()),
         };
-        pipeline_runner(cache, move || {
+        let mut compiler = Compiler::new(target);
+        installing_runner(cache, move || {
             let s = stub.template(p).ok()?;
-            let c = lil_check::check_owned(s).ok()?;
-            compile(target, &c, &env)
+            let code = compiler.compile_stub(s, &env).ok()?;
+            cache.install(&code.code).ok()
         })
     };
     let emit = |target: Target| -> Runner<'a> {
@@ -1493,6 +1493,7 @@ pub fn generation_runners<'a>(
     runners.push((sys::LIL, "emit", emit(Target::X64)));
     runners.push((sys::LIL, "install", install_runner(cache, lil_x64)));
     runners.push((sys::TEXT, "generate", text(Target::X64)));
+    runners.push((sys::TEXT, "generate_one_shot", one_shot));
     runners.push((sys::TEMPLATE, "generate", template(Target::X64)));
     runners.push((sys::HAND, "emit", simple(move || hand_x64::emit(stub, p))));
     runners.push((sys::HAND, "install", install_runner(cache, hand)));

@@ -31,9 +31,12 @@
 //!
 //! Past the front end, [`check_text`] validates a stub into a
 //! [`CheckedStub`], [`compile`] / [`compile_for`] generate position-
-//! independent machine code for this machine or either target, [`Jit`]
-//! installs stubs into a code cache and hands out callable addresses, and
-//! [`disasm`] shows what was generated, instruction by instruction:
+//! independent machine code for this machine or either target, [`Compiler`]
+//! does the same for many stubs in a row with buffers reused from one to
+//! the next (what a VM generating stubs at run time keeps per thread),
+//! [`Jit`] installs stubs into a code cache and hands out callable
+//! addresses, and [`disasm`] shows what was generated, instruction by
+//! instruction:
 //!
 //! ```
 //! use lil::{HostEnv, Target};
@@ -62,6 +65,7 @@ pub use lil_macros::lil_parse;
 
 // ---- back end: checking, code generation, installation, disassembly --------
 
+mod compiler;
 pub mod debuginfo;
 pub mod disasm;
 mod error;
@@ -81,6 +85,7 @@ pub use lil_check as check;
 /// environment, M2N frames, the code cache.
 pub use lil_codegen as codegen;
 
+pub use compiler::Compiler;
 pub use error::Error;
 pub use jit::{Installed, Jit};
 pub use lil_check::CheckedStub;

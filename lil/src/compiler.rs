@@ -1,0 +1,155 @@
+//! [`Compiler`]: one thread's reusable buffers for generating many stubs.
+//!
+//! Generating a small stub costs a few microseconds, and a good part of it
+//! would be allocating and freeing the buffers every stage fills: the
+//! parser's AST, the checker's per-instruction facts, the code and its
+//! side tables. A VM that generates stubs at run time (per class, per
+//! method, per call site) keeps one `Compiler` per generating thread, as it
+//! would keep one Cranelift `Context`, and those buffers are allocated once.
+//!
+//! Every compile gives the same answer as the one-shot functions
+//! ([`crate::compile_for`], [`crate::compile_checked_for`]): the
+//! `compiler_matches_one_shot` tests and the digests of `lil-tests` check
+//! it.
+
+use lil_check::{CheckedStub, Checker};
+use lil_codegen::{CodeCache, CompileOptions, CompiledStub, HostEnv, InstalledCode, Target};
+use lil_syntax::{Arg, Stub};
+
+use crate::{Error, backend, host_target};
+
+/// Reusable buffers for parsing, checking and compiling stubs one after
+/// another on one thread.
+///
+/// Each compile borrows the result until the next one: copy the code out
+/// (installing it does) before compiling the next stub.
+///
+/// ```
+/// use lil::{Compiler, HostEnv, Target};
+/// use lil::syntax::Arg;
+///
+/// let env = HostEnv::default();
+/// let mut compiler = Compiler::new(Target::X64);
+/// for offset in [8, 16, 24] {
+///     let text = "entry 0:platform:pint:g8; ld r, [i0+%0i:g8]; ret;";
+///     let code = compiler.compile_text(text, &[Arg::int(offset)], &env)?;
+///     assert_eq!(code.target, Target::X64);
+/// }
+/// // What the checker learned about the last stub stays available.
+/// assert!(compiler.checked().is_some_and(|c| c.warnings().is_empty()));
+/// # Ok::<(), lil::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Compiler {
+    target: Target,
+    options: CompileOptions,
+    checker: Checker,
+    /// The last stub that passed the checker; its buffers are recycled by
+    /// the next compile.
+    checked: Option<CheckedStub>,
+    /// A stub the parser fills in place when there is no checked stub to
+    /// recycle (after a syntax error, or a stub built in Rust).
+    spare: Option<Stub>,
+    /// The last compile's output, reused by the next.
+    out: CompiledStub,
+}
+
+impl Compiler {
+    /// A compiler generating code for `target`, with default options.
+    pub fn new(target: Target) -> Compiler {
+        Compiler::with_options(target, CompileOptions::default())
+    }
+
+    /// A compiler for the machine this runs on, or
+    /// [`Error::UnsupportedHost`].
+    pub fn for_host() -> Result<Compiler, Error> {
+        Ok(Compiler::new(host_target()?))
+    }
+
+    /// A compiler generating code for `target` with `options`.
+    pub fn with_options(target: Target, options: CompileOptions) -> Compiler {
+        Compiler {
+            target,
+            options,
+            checker: Checker::new(),
+            checked: None,
+            spare: None,
+            out: CompiledStub::new(target),
+        }
+    }
+
+    /// The target code is generated for.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// Parse `text` with the runtime constants `args` (its `%N` directives),
+    /// check it and compile it for `env`.
+    ///
+    /// The same answer as [`crate::syntax::parse_with`], then
+    /// [`crate::check::check_owned`], then [`crate::compile_checked_for`].
+    pub fn compile_text(
+        &mut self,
+        text: &str,
+        args: &[Arg<'_>],
+        env: &HostEnv,
+    ) -> Result<&CompiledStub, Error> {
+        let stub = self.parse(text, args)?;
+        self.compile_parsed(stub, env)
+    }
+
+    /// Check and compile a stub built in Rust (with `lil::lil_parse!` or by
+    /// hand) for `env`.
+    pub fn compile_stub(&mut self, stub: Stub, env: &HostEnv) -> Result<&CompiledStub, Error> {
+        // The stub brings its own buffers; the last one's become the spare.
+        if let Some(old) = self.checked.take() {
+            self.spare = Some(self.checker.recycle(old));
+        }
+        self.compile_parsed(stub, env)
+    }
+
+    /// [`Compiler::compile_text`], then install the code into `cache`.
+    pub fn install_text(
+        &mut self,
+        cache: &CodeCache,
+        text: &str,
+        args: &[Arg<'_>],
+        env: &HostEnv,
+    ) -> Result<InstalledCode, Error> {
+        let code = self.compile_text(text, args, env)?;
+        Ok(cache.install(&code.code)?)
+    }
+
+    /// The last stub that passed the checker (its warnings, its analysis),
+    /// until the next compile.
+    pub fn checked(&self) -> Option<&CheckedStub> {
+        self.checked.as_ref()
+    }
+
+    /// Parse into the last checked stub's buffers, or the spare's.
+    fn parse(&mut self, text: &str, args: &[Arg<'_>]) -> Result<Stub, Error> {
+        let reuse = match self.checked.take() {
+            Some(old) => Some(self.checker.recycle(old)),
+            None => self.spare.take(),
+        };
+        let Some(mut stub) = reuse else {
+            return Ok(lil_syntax::parse_with(text, args)?);
+        };
+        match lil_syntax::parse_with_into(text, args, &mut stub) {
+            Ok(()) => Ok(stub),
+            Err(errors) => {
+                self.spare = Some(stub);
+                Err(errors.into())
+            }
+        }
+    }
+
+    fn compile_parsed(&mut self, stub: Stub, env: &HostEnv) -> Result<&CompiledStub, Error> {
+        let checked = self.checker.check(stub)?;
+        let target = self.target;
+        let compiled = backend(target).compile_into(&checked, env, &self.options, &mut self.out);
+        self.checked = Some(checked);
+        compiled.map_err(|source| Error::Codegen { target, source })?;
+        Ok(&self.out)
+    }
+}

@@ -1,0 +1,171 @@
+//! `lil::Compiler` reuses its buffers from one stub to the next; these tests
+//! show that it gives the one-shot pipeline's answer for every stub, on
+//! both targets, whatever it compiled before (valid stubs, syntax errors,
+//! check errors, stubs built in Rust).
+
+use lil::syntax::Arg;
+use lil::{Compiler, Error, HostEnv, Target};
+use lil_codegen::{CompileOptions, ThreadPointer};
+use lil_tests::differential::{
+    example_texts, generated_texts, helper_stub_texts, placeholder_names,
+};
+
+/// The one-shot pipeline: fresh buffers at every stage.
+fn one_shot(
+    target: Target,
+    text: &str,
+    args: &[Arg<'_>],
+    env: &HostEnv,
+    options: &CompileOptions,
+) -> Result<lil::CompiledStub, Error> {
+    let stub = lil::syntax::parse_with(text, args)?;
+    let checked = lil::check::check_owned(stub)?;
+    lil::backend(target)
+        .compile_with(&checked, env, options)
+        .map_err(|source| Error::Codegen { target, source })
+}
+
+/// Stubs in an order that makes each stage reuse buffers of a different
+/// size and kind: valid stubs of every shape, with bad ones in between.
+fn texts() -> Vec<(String, String)> {
+    let names = placeholder_names();
+    let bad = [
+        ("syntax", "entry 0:platform:g4:g4; r = ; ret;"),
+        (
+            "unknown label",
+            "entry 0:platform::void; jc 1 = 1, nowhere; ret;",
+        ),
+        ("check", "entry 0:platform::g4; r = 5; l0 = r; ret;"),
+        ("empty", ""),
+    ];
+    let mut texts = Vec::new();
+    let good: Vec<_> = example_texts()
+        .into_iter()
+        .chain(helper_stub_texts(&names))
+        .chain(generated_texts(150, &names))
+        .collect();
+    for (k, stub) in good.into_iter().enumerate() {
+        texts.push(stub);
+        if k % 7 == 3 {
+            let (name, text) = bad[k / 7 % bad.len()];
+            texts.push((name.to_owned(), text.to_owned()));
+        }
+    }
+    texts
+}
+
+fn assert_same(
+    name: &str,
+    reused: Result<&lil::CompiledStub, Error>,
+    fresh: Result<lil::CompiledStub, Error>,
+) {
+    match (reused, fresh) {
+        (Ok(a), Ok(b)) => assert_eq!(*a, b, "{name}: the code differs"),
+        (Err(a), Err(b)) => assert_eq!(
+            (a.codes(), a.to_string()),
+            (b.codes(), b.to_string()),
+            "{name}: the errors differ"
+        ),
+        (a, b) => panic!(
+            "{name}: reused compiler gave {:?}, one-shot gave {:?}",
+            a.map(|c| c.code.len()),
+            b.map(|c| c.code.len())
+        ),
+    }
+}
+
+#[test]
+fn compiler_matches_one_shot_on_both_targets() {
+    let env = HostEnv::new(ThreadPointer::TlsSlot { offset: 0x40 }, 24);
+    let texts = texts();
+    assert!(texts.len() > 300, "only {} stubs", texts.len());
+    for target in [Target::X64, Target::Arm64] {
+        for options in [
+            CompileOptions::default(),
+            CompileOptions {
+                patchable_constants: true,
+            },
+        ] {
+            let mut compiler = Compiler::with_options(target, options);
+            let (mut good, mut bad) = (0, 0);
+            for (name, text) in &texts {
+                let fresh = one_shot(target, text, &[], &env, &options);
+                if fresh.is_ok() {
+                    good += 1
+                } else {
+                    bad += 1
+                }
+                assert_same(name, compiler.compile_text(text, &[], &env), fresh);
+                // What the checker said about the last valid stub is kept.
+                if let Ok(checked) = lil::check_text(text) {
+                    let kept = compiler.checked().expect("a checked stub");
+                    assert_eq!(kept.stub(), checked.stub(), "{name}");
+                    assert_eq!(kept.warnings(), checked.warnings(), "{name}");
+                }
+            }
+            assert!(good > 250 && bad > 20, "{good} valid, {bad} invalid");
+        }
+    }
+}
+
+#[test]
+fn runtime_constants_and_rust_built_stubs_share_one_compiler() {
+    let env = HostEnv::default();
+    let text = "entry 0:platform:pint:g8; ld r, [i0+%0i:g8]; ret;";
+    for target in [Target::X64, Target::Arm64] {
+        let mut compiler = Compiler::new(target);
+        for offset in [0i64, 8, 0x7fff_fff8, -16] {
+            let args = [Arg::int(offset)];
+            let fresh = one_shot(target, text, &args, &env, &CompileOptions::default());
+            assert_same("ld", compiler.compile_text(text, &args, &env), fresh);
+
+            let built = lil::lil_parse!("entry 0:platform:pint:g8; ld r, [i0+{offset}:g8]; ret;")
+                .expect("the macro's stub parses");
+            let checked = lil::check::check_owned(built.clone()).expect("valid");
+            let fresh = lil::compile_checked_for(target, &checked, &env);
+            assert_same("lil_parse!", compiler.compile_stub(built, &env), fresh);
+        }
+        // A missing runtime constant is a syntax error, and the next
+        // compile is unaffected by it.
+        assert!(matches!(
+            compiler.compile_text(text, &[], &env),
+            Err(Error::Syntax(_))
+        ));
+        let fresh = one_shot(
+            target,
+            text,
+            &[Arg::int(24)],
+            &env,
+            &CompileOptions::default(),
+        );
+        assert_same(
+            "after error",
+            compiler.compile_text(text, &[Arg::int(24)], &env),
+            fresh,
+        );
+    }
+}
+
+#[test]
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn installed_code_from_a_reused_compiler_runs() {
+    let cache = lil::codegen::CodeCache::with_default_capacity().expect("a code cache");
+    let env = HostEnv::default();
+    let mut compiler = Compiler::for_host().expect("x86-64 is a target");
+    let text = "entry 0:platform:g8:g8; r = i0 + %0i; ret;";
+    let mut installed = Vec::new();
+    for k in 0..40i64 {
+        installed.push((
+            k,
+            compiler
+                .install_text(&cache, text, &[Arg::int(k)], &env)
+                .expect("installs"),
+        ));
+    }
+    for (k, code) in installed {
+        // SAFETY: the stub's signature is `platform:g8:g8`, this C type,
+        // and the cache outlives the call.
+        let f = unsafe { std::mem::transmute::<usize, extern "C" fn(u64) -> u64>(code.addr()) };
+        assert_eq!(f(1000), 1000 + k as u64);
+    }
+}
