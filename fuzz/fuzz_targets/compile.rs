@@ -7,8 +7,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use lil_codegen::{Backend, CheckedStub, CodegenError, HostEnv};
-use lil_fuzz::{Bytes, host_env};
-use lil_tests::differential::{Case, HOSTS, fill};
+use lil_fuzz::host_env;
 
 fn compile_everywhere(checked: &CheckedStub, env: &HostEnv) {
     let backends: [&dyn Backend; 2] = [
@@ -40,22 +39,7 @@ fuzz_target!(|data: &[u8]| {
     let generated = u.arbitrary::<u8>().unwrap_or(0).is_multiple_of(4);
     let env = host_env(&mut u);
     if generated {
-        let case = Case::generate(&mut Bytes(&mut u));
-        let names = HOSTS
-            .iter()
-            .map(|h| h.0)
-            .chain([
-                "h_tail",
-                "s_std",
-                "s_narrow",
-                "s_tail",
-                "s_arb",
-                "s_handler",
-            ])
-            .enumerate()
-            .map(|(k, n)| (n, 0x7000_0000_0000 + 64 * k as u64))
-            .collect();
-        let text = fill(&case.main, &names);
+        let text = lil_fuzz::generated_text(&mut u);
         let checked = lil_check::assert_valid(&text);
         compile_everywhere(&checked, &env);
     } else if let Ok(mut stub) = lil_syntax::Stub::arbitrary(&mut u) {

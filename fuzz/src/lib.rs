@@ -10,13 +10,17 @@
 //! - `compile`: every stub the checker accepts (arbitrary ASTs and the
 //!   differential generator's stubs) compiles on x86-64 and AArch64 in a
 //!   varied host environment, failing only with a documented limit.
+//! - `reuse`: a few stubs in a row (generated, tamed arbitrary ASTs
+//!   printed, raw bytes) through the reusing entry points
+//!   (`parse_with_into`, one `Checker`, `compile_into` on both targets)
+//!   give exactly the one-shot pipeline's answers.
 //! - `differential`: generated valid stubs run in the interpreter and
 //!   natively on x86-64 must agree (`lil_tests::differential`).
 
 use arbitrary::Unstructured;
 use lil_codegen::{HostEnv, M2nHooks, ThreadPointer};
 use lil_syntax::{Address, InstKind, LabelId, LabelRef, Operand, OperandKind, Place, Stub, Var};
-use lil_tests::differential::Choices;
+use lil_tests::differential::{Case, Choices, HOSTS, fill};
 
 /// Generator choices read from fuzzer bytes; 0 once they run out.
 pub struct Bytes<'a, 'b>(pub &'b mut Unstructured<'a>);
@@ -32,6 +36,27 @@ impl Choices for Bytes<'_, '_> {
     fn word(&mut self) -> u32 {
         self.0.arbitrary().unwrap_or(0)
     }
+}
+
+/// The text of a valid stub from the differential generator (its main
+/// stub), with the helpers it calls at fixed fake addresses.
+pub fn generated_text(u: &mut Unstructured<'_>) -> String {
+    let case = Case::generate(&mut Bytes(u));
+    let names = HOSTS
+        .iter()
+        .map(|h| h.0)
+        .chain([
+            "h_tail",
+            "s_std",
+            "s_narrow",
+            "s_tail",
+            "s_arb",
+            "s_handler",
+        ])
+        .enumerate()
+        .map(|(k, n)| (n, 0x7000_0000_0000 + 64 * k as u64))
+        .collect();
+    fill(&case.main, &names)
 }
 
 /// A host environment built from fuzzer bytes: how `ts` is read, the M2N
