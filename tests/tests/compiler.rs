@@ -169,3 +169,20 @@ fn installed_code_from_a_reused_compiler_runs() {
         assert_eq!(f(1000), 1000 + k as u64);
     }
 }
+
+#[test]
+fn a_compiler_can_move_to_another_thread() {
+    fn send<T: Send>(_: &T) {}
+    let mut compiler = Compiler::new(Target::Arm64);
+    send(&compiler);
+    let code = std::thread::spawn(move || {
+        let env = HostEnv::default();
+        compiler
+            .compile_text("entry 0:platform:g8:g8; r = i0; ret;", &[], &env)
+            .map(|c| c.code.clone())
+            .expect("compiles")
+    })
+    .join()
+    .expect("the thread finishes");
+    assert!(!code.is_empty());
+}
