@@ -212,6 +212,11 @@ fn empty_body(body: &mut Vec<Instruction>, spare_params: &mut SpareParams) {
 /// [`parse_single_into`]: a fragment, entry included, onto an empty `body`
 /// and `labels`, its signatures' parameter vectors taken from
 /// `spare_params` if any; the entry, or every error.
+///
+/// Inlined into its two callers: the call, and the copies of the entry
+/// it returned through memory, cost about 45 instructions a parse for
+/// [`parse_with`] and 10 for [`parse_with_into`].
+#[inline(always)]
 fn parse_parts<A: DirectiveArgs + ?Sized>(
     text: &str,
     args: &mut A,
