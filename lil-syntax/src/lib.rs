@@ -237,7 +237,7 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
     }
     let mut counter = 0;
     let (entry, mut errors) = {
-        let mut parser = Parser::new(text, 0, args, labels, &mut counter);
+        let mut parser = Parser::<A, false>::new(text, 0, args, labels, &mut counter);
         parser.spare_params = spare_params;
         let entry = match parser.parse_entry() {
             Ok(entry) => Some(entry),
@@ -375,7 +375,7 @@ impl StubBuilder {
         }
         self.source.push_str(text);
         let mut errors = {
-            let mut parser = Parser::new(
+            let mut parser = Parser::<_, true>::new(
                 text,
                 base as u32,
                 args,
