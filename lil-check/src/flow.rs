@@ -490,14 +490,17 @@ fn plural(n: usize, noun: &str) -> String {
 }
 
 /// Makes room for `n` locals' uses. The first time in a new buffer
-/// (mostly the only one) allocates the exact size directly rather than
-/// through the generic growth path.
+/// allocates the exact size directly rather than through the generic
+/// growth path; a reused buffer gets its few new entries one by one (a
+/// `resize` would call `memset` for a few bytes).
 #[inline(never)]
 fn grow_uses(uses: &mut Vec<LocalUse>, n: usize) {
     if uses.capacity() == 0 {
         *uses = vec![LocalUse::default(); n];
     } else {
-        uses.resize(n, LocalUse::default());
+        for _ in uses.len()..n {
+            uses.push(LocalUse::default());
+        }
     }
 }
 
