@@ -2388,3 +2388,35 @@ impl<'s> Flow<'s> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass check's blocks and successors (fixup chains, the
+    /// fall-through) are the general path's CFG.
+    #[test]
+    fn one_pass_blocks_are_the_cfg() {
+        let texts = [
+            // Two branches and a jump to one label, a fall-through into it.
+            "entry 0:managed:ref:g4; locals 1; jc i0 = 0, no; ld l0, [i0+8:pint];
+             jc l0 != 5, no; r = 1; j no; :no; r = 0; ret;",
+            // Nested and consecutive forward jumps, a `cas`.
+            "entry 0:platform:pint,pint:pint; locals 1; jc i0 = 0, a; jc i1 = 0, b;
+             cas [i0+0:pint] = i1, 0, b; :b; l0 = 1; j c; :a; l0 = 2; :c; r = l0; ret;",
+            // Figure 1.
+            "entry 0:managed:g4,pint:ref; locals 3; l0 = ts; ld r, [l0+16:ref];
+             ld l1, [l0+24:pint]; l2 = zx4 i0; l2 = r:pint + l2; jc l2 >u l1, slow;
+             st [r+0:pint], i1; st [l0+16:pint], l2; ret;
+             :slow; push_m2n 0; in2out platform:ref; call 0x1000; pop_m2n; ret;",
+        ];
+        for text in texts {
+            let stub = lil_syntax::parse(text).expect("parses");
+            let mut one_pass = Flow::new(&stub, None);
+            assert!(one_pass.check_forward().is_ok(), "one pass: {text}");
+            let mut general = Flow::new(&stub, None);
+            general.build_cfg().expect("builds");
+            assert_eq!(one_pass.facts.blocks, general.facts.blocks, "{text}");
+        }
+    }
+}
