@@ -174,8 +174,9 @@ pub(crate) struct Buffers {
 /// Working memory a check does not hand over with its result.
 #[derive(Debug, Default)]
 pub(crate) struct Spare {
-    /// Parameter lists of recycled signatures, for the next ones interned.
-    params: Vec<Vec<Type>>,
+    /// Recycled signatures, overwritten by the next ones interned (their
+    /// parameter lists keep their memory).
+    signatures: Vec<Signature>,
     /// Where each label is, for the one-pass check of a stub with more
     /// labels than fit on the stack.
     labels: Vec<LabelAt>,
@@ -188,13 +189,28 @@ pub(crate) struct Spare {
 impl Buffers {
     /// Takes back what a checked stub kept, where it is larger than what
     /// is here (a buffer is only ever reused, never shrunk).
-    pub(crate) fn keep(&mut self, facts: Facts, locals: Vec<LocalUse>, mut sigs: Vec<Signature>) {
+    pub(crate) fn keep(&mut self, facts: Facts, locals: Vec<LocalUse>, sigs: Vec<Signature>) {
         keep_larger(&mut self.facts.blocks, facts.blocks);
         keep_larger(&mut self.facts.insts, facts.insts);
         keep_larger(&mut self.facts.arena, facts.arena);
         keep_larger(&mut self.locals, locals);
-        self.spare.params.extend(sigs.drain(..).map(|s| s.params));
-        keep_larger(&mut self.signatures, sigs);
+        let empty = self.spare.keep_signatures(sigs);
+        keep_larger(&mut self.signatures, empty);
+    }
+}
+
+impl Spare {
+    /// Takes back a check's signatures, for the next ones interned.
+    /// Mostly the pool is empty (the last check used it up): the vector
+    /// itself becomes the pool, and the empty pool the vector the next
+    /// check's signatures are interned into.
+    fn keep_signatures(&mut self, mut sigs: Vec<Signature>) -> Vec<Signature> {
+        if self.signatures.is_empty() {
+            std::mem::swap(&mut self.signatures, &mut sigs);
+        } else {
+            self.signatures.append(&mut sigs);
+        }
+        sigs
     }
 }
 
@@ -225,10 +241,13 @@ pub(crate) struct GiveUp;
 enum LabelAt {
     /// Neither declared nor jumped to yet.
     Unseen,
-    /// Jumped to from above: the state the jumps bring waits in this slot.
-    Waiting(u32),
-    /// Declared; starts this block.
-    Declared(u32),
+    /// Jumped to from above: the state the jumps bring waits in `slot`;
+    /// `jumps` is the last block that jumps here, the head of the chain
+    /// of such blocks linked through their first successor (an
+    /// assembler's fixup chain), patched when the label is declared.
+    Waiting { slot: u32, jumps: u32 },
+    /// Declared (a jump to it now goes backward: for the general path).
+    Declared,
 }
 
 /// The states waiting at labels ahead of the one-pass check, in slots
@@ -471,14 +490,17 @@ fn plural(n: usize, noun: &str) -> String {
 }
 
 /// Makes room for `n` locals' uses. The first time in a new buffer
-/// (mostly the only one) allocates the exact size directly rather than
-/// through the generic growth path.
+/// allocates the exact size directly rather than through the generic
+/// growth path; a reused buffer gets its few new entries one by one (a
+/// `resize` would call `memset` for a few bytes).
 #[inline(never)]
 fn grow_uses(uses: &mut Vec<LocalUse>, n: usize) {
     if uses.capacity() == 0 {
         *uses = vec![LocalUse::default(); n];
     } else {
-        uses.resize(n, LocalUse::default());
+        for _ in uses.len()..n {
+            uses.push(LocalUse::default());
+        }
     }
 }
 
@@ -520,9 +542,7 @@ impl<'s> Flow<'s> {
         if !signatures.is_empty()
             && let Some(b) = buffers.as_deref_mut()
         {
-            b.spare
-                .params
-                .extend(signatures.drain(..).map(|s| s.params));
+            signatures = b.spare.keep_signatures(signatures);
         }
         Flow {
             stub,
@@ -765,34 +785,36 @@ impl<'s> Flow<'s> {
             let at = i as u32;
             if let InstKind::Label(l) = inst.kind {
                 if at > block_start {
+                    // Falls through into the label's block.
+                    let next = self.facts.blocks.len() as u32 + 1;
                     self.facts.blocks.push(Block {
                         start: block_start,
                         end: at,
-                        succs: [None, None],
+                        succs: [Some(next), None],
                     });
                     block_start = at;
                 }
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
-                let block = self.facts.blocks.len() as u32;
-                match std::mem::replace(label, LabelAt::Declared(block)) {
-                    LabelAt::Declared(_) => return Err(GiveUp),
+                match std::mem::replace(label, LabelAt::Declared) {
+                    LabelAt::Declared => return Err(GiveUp),
                     LabelAt::Unseen => {}
                     // The general path merges the fall-through into
                     // what the jumps brought; this merges the other
                     // way, in place. The same: without conflicts
                     // (which give up) a merge is symmetric.
-                    LabelAt::Waiting(slot) => {
+                    LabelAt::Waiting { slot, jumps } => {
+                        self.patch_jumps(jumps, self.facts.blocks.len() as u32)?;
                         // The state no longer follows the last context.
                         self.locals_change = LocalsChange::All;
-                        let jumps = waiting.take(slot).ok_or(GiveUp)?;
+                        let arriving = waiting.take(slot).ok_or(GiveUp)?;
                         match &mut current {
                             Some(fall_through) => {
-                                fall_through.merge(&jumps, &mut conflicts);
+                                fall_through.merge(&arriving, &mut conflicts);
                                 if !conflicts.is_empty() {
                                     return Err(GiveUp);
                                 }
                             }
-                            None => current = Some(jumps),
+                            None => current = Some(arriving),
                         }
                     }
                 }
@@ -819,20 +841,27 @@ impl<'s> Flow<'s> {
                 Shape::Jump(l) => (Some(l), true),
                 Shape::Branch(l) => (Some(l), false),
             };
+            // The block's successors: the jump's target (a block ahead, not
+            // known yet: the block joins the label's fixup chain), then the
+            // fall-through (a block follows: the pass gives up on a body
+            // that falls off its end).
+            let this = self.facts.blocks.len() as u32;
+            let mut succs = [None, None];
             if let Some(l) = l {
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
                 match *label {
-                    LabelAt::Declared(_) => return Err(GiveUp),
+                    LabelAt::Declared => return Err(GiveUp),
                     LabelAt::Unseen => {
                         let taken = if hands_over {
                             current.take()
                         } else {
                             current.clone()
                         };
-                        *label = LabelAt::Waiting(waiting.put(taken.ok_or(GiveUp)?));
+                        let slot = waiting.put(taken.ok_or(GiveUp)?);
+                        *label = LabelAt::Waiting { slot, jumps: this };
                     }
                     // A merge reads the state: no copy.
-                    LabelAt::Waiting(slot) => {
+                    LabelAt::Waiting { slot, jumps } => {
                         let joined = waiting.get_mut(slot).ok_or(GiveUp)?;
                         joined.merge(current.as_ref().ok_or(GiveUp)?, &mut conflicts);
                         if !conflicts.is_empty() {
@@ -841,36 +870,42 @@ impl<'s> Flow<'s> {
                         if hands_over {
                             current = None;
                         }
+                        succs[0] = Some(jumps);
+                        *label = LabelAt::Waiting { slot, jumps: this };
                     }
+                }
+                if !hands_over {
+                    succs[1] = Some(this + 1);
                 }
             }
             self.facts.blocks.push(Block {
                 start: block_start,
                 end: at + 1,
-                succs: [None, None],
+                succs,
             });
             block_start = at + 1;
         }
-        // Falls off the end (or the body is empty).
-        if current.is_some() || !self.errors.is_empty() {
+        // Falls off the end (or the body is empty); a label still waiting
+        // was never declared.
+        if current.is_some()
+            || !self.errors.is_empty()
+            || labels.iter().any(|l| matches!(l, LabelAt::Waiting { .. }))
+        {
             return Err(GiveUp);
         }
-        // Successors, now that every label's block is known; a label still
-        // waiting was never declared.
-        let nblocks = self.facts.blocks.len() as u32;
-        for (b, block) in self.facts.blocks.iter_mut().enumerate() {
-            let last = &body[(block.end - 1) as usize].kind;
-            let next = Some(b as u32 + 1).filter(|&next| next < nblocks);
-            let target = match jump_target(last) {
-                Some(l) => match labels.get(l.id.index()) {
-                    Some(LabelAt::Declared(block)) => Some(*block),
-                    _ => return Err(GiveUp),
-                },
-                None => None,
-            };
-            block.succs = successors(last, target, next);
-        }
         self.acyclic = true;
+        Ok(())
+    }
+
+    /// Points the blocks of a label's fixup chain, from `head` on, at the
+    /// label's block `target`.
+    fn patch_jumps(&mut self, head: u32, target: u32) -> Result<(), GiveUp> {
+        let mut next = Some(head);
+        while let Some(b) = next {
+            let block = self.facts.blocks.get_mut(b as usize).ok_or(GiveUp)?;
+            next = block.succs[0];
+            block.succs[0] = Some(target);
+        }
         Ok(())
     }
 
@@ -1168,25 +1203,29 @@ impl<'s> Flow<'s> {
         // A call defines `r` with the signature's return type: noted
         // here, once per signature, for the summary.
         self.ret_seen |= 1u32.wrapping_shl(u32::from(Ty::from_opt(ret).0));
-        // A recycled parameter list if there is one.
+        // A recycled signature if there is one.
         let spare = self
             .buffers
             .as_deref_mut()
-            .and_then(|b| b.spare.params.pop());
-        let params = match spare {
-            Some(mut spare) => {
-                spare.clear();
-                spare.extend_from_slice(params);
-                spare
+            .and_then(|b| b.spare.signatures.pop());
+        let sig = match spare {
+            Some(mut sig) => {
+                sig.cc = cc;
+                sig.params.clear();
+                sig.params.extend_from_slice(params);
+                sig.ret = ret;
+                sig.span = Span::DUMMY;
+                sig
             }
-            None => params.to_vec(),
+            None => Signature {
+                cc,
+                params: params.to_vec(),
+                ret,
+                span: Span::DUMMY,
+            },
         };
-        sigs.push(Signature {
-            cc,
-            params,
-            ret,
-            span: Span::DUMMY,
-        });
+        let sigs = &mut self.summary.call_signatures;
+        sigs.push(sig);
         sigs.len() as u32 - 1
     }
 
@@ -2346,6 +2385,38 @@ impl<'s> Flow<'s> {
                     },
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass check's blocks and successors (fixup chains, the
+    /// fall-through) are the general path's CFG.
+    #[test]
+    fn one_pass_blocks_are_the_cfg() {
+        let texts = [
+            // Two branches and a jump to one label, a fall-through into it.
+            "entry 0:managed:ref:g4; locals 1; jc i0 = 0, no; ld l0, [i0+8:pint];
+             jc l0 != 5, no; r = 1; j no; :no; r = 0; ret;",
+            // Nested and consecutive forward jumps, a `cas`.
+            "entry 0:platform:pint,pint:pint; locals 1; jc i0 = 0, a; jc i1 = 0, b;
+             cas [i0+0:pint] = i1, 0, b; :b; l0 = 1; j c; :a; l0 = 2; :c; r = l0; ret;",
+            // Figure 1.
+            "entry 0:managed:g4,pint:ref; locals 3; l0 = ts; ld r, [l0+16:ref];
+             ld l1, [l0+24:pint]; l2 = zx4 i0; l2 = r:pint + l2; jc l2 >u l1, slow;
+             st [r+0:pint], i1; st [l0+16:pint], l2; ret;
+             :slow; push_m2n 0; in2out platform:ref; call 0x1000; pop_m2n; ret;",
+        ];
+        for text in texts {
+            let stub = lil_syntax::parse(text).expect("parses");
+            let mut one_pass = Flow::new(&stub, None);
+            assert!(one_pass.check_forward().is_ok(), "one pass: {text}");
+            let mut general = Flow::new(&stub, None);
+            general.build_cfg().expect("builds");
+            assert_eq!(one_pass.facts.blocks, general.facts.blocks, "{text}");
         }
     }
 }
