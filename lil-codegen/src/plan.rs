@@ -177,7 +177,10 @@ impl BitSet {
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
         if i < 128 {
-            self.low >> i & 1 == 1
+            // The half first, then a 64-bit shift: cheaper than a shift of
+            // the whole `u128` by a variable amount.
+            let half = if i < 64 { self.low } else { self.low >> 64 };
+            (half as u64) >> (i % 64) & 1 == 1
         } else {
             let i = i - 128;
             self.high
