@@ -540,20 +540,20 @@ impl Emitter<'_> {
     /// Two loads of neighbouring 8-byte locations from one base as one
     /// `ldp`, when the first does not overwrite the base.
     fn load_pair(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<bool> {
-        let Some(j) = self.st.next_in_line(self.st.i) else {
-            return Ok(false);
-        };
+        // The next instruction's kind first: it is the cheaper test, and
+        // most loads are not followed by another.
+        let j = self.st.i + 1;
         // The stub outlives the emitter: no need to clone the instruction.
         let stub = self.st.stub;
-        let InstKind::Ld {
+        let Some(InstKind::Ld {
             dst: dst2,
             addr: a2,
             ext: None,
-        } = &stub.stub().body[j].kind
+        }) = stub.stub().body.get(j).map(|inst| &inst.kind)
         else {
             return Ok(false);
         };
-        if ext.is_some() {
+        if ext.is_some() || self.st.next_in_line(self.st.i).is_none() {
             return Ok(false);
         }
         let Some((base, lo, first_low)) = self.neighbour(a, j, a2)? else {
@@ -576,17 +576,19 @@ impl Emitter<'_> {
 
     /// Two stores to neighbouring 8-byte locations from one base as one `stp`.
     fn store_pair(&mut self, a: &Address, src: &Operand) -> R<bool> {
-        let Some(j) = self.st.next_in_line(self.st.i) else {
-            return Ok(false);
-        };
+        // The next instruction's kind first, as in `load_pair`.
+        let j = self.st.i + 1;
         let stub = self.st.stub;
-        let InstKind::St {
+        let Some(InstKind::St {
             addr: a2,
             src: src2,
-        } = &stub.stub().body[j].kind
+        }) = stub.stub().body.get(j).map(|inst| &inst.kind)
         else {
             return Ok(false);
         };
+        if self.st.next_in_line(self.st.i).is_none() {
+            return Ok(false);
+        }
         let Some((base, lo, first_low)) = self.neighbour(a, j, a2)? else {
             return Ok(false);
         };

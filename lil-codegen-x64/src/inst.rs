@@ -497,6 +497,7 @@ impl Emitter<'_> {
 
     /// The memory operand of `a` if forming it needs no code (every part
     /// in a register or an alloc address, the displacement within 32 bits).
+    #[inline]
     fn plain_addr(&self, a: &Address) -> R<Option<Mem>> {
         let (base, frame_disp) = match a.base {
             Some(p) => match self.var_val(p.var)? {
@@ -546,9 +547,6 @@ impl Emitter<'_> {
         if a.ty.is_float() || ext.is_some() || a.ordering == Ordering::Acquire {
             return Ok(None);
         }
-        let Some(m) = self.plain_addr(a)? else {
-            return Ok(None);
-        };
         let parts = [a.base.map(|p| p.var), a.index.map(|(p, _)| p.var)];
         let body = &self.st.stub.stub().body;
         let mut j = self.st.i;
@@ -558,24 +556,31 @@ impl Emitter<'_> {
             };
             j = next;
             let kind = &body[j].kind;
-            let mut reads_dst = false;
-            lil_codegen::plan::for_each_read(kind, |v| reads_dst |= v == dst.var);
             if let InstKind::JumpIf { cond, .. } = kind {
-                let other = if cond.lhs.kind == OperandKind::Var(dst.var) {
-                    &cond.rhs
-                } else {
-                    &cond.lhs
+                // The local on one side only; on the other, no memory.
+                let it = OperandKind::Var(dst.var);
+                let other = match (cond.lhs.kind == it, cond.rhs.kind == it) {
+                    (true, false) => &cond.rhs,
+                    (false, true) => &cond.lhs,
+                    _ => return Ok(None),
                 };
-                let fits = other.kind != OperandKind::Var(dst.var)
-                    && !matches!(self.operand_val(other)?, Val::Mem(_))
+                let fits = !matches!(self.operand_val(other)?, Val::Mem(_))
                     && self
                         .st
                         .stub
                         .op_type(j)
                         .is_some_and(|t| t.bits() == a.ty.bits())
                     && !self.st.plan.liveness.local_after(j, k);
-                return Ok((reads_dst && fits).then_some((j, m)));
+                // The address last: most loads find no comparison to
+                // fold into.
+                return Ok(if fits {
+                    self.plain_addr(a)?.map(|m| (j, m))
+                } else {
+                    None
+                });
             }
+            // The kind first: the operands of an instruction that stops
+            // the look-ahead anyway are not looked at.
             let harmless = match kind {
                 InstKind::Move { .. } | InstKind::Unary { .. } | InstKind::Binary { .. } => true,
                 InstKind::Ld { addr, .. } => addr.ordering != Ordering::Acquire,
@@ -585,8 +590,11 @@ impl Emitter<'_> {
                 ),
                 _ => false,
             };
-            let w = lil_codegen::plan::written(kind);
-            if !harmless || reads_dst || w == Some(dst.var) || parts.contains(&w) {
+            if !harmless {
+                return Ok(None);
+            }
+            let (w, reads_dst) = lil_codegen::plan::write_and_reads(kind, dst.var);
+            if reads_dst || w == Some(dst.var) || parts.contains(&w) {
                 return Ok(None);
             }
         }

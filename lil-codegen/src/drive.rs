@@ -72,6 +72,13 @@ pub struct EmitState<'a> {
     strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
     /// Instructions emitted with an earlier one.
     absorbed: BitSet,
+    /// The plan's tables that [`EmitState::var_loc`] reads for every
+    /// operand, as slices taken once: reading a small vector asks each
+    /// time whether its data is inline or on the heap.
+    locals_gp: &'a [Option<Loc>],
+    locals_fp: &'a [Option<Loc>],
+    inputs: &'a [ArgLoc],
+    input_homes: &'a [Option<i32>],
 }
 
 /// What an emitter provides to the driver.
@@ -123,6 +130,10 @@ impl<'a> EmitState<'a> {
             edge_stubs: SmallVec::new(),
             strings: SmallVec::new(),
             absorbed,
+            locals_gp: &plan.locals_gp,
+            locals_fp: &plan.locals_fp,
+            inputs: &plan.inputs,
+            input_homes: &plan.input_homes,
         }
     }
 
@@ -132,8 +143,8 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn local(&self, k: u32, class: RegClass) -> EmitResult<Loc> {
         let table = match class {
-            RegClass::General => &self.plan.locals_gp,
-            RegClass::Float => &self.plan.locals_fp,
+            RegClass::General => self.locals_gp,
+            RegClass::Float => self.locals_fp,
         };
         match table.get(k as usize) {
             Some(Some(loc)) => Ok(*loc),
@@ -148,11 +159,11 @@ impl<'a> EmitState<'a> {
     /// its error.
     #[inline]
     pub fn input(&self, k: u32) -> EmitResult<Loc> {
-        let Some(arrival) = self.plan.inputs.get(k as usize) else {
+        let Some(arrival) = self.inputs.get(k as usize) else {
             return Ok(self.plan.input(k, self.framed)?);
         };
         if self.framed
-            && let Some(Some(home)) = self.plan.input_homes.get(k as usize)
+            && let Some(Some(home)) = self.input_homes.get(k as usize)
         {
             return Ok(Loc::Frame(*home));
         }

@@ -177,7 +177,10 @@ impl BitSet {
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
         if i < 128 {
-            self.low >> i & 1 == 1
+            // The half first, then a 64-bit shift: cheaper than a shift of
+            // the whole `u128` by a variable amount.
+            let half = if i < 64 { self.low } else { self.low >> 64 };
+            (half as u64) >> (i % 64) & 1 == 1
         } else {
             let i = i - 128;
             self.high
@@ -945,7 +948,7 @@ pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
 /// `ret` are not named); returns what the kind itself does ([`Kind`]).
 ///
 /// The one description of an instruction for the planner: [`written`],
-/// [`visit_vars`], [`for_each_read`] and the planner's walk all go through
+/// [`visit_vars`], [`write_and_reads`] and the planner's walk all go through
 /// it, and the walk looks at each instruction's kind once.
 #[inline(always)]
 fn operands(kind: &InstKind, mut f: impl FnMut(Var, bool)) -> Kind {
@@ -1443,15 +1446,22 @@ pub fn written(kind: &InstKind) -> Option<Var> {
     dst
 }
 
-/// Call `f` on every variable an instruction reads (named in its operands
-/// and addresses; the inputs `tailcall` and `in2out` pass on and the `r`
-/// of `ret` are not named).
-pub fn for_each_read(kind: &InstKind, mut f: impl FnMut(Var)) {
-    operands(kind, |v, written| {
-        if !written {
-            f(v)
+/// The variable an instruction writes, if any, and whether it reads `v`:
+/// [`written`] and a look at its reads in one pass over its operands,
+/// for an emitter's look-ahead over the instructions after the current
+/// one. Reads are those named in its operands and addresses (the inputs
+/// `tailcall` and `in2out` pass on and the `r` of `ret` are not named).
+#[inline]
+pub fn write_and_reads(kind: &InstKind, v: Var) -> (Option<Var>, bool) {
+    let (mut dst, mut reads) = (None, false);
+    operands(kind, |u, written| {
+        if written {
+            dst = Some(u);
+        } else {
+            reads |= u == v;
         }
     });
+    (dst, reads)
 }
 
 // ------------------------------------------------- alloc addresses
