@@ -20,7 +20,7 @@
 use arbitrary::Unstructured;
 use lil_codegen::{HostEnv, M2nHooks, ThreadPointer};
 use lil_syntax::{Address, InstKind, LabelId, LabelRef, Operand, OperandKind, Place, Stub, Var};
-use lil_tests::differential::{Case, Choices, HOSTS, fill};
+use lil_tests::differential::{Case, Choices, fill, placeholder_names};
 
 /// Generator choices read from fuzzer bytes; 0 once they run out.
 pub struct Bytes<'a, 'b>(pub &'b mut Unstructured<'a>);
@@ -39,22 +39,13 @@ impl Choices for Bytes<'_, '_> {
 }
 
 /// The text of a valid stub from the differential generator (its main
-/// stub), with the helpers it calls at fixed fake addresses.
+/// stub), with the helpers it calls at placeholder addresses moved above
+/// 4 GiB, so that calls take the backends' 64-bit immediate forms.
 pub fn generated_text(u: &mut Unstructured<'_>) -> String {
     let case = Case::generate(&mut Bytes(u));
-    let names = HOSTS
-        .iter()
-        .map(|h| h.0)
-        .chain([
-            "h_tail",
-            "s_std",
-            "s_narrow",
-            "s_tail",
-            "s_arb",
-            "s_handler",
-        ])
-        .enumerate()
-        .map(|(k, n)| (n, 0x7000_0000_0000 + 64 * k as u64))
+    let names = placeholder_names()
+        .into_iter()
+        .map(|(name, addr)| (name, addr << 16))
         .collect();
     fill(&case.main, &names)
 }

@@ -108,22 +108,8 @@ fn main() {
                 input = checker.recycle(black_box(checked));
             }
         }
-        "emit-x64" | "emit-arm64" => {
-            let t = if phase == "emit-x64" {
-                Target::X64
-            } else {
-                Target::Arm64
-            };
-            let tp = target_params(t);
-            let env = tp.env();
-            let s = stub.parse(&tp.args(stub)).expect("parses");
-            let c = lil_check::check_owned(s).expect("checks");
-            for _ in 0..n {
-                black_box(backend(t).compile(black_box(&c), &env).ok());
-            }
-        }
-        "emit-into-x64" | "emit-into-arm64" => {
-            let t = if phase == "emit-into-x64" {
+        "emit-x64" | "emit-arm64" | "emit-into-x64" | "emit-into-arm64" => {
+            let t = if phase.ends_with("x64") {
                 Target::X64
             } else {
                 Target::Arm64
@@ -134,9 +120,14 @@ fn main() {
             let c = lil_check::check_owned(s).expect("checks");
             let options = lil_codegen::CompileOptions::default();
             let mut out = lil_codegen::CompiledStub::new(t);
+            let reuse = phase.starts_with("emit-into");
             for _ in 0..n {
-                let compiled = backend(t).compile_into(black_box(&c), &env, &options, &mut out);
-                black_box((compiled.ok(), &out));
+                if reuse {
+                    let compiled = backend(t).compile_into(black_box(&c), &env, &options, &mut out);
+                    black_box((compiled.ok(), &out));
+                } else {
+                    black_box(backend(t).compile(black_box(&c), &env).ok());
+                }
             }
         }
         "generate-x64" | "generate-arm64" | "compile-x64" | "compile-arm64" => {

@@ -186,3 +186,54 @@ fn a_compiler_can_move_to_another_thread() {
     .expect("the thread finishes");
     assert!(!code.is_empty());
 }
+
+/// One `CompiledStub` reused across compiles, an error among them, gets
+/// what `compile_with` returns each time, in the same code buffer once it
+/// is large enough, and is left empty by an error.
+#[test]
+fn compile_into_reuses_the_code_buffer_and_matches_compile_with() {
+    let big = lil_check::assert_valid(
+        "entry 0:managed:g4,pint:ref; locals 2; l0 = ts; ld l1, [l0+8:ref];
+         jc l1 = 0, slow; r = l1; ret; :slow; push_m2n 0; in2out platform:ref;
+         call 0x1000; pop_m2n; ret;",
+    );
+    let small = lil_check::assert_valid("entry 0:platform:g8,g8:g8; r = i0 + i1; ret;");
+    let uses_ts = lil_check::assert_valid("entry 0:platform::pint; r = ts; ret;");
+    let env = HostEnv::default();
+    // Register 0 is taken by LIL on both targets (return value or first
+    // argument).
+    let clashing = HostEnv::new(ThreadPointer::Register(0), 8);
+    let options = CompileOptions::default();
+    for target in [Target::X64, Target::Arm64] {
+        let backend = lil::backend(target);
+        let mut out = lil::CompiledStub::new(target);
+        backend
+            .compile_into(&big, &env, &options, &mut out)
+            .expect("compiles");
+        let buffer = out.code.as_ptr();
+        let mut errors = 0;
+        for (stub, env) in [
+            (&small, &env),
+            (&uses_ts, &clashing),
+            (&big, &env),
+            (&small, &env),
+        ] {
+            let want = backend.compile_with(stub, env, &options);
+            let got = backend.compile_into(stub, env, &options, &mut out);
+            match want {
+                Ok(want) => assert_eq!((got, &out), (Ok(()), &want), "{target:?}"),
+                Err(err) => {
+                    errors += 1;
+                    assert_eq!(got, Err(err), "{target:?}");
+                    assert_eq!(out, lil::CompiledStub::new(target), "{target:?}");
+                }
+            }
+            assert_eq!(
+                out.code.as_ptr(),
+                buffer,
+                "{target:?}: the buffer is reused"
+            );
+        }
+        assert_eq!(errors, 1, "{target:?}: the clashing register is refused");
+    }
+}
