@@ -1200,7 +1200,7 @@ impl Harness {
                         note,
                         "; minor page faults per check {:.0} / {:.0} / {:.0}, so not the kernel: \
                          the large check is memory-bound (`perf stat` on \
-                         `examples/profile.rs check 100000`: instructions per cycle fall from \
+                         `lil-bench/examples/hot_loop.rs check 100000`: instructions per cycle fall from \
                          3.3 at 1k to 1.8 at 100k, cache misses rise); denser per-instruction \
                          state in the checker (contexts, CFG) would close it",
                         faults(1_000),

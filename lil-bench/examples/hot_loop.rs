@@ -1,9 +1,9 @@
 //! Run one measured loop of the harness for a while, for `perf record`.
 //!
 //! ```text
-//! cargo run --release -p lil-bench --example profile -- fig1_alloc lil-text/generate 5
-//! cargo run --release -p lil-bench --example profile -- check 100000 5
-//! perf record -g target/release/examples/profile fig1_alloc lil/check 10
+//! cargo run --release -p lil-bench --example hot_loop -- fig1_alloc lil-text/generate 5
+//! cargo run --release -p lil-bench --example hot_loop -- check 100000 5
+//! perf record -g target/release/examples/hot_loop fig1_alloc lil/check 10
 //! ```
 //!
 //! The first argument is a stub (`fig1_alloc`, `instanceof`, `fig3_jni_pow`,
@@ -43,7 +43,7 @@ fn main() {
         return;
     }
     let (Some(stub), Some(which)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: profile STUB SYSTEM/METRIC [SECONDS] | profile check N [SECONDS]");
+        eprintln!("usage: hot_loop STUB SYSTEM/METRIC [SECONDS] | hot_loop check N [SECONDS]");
         std::process::exit(2);
     };
     let Some(stub) = StubKind::ALL.into_iter().find(|s| s.name() == stub) else {
