@@ -8,9 +8,9 @@
 //! would keep one Cranelift `Context`, and those buffers are allocated once.
 //!
 //! Every compile gives the same answer as the one-shot functions
-//! ([`crate::compile_for`], [`crate::compile_checked_for`]): the
-//! `compiler_matches_one_shot` tests and the digests of `lil-tests` check
-//! it.
+//! ([`crate::compile_for`], [`crate::compile_checked_for`]), whatever it
+//! compiled before: `tests/tests/compiler.rs`, the digests of `lil-tests`
+//! and the `reuse` fuzz target check it.
 
 use lil_check::{CheckedStub, Checker};
 use lil_codegen::{CodeCache, CompileOptions, CompiledStub, HostEnv, InstalledCode, Target};
@@ -120,8 +120,9 @@ impl Compiler {
         Ok(cache.install(&code.code)?)
     }
 
-    /// The last stub that passed the checker (its warnings, its analysis),
-    /// until the next compile.
+    /// The stub of the last compile (its warnings, its analysis), until the
+    /// next compile; `None` when the last compile stopped at a syntax or
+    /// check error (a codegen error keeps the checked stub).
     pub fn checked(&self) -> Option<&CheckedStub> {
         self.checked.as_ref()
     }
