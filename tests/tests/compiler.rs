@@ -101,6 +101,8 @@ fn compiler_matches_one_shot_on_both_targets() {
                     let kept = compiler.checked().expect("a checked stub");
                     assert_eq!(kept.stub(), checked.stub(), "{name}");
                     assert_eq!(kept.warnings(), checked.warnings(), "{name}");
+                } else {
+                    assert!(compiler.checked().is_none(), "{name}: a stale checked stub");
                 }
             }
             assert!(good > 250 && bad > 20, "{good} valid, {bad} invalid");
