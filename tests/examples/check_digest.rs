@@ -346,6 +346,32 @@ fn jump_label(line: &str) -> Option<(usize, usize)> {
 
 /// One random mutation of the statements (`lines[0]` is the entry), or
 /// `None` when the chosen one does not apply.
+/// Replace the word of `line` at `s..e` with `w`.
+fn replace_word(line: &mut String, (s, e): (usize, usize), w: &str) {
+    line.replace_range(s..e, w);
+}
+
+/// Replace one of the words of `line` that `is_target` accepts (chosen by
+/// `rng`) with one of `choices`; `None` when no word is a target.
+fn replace_some_word(
+    line: &mut String,
+    rng: &mut Rng,
+    is_target: impl Fn(&str) -> bool,
+    choices: &[&str],
+) -> Option<()> {
+    let targets: Vec<_> = words(line)
+        .into_iter()
+        .filter(|&(s, e)| is_target(&line[s..e]))
+        .collect();
+    if targets.is_empty() {
+        return None;
+    }
+    let at = targets[rng.below(targets.len())];
+    let w = rng.pick(choices);
+    replace_word(line, at, w);
+    Some(())
+}
+
 fn mutate(lines: &[&str], rng: &mut Rng) -> Option<String> {
     let mut body: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     if body.len() < 2 {
@@ -356,9 +382,6 @@ fn mutate(lines: &[&str], rng: &mut Rng) -> Option<String> {
         .iter()
         .filter_map(|l| declared_label(l).map(str::to_owned))
         .collect();
-    let replace_word = |line: &mut String, (s, e): (usize, usize), w: &str| {
-        line.replace_range(s..e, w);
-    };
     match rng.below(11) {
         0 => {
             body.remove(j);
@@ -379,45 +402,19 @@ fn mutate(lines: &[&str], rng: &mut Rng) -> Option<String> {
         }
         4 | 5 => {
             // A variable replaced.
-            let vars: Vec<_> = words(&body[j])
-                .into_iter()
-                .filter(|&(s, e)| is_var(&body[j][s..e]))
-                .collect();
-            if vars.is_empty() {
-                return None;
-            }
-            let at = vars[rng.below(vars.len())];
-            let w = rng.pick(VARS);
-            replace_word(&mut body[j], at, w);
+            replace_some_word(&mut body[j], rng, is_var, VARS)?;
         }
         6 => {
             // A type replaced, in a statement or the entry.
             let j = if rng.below(4) == 0 { 0 } else { j };
-            let tys: Vec<_> = words(&body[j])
-                .into_iter()
-                .filter(|&(s, e)| TYPES.contains(&&body[j][s..e]))
-                .collect();
-            if tys.is_empty() {
-                return None;
-            }
-            let at = tys[rng.below(tys.len())];
-            let w = rng.pick(TYPES);
-            replace_word(&mut body[j], at, w);
+            replace_some_word(&mut body[j], rng, |w| TYPES.contains(&w), TYPES)?;
         }
         7 => {
             // A number replaced, in a statement or the entry.
             let j = if rng.below(4) == 0 { 0 } else { j };
-            let nums: Vec<_> = words(&body[j])
-                .into_iter()
-                .filter(|&(s, e)| body[j][s..e].bytes().all(|b| b.is_ascii_digit()))
-                .collect();
-            if nums.is_empty() {
-                return None;
-            }
-            let at = nums[rng.below(nums.len())];
-            let w = ["0", "1", "2", "3", "4", "5", "7", "9", "12", "300", "70000"];
-            let w = w[rng.below(w.len())];
-            replace_word(&mut body[j], at, w);
+            let numbers = ["0", "1", "2", "3", "4", "5", "7", "9", "12", "300", "70000"];
+            let is_number = |w: &str| w.bytes().all(|b| b.is_ascii_digit());
+            replace_some_word(&mut body[j], rng, is_number, &numbers)?;
         }
         8 => {
             // A jump to another label (or to one never declared).
