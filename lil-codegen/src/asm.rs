@@ -294,6 +294,19 @@ impl<'a, R: Relocation> Extend<&'a u8> for Assembler<R> {
     }
 }
 
+/// `DynasmApi`'s fixed-width pushes, each one slice copy of the value's
+/// little-endian bytes.
+macro_rules! push_le_bytes {
+    ($($name:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[inline]
+            fn $name(&mut self, value: $ty) {
+                self.ops.extend_from_slice(&value.to_le_bytes());
+            }
+        )*
+    };
+}
+
 impl<R: Relocation> DynasmApi for Assembler<R> {
     #[inline]
     fn offset(&self) -> AssemblyOffset {
@@ -316,34 +329,13 @@ impl<R: Relocation> DynasmApi for Assembler<R> {
 
     // The multi-byte pushes as slice copies (the defaults go through
     // `Extend`).
-    #[inline]
-    fn push_i16(&mut self, value: i16) {
-        self.ops.extend_from_slice(&value.to_le_bytes());
-    }
-
-    #[inline]
-    fn push_i32(&mut self, value: i32) {
-        self.ops.extend_from_slice(&value.to_le_bytes());
-    }
-
-    #[inline]
-    fn push_i64(&mut self, value: i64) {
-        self.ops.extend_from_slice(&value.to_le_bytes());
-    }
-
-    #[inline]
-    fn push_u16(&mut self, value: u16) {
-        self.ops.extend_from_slice(&value.to_le_bytes());
-    }
-
-    #[inline]
-    fn push_u32(&mut self, value: u32) {
-        self.ops.extend_from_slice(&value.to_le_bytes());
-    }
-
-    #[inline]
-    fn push_u64(&mut self, value: u64) {
-        self.ops.extend_from_slice(&value.to_le_bytes());
+    push_le_bytes! {
+        push_i16: i16,
+        push_i32: i32,
+        push_i64: i64,
+        push_u16: u16,
+        push_u32: u32,
+        push_u64: u64,
     }
 }
 
