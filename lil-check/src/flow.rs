@@ -1311,7 +1311,10 @@ impl<'s> Flow<'s> {
         match var {
             Var::Input(k) => {
                 let Some(params) = self.params else {
-                    self.err(report, move || CheckError::InputInArbitrary { index: k, span });
+                    self.err(report, move || CheckError::InputInArbitrary {
+                        index: k,
+                        span,
+                    });
                     return None;
                 };
                 self.note_input_read(st, report);
@@ -1430,7 +1433,7 @@ impl<'s> Flow<'s> {
     /// Writes `ty` to a variable; writes to existing locals, the most
     /// common, take the inlined first half.
     #[inline(always)]
-    fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
+    fn write_var(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
         if let Var::Local(k) = place.var
             && let Some(slot) = st.local_mut(k)
         {
@@ -1445,12 +1448,14 @@ impl<'s> Flow<'s> {
     }
 
     #[inline(never)]
-    fn write_var_rest(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
-        let span = place.span;
+    fn write_var_rest(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
         match place.var {
             Var::Input(k) => {
                 let Some(params) = self.params else {
-                    self.err(report, move || CheckError::InputInArbitrary { index: k, span });
+                    self.err(report, move || CheckError::InputInArbitrary {
+                        index: k,
+                        span: place.span,
+                    });
                     return;
                 };
                 if report {
@@ -1462,7 +1467,7 @@ impl<'s> Flow<'s> {
                         self.err(report, move || CheckError::NoSuchInput {
                             index: k,
                             arity,
-                            span,
+                            span: place.span,
                         });
                     }
                     Some(p) => {
@@ -1473,7 +1478,7 @@ impl<'s> Flow<'s> {
                                 what: "an assignment to an input",
                                 left: p.to_string(),
                                 right: t.to_string(),
-                                span,
+                                span: place.span,
                             });
                         }
                     }
@@ -1482,7 +1487,10 @@ impl<'s> Flow<'s> {
             Var::Output(k) => {
                 st.clobbered |= Clobbers::OUTPUT;
                 let Some(sig) = self.out_sig(st) else {
-                    self.err(report, move || CheckError::NoOutputArea { index: k, span });
+                    self.err(report, move || CheckError::NoOutputArea {
+                        index: k,
+                        span: place.span,
+                    });
                     return;
                 };
                 match sig.params.get(k as usize).copied() {
@@ -1491,7 +1499,7 @@ impl<'s> Flow<'s> {
                         self.err(report, move || CheckError::NoSuchOutput {
                             index: k,
                             arity,
-                            span,
+                            span: place.span,
                         });
                     }
                     Some(p) => {
@@ -1502,7 +1510,7 @@ impl<'s> Flow<'s> {
                                 what: "an assignment to an output",
                                 left: p.to_string(),
                                 right: t.to_string(),
-                                span,
+                                span: place.span,
                             });
                         }
                         st.outputs_set.insert(k);
@@ -1523,7 +1531,7 @@ impl<'s> Flow<'s> {
                         self.err(report, move || CheckError::LocalUnavailable {
                             index: k,
                             reason: format!("does not exist here: {count} local(s) are declared"),
-                            span,
+                            span: place.span,
                         });
                     }
                 }
@@ -1535,7 +1543,7 @@ impl<'s> Flow<'s> {
                     self.err(report, move || CheckError::FloatNotAllowed {
                         what: "a standard place",
                         ty: t,
-                        span,
+                        span: place.span,
                     });
                 }
                 if report && k < 32 {
@@ -1548,7 +1556,7 @@ impl<'s> Flow<'s> {
                         self.err(report, move || CheckError::StdPlaceUnavailable {
                             index: k,
                             reason: format!("does not exist here: {count} standard place(s) live"),
-                            span,
+                            span: place.span,
                         });
                     }
                 }
@@ -1678,7 +1686,11 @@ impl<'s> Flow<'s> {
     ) -> Option<Type> {
         match t {
             Some(t) if t.is_float() => {
-                self.err(report, move || CheckError::FloatNotAllowed { what, ty: t, span });
+                self.err(report, move || CheckError::FloatNotAllowed {
+                    what,
+                    ty: t,
+                    span,
+                });
                 None
             }
             other => other,
@@ -1687,10 +1699,11 @@ impl<'s> Flow<'s> {
 
     #[inline(always)]
     fn address(&mut self, st: &mut State, a: &Address, report: bool) {
-        if let Some(p) = a.base {
+        if let Some(p) = &a.base {
             self.address_part(st, "base", p, report);
         }
-        if let Some((p, scale)) = a.index {
+        if let Some((p, scale)) = &a.index {
+            let scale = *scale;
             self.address_part(st, "index", p, report);
             if !matches!(scale, 1 | 2 | 4 | 8) {
                 self.err(report, move || CheckError::BadScale {
@@ -1709,7 +1722,7 @@ impl<'s> Flow<'s> {
     }
 
     #[inline(always)]
-    fn address_part(&mut self, st: &mut State, part: &'static str, p: Place, report: bool) {
+    fn address_part(&mut self, st: &mut State, part: &'static str, p: &Place, report: bool) {
         if let Some(t) = self.read_var(st, p.var, p.span, report)
             && !t.is_pointer_sized_integer()
         {
@@ -1755,7 +1768,6 @@ impl<'s> Flow<'s> {
         inst: &Instruction,
         report: bool,
     ) -> (Ty, Shape) {
-        let span = inst.span;
         self.at = i as u32;
         let mut op_type = Ty::UNDEF;
         let mut shape = Shape::Straight;
@@ -1776,7 +1788,7 @@ impl<'s> Flow<'s> {
                     self.err(report, move || CheckError::TooManyStdPlaces {
                         count: *n,
                         max: MAX_STD_PLACES,
-                        span,
+                        span: inst.span,
                     });
                 }
                 st.frame.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
@@ -1784,18 +1796,20 @@ impl<'s> Flow<'s> {
             }
             InstKind::Alloc { dst, size } => {
                 if st.frame.out().is_some() {
-                    self.err(report, move || CheckError::AllocInOutArea { span });
+                    self.err(report, move || CheckError::AllocInOutArea {
+                        span: inst.span,
+                    });
                 }
                 let total = st.frame.alloc as u64 + (*size as u64).div_ceil(8) * 8;
                 if total > MAX_ALLOC_BYTES as u64 {
                     self.err(report, move || CheckError::AllocTooLarge {
                         total,
                         max: MAX_ALLOC_BYTES as u64,
-                        span,
+                        span: inst.span,
                     });
                 }
                 st.frame.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
-                self.write_var(st, *dst, Some(Type::Pint), report);
+                self.write_var(st, dst, Some(Type::Pint), report);
                 // After the write, which notes only its local.
                 self.locals_change = LocalsChange::All;
                 op_type = Ty::of(Type::Pint);
@@ -1804,7 +1818,7 @@ impl<'s> Flow<'s> {
                 let expected = self.declared_type(st, dst.var);
                 let t = self.operand(st, src, expected, report);
                 op_type = Ty::from_opt(t);
-                self.write_var(st, *dst, t, report);
+                self.write_var(st, dst, t, report);
             }
             InstKind::Unary { dst, op, src } => {
                 let t = self.operand(st, src, None, report);
@@ -1845,7 +1859,7 @@ impl<'s> Flow<'s> {
                     (None, t) => t,
                 };
                 op_type = Ty::from_opt(result);
-                self.write_var(st, *dst, result, report);
+                self.write_var(st, dst, result, report);
             }
             InstKind::Binary { dst, op, lhs, rhs } => {
                 let t = if op.is_shift() {
@@ -1869,22 +1883,24 @@ impl<'s> Flow<'s> {
                         self.operand(st, rhs, a, report);
                         a
                     } else {
-                        self.operand_pair(st, lhs, rhs, "a binary operation", span, report)
+                        self.operand_pair(st, lhs, rhs, "a binary operation", inst.span, report)
                     };
-                    self.general(t, "arithmetic", span, report)
+                    self.general(t, "arithmetic", inst.span, report)
                 };
                 op_type = Ty::from_opt(t);
-                self.write_var(st, *dst, t, report);
+                self.write_var(st, dst, t, report);
             }
             InstKind::Ts { dst } => {
                 self.summary.uses_ts |= report;
                 st.clobbered |= Clobbers::TS;
                 op_type = Ty::of(Type::Pint);
-                self.write_var(st, *dst, Some(Type::Pint), report);
+                self.write_var(st, dst, Some(Type::Pint), report);
             }
             InstKind::Handles(o) => {
                 if st.frame.m2n != M2nState::PushedWithHandles {
-                    self.err(report, move || CheckError::HandlesWithoutHandlesFrame { span });
+                    self.err(report, move || CheckError::HandlesWithoutHandlesFrame {
+                        span: inst.span,
+                    });
                 }
                 if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
                     && t != Type::Pint
@@ -1930,10 +1946,10 @@ impl<'s> Flow<'s> {
                         what: "a load",
                         left: d.to_string(),
                         right: t.to_string(),
-                        span,
+                        span: inst.span,
                     });
                 }
-                self.write_var(st, *dst, Some(t), report);
+                self.write_var(st, dst, Some(t), report);
             }
             InstKind::St { addr, src } => {
                 self.address(st, addr, report);
@@ -1950,7 +1966,7 @@ impl<'s> Flow<'s> {
                         what: "a store",
                         left: addr.ty.to_string(),
                         right: t.to_string(),
-                        span,
+                        span: inst.span,
                     });
                 }
                 op_type = Ty::of(addr.ty);
@@ -2029,7 +2045,9 @@ impl<'s> Flow<'s> {
                 }
                 match self.params {
                     None => {
-                        self.err(report, move || CheckError::In2OutInArbitrary { span });
+                        self.err(report, move || CheckError::In2OutInArbitrary {
+                            span: inst.span,
+                        });
                         // An output area with no arguments, so the call that follows
                         // does not report a second error.
                         st.frame.out = self.intern_sig(*cc, &[], *ret);
@@ -2066,14 +2084,14 @@ impl<'s> Flow<'s> {
                         {
                             None => self.err(report, move || CheckError::CallWithoutOut {
                                 kind: kind.keyword(),
-                                span,
+                                span: inst.span,
                             }),
                             Some((arity, ret)) => {
                                 for k in 0..arity {
                                     if !st.outputs_set.contains(k) {
                                         self.err(report, move || CheckError::OutputNotSet {
                                             index: k,
-                                            span,
+                                            span: inst.span,
                                         });
                                     }
                                 }
@@ -2085,7 +2103,7 @@ impl<'s> Flow<'s> {
                         st.outputs_set.clear();
                         st.clobbered |= Clobbers::CALL;
                     }
-                    CallKind::Tail => self.check_tailcall(st, span, report),
+                    CallKind::Tail => self.check_tailcall(st, inst.span, report),
                 }
                 if *kind != CallKind::Call {
                     shape = Shape::Exit;
@@ -2098,13 +2116,13 @@ impl<'s> Flow<'s> {
                     EntrySignature::Arbitrary { .. } => {
                         self.err(report, move || CheckError::RetNotAllowed {
                             what: "arbitrary",
-                            span,
+                            span: inst.span,
                         });
                     }
                     EntrySignature::Typed(sig) if sig.cc == CallConv::Handler => {
                         self.err(report, move || CheckError::RetNotAllowed {
                             what: "handler",
-                            span,
+                            span: inst.span,
                         });
                     }
                     EntrySignature::Typed(_) => {
@@ -2116,13 +2134,13 @@ impl<'s> Flow<'s> {
                             self.err(report, move || CheckError::RetValue {
                                 expected: rt.to_string(),
                                 found: ty_name(found),
-                                span,
+                                span: inst.span,
                             });
                         }
                     }
                 }
                 if st.frame.m2n != M2nState::None {
-                    self.err(report, move || CheckError::RetWithM2n { span });
+                    self.err(report, move || CheckError::RetWithM2n { span: inst.span });
                 }
                 op_type = Ty::from_opt(self.ret_type);
             }
@@ -2136,15 +2154,17 @@ impl<'s> Flow<'s> {
                     self.summary.m2n_handles |= *handles;
                 }
                 if st.frame.m2n != M2nState::None {
-                    self.err(report, move || CheckError::PushM2nTwice { span });
+                    self.err(report, move || CheckError::PushM2nTwice { span: inst.span });
                 }
                 if st.frame.alloc != 0 {
-                    self.err(report, move || CheckError::AllocBeforePushM2n { span });
+                    self.err(report, move || CheckError::AllocBeforePushM2n {
+                        span: inst.span,
+                    });
                 }
                 if st.frame.out().is_some() {
                     self.err(report, move || CheckError::M2nInOutArea {
                         what: "push_m2n",
-                        span,
+                        span: inst.span,
                     });
                 }
                 for o in [method, frame_type].into_iter().flatten() {
@@ -2177,7 +2197,7 @@ impl<'s> Flow<'s> {
                 if st.frame.m2n == M2nState::None {
                     self.err(report, move || CheckError::NoM2nFrame {
                         what: "m2n_save_all",
-                        span,
+                        span: inst.span,
                     });
                 }
             }
@@ -2185,13 +2205,13 @@ impl<'s> Flow<'s> {
                 if st.frame.m2n == M2nState::None {
                     self.err(report, move || CheckError::NoM2nFrame {
                         what: "pop_m2n",
-                        span,
+                        span: inst.span,
                     });
                 }
                 if st.frame.out().is_some() {
                     self.err(report, move || CheckError::M2nInOutArea {
                         what: "pop_m2n",
-                        span,
+                        span: inst.span,
                     });
                 }
                 st.frame.m2n = M2nState::None;
