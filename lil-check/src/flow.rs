@@ -85,9 +85,11 @@ pub(crate) enum LocalsChange {
     Nothing,
     /// `lK` was written.
     One(u32),
-    /// Anything (new `locals`, a join); also after what can raise the
-    /// summary's maxima (`locals`, `std_places`, `alloc`, a join), which
-    /// are then updated only here rather than at every instruction.
+    /// Anything (new `locals`, a block start of the general path); also
+    /// after what can raise the summary's maxima (`locals`,
+    /// `std_places`, `alloc`), which are then updated only here rather
+    /// than at every instruction. (A join raises none, and shows no new
+    /// type: see the one-pass check's labels.)
     All,
 }
 
@@ -812,8 +814,14 @@ impl<'s> Flow<'s> {
                     // (which give up) a merge is symmetric.
                     LabelAt::Waiting { slot, jumps } => {
                         self.patch_jumps(jumps, self.facts.blocks.len() as u32)?;
-                        // The state no longer follows the last context.
-                        self.locals_change = LocalsChange::All;
+                        // The state no longer follows the last context:
+                        // a large frame's locals are not that context's.
+                        // But a jump writes no local, so the contexts of
+                        // the jumps showed what their states bring, and a
+                        // merge only takes a type one side has or forgets
+                        // one: only a local the fall-through has just
+                        // written (a pending `One`) can show a new use.
+                        self.last_locals = None;
                         let arriving = waiting.take(slot).ok_or(GiveUp)?;
                         match &mut current {
                             Some(fall_through) => {
@@ -2297,6 +2305,65 @@ mod tests {
             let mut general = Flow::new(&stub, None);
             general.build_cfg().expect("builds");
             assert_eq!(one_pass.facts.blocks, general.facts.blocks, "{text}");
+        }
+    }
+
+    /// At a label the one-pass check neither rescans the locals for the
+    /// summary nor shares the last context's arena slice: the contexts
+    /// and the summary are still the general path's, for large frames
+    /// (arena) and small, with and without a fall-through into the label.
+    #[test]
+    fn one_pass_contexts_at_labels_are_the_general_paths() {
+        let texts = [
+            // Ten locals: the arena; a local written just before the join.
+            "entry 0:platform:pint,f8:pint; locals 10; l0 = i0; l9 = i1;
+             jc l0 = 0, a; l1 = l0; l8 = 1; :a; l2 = l0; jc l2 = 1, b;
+             l3 = l2; r = l3; ret; :b; r = l0; ret;",
+            // Small frames: jumps only, and a fall-through merge.
+            "entry 0:platform:pint,f8:pint; locals 3; l0 = i0; jc l0 = 0, a;
+             l1 = i1; l2 = l0; r = l2; ret; :a; l1 = i1; jc l0 = 1, b; l2 = 5;
+             :b; r = l0; ret;",
+        ];
+        for text in texts {
+            let stub = lil_syntax::parse(text).expect("parses");
+            let mut one_pass = Flow::new(&stub, None);
+            assert!(one_pass.check_forward().is_ok(), "one pass: {text}");
+            let mut general = Flow::new(&stub, None);
+            general.build_cfg().expect("builds");
+            general.run();
+            assert!(general.errors.is_empty(), "{text}");
+            assert_eq!(one_pass.summary, general.summary, "{text}");
+            let (a, b) = (&one_pass.facts, &general.facts);
+            for (i, (x, y)) in a.insts.iter().zip(&b.insts).enumerate() {
+                assert_eq!(x.reachable, y.reachable, "{i}: {text}");
+                assert_eq!(x.op_type, y.op_type, "{i}: {text}");
+                let locals = u32::from(x.frame.locals_len);
+                assert_eq!(locals, u32::from(y.frame.locals_len), "{i}: {text}");
+                for k in 0..locals {
+                    assert_eq!(
+                        x.local(&a.arena, k),
+                        y.local(&b.arena, k),
+                        "{i} l{k}: {text}"
+                    );
+                }
+                assert_eq!(
+                    (
+                        x.frame.out,
+                        x.frame.alloc,
+                        x.frame.std,
+                        x.frame.m2n,
+                        x.frame.ret
+                    ),
+                    (
+                        y.frame.out,
+                        y.frame.alloc,
+                        y.frame.std,
+                        y.frame.m2n,
+                        y.frame.ret
+                    ),
+                    "{i}: {text}"
+                );
+            }
         }
     }
 }
