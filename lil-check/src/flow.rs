@@ -289,13 +289,26 @@ impl Waiting {
 
     fn take(&mut self, slot: u32) -> Option<State> {
         let st = self.slot(slot as usize)?.take();
+        self.trim();
+        st
+    }
+
+    /// Empties a slot whose state was merged where it lies.
+    fn discard(&mut self, slot: u32) {
+        if let Some(s) = self.slot(slot as usize) {
+            *s = None;
+        }
+        self.trim();
+    }
+
+    /// Frees the empty slots at the top.
+    fn trim(&mut self) {
         while self.len > 0 && self.slot(self.len - 1).is_some_and(|s| s.is_none()) {
             self.len -= 1;
             if self.len >= self.inline.len() {
                 self.more.pop();
             }
         }
-        st
     }
 }
 
@@ -822,15 +835,18 @@ impl<'s> Flow<'s> {
                         // one: only a local the fall-through has just
                         // written (a pending `One`) can show a new use.
                         self.last_locals = None;
-                        let arriving = waiting.take(slot).ok_or(GiveUp)?;
+                        // The states arriving are merged where they wait,
+                        // or moved once: a state is some 90 bytes.
                         match &mut current {
                             Some(fall_through) => {
-                                fall_through.merge(&arriving, &mut conflicts);
+                                let arriving = waiting.get_mut(slot).ok_or(GiveUp)?;
+                                fall_through.merge(arriving, &mut conflicts);
                                 if !conflicts.is_empty() {
                                     return Err(GiveUp);
                                 }
+                                waiting.discard(slot);
                             }
-                            None => current = Some(arriving),
+                            None => current = Some(waiting.take(slot).ok_or(GiveUp)?),
                         }
                     }
                 }
