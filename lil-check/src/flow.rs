@@ -636,6 +636,7 @@ impl<'s> Flow<'s> {
         }
     }
 
+    /// One copy per call site of [`Flow::err`], placed with the cold code.
     #[cold]
     #[inline(never)]
     fn push_err(&mut self, make: impl FnOnce() -> CheckError) {
