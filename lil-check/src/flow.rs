@@ -1455,19 +1455,26 @@ impl<'s> Flow<'s> {
         }
     }
 
-    /// Writes `ty` to a variable; writes to existing locals, the most
-    /// common, take the inlined first half.
+    /// Writes `ty` to a variable; writes to existing locals and to `r`,
+    /// the most common, take the inlined first half.
     #[inline(always)]
     fn write_var(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
-        if let Var::Local(k) = place.var
-            && let Some(slot) = st.local_mut(k)
-        {
-            if report {
-                self.local_written.insert(k);
+        match place.var {
+            Var::Local(k) => {
+                if let Some(slot) = st.local_mut(k) {
+                    if report {
+                        self.local_written.insert(k);
+                    }
+                    *slot = Ty::checked(ty);
+                    self.locals_change = LocalsChange::One(k);
+                    return;
+                }
             }
-            *slot = Ty::checked(ty);
-            self.locals_change = LocalsChange::One(k);
-            return;
+            Var::Ret => {
+                st.frame.ret = Ty::checked(ty);
+                return;
+            }
+            _ => {}
         }
         self.write_var_rest(st, place, ty, report);
     }
