@@ -85,9 +85,11 @@ pub(crate) enum LocalsChange {
     Nothing,
     /// `lK` was written.
     One(u32),
-    /// Anything (new `locals`, a join); also after what can raise the
-    /// summary's maxima (`locals`, `std_places`, `alloc`, a join), which
-    /// are then updated only here rather than at every instruction.
+    /// Anything (new `locals`, a block start of the general path); also
+    /// after what can raise the summary's maxima (`locals`,
+    /// `std_places`, `alloc`), which are then updated only here rather
+    /// than at every instruction. (A join raises none, and shows no new
+    /// type: see the one-pass check's labels.)
     All,
 }
 
@@ -287,13 +289,26 @@ impl Waiting {
 
     fn take(&mut self, slot: u32) -> Option<State> {
         let st = self.slot(slot as usize)?.take();
+        self.trim();
+        st
+    }
+
+    /// Empties a slot whose state was merged where it lies.
+    fn discard(&mut self, slot: u32) {
+        if let Some(s) = self.slot(slot as usize) {
+            *s = None;
+        }
+        self.trim();
+    }
+
+    /// Frees the empty slots at the top.
+    fn trim(&mut self) {
         while self.len > 0 && self.slot(self.len - 1).is_some_and(|s| s.is_none()) {
             self.len -= 1;
             if self.len >= self.inline.len() {
                 self.more.pop();
             }
         }
-        st
     }
 }
 
@@ -610,13 +625,22 @@ impl<'s> Flow<'s> {
         }
     }
 
-    // Cold: what leads here is off the hot path, and the code that builds
-    // each error is moved out of the way of the checks.
-    #[cold]
-    fn err(&mut self, report: bool, e: CheckError) {
+    /// Reports the error `make` builds, if this pass reports. The error
+    /// is built only then, in a cold function of its own: the code that
+    /// formats messages stays out of the transfer function, whose hot
+    /// paths are then short and contiguous.
+    #[inline(always)]
+    fn err(&mut self, report: bool, make: impl FnOnce() -> CheckError) {
         if report {
-            self.errors.push(e);
+            self.push_err(make);
         }
+    }
+
+    /// One copy per call site of [`Flow::err`], placed with the cold code.
+    #[cold]
+    #[inline(never)]
+    fn push_err(&mut self, make: impl FnOnce() -> CheckError) {
+        self.errors.push(make());
     }
 
     fn label_name(&self, l: LabelRef) -> String {
@@ -804,17 +828,26 @@ impl<'s> Flow<'s> {
                     // (which give up) a merge is symmetric.
                     LabelAt::Waiting { slot, jumps } => {
                         self.patch_jumps(jumps, self.facts.blocks.len() as u32)?;
-                        // The state no longer follows the last context.
-                        self.locals_change = LocalsChange::All;
-                        let arriving = waiting.take(slot).ok_or(GiveUp)?;
+                        // The state no longer follows the last context:
+                        // a large frame's locals are not that context's.
+                        // But a jump writes no local, so the contexts of
+                        // the jumps showed what their states bring, and a
+                        // merge only takes a type one side has or forgets
+                        // one: only a local the fall-through has just
+                        // written (a pending `One`) can show a new use.
+                        self.last_locals = None;
+                        // The states arriving are merged where they wait,
+                        // or moved once: a state is some 90 bytes.
                         match &mut current {
                             Some(fall_through) => {
-                                fall_through.merge(&arriving, &mut conflicts);
+                                let arriving = waiting.get_mut(slot).ok_or(GiveUp)?;
+                                fall_through.merge(arriving, &mut conflicts);
                                 if !conflicts.is_empty() {
                                     return Err(GiveUp);
                                 }
+                                waiting.discard(slot);
                             }
-                            None => current = Some(arriving),
+                            None => current = Some(waiting.take(slot).ok_or(GiveUp)?),
                         }
                     }
                 }
@@ -1303,7 +1336,10 @@ impl<'s> Flow<'s> {
         match var {
             Var::Input(k) => {
                 let Some(params) = self.params else {
-                    self.err(report, CheckError::InputInArbitrary { index: k, span });
+                    self.err(report, move || CheckError::InputInArbitrary {
+                        index: k,
+                        span,
+                    });
                     return None;
                 };
                 self.note_input_read(st, report);
@@ -1311,37 +1347,34 @@ impl<'s> Flow<'s> {
                     Some(t) => Some(*t),
                     None => {
                         let arity = params.len();
-                        self.err(
-                            report,
-                            CheckError::NoSuchInput {
-                                index: k,
-                                arity,
-                                span,
-                            },
-                        );
+                        self.err(report, move || CheckError::NoSuchInput {
+                            index: k,
+                            arity,
+                            span,
+                        });
                         None
                     }
                 }
             }
             Var::Output(k) => {
                 let Some(sig) = self.out_sig(st) else {
-                    self.err(report, CheckError::NoOutputArea { index: k, span });
+                    self.err(report, move || CheckError::NoOutputArea { index: k, span });
                     return None;
                 };
                 let Some(t) = sig.params.get(k as usize).copied() else {
                     let arity = sig.params.len();
-                    self.err(
-                        report,
-                        CheckError::NoSuchOutput {
-                            index: k,
-                            arity,
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::NoSuchOutput {
+                        index: k,
+                        arity,
+                        span,
+                    });
                     return None;
                 };
                 if !st.outputs_set.contains(k) {
-                    self.err(report, CheckError::OutputReadBeforeSet { index: k, span });
+                    self.err(report, move || CheckError::OutputReadBeforeSet {
+                        index: k,
+                        span,
+                    });
                 }
                 Some(t)
             }
@@ -1352,33 +1385,23 @@ impl<'s> Flow<'s> {
                 }
                 match st.local(k) {
                     None => {
-                        let reason = format!(
-                            "does not exist here: {} local(s) are declared",
-                            st.locals_len()
-                        );
-                        self.err(
-                            report,
-                            CheckError::LocalUnavailable {
-                                index: k,
-                                reason,
-                                span,
-                            },
-                        );
+                        let count = st.locals_len();
+                        self.err(report, move || CheckError::LocalUnavailable {
+                            index: k,
+                            reason: format!("does not exist here: {count} local(s) are declared"),
+                            span,
+                        });
                         None
                     }
                     Some(t) if t.is_error() => None,
                     Some(t) => match t.get() {
                         Some(t) => Some(t),
                         None => {
-                            let reason = "holds no value here".to_owned();
-                            self.err(
-                                report,
-                                CheckError::LocalUnavailable {
-                                    index: k,
-                                    reason,
-                                    span,
-                                },
-                            );
+                            self.err(report, move || CheckError::LocalUnavailable {
+                                index: k,
+                                reason: "holds no value here".to_owned(),
+                                span,
+                            });
                             None
                         }
                     },
@@ -1386,33 +1409,23 @@ impl<'s> Flow<'s> {
             }
             Var::StdPlace(k) => match st.frame.std.get(k as usize) {
                 None => {
-                    let reason = format!(
-                        "does not exist here: {} standard place(s) live",
-                        st.frame.std.len()
-                    );
-                    self.err(
-                        report,
-                        CheckError::StdPlaceUnavailable {
-                            index: k,
-                            reason,
-                            span,
-                        },
-                    );
+                    let count = st.frame.std.len();
+                    self.err(report, move || CheckError::StdPlaceUnavailable {
+                        index: k,
+                        reason: format!("does not exist here: {count} standard place(s) live"),
+                        span,
+                    });
                     None
                 }
                 Some(t) if t.is_error() => None,
                 Some(t) => match t.get() {
                     Some(t) => Some(t),
                     None => {
-                        let reason = "holds no value here".to_owned();
-                        self.err(
-                            report,
-                            CheckError::StdPlaceUnavailable {
-                                index: k,
-                                reason,
-                                span,
-                            },
-                        );
+                        self.err(report, move || CheckError::StdPlaceUnavailable {
+                            index: k,
+                            reason: "holds no value here".to_owned(),
+                            span,
+                        });
                         None
                     }
                 },
@@ -1421,7 +1434,7 @@ impl<'s> Flow<'s> {
             Var::Ret => match st.frame.ret.get() {
                 Some(t) => Some(t),
                 None => {
-                    self.err(report, CheckError::RetUndefined { span });
+                    self.err(report, move || CheckError::RetUndefined { span });
                     None
                 }
             },
@@ -1442,30 +1455,39 @@ impl<'s> Flow<'s> {
         }
     }
 
-    /// Writes `ty` to a variable; writes to existing locals, the most
-    /// common, take the inlined first half.
+    /// Writes `ty` to a variable; writes to existing locals and to `r`,
+    /// the most common, take the inlined first half.
     #[inline(always)]
-    fn write_var(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
-        if let Var::Local(k) = place.var
-            && let Some(slot) = st.local_mut(k)
-        {
-            if report {
-                self.local_written.insert(k);
+    fn write_var(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
+        match place.var {
+            Var::Local(k) => {
+                if let Some(slot) = st.local_mut(k) {
+                    if report {
+                        self.local_written.insert(k);
+                    }
+                    *slot = Ty::checked(ty);
+                    self.locals_change = LocalsChange::One(k);
+                    return;
+                }
             }
-            *slot = Ty::checked(ty);
-            self.locals_change = LocalsChange::One(k);
-            return;
+            Var::Ret => {
+                st.frame.ret = Ty::checked(ty);
+                return;
+            }
+            _ => {}
         }
         self.write_var_rest(st, place, ty, report);
     }
 
     #[inline(never)]
-    fn write_var_rest(&mut self, st: &mut State, place: Place, ty: Option<Type>, report: bool) {
-        let span = place.span;
+    fn write_var_rest(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
         match place.var {
             Var::Input(k) => {
                 let Some(params) = self.params else {
-                    self.err(report, CheckError::InputInArbitrary { index: k, span });
+                    self.err(report, move || CheckError::InputInArbitrary {
+                        index: k,
+                        span: place.span,
+                    });
                     return;
                 };
                 if report {
@@ -1474,28 +1496,22 @@ impl<'s> Flow<'s> {
                 match params.get(k as usize) {
                     None => {
                         let arity = params.len();
-                        self.err(
-                            report,
-                            CheckError::NoSuchInput {
-                                index: k,
-                                arity,
-                                span,
-                            },
-                        );
+                        self.err(report, move || CheckError::NoSuchInput {
+                            index: k,
+                            arity,
+                            span: place.span,
+                        });
                     }
                     Some(p) => {
                         if let Some(t) = ty
                             && t != *p
                         {
-                            self.err(
-                                report,
-                                CheckError::TypeMismatch {
-                                    what: "an assignment to an input",
-                                    left: p.to_string(),
-                                    right: t.to_string(),
-                                    span,
-                                },
-                            );
+                            self.err(report, move || CheckError::TypeMismatch {
+                                what: "an assignment to an input",
+                                left: p.to_string(),
+                                right: t.to_string(),
+                                span: place.span,
+                            });
                         }
                     }
                 }
@@ -1503,34 +1519,31 @@ impl<'s> Flow<'s> {
             Var::Output(k) => {
                 st.clobbered |= Clobbers::OUTPUT;
                 let Some(sig) = self.out_sig(st) else {
-                    self.err(report, CheckError::NoOutputArea { index: k, span });
+                    self.err(report, move || CheckError::NoOutputArea {
+                        index: k,
+                        span: place.span,
+                    });
                     return;
                 };
                 match sig.params.get(k as usize).copied() {
                     None => {
                         let arity = sig.params.len();
-                        self.err(
-                            report,
-                            CheckError::NoSuchOutput {
-                                index: k,
-                                arity,
-                                span,
-                            },
-                        );
+                        self.err(report, move || CheckError::NoSuchOutput {
+                            index: k,
+                            arity,
+                            span: place.span,
+                        });
                     }
                     Some(p) => {
                         if let Some(t) = ty
                             && t != p
                         {
-                            self.err(
-                                report,
-                                CheckError::TypeMismatch {
-                                    what: "an assignment to an output",
-                                    left: p.to_string(),
-                                    right: t.to_string(),
-                                    span,
-                                },
-                            );
+                            self.err(report, move || CheckError::TypeMismatch {
+                                what: "an assignment to an output",
+                                left: p.to_string(),
+                                right: t.to_string(),
+                                span: place.span,
+                            });
                         }
                         st.outputs_set.insert(k);
                     }
@@ -1546,18 +1559,12 @@ impl<'s> Flow<'s> {
                         self.locals_change = LocalsChange::One(k);
                     }
                     None => {
-                        let reason = format!(
-                            "does not exist here: {} local(s) are declared",
-                            st.locals_len()
-                        );
-                        self.err(
-                            report,
-                            CheckError::LocalUnavailable {
-                                index: k,
-                                reason,
-                                span,
-                            },
-                        );
+                        let count = st.locals_len();
+                        self.err(report, move || CheckError::LocalUnavailable {
+                            index: k,
+                            reason: format!("does not exist here: {count} local(s) are declared"),
+                            span: place.span,
+                        });
                     }
                 }
             }
@@ -1565,14 +1572,11 @@ impl<'s> Flow<'s> {
                 if let Some(t) = ty
                     && t.is_float()
                 {
-                    self.err(
-                        report,
-                        CheckError::FloatNotAllowed {
-                            what: "a standard place",
-                            ty: t,
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::FloatNotAllowed {
+                        what: "a standard place",
+                        ty: t,
+                        span: place.span,
+                    });
                 }
                 if report && k < 32 {
                     self.summary.std_places_written |= 1 << k;
@@ -1580,18 +1584,12 @@ impl<'s> Flow<'s> {
                 match st.frame.std.get_mut(k as usize) {
                     Some(slot) => *slot = Ty::checked(ty),
                     None => {
-                        let reason = format!(
-                            "does not exist here: {} standard place(s) live",
-                            st.frame.std.len()
-                        );
-                        self.err(
-                            report,
-                            CheckError::StdPlaceUnavailable {
-                                index: k,
-                                reason,
-                                span,
-                            },
-                        );
+                        let count = st.frame.std.len();
+                        self.err(report, move || CheckError::StdPlaceUnavailable {
+                            index: k,
+                            reason: format!("does not exist here: {count} standard place(s) live"),
+                            span: place.span,
+                        });
                     }
                 }
             }
@@ -1646,14 +1644,11 @@ impl<'s> Flow<'s> {
                     None => Some(t),
                     Some(c) if cast_ok(t, c) => Some(c),
                     Some(c) => {
-                        self.err(
-                            report,
-                            CheckError::BadCast {
-                                from: t,
-                                to: c,
-                                span: o.span,
-                            },
-                        );
+                        self.err(report, move || CheckError::BadCast {
+                            from: t,
+                            to: c,
+                            span: o.span,
+                        });
                         None
                     }
                 }
@@ -1661,24 +1656,18 @@ impl<'s> Flow<'s> {
             OperandKind::Imm(v) => {
                 let t = o.cast.or(expected).unwrap_or(Type::Pint);
                 if t.is_float() {
-                    self.err(
-                        report,
-                        CheckError::FloatImmediate {
-                            ty: t,
-                            span: o.span,
-                        },
-                    );
+                    self.err(report, move || CheckError::FloatImmediate {
+                        ty: t,
+                        span: o.span,
+                    });
                     return None;
                 }
                 if !fits(v, t) {
-                    self.err(
-                        report,
-                        CheckError::ImmediateTooWide {
-                            value: v,
-                            ty: t,
-                            span: o.span,
-                        },
-                    );
+                    self.err(report, move || CheckError::ImmediateTooWide {
+                        value: v,
+                        ty: t,
+                        span: o.span,
+                    });
                 }
                 Some(t)
             }
@@ -1708,15 +1697,12 @@ impl<'s> Flow<'s> {
         };
         let (ta, tb) = (ta?, tb?);
         if ta != tb {
-            self.err(
-                report,
-                CheckError::TypeMismatch {
-                    what,
-                    left: ta.to_string(),
-                    right: tb.to_string(),
-                    span,
-                },
-            );
+            self.err(report, move || CheckError::TypeMismatch {
+                what,
+                left: ta.to_string(),
+                right: tb.to_string(),
+                span,
+            });
             return None;
         }
         Some(ta)
@@ -1732,7 +1718,11 @@ impl<'s> Flow<'s> {
     ) -> Option<Type> {
         match t {
             Some(t) if t.is_float() => {
-                self.err(report, CheckError::FloatNotAllowed { what, ty: t, span });
+                self.err(report, move || CheckError::FloatNotAllowed {
+                    what,
+                    ty: t,
+                    span,
+                });
                 None
             }
             other => other,
@@ -1741,47 +1731,39 @@ impl<'s> Flow<'s> {
 
     #[inline(always)]
     fn address(&mut self, st: &mut State, a: &Address, report: bool) {
-        if let Some(p) = a.base {
+        if let Some(p) = &a.base {
             self.address_part(st, "base", p, report);
         }
-        if let Some((p, scale)) = a.index {
+        if let Some((p, scale)) = &a.index {
+            let scale = *scale;
             self.address_part(st, "index", p, report);
             if !matches!(scale, 1 | 2 | 4 | 8) {
-                self.err(
-                    report,
-                    CheckError::BadScale {
-                        scale,
-                        span: a.span,
-                    },
-                );
+                self.err(report, move || CheckError::BadScale {
+                    scale,
+                    span: a.span,
+                });
             }
         }
         if !fits(a.offset, Type::G8) {
-            self.err(
-                report,
-                CheckError::ImmediateTooWide {
-                    value: a.offset,
-                    ty: Type::G8,
-                    span: a.span,
-                },
-            );
+            self.err(report, move || CheckError::ImmediateTooWide {
+                value: a.offset,
+                ty: Type::G8,
+                span: a.span,
+            });
         }
     }
 
     #[inline(always)]
-    fn address_part(&mut self, st: &mut State, part: &'static str, p: Place, report: bool) {
+    fn address_part(&mut self, st: &mut State, part: &'static str, p: &Place, report: bool) {
         if let Some(t) = self.read_var(st, p.var, p.span, report)
             && !t.is_pointer_sized_integer()
         {
-            self.err(
-                report,
-                CheckError::BadAddressPart {
-                    part,
-                    var: p.var.to_string(),
-                    ty: t.to_string(),
-                    span: p.span,
-                },
-            );
+            self.err(report, move || CheckError::BadAddressPart {
+                part,
+                var: p.var.to_string(),
+                ty: t.to_string(),
+                span: p.span,
+            });
         }
     }
 
@@ -1790,13 +1772,10 @@ impl<'s> Flow<'s> {
         if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
             && t != Type::Pint
         {
-            self.err(
-                report,
-                CheckError::BadCallTarget {
-                    ty: t.to_string(),
-                    span: o.span,
-                },
-            );
+            self.err(report, move || CheckError::BadCallTarget {
+                ty: t.to_string(),
+                span: o.span,
+            });
         }
     }
 
@@ -1821,7 +1800,6 @@ impl<'s> Flow<'s> {
         inst: &Instruction,
         report: bool,
     ) -> (Ty, Shape) {
-        let span = inst.span;
         self.at = i as u32;
         let mut op_type = Ty::UNDEF;
         let mut shape = Shape::Straight;
@@ -1839,35 +1817,31 @@ impl<'s> Flow<'s> {
                     shape = Shape::TooLong;
                 }
                 if *n > MAX_STD_PLACES {
-                    self.err(
-                        report,
-                        CheckError::TooManyStdPlaces {
-                            count: *n,
-                            max: MAX_STD_PLACES,
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::TooManyStdPlaces {
+                        count: *n,
+                        max: MAX_STD_PLACES,
+                        span: inst.span,
+                    });
                 }
                 st.frame.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
                 self.locals_change = LocalsChange::All;
             }
             InstKind::Alloc { dst, size } => {
                 if st.frame.out().is_some() {
-                    self.err(report, CheckError::AllocInOutArea { span });
+                    self.err(report, move || CheckError::AllocInOutArea {
+                        span: inst.span,
+                    });
                 }
                 let total = st.frame.alloc as u64 + (*size as u64).div_ceil(8) * 8;
                 if total > MAX_ALLOC_BYTES as u64 {
-                    self.err(
-                        report,
-                        CheckError::AllocTooLarge {
-                            total,
-                            max: MAX_ALLOC_BYTES as u64,
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::AllocTooLarge {
+                        total,
+                        max: MAX_ALLOC_BYTES as u64,
+                        span: inst.span,
+                    });
                 }
                 st.frame.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
-                self.write_var(st, *dst, Some(Type::Pint), report);
+                self.write_var(st, dst, Some(Type::Pint), report);
                 // After the write, which notes only its local.
                 self.locals_change = LocalsChange::All;
                 op_type = Ty::of(Type::Pint);
@@ -1876,26 +1850,23 @@ impl<'s> Flow<'s> {
                 let expected = self.declared_type(st, dst.var);
                 let t = self.operand(st, src, expected, report);
                 op_type = Ty::from_opt(t);
-                self.write_var(st, *dst, t, report);
+                self.write_var(st, dst, t, report);
             }
             InstKind::Unary { dst, op, src } => {
                 let t = self.operand(st, src, None, report);
                 let t = self.general(t, "a unary operation", src.span, report);
                 let result = match (op.truncation(), t) {
                     (Some(narrow), Some(t)) if t.size() < narrow.size() => {
-                        self.err(
-                            report,
-                            CheckError::BadExtension {
-                                what: format!(
-                                    "`{}` keeps the low {} bytes, but {} is only {} byte(s)",
-                                    op.keyword(),
-                                    narrow.size(),
-                                    t,
-                                    t.size()
-                                ),
-                                span: src.span,
-                            },
-                        );
+                        self.err(report, move || CheckError::BadExtension {
+                            what: format!(
+                                "`{}` keeps the low {} bytes, but {} is only {} byte(s)",
+                                op.keyword(),
+                                narrow.size(),
+                                t,
+                                t.size()
+                            ),
+                            span: src.span,
+                        });
                         Some(narrow)
                     }
                     (Some(narrow), _) => Some(narrow),
@@ -1904,18 +1875,15 @@ impl<'s> Flow<'s> {
                 let result = match (op.extension(), result) {
                     (Some((n, _)), Some(t)) => {
                         if t.size() < n {
-                            self.err(
-                                report,
-                                CheckError::BadExtension {
-                                    what: format!(
-                                        "`{}` extends the low {n} bytes, but {} is only {} byte(s)",
-                                        op.keyword(),
-                                        t,
-                                        t.size()
-                                    ),
-                                    span: src.span,
-                                },
-                            );
+                            self.err(report, move || CheckError::BadExtension {
+                                what: format!(
+                                    "`{}` extends the low {n} bytes, but {} is only {} byte(s)",
+                                    op.keyword(),
+                                    t,
+                                    t.size()
+                                ),
+                                span: src.span,
+                            });
                         }
                         Some(Type::Pint)
                     }
@@ -1923,7 +1891,7 @@ impl<'s> Flow<'s> {
                     (None, t) => t,
                 };
                 op_type = Ty::from_opt(result);
-                self.write_var(st, *dst, result, report);
+                self.write_var(st, dst, result, report);
             }
             InstKind::Binary { dst, op, lhs, rhs } => {
                 let t = if op.is_shift() {
@@ -1934,13 +1902,10 @@ impl<'s> Flow<'s> {
                     if let OperandKind::Imm(v) = rhs.kind
                         && !(0..=63).contains(&v)
                     {
-                        self.err(
-                            report,
-                            CheckError::ShiftCount {
-                                count: v,
-                                span: rhs.span,
-                            },
-                        );
+                        self.err(report, move || CheckError::ShiftCount {
+                            count: v,
+                            span: rhs.span,
+                        });
                     }
                     t
                 } else {
@@ -1950,61 +1915,54 @@ impl<'s> Flow<'s> {
                         self.operand(st, rhs, a, report);
                         a
                     } else {
-                        self.operand_pair(st, lhs, rhs, "a binary operation", span, report)
+                        self.operand_pair(st, lhs, rhs, "a binary operation", inst.span, report)
                     };
-                    self.general(t, "arithmetic", span, report)
+                    self.general(t, "arithmetic", inst.span, report)
                 };
                 op_type = Ty::from_opt(t);
-                self.write_var(st, *dst, t, report);
+                self.write_var(st, dst, t, report);
             }
             InstKind::Ts { dst } => {
                 self.summary.uses_ts |= report;
                 st.clobbered |= Clobbers::TS;
                 op_type = Ty::of(Type::Pint);
-                self.write_var(st, *dst, Some(Type::Pint), report);
+                self.write_var(st, dst, Some(Type::Pint), report);
             }
             InstKind::Handles(o) => {
                 if st.frame.m2n != M2nState::PushedWithHandles {
-                    self.err(report, CheckError::HandlesWithoutHandlesFrame { span });
+                    self.err(report, move || CheckError::HandlesWithoutHandlesFrame {
+                        span: inst.span,
+                    });
                 }
                 if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
                     && t != Type::Pint
                 {
-                    self.err(
-                        report,
-                        CheckError::TypeMismatch {
-                            what: "`handles =`",
-                            left: "pint".into(),
-                            right: t.to_string(),
-                            span: o.span,
-                        },
-                    );
+                    self.err(report, move || CheckError::TypeMismatch {
+                        what: "`handles =`",
+                        left: "pint".into(),
+                        right: t.to_string(),
+                        span: o.span,
+                    });
                 }
             }
             InstKind::Ld { dst, addr, ext } => {
                 self.address(st, addr, report);
                 if addr.ordering == Ordering::Release {
-                    self.err(
-                        report,
-                        CheckError::BadOrdering {
-                            what: "`release` orders stores; a load can be `acquire`",
-                            span: addr.span,
-                        },
-                    );
+                    self.err(report, move || CheckError::BadOrdering {
+                        what: "`release` orders stores; a load can be `acquire`",
+                        span: addr.span,
+                    });
                 }
                 let t = match ext {
                     Some(_) => {
                         if !matches!(addr.ty, Type::G1 | Type::G2 | Type::G4) {
-                            self.err(
-                                report,
-                                CheckError::BadExtension {
-                                    what: format!(
-                                        "`sx`/`zx` extend g1, g2 or g4 loads; {} is not narrow",
-                                        addr.ty
-                                    ),
-                                    span: addr.span,
-                                },
-                            );
+                            self.err(report, move || CheckError::BadExtension {
+                                what: format!(
+                                    "`sx`/`zx` extend g1, g2 or g4 loads; {} is not narrow",
+                                    addr.ty
+                                ),
+                                span: addr.span,
+                            });
                         }
                         Type::Pint
                     }
@@ -2016,54 +1974,42 @@ impl<'s> Flow<'s> {
                     .filter(|_| dst.var != Var::Ret)
                     && d != t
                 {
-                    self.err(
-                        report,
-                        CheckError::TypeMismatch {
-                            what: "a load",
-                            left: d.to_string(),
-                            right: t.to_string(),
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::TypeMismatch {
+                        what: "a load",
+                        left: d.to_string(),
+                        right: t.to_string(),
+                        span: inst.span,
+                    });
                 }
-                self.write_var(st, *dst, Some(t), report);
+                self.write_var(st, dst, Some(t), report);
             }
             InstKind::St { addr, src } => {
                 self.address(st, addr, report);
                 if addr.ordering == Ordering::Acquire {
-                    self.err(
-                        report,
-                        CheckError::BadOrdering {
-                            what: "`acquire` orders loads; a store can be `release`",
-                            span: addr.span,
-                        },
-                    );
+                    self.err(report, move || CheckError::BadOrdering {
+                        what: "`acquire` orders loads; a store can be `release`",
+                        span: addr.span,
+                    });
                 }
                 if let Some(t) = self.operand(st, src, Some(addr.ty), report)
                     && t != addr.ty
                 {
-                    self.err(
-                        report,
-                        CheckError::TypeMismatch {
-                            what: "a store",
-                            left: addr.ty.to_string(),
-                            right: t.to_string(),
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::TypeMismatch {
+                        what: "a store",
+                        left: addr.ty.to_string(),
+                        right: t.to_string(),
+                        span: inst.span,
+                    });
                 }
                 op_type = Ty::of(addr.ty);
             }
             InstKind::Inc { addr } => {
                 self.address(st, addr, report);
                 if addr.ordering != Ordering::Plain {
-                    self.err(
-                        report,
-                        CheckError::BadOrdering {
-                            what: "`inc` is a plain read-modify-write; it takes no ordering",
-                            span: addr.span,
-                        },
-                    );
+                    self.err(report, move || CheckError::BadOrdering {
+                        what: "`inc` is a plain read-modify-write; it takes no ordering",
+                        span: addr.span,
+                    });
                 }
                 self.general(Some(addr.ty), "`inc`", addr.span, report);
                 op_type = Ty::of(addr.ty);
@@ -2077,13 +2023,10 @@ impl<'s> Flow<'s> {
                 shape = Shape::Branch(*on_fail);
                 self.address(st, addr, report);
                 if addr.ordering != Ordering::Plain {
-                    self.err(
-                        report,
-                        CheckError::BadOrdering {
-                            what: "`cas` is always sequentially consistent; it takes no ordering",
-                            span: addr.span,
-                        },
-                    );
+                    self.err(report, move || CheckError::BadOrdering {
+                        what: "`cas` is always sequentially consistent; it takes no ordering",
+                        span: addr.span,
+                    });
                 }
                 self.general(Some(addr.ty), "`cas`", addr.span, report);
                 for (o, what) in [
@@ -2093,15 +2036,12 @@ impl<'s> Flow<'s> {
                     if let Some(t) = self.operand(st, o, Some(addr.ty), report)
                         && t != addr.ty
                     {
-                        self.err(
-                            report,
-                            CheckError::TypeMismatch {
-                                what,
-                                left: addr.ty.to_string(),
-                                right: t.to_string(),
-                                span: o.span,
-                            },
-                        );
+                        self.err(report, move || CheckError::TypeMismatch {
+                            what,
+                            left: addr.ty.to_string(),
+                            right: t.to_string(),
+                            span: o.span,
+                        });
                     }
                 }
                 op_type = Ty::of(addr.ty);
@@ -2119,7 +2059,7 @@ impl<'s> Flow<'s> {
                     shape = Shape::TooLong;
                 }
                 if sig.cc == CallConv::Handler {
-                    self.err(report, CheckError::BadHandlerSignature {
+                    self.err(report, move || CheckError::BadHandlerSignature {
                         what: "a handler is entered by `tailcall`, not called: `out handler` is not allowed",
                         span: sig.span,
                     });
@@ -2130,14 +2070,16 @@ impl<'s> Flow<'s> {
             }
             InstKind::In2Out { cc, ret, sig_span } => {
                 if *cc == CallConv::Handler {
-                    self.err(report, CheckError::BadHandlerSignature {
+                    self.err(report, move || CheckError::BadHandlerSignature {
                         what: "a handler is entered by `tailcall`, not called: `in2out handler` is not allowed",
                         span: *sig_span,
                     });
                 }
                 match self.params {
                     None => {
-                        self.err(report, CheckError::In2OutInArbitrary { span });
+                        self.err(report, move || CheckError::In2OutInArbitrary {
+                            span: inst.span,
+                        });
                         // An output area with no arguments, so the call that follows
                         // does not report a second error.
                         st.frame.out = self.intern_sig(*cc, &[], *ret);
@@ -2172,20 +2114,17 @@ impl<'s> Flow<'s> {
                             .out_sig(st)
                             .map(|sig| (sig.params.len() as u32, sig.ret))
                         {
-                            None => self.err(
-                                report,
-                                CheckError::CallWithoutOut {
-                                    kind: kind.keyword(),
-                                    span,
-                                },
-                            ),
+                            None => self.err(report, move || CheckError::CallWithoutOut {
+                                kind: kind.keyword(),
+                                span: inst.span,
+                            }),
                             Some((arity, ret)) => {
                                 for k in 0..arity {
                                     if !st.outputs_set.contains(k) {
-                                        self.err(
-                                            report,
-                                            CheckError::OutputNotSet { index: k, span },
-                                        );
+                                        self.err(report, move || CheckError::OutputNotSet {
+                                            index: k,
+                                            span: inst.span,
+                                        });
                                     }
                                 }
                                 st.frame.ret = Ty::from_opt(ret);
@@ -2196,7 +2135,7 @@ impl<'s> Flow<'s> {
                         st.outputs_set.clear();
                         st.clobbered |= Clobbers::CALL;
                     }
-                    CallKind::Tail => self.check_tailcall(st, span, report),
+                    CallKind::Tail => self.check_tailcall(st, inst.span, report),
                 }
                 if *kind != CallKind::Call {
                     shape = Shape::Exit;
@@ -2207,41 +2146,33 @@ impl<'s> Flow<'s> {
                 self.summary.returns |= report;
                 match &self.stub.entry.signature {
                     EntrySignature::Arbitrary { .. } => {
-                        self.err(
-                            report,
-                            CheckError::RetNotAllowed {
-                                what: "arbitrary",
-                                span,
-                            },
-                        );
+                        self.err(report, move || CheckError::RetNotAllowed {
+                            what: "arbitrary",
+                            span: inst.span,
+                        });
                     }
                     EntrySignature::Typed(sig) if sig.cc == CallConv::Handler => {
-                        self.err(
-                            report,
-                            CheckError::RetNotAllowed {
-                                what: "handler",
-                                span,
-                            },
-                        );
+                        self.err(report, move || CheckError::RetNotAllowed {
+                            what: "handler",
+                            span: inst.span,
+                        });
                     }
                     EntrySignature::Typed(_) => {
                         if let Some(rt) = self.ret_type
                             && !st.frame.ret.is_error()
                             && st.frame.ret.get() != Some(rt)
                         {
-                            self.err(
-                                report,
-                                CheckError::RetValue {
-                                    expected: rt.to_string(),
-                                    found: ty_name(st.frame.ret.get()),
-                                    span,
-                                },
-                            );
+                            let found = st.frame.ret.get();
+                            self.err(report, move || CheckError::RetValue {
+                                expected: rt.to_string(),
+                                found: ty_name(found),
+                                span: inst.span,
+                            });
                         }
                     }
                 }
                 if st.frame.m2n != M2nState::None {
-                    self.err(report, CheckError::RetWithM2n { span });
+                    self.err(report, move || CheckError::RetWithM2n { span: inst.span });
                 }
                 op_type = Ty::from_opt(self.ret_type);
             }
@@ -2255,34 +2186,30 @@ impl<'s> Flow<'s> {
                     self.summary.m2n_handles |= *handles;
                 }
                 if st.frame.m2n != M2nState::None {
-                    self.err(report, CheckError::PushM2nTwice { span });
+                    self.err(report, move || CheckError::PushM2nTwice { span: inst.span });
                 }
                 if st.frame.alloc != 0 {
-                    self.err(report, CheckError::AllocBeforePushM2n { span });
+                    self.err(report, move || CheckError::AllocBeforePushM2n {
+                        span: inst.span,
+                    });
                 }
                 if st.frame.out().is_some() {
-                    self.err(
-                        report,
-                        CheckError::M2nInOutArea {
-                            what: "push_m2n",
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::M2nInOutArea {
+                        what: "push_m2n",
+                        span: inst.span,
+                    });
                 }
                 for o in [method, frame_type].into_iter().flatten() {
                     let t = self.operand(st, o, Some(Type::Pint), report);
                     if let Some(t) = t
                         && !t.is_pointer_sized_integer()
                     {
-                        self.err(
-                            report,
-                            CheckError::TypeMismatch {
-                                what: "`push_m2n`",
-                                left: "pint".into(),
-                                right: t.to_string(),
-                                span: o.span,
-                            },
-                        );
+                        self.err(report, move || CheckError::TypeMismatch {
+                            what: "`push_m2n`",
+                            left: "pint".into(),
+                            right: t.to_string(),
+                            span: o.span,
+                        });
                     }
                 }
                 st.frame.m2n = if *handles {
@@ -2300,33 +2227,24 @@ impl<'s> Flow<'s> {
             }
             InstKind::M2nSaveAll => {
                 if st.frame.m2n == M2nState::None {
-                    self.err(
-                        report,
-                        CheckError::NoM2nFrame {
-                            what: "m2n_save_all",
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::NoM2nFrame {
+                        what: "m2n_save_all",
+                        span: inst.span,
+                    });
                 }
             }
             InstKind::PopM2n => {
                 if st.frame.m2n == M2nState::None {
-                    self.err(
-                        report,
-                        CheckError::NoM2nFrame {
-                            what: "pop_m2n",
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::NoM2nFrame {
+                        what: "pop_m2n",
+                        span: inst.span,
+                    });
                 }
                 if st.frame.out().is_some() {
-                    self.err(
-                        report,
-                        CheckError::M2nInOutArea {
-                            what: "pop_m2n",
-                            span,
-                        },
-                    );
+                    self.err(report, move || CheckError::M2nInOutArea {
+                        what: "pop_m2n",
+                        span: inst.span,
+                    });
                 }
                 st.frame.m2n = M2nState::None;
                 st.frame.alloc = 0;
@@ -2352,21 +2270,18 @@ impl<'s> Flow<'s> {
             self.note_input_read(st, report);
         }
         if st.frame.m2n != M2nState::None {
-            self.err(report, CheckError::TailcallWithM2n { span });
+            self.err(report, move || CheckError::TailcallWithM2n { span });
         }
         let received = self.stub.entry.std_places.min(MAX_STD_PLACES);
         let passed = st.frame.std.len() as u32;
         let max = received.max(PASSABLE_SCRATCH_PLACES);
         if passed > max {
-            self.err(
-                report,
-                CheckError::PinnedPlacesNotReceived {
-                    count: passed,
-                    received,
-                    max,
-                    span,
-                },
-            );
+            self.err(report, move || CheckError::PinnedPlacesNotReceived {
+                count: passed,
+                received,
+                max,
+                span,
+            });
         }
         if self.stub.entry.signature.cc() == CallConv::Handler {
             let defined = st
@@ -2376,14 +2291,11 @@ impl<'s> Flow<'s> {
                 .take_while(|t| t.get().is_some() || t.is_error())
                 .count() as u32;
             if defined < received {
-                self.err(
-                    report,
-                    CheckError::HandlerStdPlaces {
-                        expected: received,
-                        found: defined,
-                        span,
-                    },
-                );
+                self.err(report, move || CheckError::HandlerStdPlaces {
+                    expected: received,
+                    found: defined,
+                    span,
+                });
             }
         }
     }
@@ -2417,6 +2329,65 @@ mod tests {
             let mut general = Flow::new(&stub, None);
             general.build_cfg().expect("builds");
             assert_eq!(one_pass.facts.blocks, general.facts.blocks, "{text}");
+        }
+    }
+
+    /// At a label the one-pass check neither rescans the locals for the
+    /// summary nor shares the last context's arena slice: the contexts
+    /// and the summary are still the general path's, for large frames
+    /// (arena) and small, with and without a fall-through into the label.
+    #[test]
+    fn one_pass_contexts_at_labels_are_the_general_paths() {
+        let texts = [
+            // Ten locals: the arena; a local written just before the join.
+            "entry 0:platform:pint,f8:pint; locals 10; l0 = i0; l9 = i1;
+             jc l0 = 0, a; l1 = l0; l8 = 1; :a; l2 = l0; jc l2 = 1, b;
+             l3 = l2; r = l3; ret; :b; r = l0; ret;",
+            // Small frames: jumps only, and a fall-through merge.
+            "entry 0:platform:pint,f8:pint; locals 3; l0 = i0; jc l0 = 0, a;
+             l1 = i1; l2 = l0; r = l2; ret; :a; l1 = i1; jc l0 = 1, b; l2 = 5;
+             :b; r = l0; ret;",
+        ];
+        for text in texts {
+            let stub = lil_syntax::parse(text).expect("parses");
+            let mut one_pass = Flow::new(&stub, None);
+            assert!(one_pass.check_forward().is_ok(), "one pass: {text}");
+            let mut general = Flow::new(&stub, None);
+            general.build_cfg().expect("builds");
+            general.run();
+            assert!(general.errors.is_empty(), "{text}");
+            assert_eq!(one_pass.summary, general.summary, "{text}");
+            let (a, b) = (&one_pass.facts, &general.facts);
+            for (i, (x, y)) in a.insts.iter().zip(&b.insts).enumerate() {
+                assert_eq!(x.reachable, y.reachable, "{i}: {text}");
+                assert_eq!(x.op_type, y.op_type, "{i}: {text}");
+                let locals = u32::from(x.frame.locals_len);
+                assert_eq!(locals, u32::from(y.frame.locals_len), "{i}: {text}");
+                for k in 0..locals {
+                    assert_eq!(
+                        x.local(&a.arena, k),
+                        y.local(&b.arena, k),
+                        "{i} l{k}: {text}"
+                    );
+                }
+                assert_eq!(
+                    (
+                        x.frame.out,
+                        x.frame.alloc,
+                        x.frame.std,
+                        x.frame.m2n,
+                        x.frame.ret
+                    ),
+                    (
+                        y.frame.out,
+                        y.frame.alloc,
+                        y.frame.std,
+                        y.frame.m2n,
+                        y.frame.ret
+                    ),
+                    "{i}: {text}"
+                );
+            }
         }
     }
 }
