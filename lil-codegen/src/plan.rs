@@ -78,6 +78,14 @@ impl RegSet {
         }
     }
 
+    /// Removes `r`; false if it was not there.
+    fn remove(&mut self, r: Reg) -> bool {
+        let (c, w, bit) = self.word(r);
+        let was = self.0[c][w] & bit != 0;
+        self.0[c][w] &= !bit;
+        was
+    }
+
     /// Adds `r`; false if it was already there.
     fn insert(&mut self, r: Reg) -> bool {
         let (c, w, bit) = self.word(r);
@@ -148,6 +156,45 @@ impl<'p> Pool<'p> {
             };
             if !occupied.contains(r) {
                 occupied.push_unique(r);
+                return Some(r);
+            }
+        }
+        None
+    }
+}
+
+/// The argument registers of an `arbitrary` stub that can be borrowed
+/// (`free`), taken by class in argument order: a cursor over each class's
+/// argument registers, like [`Pool`], so that finding the next costs no
+/// list to build or shift.
+struct Borrowable<'p> {
+    args: [Pool<'p>; 2],
+    free: RegSet,
+}
+
+impl<'p> Borrowable<'p> {
+    fn new(cc: &'p CallingConvention) -> Borrowable<'p> {
+        Borrowable {
+            args: [
+                Pool::new(&cc.gp_args, RegClass::General),
+                Pool::new(&cc.fp_args, RegClass::Float),
+            ],
+            free: RegSet::default(),
+        }
+    }
+
+    /// The argument registers, by class (general-purpose first).
+    fn classes(&self) -> [(RegClass, &'p [u8]); 2] {
+        self.args.each_ref().map(|pool| (pool.class, pool.regs))
+    }
+
+    /// Takes the first free argument register of `class`.
+    fn take(&mut self, class: RegClass) -> Option<Reg> {
+        let pool = &mut self.args[class as usize];
+        while let Some(&num) = pool.regs.get(pool.next) {
+            pool.next += 1;
+            let r = Reg { class, num };
+            if self.free.remove(r) {
                 return Some(r);
             }
         }
@@ -505,14 +552,17 @@ impl<'a> FramePlan<'a> {
         // arguments. When the stub calls, the prologue saves them and only
         // `tailcall` puts them back, so the ones no call, standard place or
         // `r` uses can be borrowed in between.
-        let mut borrowable: SmallVec<[Reg; 16]> = SmallVec::new();
+        let mut borrowable = None;
         if arbitrary {
-            let args = entry_cc.gp_args.iter().map(|&n| Reg::gp(n));
-            for r in args.chain(entry_cc.fp_args.iter().map(|&n| Reg::fp(n))) {
-                if summary.returning_calls && !occupied.contains(r) {
-                    borrowable.push(r);
+            let args = borrowable.insert(Borrowable::new(entry_cc));
+            for (class, nums) in args.classes() {
+                for &num in nums {
+                    let r = Reg { class, num };
+                    if summary.returning_calls && !occupied.contains(r) {
+                        args.free.insert(r);
+                    }
+                    occupied.push_unique(r);
                 }
-                occupied.push_unique(r);
             }
         }
         // Code before the first frame-needing instruction of the entry block
@@ -521,8 +571,7 @@ impl<'a> FramePlan<'a> {
         let framed_from_entry = facts.framed_from_entry;
         let mut borrowed: SmallVec<[Reg; 8]> = SmallVec::new();
         let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
-            let at = borrowable.iter().position(|r| r.class == class)?;
-            let r = borrowable.remove(at);
+            let r = borrowable.as_mut()?.take(class)?;
             borrowed.push(r);
             Some(r)
         };
