@@ -1462,6 +1462,23 @@ impl Liveness {
             let mut one = [0u64; 1];
             solve(stub, 1, sizes, skip, facts, after, live_in, &mut one);
         } else {
+            solve_wide(stub, words, sizes, skip, facts, after, live_in, cur);
+        }
+        // Stubs with 64 variables or more: the same walk, out of line, so
+        // that the one-word walk above stays short.
+        #[cold]
+        #[inline(never)]
+        #[allow(clippy::too_many_arguments)] // `solve`'s, passed on
+        fn solve_wide(
+            stub: &CheckedStub,
+            words: usize,
+            sizes: (u32, u32),
+            skip: &[(u32, u32, u32)],
+            facts: &mut BodyFacts,
+            after: &mut [u64],
+            live_in: &mut [u64],
+            cur: &mut [u64],
+        ) {
             solve(stub, words, sizes, skip, facts, after, live_in, cur);
         }
     }
@@ -1612,10 +1629,16 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
             _ => None,
         };
         if let Some(Var::Local(d)) = dst {
-            st.retain(|(l, _)| *l != d);
-            if let Some(v) = value {
-                let at = st.partition_point(|(l, _)| *l < d);
-                st.insert(at, (d, v));
+            // The state is sorted by local, one entry each: `d`'s entry,
+            // if any, is where `d` would go.
+            let at = st.partition_point(|(l, _)| *l < d);
+            match (st.get(at).is_some_and(|(l, _)| *l == d), value) {
+                (true, Some(v)) => st[at] = (d, v),
+                (true, None) => {
+                    st.remove(at);
+                }
+                (false, Some(v)) => st.insert(at, (d, v)),
+                (false, None) => {}
             }
         }
     };
@@ -1628,21 +1651,32 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
         }
     };
     let blocks = stub.blocks();
-    let mut state_in: SmallVec<[Option<State>; 8]> = smallvec::smallvec![None; blocks.len()];
+    // `smallvec!` would clone a `None` into each element one at a time.
+    let mut state_in: SmallVec<[Option<State>; 8]> = if blocks.len() <= 8 {
+        SmallVec::from_buf_and_len(Default::default(), blocks.len())
+    } else {
+        smallvec::smallvec![None; blocks.len()]
+    };
     if let Some(entry) = state_in.first_mut() {
         *entry = Some(State::new());
     }
-    let mut out = Vec::new();
+    // Room for the handful of reads a stub has: one allocation, not the
+    // amortized-growth path.
+    let mut out = Vec::with_capacity(4);
     let mut changed = true;
     while changed {
         changed = false;
         for (b, block) in blocks.iter().enumerate() {
-            let Some(mut st) = state_in[b].clone() else {
-                continue;
-            };
             // Edges all go forward: each block had all its predecessors
             // merged in before its turn, so this one pass is the fixpoint
-            // and can note the reads as it goes.
+            // and can note the reads as it goes (and no block's state is
+            // needed after its turn).
+            let state = if acyclic {
+                state_in[b].take()
+            } else {
+                state_in[b].clone()
+            };
+            let Some(mut st) = state else { continue };
             walk(block, &mut st, acyclic.then_some(&mut out));
             for s in block.succs.into_iter().flatten() {
                 let s = s as usize;
