@@ -121,8 +121,15 @@ impl Occupied {
 
     fn push_unique(&mut self, r: Reg) {
         if self.set.insert(r) && self.keep_order {
-            self.order.push(r);
+            self.push_order(r);
         }
+    }
+
+    /// Out of line: `push_unique` is inlined at every register the planner
+    /// takes, and most stubs keep no order.
+    #[inline(never)]
+    fn push_order(&mut self, r: Reg) {
+        self.order.push(r);
     }
 }
 
