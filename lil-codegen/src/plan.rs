@@ -78,6 +78,14 @@ impl RegSet {
         }
     }
 
+    /// Removes `r`; false if it was not there.
+    fn remove(&mut self, r: Reg) -> bool {
+        let (c, w, bit) = self.word(r);
+        let was = self.0[c][w] & bit != 0;
+        self.0[c][w] &= !bit;
+        was
+    }
+
     /// Adds `r`; false if it was already there.
     fn insert(&mut self, r: Reg) -> bool {
         let (c, w, bit) = self.word(r);
@@ -113,8 +121,15 @@ impl Occupied {
 
     fn push_unique(&mut self, r: Reg) {
         if self.set.insert(r) && self.keep_order {
-            self.order.push(r);
+            self.push_order(r);
         }
+    }
+
+    /// Out of line: `push_unique` is inlined at every register the planner
+    /// takes, and most stubs keep no order.
+    #[inline(never)]
+    fn push_order(&mut self, r: Reg) {
+        self.order.push(r);
     }
 }
 
@@ -148,6 +163,45 @@ impl<'p> Pool<'p> {
             };
             if !occupied.contains(r) {
                 occupied.push_unique(r);
+                return Some(r);
+            }
+        }
+        None
+    }
+}
+
+/// The argument registers of an `arbitrary` stub that can be borrowed
+/// (`free`), taken by class in argument order: a cursor over each class's
+/// argument registers, like [`Pool`], so that finding the next costs no
+/// list to build or shift.
+struct Borrowable<'p> {
+    args: [Pool<'p>; 2],
+    free: RegSet,
+}
+
+impl<'p> Borrowable<'p> {
+    fn new(cc: &'p CallingConvention) -> Borrowable<'p> {
+        Borrowable {
+            args: [
+                Pool::new(&cc.gp_args, RegClass::General),
+                Pool::new(&cc.fp_args, RegClass::Float),
+            ],
+            free: RegSet::default(),
+        }
+    }
+
+    /// The argument registers, by class (general-purpose first).
+    fn classes(&self) -> [(RegClass, &'p [u8]); 2] {
+        self.args.each_ref().map(|pool| (pool.class, pool.regs))
+    }
+
+    /// Takes the first free argument register of `class`.
+    fn take(&mut self, class: RegClass) -> Option<Reg> {
+        let pool = &mut self.args[class as usize];
+        while let Some(&num) = pool.regs.get(pool.next) {
+            pool.next += 1;
+            let r = Reg { class, num };
+            if self.free.remove(r) {
                 return Some(r);
             }
         }
@@ -209,6 +263,12 @@ impl BitSet {
 
     /// The first member in `lo..hi`.
     fn first_in(&self, lo: usize, hi: usize) -> Option<usize> {
+        if hi <= 64 {
+            // Most stubs: within the low word, no `u128` shift.
+            let rest = (self.low as u64).checked_shr(lo as u32).unwrap_or(0);
+            let first = lo + rest.trailing_zeros() as usize;
+            return (first < hi).then_some(first);
+        }
         if hi <= 128 {
             // Within the integer: one shift and a count of trailing zeros
             // (128 when none is left, which is past `hi`).
@@ -238,6 +298,11 @@ impl BitSet {
 
     /// Adds `lo..hi`, which must be below the length the set was made for.
     fn insert_range(&mut self, lo: usize, hi: usize) {
+        if hi <= 64 {
+            // Most stubs: within the low word.
+            self.low |= mask64(lo, hi) as u128;
+            return;
+        }
         if lo < 128 {
             self.low |= mask128(lo, hi.min(128));
         }
@@ -310,7 +375,7 @@ pub struct FramePlan<'a> {
     pub out_area: u32,
     /// Instructions before which the frame is set up.
     framed_before: BitSet,
-    /// Instructions that need the frame.
+    /// Instructions that need the frame (see [`FramePlan::requires_frame`]).
     requires_frame: BitSet,
     /// Basic blocks (in `CheckedStub::blocks` order) framed on entry.
     block_framed_in: BitSet,
@@ -494,14 +559,17 @@ impl<'a> FramePlan<'a> {
         // arguments. When the stub calls, the prologue saves them and only
         // `tailcall` puts them back, so the ones no call, standard place or
         // `r` uses can be borrowed in between.
-        let mut borrowable: SmallVec<[Reg; 16]> = SmallVec::new();
+        let mut borrowable = None;
         if arbitrary {
-            let args = entry_cc.gp_args.iter().map(|&n| Reg::gp(n));
-            for r in args.chain(entry_cc.fp_args.iter().map(|&n| Reg::fp(n))) {
-                if summary.returning_calls && !occupied.contains(r) {
-                    borrowable.push(r);
+            let args = borrowable.insert(Borrowable::new(entry_cc));
+            for (class, nums) in args.classes() {
+                for &num in nums {
+                    let r = Reg { class, num };
+                    if summary.returning_calls && !occupied.contains(r) {
+                        args.free.insert(r);
+                    }
+                    occupied.push_unique(r);
                 }
-                occupied.push_unique(r);
             }
         }
         // Code before the first frame-needing instruction of the entry block
@@ -510,8 +578,7 @@ impl<'a> FramePlan<'a> {
         let framed_from_entry = facts.framed_from_entry;
         let mut borrowed: SmallVec<[Reg; 8]> = SmallVec::new();
         let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
-            let at = borrowable.iter().position(|r| r.class == class)?;
-            let r = borrowable.remove(at);
+            let r = borrowable.as_mut()?.take(class)?;
             borrowed.push(r);
             Some(r)
         };
@@ -754,21 +821,6 @@ impl<'a> FramePlan<'a> {
         let frame_size = off;
 
         // ---- Shrink-wrapping: which instructions need the frame.
-        let spilled_or_saved = |loc: Option<Loc>| match loc {
-            Some(Loc::Frame(_)) | Some(Loc::Incoming(_)) => true,
-            Some(Loc::Reg(r)) => saved_set.contains(r),
-            None => false,
-        };
-        let local_needs = |v: Var| -> bool {
-            match v {
-                Var::Local(k) => {
-                    spilled_or_saved(locals_gp.get(k as usize).copied().flatten())
-                        || spilled_or_saved(locals_fp.get(k as usize).copied().flatten())
-                }
-                Var::StdPlace(k) => k < 32 && std_places_saved & (1 << k) != 0,
-                _ => false,
-            }
-        };
         // The walk found the instructions that need the frame by their
         // kind; with variables in the frame, those naming one need it too.
         let mut requires_frame = facts.requires_frame;
@@ -777,37 +829,34 @@ impl<'a> FramePlan<'a> {
         // So do borrowed argument registers (they are free only once saved).
         let frame_everything =
             scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
-        // Whether `local_needs` holds for any variable: a local in the
-        // frame or in a saved register (every callee-saved register a
-        // local gets is saved, and only those are), or a saved standard
-        // place.
-        let frame_vars = !spilled.is_empty() || locals_saved || std_places_saved != 0;
-        if frame_everything {
+        // Whether any variable lives in the frame: a local in the frame or
+        // in a saved register (every callee-saved register a local gets is
+        // saved, and only those are), or a saved standard place.
+        let any_frame_vars = !spilled.is_empty() || locals_saved || std_places_saved != 0;
+        let frame_vars = if frame_everything {
             requires_frame.fill(body.len());
-        } else if frame_vars {
-            // `local_needs` of each local, looked up once.
-            let mut in_frame = BitSet::new(nlocals);
+            None
+        } else if any_frame_vars {
+            let in_frame = |loc: Option<Loc>| match loc {
+                Some(Loc::Frame(_)) | Some(Loc::Incoming(_)) => true,
+                Some(Loc::Reg(r)) => saved_set.contains(r),
+                None => false,
+            };
+            let mut locals = BitSet::new(nlocals);
             for k in 0..nlocals {
-                if local_needs(Var::Local(k as u32)) {
-                    in_frame.insert(k);
+                let gp = locals_gp.get(k).copied().flatten();
+                let fp = locals_fp.get(k).copied().flatten();
+                if in_frame(gp) || in_frame(fp) {
+                    locals.insert(k);
                 }
             }
-            for (i, inst) in body.iter().enumerate() {
-                if requires_frame.contains(i) {
-                    continue;
-                }
-                let mut any = false;
-                visit_vars(&inst.kind, |v| {
-                    any |= match v {
-                        Var::Local(k) => in_frame.contains(k as usize),
-                        _ => local_needs(v),
-                    }
-                });
-                if any {
-                    requires_frame.insert(i);
-                }
-            }
-        }
+            Some(FrameVars {
+                locals,
+                std_places: std_places_saved,
+            })
+        } else {
+            None
+        };
 
         // Forward may-analysis over blocks: framed once any path set it up.
         // The same walk records which instructions run framed: in each
@@ -827,7 +876,17 @@ impl<'a> FramePlan<'a> {
                 let from = if framed_in.contains(b) {
                     Some(start)
                 } else {
-                    requires_frame.first_in(start, end).map(|i| i + 1)
+                    let mut first = requires_frame.first_in(start, end);
+                    // Only instructions before that one can be the first
+                    // to need the frame for their variables: the rest run
+                    // framed whatever they name, and are not looked at.
+                    if let Some(vars) = &frame_vars
+                        && let Some(i) = vars.first_naming(body, start, first.unwrap_or(end))
+                    {
+                        requires_frame.insert(i);
+                        first = Some(i);
+                    }
+                    first.map(|i| i + 1)
                 };
                 let Some(from) = from else { continue };
                 framed_before.insert_range(from, end);
@@ -880,7 +939,12 @@ impl<'a> FramePlan<'a> {
         self.framed_before.contains(i)
     }
 
-    /// Whether instruction `i` needs the frame.
+    /// Whether instruction `i` needs the frame, where it matters: where
+    /// the frame is not set up before it ([`FramePlan::framed_before`]),
+    /// which is where an emitter asks (to set the frame up right before
+    /// it). Where the frame is already set up, an instruction that needs
+    /// it only for its variables may be answered `false`: the planner
+    /// looks at the variables only of instructions that may run unframed.
     #[inline]
     pub fn requires_frame(&self, i: usize) -> bool {
         self.requires_frame.contains(i)
@@ -934,6 +998,42 @@ impl<'a> FramePlan<'a> {
     /// Whether the plan sets up a frame anywhere.
     pub fn has_frame(&self) -> bool {
         self.frame_size != 0
+    }
+}
+
+/// The variables that live in the frame (or in a register the prologue
+/// saves), when some do: an instruction naming one needs the frame.
+struct FrameVars {
+    /// Locals by index.
+    locals: BitSet,
+    /// Standard places, bit k for `spK`.
+    std_places: u32,
+}
+
+impl FrameVars {
+    /// The first of instructions `start..end` that names a variable in the
+    /// frame. Out of line: only stubs with such variables get here, and
+    /// only for the instructions before each block's first that needs the
+    /// frame by its kind.
+    #[inline(never)]
+    fn first_naming(
+        &self,
+        body: &[lil_syntax::Instruction],
+        start: usize,
+        end: usize,
+    ) -> Option<usize> {
+        let insts = body.get(start..end).unwrap_or_default();
+        (start..).zip(insts).find_map(|(i, inst)| {
+            let mut any = false;
+            visit_vars(&inst.kind, |v| {
+                any |= match v {
+                    Var::Local(k) => self.locals.contains(k as usize),
+                    Var::StdPlace(k) => k < 32 && self.std_places & (1 << k) != 0,
+                    _ => false,
+                }
+            });
+            any.then_some(i)
+        })
     }
 }
 
@@ -1369,6 +1469,23 @@ impl Liveness {
             let mut one = [0u64; 1];
             solve(stub, 1, sizes, skip, facts, after, live_in, &mut one);
         } else {
+            solve_wide(stub, words, sizes, skip, facts, after, live_in, cur);
+        }
+        // Stubs with 64 variables or more: the same walk, out of line, so
+        // that the one-word walk above stays short.
+        #[cold]
+        #[inline(never)]
+        #[allow(clippy::too_many_arguments)] // `solve`'s, passed on
+        fn solve_wide(
+            stub: &CheckedStub,
+            words: usize,
+            sizes: (u32, u32),
+            skip: &[(u32, u32, u32)],
+            facts: &mut BodyFacts,
+            after: &mut [u64],
+            live_in: &mut [u64],
+            cur: &mut [u64],
+        ) {
             solve(stub, words, sizes, skip, facts, after, live_in, cur);
         }
     }
@@ -1519,10 +1636,16 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
             _ => None,
         };
         if let Some(Var::Local(d)) = dst {
-            st.retain(|(l, _)| *l != d);
-            if let Some(v) = value {
-                let at = st.partition_point(|(l, _)| *l < d);
-                st.insert(at, (d, v));
+            // The state is sorted by local, one entry each: `d`'s entry,
+            // if any, is where `d` would go.
+            let at = st.partition_point(|(l, _)| *l < d);
+            match (st.get(at).is_some_and(|(l, _)| *l == d), value) {
+                (true, Some(v)) => st[at] = (d, v),
+                (true, None) => {
+                    st.remove(at);
+                }
+                (false, Some(v)) => st.insert(at, (d, v)),
+                (false, None) => {}
             }
         }
     };
@@ -1535,21 +1658,32 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
         }
     };
     let blocks = stub.blocks();
-    let mut state_in: SmallVec<[Option<State>; 8]> = smallvec::smallvec![None; blocks.len()];
+    // `smallvec!` would clone a `None` into each element one at a time.
+    let mut state_in: SmallVec<[Option<State>; 8]> = if blocks.len() <= 8 {
+        SmallVec::from_buf_and_len(Default::default(), blocks.len())
+    } else {
+        smallvec::smallvec![None; blocks.len()]
+    };
     if let Some(entry) = state_in.first_mut() {
         *entry = Some(State::new());
     }
-    let mut out = Vec::new();
+    // Room for the handful of reads a stub has: one allocation, not the
+    // amortized-growth path.
+    let mut out = Vec::with_capacity(4);
     let mut changed = true;
     while changed {
         changed = false;
         for (b, block) in blocks.iter().enumerate() {
-            let Some(mut st) = state_in[b].clone() else {
-                continue;
-            };
             // Edges all go forward: each block had all its predecessors
             // merged in before its turn, so this one pass is the fixpoint
-            // and can note the reads as it goes.
+            // and can note the reads as it goes (and no block's state is
+            // needed after its turn).
+            let state = if acyclic {
+                state_in[b].take()
+            } else {
+                state_in[b].clone()
+            };
+            let Some(mut st) = state else { continue };
             walk(block, &mut st, acyclic.then_some(&mut out));
             for s in block.succs.into_iter().flatten() {
                 let s = s as usize;
@@ -1586,7 +1720,8 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
 /// (whose caller's arguments stay in their registers until saved) only
 /// calls write `r`. Both candidates are tested in one walk over
 /// `ret_writers`, the reachable instructions that write `r`, an input or
-/// an output, or are `in2out` ([`BodyFacts::ret_writers`]).
+/// an output, or are `in2out` ([`BodyFacts::ret_writers`]); what an
+/// instruction writes is located once for both.
 fn ret_fits(
     stub: &CheckedStub,
     env: &HostEnv,
@@ -1599,71 +1734,82 @@ fn ret_fits(
     let mut fits = candidates.map(|c| c.is_some());
     let arbitrary = stub.stub().entry.signature.typed().is_none();
     let input_here = |k: u32, reg: Reg| inputs.get(k as usize) == Some(&ArgLoc::Reg(reg));
-    let body = &stub.stub().body;
     // Most instructions write neither `r` nor an input or output and copy
     // nothing: they cannot disqualify a register, and the walk over the
-    // body left them out.
+    // body left them out. So did calls: a call overwrites every argument
+    // register anyway (inputs read after one come from their homes).
     for &i in ret_writers {
         if fits == [false, false] {
             break;
         }
         let i = i as usize;
-        let Some(inst) = body.get(i) else { break };
-        let kind = &inst.kind;
-        let written = written(kind);
-        let call = matches!(
-            kind,
-            InstKind::Call {
-                kind: CallKind::Call,
-                ..
-            }
-        );
-        for (fit, reg) in fits.iter_mut().zip(candidates) {
-            let Some(reg) = reg else { continue };
-            if !*fit {
-                continue;
-            }
-            // A call overwrites every argument register anyway (inputs read
-            // after one come from their homes); any other write of `r` must not
-            // destroy an input still to be read.
-            if !call
-                && written == Some(Var::Ret)
-                && (arbitrary
-                    || (0..inputs.len() as u32)
-                        .any(|k| input_here(k, reg) && liveness.input_after(i, k)))
-            {
-                *fit = false;
-                continue;
-            }
-            let writes_reg = match (kind, written) {
-                (_, Some(Var::Input(k))) => input_here(k, reg),
-                (_, Some(Var::Output(k))) => stub
-                    .context(i)
-                    .and_then(|c| c.out())
-                    .and_then(|sig| {
-                        env.convention(desc, sig.cc)
-                            .locate_one(&sig.params, k as usize)
-                    })
-                    .is_none_or(|loc| loc == ArgLoc::Reg(reg)),
-                (InstKind::In2Out { cc, .. }, _) => {
-                    let params = stub
-                        .stub()
-                        .entry
-                        .signature
-                        .typed()
-                        .map_or(&[][..], |s| &s.params[..]);
-                    env.convention(desc, *cc)
-                        .arg_locs(params)
-                        .any(|loc| loc == ArgLoc::Reg(reg))
+        let Some(inst) = stub.stub().body.get(i) else {
+            break;
+        };
+        let written = written(&inst.kind);
+        if written == Some(Var::Ret) {
+            // A write of `r` must not destroy an input still to be read.
+            for (fit, reg) in fits.iter_mut().zip(candidates) {
+                if let Some(reg) = reg
+                    && (arbitrary
+                        || (0..inputs.len() as u32)
+                            .any(|k| input_here(k, reg) && liveness.input_after(i, k)))
+                {
+                    *fit = false;
                 }
-                _ => false,
-            };
-            if writes_reg && liveness.ret_after(i) {
-                *fit = false;
             }
+            continue;
+        }
+        // A write of an argument register must not destroy `r`.
+        if !liveness.ret_after(i) {
+            continue;
+        }
+        let writes = |reg: Option<Reg>, loc: Option<ArgLoc>| {
+            reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
+        };
+        let written_regs = match written {
+            Some(Var::Input(k)) => candidates.map(|reg| reg.is_some_and(|reg| input_here(k, reg))),
+            Some(Var::Output(k)) => {
+                // Where the output goes, if known (else any register).
+                let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
+                    env.convention(desc, sig.cc)
+                        .locate_one(&sig.params, k as usize)
+                });
+                candidates.map(|reg| writes(reg, loc))
+            }
+            _ => match &inst.kind {
+                InstKind::In2Out { cc, .. } => in2out_writes(stub, env, desc, *cc, candidates),
+                _ => [false; 2],
+            },
+        };
+        for (fit, w) in fits.iter_mut().zip(written_regs) {
+            *fit &= !w;
         }
     }
     fits
+}
+
+/// Which of `candidates` an `in2out` to convention `cc` writes.
+fn in2out_writes(
+    stub: &CheckedStub,
+    env: &HostEnv,
+    desc: &TargetDesc,
+    cc: lil_syntax::CallConv,
+    candidates: [Option<Reg>; 2],
+) -> [bool; 2] {
+    let params = stub
+        .stub()
+        .entry
+        .signature
+        .typed()
+        .map_or(&[][..], |s| &s.params[..]);
+    let mut writes = [false; 2];
+    for loc in env.convention(desc, cc).arg_locs(params) {
+        for (w, reg) in writes.iter_mut().zip(candidates) {
+            *w |= reg.is_some_and(|reg| loc == ArgLoc::Reg(reg));
+        }
+    }
+    writes
 }
 
 /// Whether the `push_m2n` at instruction `i` may leave `local_handles`
