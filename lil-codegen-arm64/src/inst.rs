@@ -53,6 +53,9 @@ pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
 }
 
 impl Emitter<'_> {
+    /// One LIL instruction. A dispatcher only: each kind's function stays
+    /// out of line (`#[inline(never)]`), so the call here is a jump and
+    /// no instruction pays for the stack frame of the largest one.
     pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
         if self.st.is_absorbed(self.st.i) {
             return Ok(());
@@ -107,6 +110,7 @@ impl Emitter<'_> {
         }
     }
 
+    #[inline(never)]
     fn label_decl(&mut self, l: LabelRef) -> R<()> {
         let label = drive::label(self, l.id);
         let ops = &mut self.ops;
@@ -114,6 +118,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn alloc(&mut self, dst: Place) -> R<()> {
         // Every read recomputes the address: nothing to keep.
         if let Var::Local(_) = dst.var
@@ -128,6 +133,7 @@ impl Emitter<'_> {
         self.put(loc, r)
     }
 
+    #[inline(never)]
     fn mov(&mut self, dst: Place, src: &Operand) -> R<()> {
         let ty = self.op_type()?;
         if ty.is_float() {
@@ -191,6 +197,7 @@ impl Emitter<'_> {
         (placed && dead && wide && matches!(dst.var, Var::Local(_))).then_some(j)
     }
 
+    #[inline(never)]
     fn unary(&mut self, dst: Place, op: UnaryOp, src: &Operand) -> R<()> {
         let v = self.operand_val(src)?;
         if let (Some(j), Val::Reg(s)) = (self.foldable_extension(dst, op, v), v) {
@@ -220,6 +227,7 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn binary(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand) -> R<()> {
         let ty = self.op_type()?;
         if op.is_shift() {
@@ -378,6 +386,7 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn ts(&mut self, dst: Place) -> R<()> {
         let to = self.var_loc(dst.var, RegClass::General)?;
         let r = self.result_reg(to);
@@ -385,6 +394,7 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn handles(&mut self, o: &Operand) -> R<()> {
         let f = self.m2n_offset()?;
         let v = self.operand_val(o)?;
@@ -622,6 +632,7 @@ impl Emitter<'_> {
         })
     }
 
+    #[inline(never)]
     fn ld(&mut self, dst: Place, a: &Address, ext: Option<Extension>) -> R<()> {
         if self.load_pair(dst, a, ext)? {
             return Ok(());
@@ -687,6 +698,7 @@ impl Emitter<'_> {
         self.put(to, r)
     }
 
+    #[inline(never)]
     fn st(&mut self, a: &Address, src: &Operand) -> R<()> {
         if self.store_pair(a, src)? {
             return Ok(());
@@ -744,6 +756,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn inc(&mut self, a: &Address) -> R<()> {
         let size = a.ty.size();
         let m = self.addr(a, size)?;
@@ -766,6 +779,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn cas(
         &mut self,
         a: &Address,
@@ -833,12 +847,14 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn jump(&mut self, l: LabelRef) -> R<()> {
         let target = drive::jump_label(self, l.id);
         b(&mut self.ops, target);
         Ok(())
     }
 
+    #[inline(never)]
     fn jump_if(&mut self, cond: &Condition, target: LabelRef) -> R<()> {
         let ty = self.op_type()?;
         let bits = ty.bits();
@@ -963,6 +979,7 @@ impl Emitter<'_> {
         )
     }
 
+    #[inline(never)]
     fn in2out(&mut self, callee_cc: CallConv) -> R<()> {
         let Some(sig) = self.st.stub.stub().entry.signature.typed() else {
             return Err(CodegenError::Internal("in2out in an arbitrary stub").into());
@@ -980,6 +997,7 @@ impl Emitter<'_> {
         self.parallel(&mut moves)
     }
 
+    #[inline(never)]
     fn call(&mut self, target: &Operand, returns: bool) -> R<()> {
         let sig = self
             .ctx()?
@@ -1014,6 +1032,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn tailcall(&mut self, target: &Operand) -> R<()> {
         let v = self.operand_val(target)?;
         if !self.st.framed
@@ -1052,6 +1071,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn ret(&mut self) -> R<()> {
         if let Some(t) = self.st.stub.op_type(self.st.i) {
             let to = Loc::Reg(self.st.plan.entry_cc.ret_reg(t));
@@ -1067,6 +1087,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn push_m2n(&mut self, method: Option<&Operand>, frame_type: Option<&Operand>) -> R<()> {
         let f = self.m2n_offset()? as i64;
         let (v0, v1) = (self.v0, self.v1);
@@ -1157,12 +1178,14 @@ impl Emitter<'_> {
     }
 
     /// Record the caller's callee-saved floating-point registers (d8–d15).
+    #[inline(never)]
     fn m2n_save_all(&mut self) -> R<()> {
         let mut direct = self.m2n_saved(DESC.m2n_saved_fp, m2n::SAVED_FP, Reg::fp)?;
         self.accesses(false, SP, &mut direct);
         Ok(())
     }
 
+    #[inline(never)]
     fn pop_m2n(&mut self) -> R<()> {
         let f = self.m2n_offset()? as i64;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
@@ -1197,6 +1220,7 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn print(&mut self, message: &PrintMessage, operand: Option<&Operand>) -> R<()> {
         let Some(function) = self.st.env.print else {
             return Ok(());
