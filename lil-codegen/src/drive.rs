@@ -69,7 +69,10 @@ pub struct EmitState<'a> {
     /// Per LIL label, its dynasm label once created.
     labels: SmallVec<[Option<DynamicLabel>; 8]>,
     edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
-    strings: SmallVec<[(DynamicLabel, Vec<u8>); 2]>,
+    /// `print` texts to append after the code (a `Vec`, not inline: a
+    /// `print` allocates its text anyway, and the state, built and moved
+    /// for every compile, stays smaller).
+    strings: Vec<(DynamicLabel, Vec<u8>)>,
     /// Instructions emitted with an earlier one.
     absorbed: BitSet,
     /// The plan's tables that [`EmitState::var_loc`] reads for every
@@ -128,7 +131,7 @@ impl<'a> EmitState<'a> {
             unwind,
             labels,
             edge_stubs: SmallVec::new(),
-            strings: SmallVec::new(),
+            strings: Vec::new(),
             absorbed,
             locals_gp: &plan.locals_gp,
             locals_fp: &plan.locals_fp,
