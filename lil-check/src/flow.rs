@@ -21,6 +21,7 @@ use crate::state::{
 };
 use crate::{LocalUse, MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES, Summary};
 use lil_syntax::*;
+use std::mem::ManuallyDrop;
 
 /// A basic block: a maximal straight-line run of instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,10 +258,21 @@ enum LabelAt {
 /// few slots are ever live), the first few inline.
 #[derive(Default)]
 struct Waiting {
-    inline: [Option<State>; 4],
+    /// Dropped by [`Waiting`]'s `Drop`, which looks only at the slots in use.
+    inline: ManuallyDrop<[Option<State>; 4]>,
     more: Vec<Option<State>>,
-    /// Slots in use: the last one is occupied.
+    /// Slots in use: the last one is occupied; the others are empty.
     len: usize,
+}
+
+impl Drop for Waiting {
+    /// Mostly no slot is in use (every label was reached): dropping
+    /// each inline slot's state, vectors and all, would be work for nothing.
+    fn drop(&mut self) {
+        for s in self.inline.iter_mut().take(self.len) {
+            *s = None;
+        }
+    }
 }
 
 impl Waiting {
