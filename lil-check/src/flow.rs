@@ -812,10 +812,13 @@ impl<'s> Flow<'s> {
         };
         let mut waiting = Waiting::default();
         let mut conflicts = Vec::new();
-        let entry = State::entry(stub.entry.std_places);
-        // The state before the current instruction; `None` after a
-        // terminal until a label that a jump reaches.
-        let mut current = Some(entry);
+        // The state before the current instruction, while `reached`;
+        // stale after a terminal or a jump (`reached` false) until a label
+        // that a jump reaches. Only a label can follow those: anything
+        // else is unreachable code, on which the pass gives up at once,
+        // so no other instruction tests whether it is reached.
+        let mut st = State::entry(stub.entry.std_places);
+        let mut reached = true;
         let mut block_start = 0;
         for (i, inst) in body.iter().enumerate() {
             let at = i as u32;
@@ -833,6 +836,7 @@ impl<'s> Flow<'s> {
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
                 match std::mem::replace(label, LabelAt::Declared) {
                     LabelAt::Declared => return Err(GiveUp),
+                    LabelAt::Unseen if !reached => return Err(GiveUp),
                     LabelAt::Unseen => {}
                     // The general path merges the fall-through into
                     // what the jumps brought; this merges the other
@@ -850,28 +854,25 @@ impl<'s> Flow<'s> {
                         self.last_locals = None;
                         // The states arriving are merged where they wait,
                         // or moved once: a state is some 90 bytes.
-                        match &mut current {
-                            Some(fall_through) => {
-                                let arriving = waiting.get_mut(slot).ok_or(GiveUp)?;
-                                fall_through.merge(arriving, &mut conflicts);
-                                if !conflicts.is_empty() {
-                                    return Err(GiveUp);
-                                }
-                                waiting.discard(slot);
+                        if reached {
+                            let arriving = waiting.get_mut(slot).ok_or(GiveUp)?;
+                            st.merge(arriving, &mut conflicts);
+                            if !conflicts.is_empty() {
+                                return Err(GiveUp);
                             }
-                            None => current = Some(waiting.take(slot).ok_or(GiveUp)?),
+                            waiting.discard(slot);
+                        } else {
+                            st = waiting.take(slot).ok_or(GiveUp)?;
+                            reached = true;
                         }
                     }
                 }
             }
-            let Some(st) = current.as_mut() else {
-                return Err(GiveUp);
-            };
             let block = self.facts.blocks.len() as u32;
             // A block that starts without a join continues the state of
             // the instruction before it, whose changes are tracked.
-            let mut facts = self.context_facts(st, block, false);
-            let (op_type, shape) = self.transfer(st, i, inst, true);
+            let mut facts = self.context_facts(&st, block, false);
+            let (op_type, shape) = self.transfer(&mut st, i, inst, true);
             facts.op_type = op_type;
             self.facts.insts.push(facts);
             // An unconditional jump hands its state over; the others
@@ -879,13 +880,19 @@ impl<'s> Flow<'s> {
             let (l, hands_over) = match shape {
                 Shape::Straight => continue,
                 Shape::TooLong => return Err(GiveUp),
-                Shape::Exit => {
-                    current = None;
-                    (None, true)
-                }
+                Shape::Exit => (None, true),
                 Shape::Jump(l) => (Some(l), true),
                 Shape::Branch(l) => (Some(l), false),
             };
+            if hands_over {
+                reached = false;
+                if body
+                    .get(i + 1)
+                    .is_some_and(|next| !matches!(next.kind, InstKind::Label(_)))
+                {
+                    return Err(GiveUp);
+                }
+            }
             // The block's successors: the jump's target (a block ahead, not
             // known yet: the block joins the label's fixup chain), then the
             // fall-through (a block follows: the pass gives up on a body
@@ -897,23 +904,21 @@ impl<'s> Flow<'s> {
                 match *label {
                     LabelAt::Declared => return Err(GiveUp),
                     LabelAt::Unseen => {
+                        // A jump leaves `st` stale: a placeholder is left.
                         let taken = if hands_over {
-                            current.take()
+                            std::mem::replace(&mut st, State::entry(0))
                         } else {
-                            current.clone()
+                            st.clone()
                         };
-                        let slot = waiting.put(taken.ok_or(GiveUp)?);
+                        let slot = waiting.put(taken);
                         *label = LabelAt::Waiting { slot, jumps: this };
                     }
                     // A merge reads the state: no copy.
                     LabelAt::Waiting { slot, jumps } => {
                         let joined = waiting.get_mut(slot).ok_or(GiveUp)?;
-                        joined.merge(current.as_ref().ok_or(GiveUp)?, &mut conflicts);
+                        joined.merge(&st, &mut conflicts);
                         if !conflicts.is_empty() {
                             return Err(GiveUp);
-                        }
-                        if hands_over {
-                            current = None;
                         }
                         succs[0] = Some(jumps);
                         *label = LabelAt::Waiting { slot, jumps: this };
@@ -932,7 +937,7 @@ impl<'s> Flow<'s> {
         }
         // Falls off the end (or the body is empty); a label still waiting
         // was never declared.
-        if current.is_some()
+        if reached
             || !self.errors.is_empty()
             || labels.iter().any(|l| matches!(l, LabelAt::Waiting { .. }))
         {
