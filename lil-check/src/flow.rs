@@ -299,6 +299,14 @@ impl Waiting {
         slot as u32
     }
 
+    /// [`Waiting::put`] of a copy of `st`: once per branch to a label
+    /// ahead, out of the one-pass check's loop, which then does not
+    /// carry the copying of a state's vectors.
+    #[inline(never)]
+    fn put_copy(&mut self, st: &State) -> u32 {
+        self.put(st.clone())
+    }
+
     fn take(&mut self, slot: u32) -> Option<State> {
         let st = self.slot(slot as usize)?.take();
         self.trim();
@@ -905,12 +913,11 @@ impl<'s> Flow<'s> {
                     LabelAt::Declared => return Err(GiveUp),
                     LabelAt::Unseen => {
                         // A jump leaves `st` stale: a placeholder is left.
-                        let taken = if hands_over {
-                            std::mem::replace(&mut st, State::entry(0))
+                        let slot = if hands_over {
+                            waiting.put(std::mem::replace(&mut st, State::entry(0)))
                         } else {
-                            st.clone()
+                            waiting.put_copy(&st)
                         };
-                        let slot = waiting.put(taken);
                         *label = LabelAt::Waiting { slot, jumps: this };
                     }
                     // A merge reads the state: no copy.
