@@ -21,6 +21,7 @@ use crate::state::{
 };
 use crate::{LocalUse, MAX_ALLOC_BYTES, MAX_STD_PLACES, PASSABLE_SCRATCH_PLACES, Summary};
 use lil_syntax::*;
+use std::mem::ManuallyDrop;
 
 /// A basic block: a maximal straight-line run of instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,10 +258,21 @@ enum LabelAt {
 /// few slots are ever live), the first few inline.
 #[derive(Default)]
 struct Waiting {
-    inline: [Option<State>; 4],
+    /// Dropped by [`Waiting`]'s `Drop`, which looks only at the slots in use.
+    inline: ManuallyDrop<[Option<State>; 4]>,
     more: Vec<Option<State>>,
-    /// Slots in use: the last one is occupied.
+    /// Slots in use: the last one is occupied; the others are empty.
     len: usize,
+}
+
+impl Drop for Waiting {
+    /// Mostly no slot is in use (every label was reached): dropping
+    /// each inline slot's state, vectors and all, would be work for nothing.
+    fn drop(&mut self) {
+        for s in self.inline.iter_mut().take(self.len) {
+            *s = None;
+        }
+    }
 }
 
 impl Waiting {
@@ -285,6 +297,14 @@ impl Waiting {
         }
         self.len += 1;
         slot as u32
+    }
+
+    /// [`Waiting::put`] of a copy of `st`: once per branch to a label
+    /// ahead, out of the one-pass check's loop, which then does not
+    /// carry the copying of a state's vectors.
+    #[inline(never)]
+    fn put_copy(&mut self, st: &State) -> u32 {
+        self.put(st.clone())
     }
 
     fn take(&mut self, slot: u32) -> Option<State> {
@@ -800,10 +820,13 @@ impl<'s> Flow<'s> {
         };
         let mut waiting = Waiting::default();
         let mut conflicts = Vec::new();
-        let entry = State::entry(stub.entry.std_places);
-        // The state before the current instruction; `None` after a
-        // terminal until a label that a jump reaches.
-        let mut current = Some(entry);
+        // The state before the current instruction, while `reached`;
+        // stale after a terminal or a jump (`reached` false) until a label
+        // that a jump reaches. Only a label can follow those: anything
+        // else is unreachable code, on which the pass gives up at once,
+        // so no other instruction tests whether it is reached.
+        let mut st = State::entry(stub.entry.std_places);
+        let mut reached = true;
         let mut block_start = 0;
         for (i, inst) in body.iter().enumerate() {
             let at = i as u32;
@@ -821,6 +844,7 @@ impl<'s> Flow<'s> {
                 let label = labels.get_mut(l.id.index()).ok_or(GiveUp)?;
                 match std::mem::replace(label, LabelAt::Declared) {
                     LabelAt::Declared => return Err(GiveUp),
+                    LabelAt::Unseen if !reached => return Err(GiveUp),
                     LabelAt::Unseen => {}
                     // The general path merges the fall-through into
                     // what the jumps brought; this merges the other
@@ -838,28 +862,25 @@ impl<'s> Flow<'s> {
                         self.last_locals = None;
                         // The states arriving are merged where they wait,
                         // or moved once: a state is some 90 bytes.
-                        match &mut current {
-                            Some(fall_through) => {
-                                let arriving = waiting.get_mut(slot).ok_or(GiveUp)?;
-                                fall_through.merge(arriving, &mut conflicts);
-                                if !conflicts.is_empty() {
-                                    return Err(GiveUp);
-                                }
-                                waiting.discard(slot);
+                        if reached {
+                            let arriving = waiting.get_mut(slot).ok_or(GiveUp)?;
+                            st.merge(arriving, &mut conflicts);
+                            if !conflicts.is_empty() {
+                                return Err(GiveUp);
                             }
-                            None => current = Some(waiting.take(slot).ok_or(GiveUp)?),
+                            waiting.discard(slot);
+                        } else {
+                            st = waiting.take(slot).ok_or(GiveUp)?;
+                            reached = true;
                         }
                     }
                 }
             }
-            let Some(st) = current.as_mut() else {
-                return Err(GiveUp);
-            };
             let block = self.facts.blocks.len() as u32;
             // A block that starts without a join continues the state of
             // the instruction before it, whose changes are tracked.
-            let mut facts = self.context_facts(st, block, false);
-            let (op_type, shape) = self.transfer(st, i, inst, true);
+            let mut facts = self.context_facts(&st, block, false);
+            let (op_type, shape) = self.transfer(&mut st, i, inst, true);
             facts.op_type = op_type;
             self.facts.insts.push(facts);
             // An unconditional jump hands its state over; the others
@@ -867,13 +888,19 @@ impl<'s> Flow<'s> {
             let (l, hands_over) = match shape {
                 Shape::Straight => continue,
                 Shape::TooLong => return Err(GiveUp),
-                Shape::Exit => {
-                    current = None;
-                    (None, true)
-                }
+                Shape::Exit => (None, true),
                 Shape::Jump(l) => (Some(l), true),
                 Shape::Branch(l) => (Some(l), false),
             };
+            if hands_over {
+                reached = false;
+                if body
+                    .get(i + 1)
+                    .is_some_and(|next| !matches!(next.kind, InstKind::Label(_)))
+                {
+                    return Err(GiveUp);
+                }
+            }
             // The block's successors: the jump's target (a block ahead, not
             // known yet: the block joins the label's fixup chain), then the
             // fall-through (a block follows: the pass gives up on a body
@@ -885,23 +912,20 @@ impl<'s> Flow<'s> {
                 match *label {
                     LabelAt::Declared => return Err(GiveUp),
                     LabelAt::Unseen => {
-                        let taken = if hands_over {
-                            current.take()
+                        // A jump leaves `st` stale: a placeholder is left.
+                        let slot = if hands_over {
+                            waiting.put(std::mem::replace(&mut st, State::entry(0)))
                         } else {
-                            current.clone()
+                            waiting.put_copy(&st)
                         };
-                        let slot = waiting.put(taken.ok_or(GiveUp)?);
                         *label = LabelAt::Waiting { slot, jumps: this };
                     }
                     // A merge reads the state: no copy.
                     LabelAt::Waiting { slot, jumps } => {
                         let joined = waiting.get_mut(slot).ok_or(GiveUp)?;
-                        joined.merge(current.as_ref().ok_or(GiveUp)?, &mut conflicts);
+                        joined.merge(&st, &mut conflicts);
                         if !conflicts.is_empty() {
                             return Err(GiveUp);
-                        }
-                        if hands_over {
-                            current = None;
                         }
                         succs[0] = Some(jumps);
                         *label = LabelAt::Waiting { slot, jumps: this };
@@ -920,7 +944,7 @@ impl<'s> Flow<'s> {
         }
         // Falls off the end (or the body is empty); a label still waiting
         // was never declared.
-        if current.is_some()
+        if reached
             || !self.errors.is_empty()
             || labels.iter().any(|l| matches!(l, LabelAt::Waiting { .. }))
         {
