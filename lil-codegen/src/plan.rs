@@ -558,9 +558,11 @@ impl<'a> FramePlan<'a> {
         // rest needs). Reads of `alloc` addresses do not count, so those
         // are found first; the summary says whether there can be any
         // (`alloc v, 0` aside, which the walk finds).
+        let needing_frame = Kind::needing_frame(env);
         let fresh = || BodyFacts {
             acyclic: true,
-            needing_frame: Kind::needing_frame(env),
+            needing_frame,
+            noted: needing_frame | Kind::CALL | Kind::ALLOC | Kind::IN2OUT,
             requires_frame: BitSet::new(body.len()),
             ..BodyFacts::default()
         };
@@ -1552,6 +1554,10 @@ struct BodyFacts {
     acyclic: bool,
     /// [`Kind::needing_frame`] of the host.
     needing_frame: Kind,
+    /// The kinds [`BodyFacts::note`] records something of (with those
+    /// that write `r`, an input or an output): `needing_frame`, calls,
+    /// `alloc` and `in2out`.
+    noted: Kind,
     /// Instructions that need the frame whatever the locations of their
     /// variables ([`Kind::needing_frame`]).
     requires_frame: BitSet,
@@ -1570,17 +1576,16 @@ impl BodyFacts {
     /// Notes instruction `i` of kind `kind`, which writes `dst`.
     #[inline(always)]
     fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, dst: Option<Var>) {
-        let needs_frame = kind.has(self.needing_frame);
         // Most instructions need no frame by their kind, write neither `r`
         // nor an input or output, and do not call or allocate.
         let ret_writer = matches!(
             dst,
             Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
         );
-        if !ret_writer && !kind.has(self.needing_frame | Kind::CALL | Kind::ALLOC | Kind::IN2OUT) {
+        if !ret_writer && !kind.has(self.noted) {
             return;
         }
-        if needs_frame {
+        if kind.has(self.needing_frame) {
             self.requires_frame.insert(i);
         }
         if stub.is_reachable(i) {
