@@ -1456,11 +1456,11 @@ impl Liveness {
                         // One look at the instruction: its write clears a
                         // bit, then its reads set theirs (`operands` names
                         // the write first), and the kind says the rest.
-                        let mut dst = None;
+                        let mut writes_ret_place = false;
                         let mut reads_ret = false;
                         let kind = operands(&inst.kind, |v, written| {
                             if written {
-                                dst = Some(v);
+                                writes_ret_place = BodyFacts::is_ret_place(v);
                             }
                             let Some(b) = bit(v) else { return };
                             let (w, m) = (b as usize / 64, 1 << (b % 64));
@@ -1494,7 +1494,7 @@ impl Liveness {
                             }
                         }
                         if first_pass {
-                            facts.note(stub, i, kind, dst);
+                            facts.note(stub, i, kind, writes_ret_place);
                         }
                     }
                     // Word by word, not a slice comparison (a call to
@@ -1573,15 +1573,20 @@ struct BodyFacts {
 }
 
 impl BodyFacts {
-    /// Notes instruction `i` of kind `kind`, which writes `dst`.
+    /// Whether a write of `v` may keep `r` out of a convention's result
+    /// register ([`BodyFacts::ret_writers`]): a write of `r`, an input or
+    /// an output.
     #[inline(always)]
-    fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, dst: Option<Var>) {
+    fn is_ret_place(v: Var) -> bool {
+        matches!(v, Var::Ret | Var::Input(_) | Var::Output(_))
+    }
+
+    /// Notes instruction `i` of kind `kind`, which writes `r`, an input or
+    /// an output when `ret_writer` ([`BodyFacts::is_ret_place`]).
+    #[inline(always)]
+    fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, ret_writer: bool) {
         // Most instructions need no frame by their kind, write neither `r`
         // nor an input or output, and do not call or allocate.
-        let ret_writer = matches!(
-            dst,
-            Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
-        );
         if !ret_writer && !kind.has(self.noted) {
             return;
         }
