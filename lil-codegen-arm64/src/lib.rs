@@ -48,21 +48,20 @@ impl Backend for Arm64Backend {
         out: &mut CompiledStub,
     ) -> Result<(), CodegenError> {
         out.target = Target::Arm64;
-        // Borrowed from the `Result` rather than moved out of it: the plan
-        // is about a kilobyte.
-        let plan = lil_codegen::FramePlan::new(stub, &abi::DESC, env);
+        // Planned in place, where the emitter reads it: the plan is about
+        // a kilobyte, which returning it would copy.
+        let mut plan = lil_codegen::FramePlan::empty(&abi::DESC);
         let planned = plan
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|plan| Ok((plan, emit::Scratch::of(plan)?)));
-        let (plan, scratch) = match planned {
-            Ok(planned) => planned,
+            .plan(stub, &abi::DESC, env)
+            .and_then(|()| Ok(emit::Scratch::of(&plan)?));
+        let scratch = match planned {
+            Ok(scratch) => scratch,
             Err(err) => {
                 out.clear();
                 return Err(err);
             }
         };
-        let mut e = emit::Emitter::new(stub, env, plan, scratch, *options, out);
+        let mut e = emit::Emitter::new(stub, env, &plan, scratch, *options, out);
         lil_codegen::drive::run(&mut e, out)
     }
 }

@@ -438,10 +438,83 @@ impl<'a> FramePlan<'a> {
         desc: &'a TargetDesc,
         env: &'a HostEnv,
     ) -> Result<FramePlan<'a>, CodegenError> {
+        let mut plan = FramePlan::empty(desc);
+        plan.plan(stub, desc, env)?;
+        Ok(plan)
+    }
+
+    /// A plan of nothing, to [`FramePlan::plan`] a stub into.
+    pub fn empty(desc: &'a TargetDesc) -> FramePlan<'a> {
+        FramePlan {
+            entry_cc: &desc.c_abi,
+            inputs: SmallVec::new(),
+            input_homes: SmallVec::new(),
+            arbitrary_saves: RegSlots::new(),
+            locals_gp: SmallVec::new(),
+            locals_fp: SmallVec::new(),
+            scratch_gp: SmallVec::new(),
+            scratch_fp: SmallVec::new(),
+            saved: RegSlots::new(),
+            helper_saves: RegSlots::new(),
+            frame_size: 0,
+            alloc_offset: 0,
+            m2n_offset: None,
+            out_area: 0,
+            framed_before: BitSet::default(),
+            requires_frame: BitSet::default(),
+            block_framed_in: BitSet::default(),
+            ts_register: None,
+            std_places_saved: 0,
+            ret_gp: Reg::gp(desc.ret_gp),
+            ret_fp: Reg::fp(desc.ret_fp),
+            borrowed: SmallVec::new(),
+            liveness: Liveness::default(),
+            alloc_reads: Vec::new(),
+        }
+    }
+
+    /// [`FramePlan::new`] in place: plans `stub` into `self`, replacing
+    /// whatever it held. A backend builds the plan where the emitter reads
+    /// it, rather than moving the kilobyte a returned plan is into place.
+    /// After an error `self` holds no meaningful plan.
+    pub fn plan(
+        &mut self,
+        stub: &CheckedStub,
+        desc: &'a TargetDesc,
+        env: &'a HostEnv,
+    ) -> Result<(), CodegenError> {
+        // The fields, each filled where it is computed.
+        let FramePlan {
+            entry_cc: plan_entry_cc,
+            inputs,
+            input_homes,
+            arbitrary_saves,
+            locals_gp,
+            locals_fp,
+            scratch_gp,
+            scratch_fp,
+            saved: saved_slots,
+            helper_saves,
+            frame_size: plan_frame_size,
+            alloc_offset: plan_alloc_offset,
+            m2n_offset: plan_m2n_offset,
+            out_area: plan_out_area,
+            framed_before,
+            requires_frame,
+            block_framed_in,
+            ts_register: plan_ts_register,
+            std_places_saved: plan_std_places_saved,
+            ret_gp: plan_ret_gp,
+            ret_fp: plan_ret_fp,
+            borrowed,
+            liveness,
+            alloc_reads,
+        } = self;
         let summary = stub.summary();
         let body = &stub.stub().body;
         let entry = &stub.stub().entry;
         let entry_cc = env.convention(desc, entry.signature.cc());
+        *plan_entry_cc = entry_cc;
         // Asked for every register taken: one bit test each, not two scans.
         let mut callee_saved = RegSet::default();
         callee_saved.insert_all(RegClass::General, &entry_cc.callee_saved_gp);
@@ -471,7 +544,7 @@ impl<'a> FramePlan<'a> {
 
         // ---- Registers with a fixed role in this stub.
         let mut occupied = Occupied::new(helper_call);
-        let mut inputs: SmallVec<[ArgLoc; 8]> = SmallVec::new();
+        inputs.clear();
         if let EntrySignature::Typed(sig) = &entry.signature {
             for loc in entry_cc.arg_locs(&sig.params) {
                 if let ArgLoc::Reg(r) = loc {
@@ -485,25 +558,25 @@ impl<'a> FramePlan<'a> {
         // rest needs). Reads of `alloc` addresses do not count, so those
         // are found first; the summary says whether there can be any
         // (`alloc v, 0` aside, which the walk finds).
+        let needing_frame = Kind::needing_frame(env);
         let fresh = || BodyFacts {
             acyclic: true,
-            needing_frame: Kind::needing_frame(env),
+            needing_frame,
+            noted: needing_frame | Kind::CALL | Kind::ALLOC | Kind::IN2OUT,
             requires_frame: BitSet::new(body.len()),
             ..BodyFacts::default()
         };
         let mut facts = fresh();
-        let mut alloc_reads = if summary.alloc_bytes > 0 {
-            alloc_addresses(stub, is_acyclic(stub))
-        } else {
-            Vec::new()
-        };
-        let mut liveness = Liveness::default();
-        liveness.compute(stub, &alloc_reads, &mut facts);
+        alloc_reads.clear();
+        if summary.alloc_bytes > 0 {
+            alloc_addresses(stub, is_acyclic(stub), alloc_reads);
+        }
+        liveness.compute(stub, alloc_reads, &mut facts);
         if facts.any_alloc && summary.alloc_bytes == 0 {
-            alloc_reads = alloc_addresses(stub, facts.acyclic);
+            alloc_addresses(stub, facts.acyclic, alloc_reads);
             if !alloc_reads.is_empty() {
                 facts = fresh();
-                liveness.compute(stub, &alloc_reads, &mut facts);
+                liveness.compute(stub, alloc_reads, &mut facts);
             }
         }
         let mut out_area = 0u32;
@@ -536,9 +609,9 @@ impl<'a> FramePlan<'a> {
             stub,
             env,
             desc,
-            &liveness,
+            liveness,
             &facts.ret_writers,
-            &inputs,
+            inputs,
             [gp_candidate, fp_candidate],
         );
         let ret_gp = match gp_candidate {
@@ -572,11 +645,7 @@ impl<'a> FramePlan<'a> {
                 }
             }
         }
-        // Code before the first frame-needing instruction of the entry block
-        // runs with the caller's arguments still in their registers; when
-        // that instruction comes first, everything runs framed anyway.
-        let framed_from_entry = facts.framed_from_entry;
-        let mut borrowed: SmallVec<[Reg; 8]> = SmallVec::new();
+        borrowed.clear();
         let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
             let r = borrowable.as_mut()?.take(class)?;
             borrowed.push(r);
@@ -619,26 +688,26 @@ impl<'a> FramePlan<'a> {
                 Pool::new(desc.locals_callee_saved_fp, RegClass::Float),
             ],
         ];
-        let mut scratch_gp = SmallVec::new();
+        scratch_gp.clear();
         // Short of scratch registers: borrowed argument registers first
         // when they cost nothing (the stub is framed from its entry),
         // keeping the free ones for locals. Counted only then.
-        let short_and_framed = framed_from_entry
-            && desc
-                .scratch_gp
-                .iter()
-                .filter(|&&n| !occupied.contains(Reg::gp(n)))
-                .count()
-                < desc.scratch_count;
+        let short_and_framed = desc
+            .scratch_gp
+            .iter()
+            .filter(|&&n| !occupied.contains(Reg::gp(n)))
+            .count()
+            < desc.scratch_count
+            && framed_from_entry(body, &facts.requires_frame);
         for _ in 0..desc.scratch_count {
             let free = if short_and_framed {
-                borrow(RegClass::General, &mut borrowed)
+                borrow(RegClass::General, borrowed)
             } else {
                 None
             };
             let r = free
                 .or_else(|| scratch_gp_pool.take(&mut occupied))
-                .or_else(|| borrow(RegClass::General, &mut borrowed))
+                .or_else(|| borrow(RegClass::General, borrowed))
                 .or_else(|| locals_pools[RegClass::General as usize][1].take(&mut occupied))
                 .ok_or(CodegenError::OutOfRegisters {
                     what: "scratch registers",
@@ -648,7 +717,7 @@ impl<'a> FramePlan<'a> {
             }
             scratch_gp.push(r);
         }
-        let mut scratch_fp = SmallVec::new();
+        scratch_fp.clear();
         for _ in 0..2 {
             let r = scratch_fp_pool
                 .take(&mut occupied)
@@ -660,8 +729,8 @@ impl<'a> FramePlan<'a> {
 
         // ---- Locals.
         let nlocals = summary.max_locals as usize;
-        let mut locals_gp = nones(nlocals);
-        let mut locals_fp = nones(nlocals);
+        *locals_gp = nones(nlocals);
+        *locals_fp = nones(nlocals);
         let mut spilled: SmallVec<[(RegClass, usize); 8]> = SmallVec::new();
         // Some local lives in a callee-saved register (which the prologue
         // saves, so using it needs the frame).
@@ -684,7 +753,7 @@ impl<'a> FramePlan<'a> {
                 } else {
                     caller
                         .take(&mut occupied)
-                        .or_else(|| borrow(class, &mut borrowed))
+                        .or_else(|| borrow(class, borrowed))
                         .or_else(|| callee.take(&mut occupied))
                 };
                 let slot = match reg {
@@ -701,8 +770,8 @@ impl<'a> FramePlan<'a> {
                     }
                 };
                 let locals = match class {
-                    RegClass::General => &mut locals_gp,
-                    RegClass::Float => &mut locals_fp,
+                    RegClass::General => &mut *locals_gp,
+                    RegClass::Float => &mut *locals_fp,
                 };
                 if let Some(l) = locals.get_mut(k) {
                     *l = slot;
@@ -744,7 +813,7 @@ impl<'a> FramePlan<'a> {
             None
         };
         // Helper saves: caller-saved registers holding variables.
-        let mut helper_saves = RegSlots::new();
+        helper_saves.clear();
         if helper_call {
             for &r in &occupied.order {
                 let caller_saved = match r.class {
@@ -762,23 +831,23 @@ impl<'a> FramePlan<'a> {
             let at = Some(Loc::Frame(off as i32));
             off += 8;
             let locals = match class {
-                RegClass::General => &mut locals_gp,
-                RegClass::Float => &mut locals_fp,
+                RegClass::General => &mut *locals_gp,
+                RegClass::Float => &mut *locals_fp,
             };
             if let Some(l) = locals.get_mut(k) {
                 *l = at;
             }
         }
-        let mut input_homes = nones(inputs.len());
+        *input_homes = nones(inputs.len());
         if homes {
-            for (home, loc) in input_homes.iter_mut().zip(&inputs) {
+            for (home, loc) in input_homes.iter_mut().zip(inputs.iter()) {
                 if let ArgLoc::Reg(_) = loc {
                     *home = Some(off as i32);
                     off += 8;
                 }
             }
         }
-        let mut arbitrary_saves = RegSlots::new();
+        arbitrary_saves.clear();
         if arbitrary && summary.returning_calls {
             for &n in entry_cc.gp_args.iter() {
                 arbitrary_saves.push((Reg::gp(n), off as i32));
@@ -803,7 +872,7 @@ impl<'a> FramePlan<'a> {
             Some(f + first + 8 * idx as i32)
         };
         let mut saved_set = RegSet::default();
-        let mut saved_slots = RegSlots::new();
+        saved_slots.clear();
         for &r in &saved {
             saved_set.insert(r);
             let at = m2n_slot(r).unwrap_or_else(|| {
@@ -813,7 +882,6 @@ impl<'a> FramePlan<'a> {
             });
             saved_slots.push((r, at));
         }
-        let saved = saved_slots;
         off = align_up(off, 16);
         let alloc_offset = off as i32;
         off += align_up(summary.alloc_bytes, 16);
@@ -823,7 +891,7 @@ impl<'a> FramePlan<'a> {
         // ---- Shrink-wrapping: which instructions need the frame.
         // The walk found the instructions that need the frame by their
         // kind; with variables in the frame, those naming one need it too.
-        let mut requires_frame = facts.requires_frame;
+        *requires_frame = facts.requires_frame;
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
         // So do borrowed argument registers (they are free only once saved).
@@ -863,8 +931,9 @@ impl<'a> FramePlan<'a> {
         // block, those after the first that needs the frame, or all of them
         // when the block is framed on entry.
         let blocks = stub.blocks();
-        let mut framed_in = BitSet::new(blocks.len());
-        let mut framed_before = BitSet::new(body.len());
+        let framed_in = block_framed_in;
+        *framed_in = BitSet::new(blocks.len());
+        *framed_before = BitSet::new(body.len());
         // Some block sets the frame up (or runs framed).
         let mut needs_frame = false;
         // Only a block newly framed on entry can change another's state.
@@ -905,32 +974,15 @@ impl<'a> FramePlan<'a> {
             }
         }
 
-        Ok(FramePlan {
-            entry_cc,
-            inputs,
-            input_homes,
-            arbitrary_saves,
-            locals_gp,
-            locals_fp,
-            scratch_gp,
-            scratch_fp,
-            saved,
-            helper_saves,
-            frame_size: if needs_frame { frame_size } else { 0 },
-            alloc_offset,
-            m2n_offset,
-            out_area,
-            framed_before,
-            requires_frame,
-            block_framed_in: framed_in,
-            ts_register,
-            std_places_saved,
-            ret_gp,
-            ret_fp,
-            borrowed,
-            liveness,
-            alloc_reads,
-        })
+        *plan_frame_size = if needs_frame { frame_size } else { 0 };
+        *plan_alloc_offset = alloc_offset;
+        *plan_m2n_offset = m2n_offset;
+        *plan_out_area = out_area;
+        *plan_ts_register = ts_register;
+        *plan_std_places_saved = std_places_saved;
+        *plan_ret_gp = ret_gp;
+        *plan_ret_fp = ret_fp;
+        Ok(())
     }
 
     /// Whether the frame is set up when instruction `i` starts.
@@ -1404,11 +1456,11 @@ impl Liveness {
                         // One look at the instruction: its write clears a
                         // bit, then its reads set theirs (`operands` names
                         // the write first), and the kind says the rest.
-                        let mut dst = None;
+                        let mut writes_ret_place = false;
                         let mut reads_ret = false;
                         let kind = operands(&inst.kind, |v, written| {
                             if written {
-                                dst = Some(v);
+                                writes_ret_place = BodyFacts::is_ret_place(v);
                             }
                             let Some(b) = bit(v) else { return };
                             let (w, m) = (b as usize / 64, 1 << (b % 64));
@@ -1442,7 +1494,7 @@ impl Liveness {
                             }
                         }
                         if first_pass {
-                            facts.note(stub, i, kind, dst);
+                            facts.note(stub, i, kind, writes_ret_place);
                         }
                     }
                     // Word by word, not a slice comparison (a call to
@@ -1502,6 +1554,10 @@ struct BodyFacts {
     acyclic: bool,
     /// [`Kind::needing_frame`] of the host.
     needing_frame: Kind,
+    /// The kinds [`BodyFacts::note`] records something of (with those
+    /// that write `r`, an input or an output): `needing_frame`, calls,
+    /// `alloc` and `in2out`.
+    noted: Kind,
     /// Instructions that need the frame whatever the locations of their
     /// variables ([`Kind::needing_frame`]).
     requires_frame: BitSet,
@@ -1514,30 +1570,27 @@ struct BodyFacts {
     ret_writers: SmallVec<[u32; 8]>,
     /// Some reachable `alloc`.
     any_alloc: bool,
-    /// The first instruction of the body that is not a declaration needs
-    /// the frame: the entry block then runs framed from its start.
-    framed_from_entry: bool,
 }
 
 impl BodyFacts {
-    /// Notes instruction `i` of kind `kind`, which writes `dst`; the walk
-    /// goes backward, so the last call is about the first instruction.
+    /// Whether a write of `v` may keep `r` out of a convention's result
+    /// register ([`BodyFacts::ret_writers`]): a write of `r`, an input or
+    /// an output.
     #[inline(always)]
-    fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, dst: Option<Var>) {
-        let needs_frame = kind.has(self.needing_frame);
-        if !kind.has(Kind::DECLARATION) {
-            self.framed_from_entry = needs_frame;
-        }
+    fn is_ret_place(v: Var) -> bool {
+        matches!(v, Var::Ret | Var::Input(_) | Var::Output(_))
+    }
+
+    /// Notes instruction `i` of kind `kind`, which writes `r`, an input or
+    /// an output when `ret_writer` ([`BodyFacts::is_ret_place`]).
+    #[inline(always)]
+    fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, ret_writer: bool) {
         // Most instructions need no frame by their kind, write neither `r`
         // nor an input or output, and do not call or allocate.
-        let ret_writer = matches!(
-            dst,
-            Some(Var::Ret) | Some(Var::Input(_)) | Some(Var::Output(_))
-        );
-        if !ret_writer && !kind.has(self.needing_frame | Kind::CALL | Kind::ALLOC | Kind::IN2OUT) {
+        if !ret_writer && !kind.has(self.noted) {
             return;
         }
-        if needs_frame {
+        if kind.has(self.needing_frame) {
             self.requires_frame.insert(i);
         }
         if stub.is_reachable(i) {
@@ -1550,6 +1603,19 @@ impl BodyFacts {
             self.any_alloc |= kind.has(Kind::ALLOC);
         }
     }
+}
+
+/// Whether the entry block runs framed from its start: its first
+/// instruction that is not a declaration needs the frame by its kind
+/// (`requires_frame`, [`BodyFacts::requires_frame`]). Code before the
+/// first frame-needing instruction runs with the caller's arguments still
+/// in their registers; when that instruction comes first, everything runs
+/// framed anyway. Asked only by a stub short of scratch registers, so not
+/// noted for every instruction by the liveness walk.
+fn framed_from_entry(body: &[lil_syntax::Instruction], requires_frame: &BitSet) -> bool {
+    body.iter()
+        .position(|inst| !operands(&inst.kind, |_, _| {}).has(Kind::DECLARATION))
+        .is_some_and(|i| requires_frame.contains(i))
 }
 
 /// The variable an instruction writes, if any.
@@ -1589,8 +1655,9 @@ pub fn write_and_reads(kind: &InstKind, v: Var) -> (Option<Var>, bool) {
 /// between locals keep the fact). The address is a constant of the frame,
 /// so an emitter recomputes it (`lea`/`add` from the stack pointer, or a
 /// stack-pointer-relative address) rather than keeping it in a register,
-/// which would need a callee-saved register across calls.
-fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
+/// which would need a callee-saved register across calls. Written into
+/// `out`, emptied first.
+fn alloc_addresses(stub: &CheckedStub, acyclic: bool, out: &mut Vec<(u32, u32, u32)>) {
     let body = &stub.stub().body;
     // State: (local, offset) pairs sorted by local; `None` = not reached
     // yet. Inline: a stub holds a few `alloc` addresses at a time.
@@ -1669,7 +1736,8 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     }
     // Room for the handful of reads a stub has: one allocation, not the
     // amortized-growth path.
-    let mut out = Vec::with_capacity(4);
+    out.clear();
+    out.reserve_exact(4);
     let mut changed = true;
     while changed {
         changed = false;
@@ -1684,7 +1752,7 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
                 state_in[b].clone()
             };
             let Some(mut st) = state else { continue };
-            walk(block, &mut st, acyclic.then_some(&mut out));
+            walk(block, &mut st, acyclic.then_some(&mut *out));
             for s in block.succs.into_iter().flatten() {
                 let s = s as usize;
                 let merged = match &state_in[s] {
@@ -1704,12 +1772,11 @@ fn alloc_addresses(stub: &CheckedStub, acyclic: bool) -> Vec<(u32, u32, u32)> {
     if !acyclic {
         for (b, block) in blocks.iter().enumerate() {
             if let Some(mut st) = state_in[b].clone() {
-                walk(block, &mut st, Some(&mut out));
+                walk(block, &mut st, Some(&mut *out));
             }
         }
     }
     out.sort_unstable();
-    out
 }
 
 /// Whether `r` can live in each candidate register (a convention's result
