@@ -2348,12 +2348,19 @@ mod tests {
         ];
         for text in texts {
             let stub = lil_syntax::parse(text).expect("parses");
-            let mut one_pass = Flow::new(&stub, None);
-            assert!(one_pass.check_forward().is_ok(), "one pass: {text}");
-            let mut general = Flow::new(&stub, None);
-            general.build_cfg().expect("builds");
+            let (one_pass, general) = one_pass_and_general(&stub, text);
             assert_eq!(one_pass.facts.blocks, general.facts.blocks, "{text}");
         }
+    }
+
+    /// `stub` checked by the one-pass check (which must accept it), and
+    /// by the general path as far as its CFG.
+    fn one_pass_and_general<'s>(stub: &'s Stub, text: &str) -> (Flow<'s>, Flow<'s>) {
+        let mut one_pass = Flow::new(stub, None);
+        assert!(one_pass.check_forward().is_ok(), "one pass: {text}");
+        let mut general = Flow::new(stub, None);
+        general.build_cfg().expect("builds");
+        (one_pass, general)
     }
 
     /// At a label the one-pass check neither rescans the locals for the
@@ -2374,10 +2381,7 @@ mod tests {
         ];
         for text in texts {
             let stub = lil_syntax::parse(text).expect("parses");
-            let mut one_pass = Flow::new(&stub, None);
-            assert!(one_pass.check_forward().is_ok(), "one pass: {text}");
-            let mut general = Flow::new(&stub, None);
-            general.build_cfg().expect("builds");
+            let (one_pass, mut general) = one_pass_and_general(&stub, text);
             general.run();
             assert!(general.errors.is_empty(), "{text}");
             assert_eq!(one_pass.summary, general.summary, "{text}");
