@@ -1111,9 +1111,10 @@ impl Emitter<'_> {
             fields.push((Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64));
         }
         self.accesses(false, SP, &mut fields);
-        // The caller's frame pointer and return address (the frame record),
-        // and its stack pointer (the CFA).
-        self.accesses(true, 29, &mut [(Reg::gp(v0), 0), (Reg::gp(v1), 8)]);
+        // The caller's frame pointer and return address (the frame record,
+        // always one `ldp`: no list to sort and pair), and its stack
+        // pointer (the CFA).
+        self.pair(true, RegClass::General, v0, v1, 29, 0);
         self.add_imm(X16, 29, 16, X17);
         self.accesses(
             false,
