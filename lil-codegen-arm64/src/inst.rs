@@ -1102,18 +1102,18 @@ impl Emitter<'_> {
             None => Val::Imm(0),
         };
         let t = self.in_reg(ft, v1);
-        // An array, not a list: the fields are known, only the last is
-        // left out when nothing can look at the frame before a `handles =`
-        // that follows.
+        // An array in slot order (`accesses` need not sort it), not a
+        // list: the fields are known, only the first is left out when
+        // nothing can look at the frame before a `handles =` that follows.
         let mut fields = [
+            (Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64),
             (Reg::gp(m), f + m2n::METHOD as i64),
             (Reg::gp(t), f + m2n::FRAME_TYPE as i64),
-            (Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64),
         ];
         let handles_set =
             lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i);
-        let stored = if handles_set { 2 } else { 3 };
-        self.accesses(false, SP, &mut fields[..stored]);
+        let first = usize::from(handles_set);
+        self.accesses(false, SP, &mut fields[first..]);
         // The caller's frame pointer and return address (the frame record,
         // always one `ldp`: no list to sort and pair), and its stack
         // pointer (the CFA).
