@@ -1102,18 +1102,22 @@ impl Emitter<'_> {
             None => Val::Imm(0),
         };
         let t = self.in_reg(ft, v1);
-        let mut fields: Accesses = smallvec::smallvec![
+        // An array in slot order (`accesses` need not sort it), not a
+        // list: the fields are known, only the first is left out when
+        // nothing can look at the frame before a `handles =` that follows.
+        let mut fields = [
+            (Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64),
             (Reg::gp(m), f + m2n::METHOD as i64),
             (Reg::gp(t), f + m2n::FRAME_TYPE as i64),
         ];
-        // Nothing can look at the frame before a `handles =` that follows.
-        if !lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i) {
-            fields.push((Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64));
-        }
-        self.accesses(false, SP, &mut fields);
-        // The caller's frame pointer and return address (the frame record),
-        // and its stack pointer (the CFA).
-        self.accesses(true, 29, &mut [(Reg::gp(v0), 0), (Reg::gp(v1), 8)]);
+        let handles_set =
+            lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i);
+        let first = usize::from(handles_set);
+        self.accesses(false, SP, &mut fields[first..]);
+        // The caller's frame pointer and return address (the frame record,
+        // always one `ldp`: no list to sort and pair), and its stack
+        // pointer (the CFA).
+        self.pair(true, RegClass::General, v0, v1, 29, 0);
         self.add_imm(X16, 29, 16, X17);
         self.accesses(
             false,
@@ -1127,8 +1131,7 @@ impl Emitter<'_> {
         // The caller's callee-saved registers: the prologue saved the ones
         // this stub uses straight into their slots here (or elsewhere, to
         // copy from); the others are still in the register.
-        let mut direct = self.m2n_saved(DESC.m2n_saved_gp, m2n::SAVED_GP, Reg::gp)?;
-        self.accesses(false, SP, &mut direct);
+        self.store_m2n_saved(DESC.m2n_saved_gp, m2n::SAVED_GP, Reg::gp)?;
         // Link: frame.prev = *head; frame.link = head; *head = frame.
         self.thread_pointer(v0)?;
         let list = self.st.env.m2n_list_offset as i64;
@@ -1148,10 +1151,12 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// The M2N slots (from `first`) of the callee-saved registers `regs`
-    /// that still hold the caller's value, each with its register; those
-    /// the prologue saved elsewhere are copied here on the way.
-    fn m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<Accesses> {
+    /// Store into the M2N slots (from `first`) the callee-saved registers
+    /// `regs` that still hold the caller's value, in pairs where they
+    /// neighbour; those the prologue saved elsewhere are copied here on
+    /// the way. (Stored here rather than returned as a list: the list is
+    /// large, and both callers store it at once.)
+    fn store_m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<()> {
         let f = self.m2n_offset()?;
         let mut direct = Accesses::new();
         for (idx, &n) in regs.iter().enumerate() {
@@ -1174,15 +1179,14 @@ impl Emitter<'_> {
                 None => direct.push((reg(n), at as i64)),
             }
         }
-        Ok(direct)
+        self.accesses(false, SP, &mut direct);
+        Ok(())
     }
 
     /// Record the caller's callee-saved floating-point registers (d8–d15).
     #[inline(never)]
     fn m2n_save_all(&mut self) -> R<()> {
-        let mut direct = self.m2n_saved(DESC.m2n_saved_fp, m2n::SAVED_FP, Reg::fp)?;
-        self.accesses(false, SP, &mut direct);
-        Ok(())
+        self.store_m2n_saved(DESC.m2n_saved_fp, m2n::SAVED_FP, Reg::fp)
     }
 
     #[inline(never)]

@@ -491,10 +491,20 @@ impl<'a> Emitter<'a> {
 
     /// Copy a value of type `ty` between two locations (used by parallel
     /// moves). May clobber `s1` and `f0`.
+    /// The no-op, a value already where it goes (a result returned in
+    /// its register, an argument passed on in place), is decided
+    /// inline: it costs no call.
+    #[inline]
     pub(crate) fn copy(&mut self, dst: Loc, src: Loc, ty: Type) -> R<()> {
         if dst == src {
             return Ok(());
         }
+        self.copy_code(dst, src, ty)
+    }
+
+    /// [`Emitter::copy`]'s code.
+    #[inline(never)]
+    fn copy_code(&mut self, dst: Loc, src: Loc, ty: Type) -> R<()> {
         if ty.is_float() {
             return self.copy_fp(dst, src);
         }
@@ -634,10 +644,18 @@ impl<'a> Emitter<'a> {
     }
 
     /// Tear the frame down (if set up), keeping the registers in `keep`.
+    /// Whether there is a frame is decided inline: a `ret` from
+    /// unframed code costs no call.
+    #[inline]
     pub(crate) fn epilogue(&mut self, keep: &[Reg]) {
-        if !self.st.framed {
-            return;
+        if self.st.framed {
+            self.epilogue_code(keep);
         }
+    }
+
+    /// [`Emitter::epilogue`]'s code, the frame set up.
+    #[inline(never)]
+    fn epilogue_code(&mut self, keep: &[Reg]) {
         for &(r, slot) in &self.st.plan.saved {
             if !keep.contains(&r) {
                 self.restore_reg(r, slot);
