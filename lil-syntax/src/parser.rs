@@ -150,7 +150,7 @@ impl LabelTable {
                 Err(slot) => Some(slot),
             },
             None => {
-                if let Some(p) = names.iter().position(|n| &**n == name) {
+                if let Some(p) = names.iter().position(|n| same_name(n, name)) {
                     return LabelId(p as u32);
                 }
                 None
@@ -181,11 +181,31 @@ impl LabelTable {
     }
 }
 
+/// Whether two label names are the same: for the usual names of 4 to 16
+/// bytes, by two overlapping word loads each rather than a `memcmp` call
+/// (about 20 instructions a comparison, two or more per label).
+#[inline(always)]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&a.len()) {
+        return a.first_chunk::<8>() == b.first_chunk::<8>()
+            && a.last_chunk::<8>() == b.last_chunk::<8>();
+    }
+    if (4..8).contains(&a.len()) {
+        return a.first_chunk::<4>() == b.first_chunk::<4>()
+            && a.last_chunk::<4>() == b.last_chunk::<4>();
+    }
+    a == b
+}
+
 /// Make `old` hold `name`, in its own allocation where the lengths agree
 /// (a `String` whose capacity is its length takes as many bytes again
 /// without growing, and gives them back as a `Box<str>` without shrinking).
 fn reuse_name(old: &mut Box<str>, name: &str) {
-    if **old == *name {
+    if same_name(old, name) {
         return;
     }
     if old.len() != name.len() {
@@ -1341,44 +1361,51 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     // --------------------------------------------------------------- pieces
 
     /// A label: a name, or `%g %p %n %o`. Out of line, as
-    /// [`Self::int_value_here`].
+    /// [`Self::int_value_here`], with the directives out of line again
+    /// ([`Self::generated_label_ref`]): kept apart, they no longer make
+    /// every named label save the registers the directive reader needs.
     #[inline(never)]
     fn label_ref(&mut self) -> PResult<LabelRef> {
         self.skip_ws();
         let start = self.pos;
-        if self.peek() == Some(b'%') {
-            let (d, text, _) = self.directive()?;
-            let n = match d {
-                Directive::Label(b'g') => {
-                    *self.label_counter += 1;
-                    *self.label_counter
-                }
-                Directive::Label(b'p') => *self.label_counter,
-                Directive::Label(b'n') => *self.label_counter + 1,
-                Directive::Label(_) => *self.label_counter + 2,
-                _ => {
-                    return Err(self.error(
-                        SyntaxErrorKind::BadDirective {
-                            directive: text.to_owned(),
-                            reason: "a label (a name, %g, %p, %n or %o) is needed here",
-                        },
-                        start,
-                        self.pos,
-                    ));
-                }
-            };
-            let id = self.labels.intern(generated_label_name(n, &mut [0; 9]));
-            return Ok(LabelRef {
-                id,
-                span: self.span(start, self.pos),
-            });
-        }
-        if !self.peek().is_some_and(|b| is_ident_start(b) || b == b'$') {
-            return Err(self.expected("a label name"));
+        match self.peek() {
+            Some(b) if is_ident_start(b) || b == b'$' => {}
+            Some(b'%') => return self.generated_label_ref(start),
+            _ => return Err(self.expected("a label name")),
         }
         let end = class_run_end(self.bytes, start + 1, LABEL);
         self.pos = end;
         let id = self.labels.intern(self.text(start, end));
+        Ok(LabelRef {
+            id,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// [`Self::label_ref`] for the directive `%g %p %n %o` at `start`.
+    #[inline(never)]
+    fn generated_label_ref(&mut self, start: usize) -> PResult<LabelRef> {
+        let (d, text, _) = self.directive()?;
+        let n = match d {
+            Directive::Label(b'g') => {
+                *self.label_counter += 1;
+                *self.label_counter
+            }
+            Directive::Label(b'p') => *self.label_counter,
+            Directive::Label(b'n') => *self.label_counter + 1,
+            Directive::Label(_) => *self.label_counter + 2,
+            _ => {
+                return Err(self.error(
+                    SyntaxErrorKind::BadDirective {
+                        directive: text.to_owned(),
+                        reason: "a label (a name, %g, %p, %n or %o) is needed here",
+                    },
+                    start,
+                    self.pos,
+                ));
+            }
+        };
+        let id = self.labels.intern(generated_label_name(n, &mut [0; 9]));
         Ok(LabelRef {
             id,
             span: self.span(start, self.pos),
