@@ -181,24 +181,31 @@ impl LabelTable {
     }
 }
 
-/// Whether two label names are the same: for the usual names of 4 to 16
-/// bytes, by two overlapping word loads each rather than a `memcmp` call
-/// (about 20 instructions a comparison, two or more per label).
+/// Whether two label names are the same: for names of up to 16 bytes, by
+/// two overlapping loads of the widest word that fits, rather than a
+/// `memcmp` call (about 20 instructions a comparison, one or more per
+/// label).
 #[inline(always)]
 fn same_name(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
     }
-    if (8..=16).contains(&a.len()) {
-        return a.first_chunk::<8>() == b.first_chunk::<8>()
-            && a.last_chunk::<8>() == b.last_chunk::<8>();
+    match a.len() {
+        8..=16 => {
+            a.first_chunk::<8>() == b.first_chunk::<8>()
+                && a.last_chunk::<8>() == b.last_chunk::<8>()
+        }
+        4..8 => {
+            a.first_chunk::<4>() == b.first_chunk::<4>()
+                && a.last_chunk::<4>() == b.last_chunk::<4>()
+        }
+        2..4 => {
+            a.first_chunk::<2>() == b.first_chunk::<2>()
+                && a.last_chunk::<2>() == b.last_chunk::<2>()
+        }
+        _ => a == b,
     }
-    if (4..8).contains(&a.len()) {
-        return a.first_chunk::<4>() == b.first_chunk::<4>()
-            && a.last_chunk::<4>() == b.last_chunk::<4>();
-    }
-    a == b
 }
 
 /// Make `old` hold `name`, in its own allocation where the lengths agree
