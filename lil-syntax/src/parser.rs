@@ -1878,7 +1878,15 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         match word_key {
             kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
             kw::LOCALS => {
-                let (n, _) = self.u32_value(IntUse::Count, "the number of locals")?;
+                self.skip_ws();
+                // `locals 3;`, read in place as the entry's count is.
+                let n = match self.bytes[self.pos..].first_chunk::<2>() {
+                    Some(&[d @ b'0'..=b'9', b';']) => {
+                        self.pos += 1;
+                        u32::from(d - b'0')
+                    }
+                    _ => self.u32_value(IntUse::Count, "the number of locals")?.0,
+                };
                 self.finish(out, start, || InstKind::Locals(n))
             }
             kw::ALLOC => {
