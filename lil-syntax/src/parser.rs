@@ -1319,6 +1319,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     fn operand_here(&mut self) -> PResult<Operand> {
         let start = self.pos;
         let kind = match self.peek() {
+            // A one-digit immediate (`0`, `1`), read in place: the call
+            // to `int_value_here` costs several times the read.
+            Some(d @ b'0'..=b'9') if !self.peek_at(1).is_some_and(is_ident_char) => {
+                self.pos += 1;
+                OperandKind::Imm(i128::from(d - b'0'))
+            }
             Some(b'-' | b'0'..=b'9' | b'%' | b'{') => {
                 OperandKind::Imm(self.int_value_here(IntUse::Immediate, "an operand")?.0)
             }
