@@ -1015,17 +1015,10 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// module comment).
     #[inline(never)]
     fn int_value_here(&mut self, usage: IntUse, expected: &'static str) -> PResult<(i128, Span)> {
-        let start = self.pos;
-        // `%Ni` with a one-digit N, as nearly every directive is written.
-        if let Some(&[b'%', d @ b'0'..=b'9', b'i']) = self.bytes[start..].first_chunk::<3>() {
-            let end = start + 3;
-            self.pos = end;
-            let index = usize::from(d - b'0');
-            return match self.args.int(index, INT_DIRECTIVES[index], usage) {
-                Ok(v) => Ok((v, self.span(start, end))),
-                Err(kind) => Err(self.error(kind, start, end)),
-            };
+        if let Some(value) = self.short_directive(usage) {
+            return value;
         }
+        let start = self.pos;
         if let Some((v, end)) = self.short_decimal(start)
             && usage.accepts(v)
         {
@@ -1033,6 +1026,23 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             return Ok((v, self.span(start, end)));
         }
         self.int_value_general(usage, expected)
+    }
+
+    /// `%Ni` with a one-digit N at the cursor, as nearly every directive
+    /// is written: its value and span, or `None` for any other shape.
+    #[inline(always)]
+    fn short_directive(&mut self, usage: IntUse) -> Option<PResult<(i128, Span)>> {
+        let start = self.pos;
+        let &[b'%', d @ b'0'..=b'9', b'i'] = self.bytes[start..].first_chunk::<3>()? else {
+            return None;
+        };
+        let end = start + 3;
+        self.pos = end;
+        let index = usize::from(d - b'0');
+        Some(match self.args.int(index, INT_DIRECTIVES[index], usage) {
+            Ok(v) => Ok((v, self.span(start, end))),
+            Err(kind) => Err(self.error(kind, start, end)),
+        })
     }
 
     /// A decimal literal of at most 18 digits (so it fits an `i64`) with an
@@ -1324,6 +1334,10 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             Some(d @ b'0'..=b'9') if !self.peek_at(1).is_some_and(is_ident_char) => {
                 self.pos += 1;
                 OperandKind::Imm(i128::from(d - b'0'))
+            }
+            // So is a one-digit `%Ni`.
+            Some(b'%') if let Some(value) = self.short_directive(IntUse::Immediate) => {
+                OperandKind::Imm(value?.0)
             }
             Some(b'-' | b'0'..=b'9' | b'%' | b'{') => {
                 OperandKind::Imm(self.int_value_here(IntUse::Immediate, "an operand")?.0)
