@@ -2286,6 +2286,25 @@ mod tests {
     }
 
     #[test]
+    fn same_name_agrees_with_str_equality() {
+        let base = "abcdefghijklmnopqrst";
+        for len in 0..=base.len() {
+            let a = &base[..len];
+            assert!(same_name(a, a));
+            // A difference at each position, and a shorter name.
+            for at in 0..len {
+                let mut b = a.to_owned().into_bytes();
+                b[at] = b'_';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_name(a, &b), "{a} {b}");
+            }
+            if len > 0 {
+                assert!(!same_name(a, &a[..len - 1]));
+            }
+        }
+    }
+
+    #[test]
     fn generated_label_names_are_dollar_hex() {
         for n in [
             0,
