@@ -150,7 +150,7 @@ impl LabelTable {
                 Err(slot) => Some(slot),
             },
             None => {
-                if let Some(p) = names.iter().position(|n| &**n == name) {
+                if let Some(p) = names.iter().position(|n| same_name(n, name)) {
                     return LabelId(p as u32);
                 }
                 None
@@ -181,11 +181,38 @@ impl LabelTable {
     }
 }
 
+/// Whether two label names are the same: for names of up to 16 bytes, by
+/// two overlapping loads of the widest word that fits, rather than a
+/// `memcmp` call (about 20 instructions a comparison, one or more per
+/// label).
+#[inline(always)]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        8..=16 => {
+            a.first_chunk::<8>() == b.first_chunk::<8>()
+                && a.last_chunk::<8>() == b.last_chunk::<8>()
+        }
+        4..8 => {
+            a.first_chunk::<4>() == b.first_chunk::<4>()
+                && a.last_chunk::<4>() == b.last_chunk::<4>()
+        }
+        2..4 => {
+            a.first_chunk::<2>() == b.first_chunk::<2>()
+                && a.last_chunk::<2>() == b.last_chunk::<2>()
+        }
+        _ => a == b,
+    }
+}
+
 /// Make `old` hold `name`, in its own allocation where the lengths agree
 /// (a `String` whose capacity is its length takes as many bytes again
 /// without growing, and gives them back as a `Box<str>` without shrinking).
 fn reuse_name(old: &mut Box<str>, name: &str) {
-    if **old == *name {
+    if same_name(old, name) {
         return;
     }
     if old.len() != name.len() {
@@ -988,17 +1015,10 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// module comment).
     #[inline(never)]
     fn int_value_here(&mut self, usage: IntUse, expected: &'static str) -> PResult<(i128, Span)> {
-        let start = self.pos;
-        // `%Ni` with a one-digit N, as nearly every directive is written.
-        if let Some(&[b'%', d @ b'0'..=b'9', b'i']) = self.bytes[start..].first_chunk::<3>() {
-            let end = start + 3;
-            self.pos = end;
-            let index = usize::from(d - b'0');
-            return match self.args.int(index, INT_DIRECTIVES[index], usage) {
-                Ok(v) => Ok((v, self.span(start, end))),
-                Err(kind) => Err(self.error(kind, start, end)),
-            };
+        if let Some(value) = self.short_directive(usage) {
+            return value;
         }
+        let start = self.pos;
         if let Some((v, end)) = self.short_decimal(start)
             && usage.accepts(v)
         {
@@ -1006,6 +1026,23 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             return Ok((v, self.span(start, end)));
         }
         self.int_value_general(usage, expected)
+    }
+
+    /// `%Ni` with a one-digit N at the cursor, as nearly every directive
+    /// is written: its value and span, or `None` for any other shape.
+    #[inline(always)]
+    fn short_directive(&mut self, usage: IntUse) -> Option<PResult<(i128, Span)>> {
+        let start = self.pos;
+        let &[b'%', d @ b'0'..=b'9', b'i'] = self.bytes[start..].first_chunk::<3>()? else {
+            return None;
+        };
+        let end = start + 3;
+        self.pos = end;
+        let index = usize::from(d - b'0');
+        Some(match self.args.int(index, INT_DIRECTIVES[index], usage) {
+            Ok(v) => Ok((v, self.span(start, end))),
+            Err(kind) => Err(self.error(kind, start, end)),
+        })
     }
 
     /// A decimal literal of at most 18 digits (so it fits an `i64`) with an
@@ -1292,6 +1329,16 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     fn operand_here(&mut self) -> PResult<Operand> {
         let start = self.pos;
         let kind = match self.peek() {
+            // A one-digit immediate (`0`, `1`), read in place: the call
+            // to `int_value_here` costs several times the read.
+            Some(d @ b'0'..=b'9') if !self.peek_at(1).is_some_and(is_ident_char) => {
+                self.pos += 1;
+                OperandKind::Imm(i128::from(d - b'0'))
+            }
+            // So is a one-digit `%Ni`.
+            Some(b'%') if let Some(value) = self.short_directive(IntUse::Immediate) => {
+                OperandKind::Imm(value?.0)
+            }
             Some(b'-' | b'0'..=b'9' | b'%' | b'{') => {
                 OperandKind::Imm(self.int_value_here(IntUse::Immediate, "an operand")?.0)
             }
@@ -1341,44 +1388,51 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     // --------------------------------------------------------------- pieces
 
     /// A label: a name, or `%g %p %n %o`. Out of line, as
-    /// [`Self::int_value_here`].
+    /// [`Self::int_value_here`], with the directives out of line again
+    /// ([`Self::generated_label_ref`]): kept apart, they no longer make
+    /// every named label save the registers the directive reader needs.
     #[inline(never)]
     fn label_ref(&mut self) -> PResult<LabelRef> {
         self.skip_ws();
         let start = self.pos;
-        if self.peek() == Some(b'%') {
-            let (d, text, _) = self.directive()?;
-            let n = match d {
-                Directive::Label(b'g') => {
-                    *self.label_counter += 1;
-                    *self.label_counter
-                }
-                Directive::Label(b'p') => *self.label_counter,
-                Directive::Label(b'n') => *self.label_counter + 1,
-                Directive::Label(_) => *self.label_counter + 2,
-                _ => {
-                    return Err(self.error(
-                        SyntaxErrorKind::BadDirective {
-                            directive: text.to_owned(),
-                            reason: "a label (a name, %g, %p, %n or %o) is needed here",
-                        },
-                        start,
-                        self.pos,
-                    ));
-                }
-            };
-            let id = self.labels.intern(generated_label_name(n, &mut [0; 9]));
-            return Ok(LabelRef {
-                id,
-                span: self.span(start, self.pos),
-            });
-        }
-        if !self.peek().is_some_and(|b| is_ident_start(b) || b == b'$') {
-            return Err(self.expected("a label name"));
+        match self.peek() {
+            Some(b) if is_ident_start(b) || b == b'$' => {}
+            Some(b'%') => return self.generated_label_ref(start),
+            _ => return Err(self.expected("a label name")),
         }
         let end = class_run_end(self.bytes, start + 1, LABEL);
         self.pos = end;
         let id = self.labels.intern(self.text(start, end));
+        Ok(LabelRef {
+            id,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// [`Self::label_ref`] for the directive `%g %p %n %o` at `start`.
+    #[inline(never)]
+    fn generated_label_ref(&mut self, start: usize) -> PResult<LabelRef> {
+        let (d, text, _) = self.directive()?;
+        let n = match d {
+            Directive::Label(b'g') => {
+                *self.label_counter += 1;
+                *self.label_counter
+            }
+            Directive::Label(b'p') => *self.label_counter,
+            Directive::Label(b'n') => *self.label_counter + 1,
+            Directive::Label(_) => *self.label_counter + 2,
+            _ => {
+                return Err(self.error(
+                    SyntaxErrorKind::BadDirective {
+                        directive: text.to_owned(),
+                        reason: "a label (a name, %g, %p, %n or %o) is needed here",
+                    },
+                    start,
+                    self.pos,
+                ));
+            }
+        };
+        let id = self.labels.intern(generated_label_name(n, &mut [0; 9]));
         Ok(LabelRef {
             id,
             span: self.span(start, self.pos),
@@ -1759,7 +1813,20 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             return Err(self.error(SyntaxErrorKind::MissingEntry, start, end));
         }
         self.pos += "entry".len();
-        let (std_places, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
+        self.skip_ws();
+        // `entry 0:`, the usual count, read without the call of
+        // `u32_value` (its call, and its 48-byte result through memory,
+        // cost several times the read).
+        let std_places = match self.bytes[self.pos..].first_chunk::<2>() {
+            Some(&[d @ b'0'..=b'9', b':']) => {
+                self.pos += 1;
+                u32::from(d - b'0')
+            }
+            _ => {
+                self.u32_value(IntUse::Count, "the number of standard places")?
+                    .0
+            }
+        };
         self.expect(b':', "`:` after the number of standard places")?;
         self.skip_ws();
         let sig_start = self.pos;
@@ -1831,7 +1898,15 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         match word_key {
             kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
             kw::LOCALS => {
-                let (n, _) = self.u32_value(IntUse::Count, "the number of locals")?;
+                self.skip_ws();
+                // `locals 3;`, read in place as the entry's count is.
+                let n = match self.bytes[self.pos..].first_chunk::<2>() {
+                    Some(&[d @ b'0'..=b'9', b';']) => {
+                        self.pos += 1;
+                        u32::from(d - b'0')
+                    }
+                    _ => self.u32_value(IntUse::Count, "the number of locals")?.0,
+                };
                 self.finish(out, start, || InstKind::Locals(n))
             }
             kw::ALLOC => {
@@ -2206,6 +2281,25 @@ mod tests {
             for name in &names {
                 let id = table.intern(name);
                 assert_eq!(&*table.names[id.0 as usize], name.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn same_name_agrees_with_str_equality() {
+        let base = "abcdefghijklmnopqrst";
+        for len in 0..=base.len() {
+            let a = &base[..len];
+            assert!(same_name(a, a));
+            // A difference at each position, and a shorter name.
+            for at in 0..len {
+                let mut b = a.to_owned().into_bytes();
+                b[at] = b'_';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_name(a, &b), "{a} {b}");
+            }
+            if len > 0 {
+                assert!(!same_name(a, &a[..len - 1]));
             }
         }
     }
