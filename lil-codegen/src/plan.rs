@@ -735,6 +735,38 @@ impl<'a> FramePlan<'a> {
         // Some local lives in a callee-saved register (which the prologue
         // saves, so using it needs the frame).
         let mut locals_saved = false;
+        // Made once, not per local: the closure's captures are set up once.
+        let mut place = |class: RegClass, k: usize, crosses: bool| {
+            let [caller, callee] = &mut locals_pools[class as usize];
+            let reg = if crosses {
+                callee.take(&mut occupied)
+            } else {
+                caller
+                    .take(&mut occupied)
+                    .or_else(|| borrow(class, borrowed))
+                    .or_else(|| callee.take(&mut occupied))
+            };
+            let slot = match reg {
+                Some(r) => {
+                    if callee_saved.contains(r) {
+                        saved.push(r);
+                        locals_saved = true;
+                    }
+                    Some(Loc::Reg(r))
+                }
+                None => {
+                    spilled.push((class, k));
+                    None
+                }
+            };
+            let locals = match class {
+                RegClass::General => &mut *locals_gp,
+                RegClass::Float => &mut *locals_fp,
+            };
+            if let Some(l) = locals.get_mut(k) {
+                *l = slot;
+            }
+        };
         for (k, usage) in summary.locals.iter().enumerate() {
             // The checker's liveness by type, refined by ours: a local whose
             // reads after a call all recompute an `alloc` address need not
@@ -746,42 +778,11 @@ impl<'a> FramePlan<'a> {
                         .calls
                         .iter()
                         .any(|&i| liveness.local_after(i as usize, k as u32)));
-            let mut place = |class: RegClass, crosses: bool| {
-                let [caller, callee] = &mut locals_pools[class as usize];
-                let reg = if crosses {
-                    callee.take(&mut occupied)
-                } else {
-                    caller
-                        .take(&mut occupied)
-                        .or_else(|| borrow(class, borrowed))
-                        .or_else(|| callee.take(&mut occupied))
-                };
-                let slot = match reg {
-                    Some(r) => {
-                        if callee_saved.contains(r) {
-                            saved.push(r);
-                            locals_saved = true;
-                        }
-                        Some(Loc::Reg(r))
-                    }
-                    None => {
-                        spilled.push((class, k));
-                        None
-                    }
-                };
-                let locals = match class {
-                    RegClass::General => &mut *locals_gp,
-                    RegClass::Float => &mut *locals_fp,
-                };
-                if let Some(l) = locals.get_mut(k) {
-                    *l = slot;
-                }
-            };
             if usage.general {
-                place(RegClass::General, usage.general_across_call && live);
+                place(RegClass::General, k, usage.general_across_call && live);
             }
             if usage.float {
-                place(RegClass::Float, usage.float_across_call && live);
+                place(RegClass::Float, k, usage.float_across_call && live);
             }
         }
 
