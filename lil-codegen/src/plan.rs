@@ -1437,7 +1437,10 @@ impl Liveness {
             let mut first_pass = true;
             loop {
                 let mut changed = false;
-                for (b, block) in blocks.iter().enumerate().rev() {
+                // By index: `enumerate().rev()` would recover each index
+                // from the element's address (a division).
+                for b in (0..blocks.len()).rev() {
+                    let block = &blocks[b];
                     cur.fill(0);
                     for s in block.succs.into_iter().flatten() {
                         facts.acyclic &= s as usize > b;
