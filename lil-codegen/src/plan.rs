@@ -227,6 +227,14 @@ impl BitSet {
         }
     }
 
+    /// Empties the set and sizes it for `len` members, keeping its
+    /// storage: a plan reused for the next stub replaces nothing.
+    fn reset(&mut self, len: usize) {
+        self.low = 0;
+        self.high.clear();
+        self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
+    }
+
     /// Whether `i` is in the set (false past the end).
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
@@ -933,8 +941,8 @@ impl<'a> FramePlan<'a> {
         // when the block is framed on entry.
         let blocks = stub.blocks();
         let framed_in = block_framed_in;
-        *framed_in = BitSet::new(blocks.len());
-        *framed_before = BitSet::new(body.len());
+        framed_in.reset(blocks.len());
+        framed_before.reset(body.len());
         // Some block sets the frame up (or runs framed).
         let mut needs_frame = false;
         // Only a block newly framed on entry can change another's state.
