@@ -119,10 +119,13 @@ impl Occupied {
         self.set.contains(r)
     }
 
-    fn push_unique(&mut self, r: Reg) {
-        if self.set.insert(r) && self.keep_order {
+    /// Takes `r`; false if it was already taken.
+    fn push_unique(&mut self, r: Reg) -> bool {
+        let new = self.set.insert(r);
+        if new && self.keep_order {
             self.push_order(r);
         }
+        new
     }
 
     /// Out of line: `push_unique` is inlined at every register the planner
@@ -161,8 +164,8 @@ impl<'p> Pool<'p> {
                 class: self.class,
                 num,
             };
-            if !occupied.contains(r) {
-                occupied.push_unique(r);
+            // One bit operation both tests and takes.
+            if occupied.push_unique(r) {
                 return Some(r);
             }
         }
@@ -592,7 +595,9 @@ impl<'a> FramePlan<'a> {
             let cc = env.convention(desc, sig.cc);
             for loc in cc.arg_locs(&sig.params) {
                 match loc {
-                    ArgLoc::Reg(r) => occupied.push_unique(r),
+                    ArgLoc::Reg(r) => {
+                        occupied.push_unique(r);
+                    }
                     ArgLoc::Stack(off) => out_area = out_area.max(off + cc.stack_slot),
                 }
             }
