@@ -730,15 +730,16 @@ impl<'a> FramePlan<'a> {
             }
             scratch_gp.push(r);
         }
-        scratch_fp.clear();
-        for _ in 0..2 {
-            let r = scratch_fp_pool
+        // Always two: stored whole, not pushed one by one.
+        let mut fp = [Reg::fp(0); 2];
+        for r in &mut fp {
+            *r = scratch_fp_pool
                 .take(&mut occupied)
                 .ok_or(CodegenError::OutOfRegisters {
                     what: "floating-point scratch registers",
                 })?;
-            scratch_fp.push(r);
         }
+        *scratch_fp = SmallVec::from_buf(fp);
 
         // ---- Locals.
         let nlocals = summary.max_locals as usize;
