@@ -119,10 +119,13 @@ impl Occupied {
         self.set.contains(r)
     }
 
-    fn push_unique(&mut self, r: Reg) {
-        if self.set.insert(r) && self.keep_order {
+    /// Takes `r`; false if it was already taken.
+    fn push_unique(&mut self, r: Reg) -> bool {
+        let new = self.set.insert(r);
+        if new && self.keep_order {
             self.push_order(r);
         }
+        new
     }
 
     /// Out of line: `push_unique` is inlined at every register the planner
@@ -161,8 +164,8 @@ impl<'p> Pool<'p> {
                 class: self.class,
                 num,
             };
-            if !occupied.contains(r) {
-                occupied.push_unique(r);
+            // One bit operation both tests and takes.
+            if occupied.push_unique(r) {
                 return Some(r);
             }
         }
@@ -225,6 +228,14 @@ impl BitSet {
             low: 0,
             high: vec![0; len.saturating_sub(128).div_ceil(64)],
         }
+    }
+
+    /// Empties the set and sizes it for `len` members, keeping its
+    /// storage: a plan reused for the next stub replaces nothing.
+    fn reset(&mut self, len: usize) {
+        self.low = 0;
+        self.high.clear();
+        self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
     }
 
     /// Whether `i` is in the set (false past the end).
@@ -584,7 +595,9 @@ impl<'a> FramePlan<'a> {
             let cc = env.convention(desc, sig.cc);
             for loc in cc.arg_locs(&sig.params) {
                 match loc {
-                    ArgLoc::Reg(r) => occupied.push_unique(r),
+                    ArgLoc::Reg(r) => {
+                        occupied.push_unique(r);
+                    }
                     ArgLoc::Stack(off) => out_area = out_area.max(off + cc.stack_slot),
                 }
             }
@@ -717,15 +730,16 @@ impl<'a> FramePlan<'a> {
             }
             scratch_gp.push(r);
         }
-        scratch_fp.clear();
-        for _ in 0..2 {
-            let r = scratch_fp_pool
+        // Always two: stored whole, not pushed one by one.
+        let mut fp = [Reg::fp(0); 2];
+        for r in &mut fp {
+            *r = scratch_fp_pool
                 .take(&mut occupied)
                 .ok_or(CodegenError::OutOfRegisters {
                     what: "floating-point scratch registers",
                 })?;
-            scratch_fp.push(r);
         }
+        *scratch_fp = SmallVec::from_buf(fp);
 
         // ---- Locals.
         let nlocals = summary.max_locals as usize;
@@ -735,6 +749,38 @@ impl<'a> FramePlan<'a> {
         // Some local lives in a callee-saved register (which the prologue
         // saves, so using it needs the frame).
         let mut locals_saved = false;
+        // Made once, not per local: the closure's captures are set up once.
+        let mut place = |class: RegClass, k: usize, crosses: bool| {
+            let [caller, callee] = &mut locals_pools[class as usize];
+            let reg = if crosses {
+                callee.take(&mut occupied)
+            } else {
+                caller
+                    .take(&mut occupied)
+                    .or_else(|| borrow(class, borrowed))
+                    .or_else(|| callee.take(&mut occupied))
+            };
+            let slot = match reg {
+                Some(r) => {
+                    if callee_saved.contains(r) {
+                        saved.push(r);
+                        locals_saved = true;
+                    }
+                    Some(Loc::Reg(r))
+                }
+                None => {
+                    spilled.push((class, k));
+                    None
+                }
+            };
+            let locals = match class {
+                RegClass::General => &mut *locals_gp,
+                RegClass::Float => &mut *locals_fp,
+            };
+            if let Some(l) = locals.get_mut(k) {
+                *l = slot;
+            }
+        };
         for (k, usage) in summary.locals.iter().enumerate() {
             // The checker's liveness by type, refined by ours: a local whose
             // reads after a call all recompute an `alloc` address need not
@@ -746,42 +792,11 @@ impl<'a> FramePlan<'a> {
                         .calls
                         .iter()
                         .any(|&i| liveness.local_after(i as usize, k as u32)));
-            let mut place = |class: RegClass, crosses: bool| {
-                let [caller, callee] = &mut locals_pools[class as usize];
-                let reg = if crosses {
-                    callee.take(&mut occupied)
-                } else {
-                    caller
-                        .take(&mut occupied)
-                        .or_else(|| borrow(class, borrowed))
-                        .or_else(|| callee.take(&mut occupied))
-                };
-                let slot = match reg {
-                    Some(r) => {
-                        if callee_saved.contains(r) {
-                            saved.push(r);
-                            locals_saved = true;
-                        }
-                        Some(Loc::Reg(r))
-                    }
-                    None => {
-                        spilled.push((class, k));
-                        None
-                    }
-                };
-                let locals = match class {
-                    RegClass::General => &mut *locals_gp,
-                    RegClass::Float => &mut *locals_fp,
-                };
-                if let Some(l) = locals.get_mut(k) {
-                    *l = slot;
-                }
-            };
             if usage.general {
-                place(RegClass::General, usage.general_across_call && live);
+                place(RegClass::General, k, usage.general_across_call && live);
             }
             if usage.float {
-                place(RegClass::Float, usage.float_across_call && live);
+                place(RegClass::Float, k, usage.float_across_call && live);
             }
         }
 
@@ -932,8 +947,8 @@ impl<'a> FramePlan<'a> {
         // when the block is framed on entry.
         let blocks = stub.blocks();
         let framed_in = block_framed_in;
-        *framed_in = BitSet::new(blocks.len());
-        *framed_before = BitSet::new(body.len());
+        framed_in.reset(blocks.len());
+        framed_before.reset(body.len());
         // Some block sets the frame up (or runs framed).
         let mut needs_frame = false;
         // Only a block newly framed on entry can change another's state.
@@ -1436,7 +1451,10 @@ impl Liveness {
             let mut first_pass = true;
             loop {
                 let mut changed = false;
-                for (b, block) in blocks.iter().enumerate().rev() {
+                // By index: `enumerate().rev()` would recover each index
+                // from the element's address (a division).
+                for b in (0..blocks.len()).rev() {
+                    let block = &blocks[b];
                     cur.fill(0);
                     for s in block.succs.into_iter().flatten() {
                         facts.acyclic &= s as usize > b;
