@@ -547,7 +547,10 @@ impl Emitter<'_> {
         if a.ty.is_float() || ext.is_some() || a.ordering == Ordering::Acquire {
             return Ok(None);
         }
-        let parts = [a.base.map(|p| p.var), a.index.map(|(p, _)| p.var)];
+        // The variables an address reads.
+        let parts_of = |a: &Address| [a.base.map(|p| p.var), a.index.map(|(p, _)| p.var)];
+        let parts = parts_of(a);
+        let it = OperandKind::Var(dst.var);
         let body = &self.st.stub.stub().body;
         let mut j = self.st.i;
         for _ in 0..8 {
@@ -558,7 +561,6 @@ impl Emitter<'_> {
             let kind = &body[j].kind;
             if let InstKind::JumpIf { cond, .. } = kind {
                 // The local on one side only; on the other, no memory.
-                let it = OperandKind::Var(dst.var);
                 let other = match (cond.lhs.kind == it, cond.rhs.kind == it) {
                     (true, false) => &cond.rhs,
                     (false, true) => &cond.lhs,
@@ -579,22 +581,30 @@ impl Emitter<'_> {
                     None
                 });
             }
-            // The kind first: the operands of an instruction that stops
-            // the look-ahead anyway are not looked at.
-            let harmless = match kind {
-                InstKind::Move { .. } | InstKind::Unary { .. } | InstKind::Binary { .. } => true,
-                InstKind::Ld { addr, .. } => addr.ordering != Ordering::Acquire,
-                InstKind::Ts { .. } => !matches!(
-                    self.st.env.thread_pointer,
-                    lil_codegen::ThreadPointer::Call { .. }
-                ),
-                _ => false,
+            // What the instruction writes and whether it reads the local,
+            // told by its kind: only the kinds that neither touch memory
+            // nor call can be stepped over (each writes a variable).
+            let (w, reads_dst) = match kind {
+                InstKind::Move { dst: d, src } | InstKind::Unary { dst: d, src, .. } => {
+                    (d.var, src.kind == it)
+                }
+                InstKind::Binary {
+                    dst: d, lhs, rhs, ..
+                } => (d.var, lhs.kind == it || rhs.kind == it),
+                InstKind::Ld { dst: d, addr, .. } if addr.ordering != Ordering::Acquire => {
+                    (d.var, parts_of(addr).contains(&Some(dst.var)))
+                }
+                InstKind::Ts { dst: d }
+                    if !matches!(
+                        self.st.env.thread_pointer,
+                        lil_codegen::ThreadPointer::Call { .. }
+                    ) =>
+                {
+                    (d.var, false)
+                }
+                _ => return Ok(None),
             };
-            if !harmless {
-                return Ok(None);
-            }
-            let (w, reads_dst) = lil_codegen::plan::write_and_reads(kind, dst.var);
-            if reads_dst || w == Some(dst.var) || parts.contains(&w) {
+            if reads_dst || w == dst.var || parts.contains(&Some(w)) {
                 return Ok(None);
             }
         }

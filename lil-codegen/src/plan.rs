@@ -1115,8 +1115,8 @@ pub fn visit_vars(kind: &InstKind, mut f: impl FnMut(Var)) {
 /// `ret` are not named); returns what the kind itself does ([`Kind`]).
 ///
 /// The one description of an instruction for the planner: [`written`],
-/// [`visit_vars`], [`write_and_reads`] and the planner's walk all go through
-/// it, and the walk looks at each instruction's kind once.
+/// [`visit_vars`] and the planner's walk all go through it, and the walk
+/// looks at each instruction's kind once.
 #[inline(always)]
 fn operands(kind: &InstKind, mut f: impl FnMut(Var, bool)) -> Kind {
     // Generic helpers, not closures over `dyn FnMut`: static calls inline.
@@ -1645,24 +1645,6 @@ pub fn written(kind: &InstKind) -> Option<Var> {
         }
     });
     dst
-}
-
-/// The variable an instruction writes, if any, and whether it reads `v`:
-/// [`written`] and a look at its reads in one pass over its operands,
-/// for an emitter's look-ahead over the instructions after the current
-/// one. Reads are those named in its operands and addresses (the inputs
-/// `tailcall` and `in2out` pass on and the `r` of `ret` are not named).
-#[inline]
-pub fn write_and_reads(kind: &InstKind, v: Var) -> (Option<Var>, bool) {
-    let (mut dst, mut reads) = (None, false);
-    operands(kind, |u, written| {
-        if written {
-            dst = Some(u);
-        } else {
-            reads |= u == v;
-        }
-    });
-    (dst, reads)
 }
 
 // ------------------------------------------------- alloc addresses
