@@ -1519,26 +1519,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     ) -> PResult<EntrySignature> {
         self.skip_ws();
         if self.peek() == Some(b'%') {
-            let (d, text, dstart) = self.directive()?;
-            return match d {
-                Directive::Signature(n, kind) => match self.args.signature(n, text, kind) {
-                    Ok((params, ret)) => Ok(EntrySignature::Typed(Signature {
-                        cc,
-                        params,
-                        ret,
-                        span: self.span(start, self.pos),
-                    })),
-                    Err(kind) => Err(self.error(kind, dstart, self.pos)),
-                },
-                _ => Err(self.error(
-                    SyntaxErrorKind::BadDirective {
-                        directive: text.to_owned(),
-                        reason: "a signature (`%Nm` or `%Nj`) is needed here",
-                    },
-                    dstart,
-                    self.pos,
-                )),
-            };
+            return self.signature_directive(cc, start);
         }
         // No type starts with `a`: most signatures are told apart by
         // their first byte, without scanning the word.
@@ -1573,6 +1554,33 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             ret,
             span: self.span(start, self.pos),
         }))
+    }
+
+    /// [`Self::signature_rest`] for a `%Nm` / `%Nj` directive. Out of line:
+    /// the directive reader and the arguments' signature lookup would
+    /// otherwise be inlined into every signature read.
+    #[inline(never)]
+    fn signature_directive(&mut self, cc: CallConv, start: usize) -> PResult<EntrySignature> {
+        let (d, text, dstart) = self.directive()?;
+        match d {
+            Directive::Signature(n, kind) => match self.args.signature(n, text, kind) {
+                Ok((params, ret)) => Ok(EntrySignature::Typed(Signature {
+                    cc,
+                    params,
+                    ret,
+                    span: self.span(start, self.pos),
+                })),
+                Err(kind) => Err(self.error(kind, dstart, self.pos)),
+            },
+            _ => Err(self.error(
+                SyntaxErrorKind::BadDirective {
+                    directive: text.to_owned(),
+                    reason: "a signature (`%Nm` or `%Nj`) is needed here",
+                },
+                dstart,
+                self.pos,
+            )),
+        }
     }
 
     fn signature(&mut self) -> PResult<Signature> {
