@@ -1284,8 +1284,60 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         })
     }
 
+    /// The [`key`] and end of the word at `start` if it is two to four
+    /// bytes long, as every type's name and `void` are; `None` for other
+    /// words, and where less than five bytes of text remain (the callers
+    /// then read the word with [`Self::word`]).
+    ///
+    /// The word's end is found by testing those three places for a byte
+    /// that ends it, and its key is one load masked to that length, where
+    /// [`Self::word_key`] scans byte by byte from the start. The bytes
+    /// before the end are not tested: a key that matches a type or `void`
+    /// is all identifier bytes, so it is then the whole word's.
+    #[inline(always)]
+    fn short_key_at(&self, start: usize) -> Option<(u64, usize)> {
+        let chunk = self.bytes.get(start..)?.first_chunk::<5>()?;
+        let len = if !is_ident_char(chunk[2]) {
+            2
+        } else if !is_ident_char(chunk[3]) {
+            3
+        } else if !is_ident_char(chunk[4]) {
+            4
+        } else {
+            return None;
+        };
+        let loaded = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        Some((
+            u64::from(loaded & (u32::MAX >> (32 - 8 * len))),
+            start + len,
+        ))
+    }
+
+    /// The type named by the word at `start`, and the word's end, as
+    /// [`Self::short_key_at`] reads it.
+    #[inline(always)]
+    fn type_at(&self, start: usize) -> Option<(Type, usize)> {
+        let (key, end) = self.short_key_at(start)?;
+        Some((parse_type(key)?, end))
+    }
+
     #[inline(always)]
     fn ty(&mut self) -> PResult<Type> {
+        self.skip_ws();
+        match self.type_at(self.pos) {
+            Some((ty, end)) => {
+                self.pos = end;
+                Ok(ty)
+            }
+            None => self.ty_general(),
+        }
+    }
+
+    /// [`Self::ty`] for a word [`Self::type_at`] does not take: a type at
+    /// the very end of the text, or an error.
+    #[cold]
+    #[inline(never)]
+    fn ty_general(&mut self) -> PResult<Type> {
         let (w, start, end) = self.word("a type")?;
         match parse_type(w) {
             Some(ty) => Ok(ty),
@@ -1296,6 +1348,25 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// A return type or `void`.
     #[inline(always)]
     fn ret_ty(&mut self) -> PResult<Option<Type>> {
+        self.skip_ws();
+        if let Some((key, end)) = self.short_key_at(self.pos) {
+            let ty = match key {
+                kw::VOID => Some(None),
+                _ => parse_type(key).map(Some),
+            };
+            if let Some(ty) = ty {
+                self.pos = end;
+                return Ok(ty);
+            }
+        }
+        self.ret_ty_general()
+    }
+
+    /// [`Self::ret_ty`] for a word [`Self::short_key_at`] does not take, as
+    /// [`Self::ty_general`].
+    #[cold]
+    #[inline(never)]
+    fn ret_ty_general(&mut self) -> PResult<Option<Type>> {
         let (w, start, end) = self.word("a return type")?;
         if w == kw::VOID {
             return Ok(None);
@@ -1448,26 +1519,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     ) -> PResult<EntrySignature> {
         self.skip_ws();
         if self.peek() == Some(b'%') {
-            let (d, text, dstart) = self.directive()?;
-            return match d {
-                Directive::Signature(n, kind) => match self.args.signature(n, text, kind) {
-                    Ok((params, ret)) => Ok(EntrySignature::Typed(Signature {
-                        cc,
-                        params,
-                        ret,
-                        span: self.span(start, self.pos),
-                    })),
-                    Err(kind) => Err(self.error(kind, dstart, self.pos)),
-                },
-                _ => Err(self.error(
-                    SyntaxErrorKind::BadDirective {
-                        directive: text.to_owned(),
-                        reason: "a signature (`%Nm` or `%Nj`) is needed here",
-                    },
-                    dstart,
-                    self.pos,
-                )),
-            };
+            return self.signature_directive(cc, start);
         }
         // No type starts with `a`: most signatures are told apart by
         // their first byte, without scanning the word.
@@ -1502,6 +1554,33 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             ret,
             span: self.span(start, self.pos),
         }))
+    }
+
+    /// [`Self::signature_rest`] for a `%Nm` / `%Nj` directive. Out of line:
+    /// the directive reader and the arguments' signature lookup would
+    /// otherwise be inlined into every signature read.
+    #[inline(never)]
+    fn signature_directive(&mut self, cc: CallConv, start: usize) -> PResult<EntrySignature> {
+        let (d, text, dstart) = self.directive()?;
+        match d {
+            Directive::Signature(n, kind) => match self.args.signature(n, text, kind) {
+                Ok((params, ret)) => Ok(EntrySignature::Typed(Signature {
+                    cc,
+                    params,
+                    ret,
+                    span: self.span(start, self.pos),
+                })),
+                Err(kind) => Err(self.error(kind, dstart, self.pos)),
+            },
+            _ => Err(self.error(
+                SyntaxErrorKind::BadDirective {
+                    directive: text.to_owned(),
+                    reason: "a signature (`%Nm` or `%Nj`) is needed here",
+                },
+                dstart,
+                self.pos,
+            )),
+        }
     }
 
     fn signature(&mut self) -> PResult<Signature> {
@@ -1560,9 +1639,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         if bytes.get(term_end) != Some(&b':') {
             return None;
         }
-        let ty_start = term_end + 1;
-        let (ty_word, ty_end) = self.word_key(ty_start);
-        let ty = parse_type(ty_word)?;
+        let (ty, ty_end) = self.type_at(term_end + 1)?;
         if bytes.get(ty_end) != Some(&b']') {
             return None;
         }
@@ -2320,6 +2397,28 @@ mod tests {
             u32::MAX,
         ] {
             assert_eq!(generated_label_name(n, &mut [0; 9]), format!("${n:x}"));
+        }
+    }
+
+    #[test]
+    fn types_by_short_key_match_types_by_word() {
+        let texts = [
+            "g1]", "g8,", "f4:", "ref;", "pint]", "void;", "g4", "ref", "pint", "void", "g3]",
+            "pints]", "g4x,", "g,4]", "r:f8]", "voids;", "  ref;", "é4;;;", "5];;;", "",
+        ];
+        for text in texts {
+            let mut parser_args = crate::directive::ArgList::new(&[]);
+            let mut labels = LabelTable::default();
+            let mut counter = 0;
+            let mut parser =
+                Parser::<_, false>::new(text, 0, &mut parser_args, &mut labels, &mut counter);
+            let fast = (parser.ty(), parser.pos);
+            parser.pos = 0;
+            assert_eq!(fast, (parser.ty_general(), parser.pos), "{text:?}");
+            parser.pos = 0;
+            let fast = (parser.ret_ty(), parser.pos);
+            parser.pos = 0;
+            assert_eq!(fast, (parser.ret_ty_general(), parser.pos), "{text:?}");
         }
     }
 
