@@ -1409,6 +1409,8 @@ impl Liveness {
         // case runs without loops over words or bounds checks (every slice
         // below is cut to `words`, so its length is known).
         #[inline(always)]
+        // The arguments are the stub, its sizes and the tables the walk
+        // fills, each borrowed on its own.
         #[allow(clippy::too_many_arguments)]
         fn solve(
             stub: &CheckedStub,
