@@ -1,11 +1,13 @@
 //! `lil::Compiler` reuses its buffers from one stub to the next; these tests
 //! show that it gives the one-shot pipeline's answer for every stub, on
 //! both targets, whatever it compiled before (valid stubs, syntax errors,
-//! check errors, stubs built in Rust).
+//! check errors, stubs built in Rust). The planner's reuse entry point,
+//! `FramePlan::plan`, is checked the same way.
 
+use lil::check::CheckedStub;
 use lil::syntax::Arg;
 use lil::{Compiler, Error, HostEnv, Target};
-use lil_codegen::{CompileOptions, ThreadPointer};
+use lil_codegen::{CompileOptions, FramePlan, ThreadPointer};
 use lil_tests::differential::{
     example_texts, generated_texts, helper_stub_texts, placeholder_names,
 };
@@ -237,5 +239,96 @@ fn compile_into_reuses_the_code_buffer_and_matches_compile_with() {
             );
         }
         assert_eq!(errors, 1, "{target:?}: the clashing register is refused");
+    }
+}
+
+/// What an emitter reads of a plan for `stub`, as text.
+fn plan_view(plan: &FramePlan, stub: &CheckedStub) -> String {
+    let n = stub.stub().body.len();
+    let per_inst: Vec<_> = (0..n)
+        .map(|i| {
+            (
+                plan.framed_before(i),
+                plan.requires_frame(i),
+                plan.liveness.ret_after(i),
+                plan.liveness.local_after(i, 0),
+                plan.alloc_address(i, 0),
+                plan.alloc_address(i, 1),
+            )
+        })
+        .collect();
+    let blocks: Vec<_> = (0..stub.blocks().len())
+        .map(|b| plan.block_framed_in(b))
+        .collect();
+    format!(
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {} {:?} {} {:?} {:?} {:?} {:?} {:?}",
+        plan.entry_cc,
+        plan.inputs,
+        plan.input_homes,
+        plan.arbitrary_saves,
+        plan.locals_gp,
+        plan.locals_fp,
+        plan.scratch_gp,
+        plan.scratch_fp,
+        plan.saved,
+        plan.helper_saves,
+        plan.frame_size,
+        plan.alloc_offset,
+        plan.m2n_offset,
+        plan.out_area,
+        plan.ts_register,
+        plan.std_places_saved,
+        (plan.ret_gp, plan.ret_fp),
+        plan.borrowed,
+        per_inst,
+        blocks,
+        plan.has_frame(),
+    )
+}
+
+/// A `FramePlan` reused for one stub after another (`FramePlan::plan`)
+/// holds what a fresh plan of each holds, on both targets: stubs with
+/// frames and without, `alloc` addresses, branches, narrow extensions,
+/// and the examples, forward and then in reverse.
+#[test]
+fn a_reused_plan_equals_a_fresh_one() {
+    let own = [
+        "entry 0:platform:g8,g8:g8; r = i0 + i1; ret;",
+        "entry 0:platform:g8,g8:g8; locals 2; alloc l0, 24; alloc l1, 8; \
+         st [l0+16:g8], i0; st [l1+0:g8], i1; st [l0+0:g8], 0:g8; \
+         ld r, [l0+16:g8]; ld l0, [l1+0:g8]; r = r - l0; ret;",
+        "entry 0:platform:g8,g8:g8; locals 2; l0 = i0; l1 = i1; jc l0 < l1, yes; \
+         r = l0; ret; :yes; r = l1; ret;",
+        "entry 0:platform:g1,g2,g4,g1:pint; locals 2; l0 = sx1 i0; l1 = zx2 i1; \
+         l0 = l0 * l1; l1 = sx4 i2; l0 = l0 - l1; l1 = zx1 i3; l1 = l1 << 7; \
+         r = l0 ^ l1; ret;",
+    ];
+    let stubs: Vec<CheckedStub> = own
+        .iter()
+        .map(|text| text.to_string())
+        .chain(example_texts().into_iter().map(|(_, text)| text))
+        .filter_map(|text| lil::check::check_owned(lil::syntax::parse(&text).ok()?).ok())
+        .collect();
+    assert!(stubs.len() > own.len(), "the examples are read");
+    let env = HostEnv::default();
+    for target in [Target::X64, Target::Arm64] {
+        let desc = lil::backend(target).desc();
+        let mut reused = FramePlan::empty(desc);
+        let mut planned = 0;
+        for stub in stubs.iter().chain(stubs.iter().rev()) {
+            let fresh = FramePlan::new(stub, desc, &env);
+            let again = reused.plan(stub, desc, &env);
+            assert_eq!(fresh.is_ok(), again.is_ok(), "{target:?}: {}", stub.stub());
+            if let Ok(fresh) = fresh {
+                planned += 1;
+                assert_eq!(
+                    plan_view(&reused, stub),
+                    plan_view(&fresh, stub),
+                    "{target:?}: {}",
+                    stub.stub()
+                );
+            }
+        }
+        assert!(planned >= 2 * own.len(), "{target:?}: {planned} plans");
     }
 }
