@@ -777,8 +777,7 @@ impl Harness {
 
     fn front_end(&mut self) -> Result<(), String> {
         let mut t = Table::new(&["workload", "measured", "detail"]);
-        let dir = corpus::corpus_dir();
-        match corpus::Corpus::load(&dir) {
+        match corpus::Corpus::load() {
             Some(corpus) => {
                 let parsed = corpus.parse_all();
                 let timing = measure(self.config, simple(|| corpus.parse_all()));
@@ -798,7 +797,7 @@ impl Harness {
             }
             None => self.note(&format!(
                 "DRLVM corpus not found at {} (set LIL_DRLVM_CORPUS): parse throughput not measured.",
-                dir.display()
+                corpus::corpus_dir().display()
             )),
         }
         let fig1 = StubKind::Fig1Alloc.name();

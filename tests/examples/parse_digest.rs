@@ -283,7 +283,9 @@ fn sample_large(_piece: usize, n: usize) -> i128 {
 }
 
 /// The kind letter of each `%N` directive of `text` (`None` for an index
-/// no directive names), as `tests/src/corpus.rs` finds them.
+/// no directive names), comments included: unlike
+/// `lil_tests::corpus::directive_kinds`, which skips `//` comments, so that
+/// a mutation that makes or breaks a comment does not change the arguments.
 fn directive_kinds(text: &str) -> Vec<Option<u8>> {
     let mut kinds = Vec::new();
     note_directive_kinds(text, &mut kinds);

@@ -262,6 +262,19 @@ fn directive_args<'m>(
     piece_index: usize,
     sample: &dyn Fn(usize, usize) -> i128,
 ) -> Vec<Arg<'m>> {
+    directive_kinds(piece)
+        .iter()
+        .enumerate()
+        .map(|(n, k)| match k {
+            Some(b'm') | Some(b'j') => Arg::method(method),
+            _ => Arg::Int(sample(piece_index, n)),
+        })
+        .collect()
+}
+
+/// The kind letter (`b'i'`, `b'm'`, `b'j'`, ...) of each `%N` directive of
+/// a piece, by N, outside `//` comments.
+pub fn directive_kinds(piece: &str) -> Vec<Option<u8>> {
     let mut kinds: Vec<Option<u8>> = Vec::new();
     for line in piece.lines() {
         let code = match line.find("//") {
@@ -271,13 +284,6 @@ fn directive_args<'m>(
         note_directive_kinds(code, &mut kinds);
     }
     kinds
-        .iter()
-        .enumerate()
-        .map(|(n, k)| match k {
-            Some(b'm') | Some(b'j') => Arg::method(method),
-            _ => Arg::Int(sample(piece_index, n)),
-        })
-        .collect()
 }
 
 /// Record in `kinds[N]` the kind letter of each `%N` directive of `code`
