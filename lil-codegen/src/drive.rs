@@ -13,13 +13,13 @@ use crate::asm::Assembler;
 use crate::plan::{BitSet, FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
 use crate::{
-    ArgLoc, CodegenError, CompileOptions, CompiledStub, HostEnv, RegClass, SourceMapEntry,
-    TargetDesc,
+    ArgLoc, CallingConvention, CodegenError, CompileOptions, CompiledStub, HostEnv, RegClass,
+    SourceMapEntry, TargetDesc,
 };
 use dynasmrt::relocations::Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 use lil_check::{CheckedStub, Context};
-use lil_syntax::{CallKind, InstKind, LabelId, Var};
+use lil_syntax::{CallKind, InstKind, LabelId, Type, Var};
 use smallvec::SmallVec;
 
 /// A [`CodegenError`] as the emitters pass it around: boxed, so that the
@@ -173,6 +173,20 @@ impl<'a> EmitState<'a> {
         Ok(match arrival {
             ArgLoc::Reg(r) => Loc::Reg(*r),
             ArgLoc::Stack(off) => Loc::Incoming(*off as i32),
+        })
+    }
+
+    /// Whether every input is where convention `cc` passes the parameter
+    /// of its position (`params`, the stub's own) at the current point:
+    /// then an `in2out` to `cc` moves nothing, as between conventions that
+    /// agree while the inputs are still in their registers.
+    pub fn inputs_in_place(&self, cc: &CallingConvention, params: &[Type]) -> bool {
+        cc.arg_locs(params).enumerate().all(|(k, out)| {
+            let dst = match out {
+                ArgLoc::Reg(r) => Loc::Reg(r),
+                ArgLoc::Stack(off) => Loc::Frame(off as i32),
+            };
+            self.input(k as u32).is_ok_and(|src| src == dst)
         })
     }
 
