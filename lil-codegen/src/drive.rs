@@ -104,23 +104,22 @@ pub trait IsaEmitter<'a> {
 
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`, noting the frame states in
-    /// `unwind` (emptied: the unwind information of an earlier compile,
-    /// whose allocations are reused).
+    /// `unwind` (the unwind information of an earlier compile, whose
+    /// allocations are reused; emptied by [`run`]).
+    ///
+    /// Only stores, no call: the emitter that holds the state is built
+    /// with its assembler, and a call that may fail (allocate) after the
+    /// assembler is made would keep the assembler aside, to be dropped on
+    /// failure, and then copy its 400 bytes into place. What needs
+    /// allocating is sized by [`run`], in place.
     #[inline]
     pub fn new(
         stub: &'a CheckedStub,
         plan: &'a FramePlan<'a>,
         env: &'a HostEnv,
         options: CompileOptions,
-        mut unwind: UnwindInfo,
+        unwind: UnwindInfo,
     ) -> EmitState<'a> {
-        let s = stub.stub();
-        let labels = smallvec::smallvec![None; s.labels.len()];
-        let absorbed = BitSet::new(s.body.len());
-        // Each prologue and epilogue notes a few frame states.
-        let rows = if plan.has_frame() { 16 } else { 0 };
-        crate::clear_with_room(&mut unwind.rows, rows);
-        unwind.saved.clear();
         EmitState {
             stub,
             plan,
@@ -129,15 +128,27 @@ impl<'a> EmitState<'a> {
             framed: false,
             i: 0,
             unwind,
-            labels,
+            labels: SmallVec::new(),
             edge_stubs: SmallVec::new(),
             strings: Vec::new(),
-            absorbed,
+            absorbed: BitSet::default(),
             locals_gp: &plan.locals_gp,
             locals_fp: &plan.locals_fp,
             inputs: &plan.inputs,
             input_homes: &plan.input_homes,
         }
+    }
+
+    /// Sizes the tables of the stub's labels and instructions, and empties
+    /// the unwind information (room for the few rows a frame notes).
+    fn size_for_stub(&mut self) {
+        let s = self.stub.stub();
+        self.labels.resize(s.labels.len(), None);
+        self.absorbed = BitSet::new(s.body.len());
+        // Each prologue and epilogue notes a few frame states.
+        let rows = if self.plan.has_frame() { 16 } else { 0 };
+        crate::clear_with_room(&mut self.unwind.rows, rows);
+        self.unwind.saved.clear();
     }
 
     /// Where local `k` of class `class` lives: [`FramePlan::local`], read
@@ -400,6 +411,7 @@ fn emit<'a, E: IsaEmitter<'a>>(
 ) -> Result<u32, CodegenError> {
     let stub = e.state().stub;
     let body = &stub.stub().body;
+    e.state().size_for_stub();
     crate::clear_with_room(map, body.len());
     for (i, inst) in body.iter().enumerate() {
         e.state().i = i;
