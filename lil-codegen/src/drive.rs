@@ -143,7 +143,7 @@ impl<'a> EmitState<'a> {
     /// the unwind information (room for the few rows a frame notes).
     fn size_for_stub(&mut self) {
         let s = self.stub.stub();
-        self.labels.resize(s.labels.len(), None);
+        self.labels = smallvec::smallvec![None; s.labels.len()];
         self.absorbed = BitSet::new(s.body.len());
         // Each prologue and epilogue notes a few frame states.
         let rows = if self.plan.has_frame() { 16 } else { 0 };
