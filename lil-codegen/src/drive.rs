@@ -192,6 +192,15 @@ impl<'a> EmitState<'a> {
     /// then an `in2out` to `cc` moves nothing, as between conventions that
     /// agree while the inputs are still in their registers.
     pub fn inputs_in_place(&self, cc: &CallingConvention, params: &[Type]) -> bool {
+        if std::ptr::eq(cc, self.plan.entry_cc) {
+            // The inputs arrived where `cc` passes them: in place unless
+            // on the stack (where the caller left them, not the outgoing
+            // area) or read from their homes.
+            let homes = self.input_homes.iter();
+            return self.inputs.iter().zip(homes).all(|(arrival, home)| {
+                matches!(arrival, ArgLoc::Reg(_)) && !(self.framed && home.is_some())
+            });
+        }
         cc.arg_locs(params).enumerate().all(|(k, out)| {
             let dst = match out {
                 ArgLoc::Reg(r) => Loc::Reg(r),
