@@ -265,6 +265,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    #[inline]
     pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
         let scratch = &plan.scratch_gp;
         let has = |n: u8| scratch.iter().any(|r| r.num == n);
