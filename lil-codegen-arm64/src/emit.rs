@@ -265,6 +265,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    #[inline]
     pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
         let scratch = &plan.scratch_gp;
         let has = |n: u8| scratch.iter().any(|r| r.num == n);
@@ -580,16 +581,18 @@ impl<'a> Emitter<'a> {
         if !list.is_sorted_by_key(|&(_, off)| off) {
             list.sort_by_key(|&(_, off)| off);
         }
-        let mut k = 0;
-        while let Some(&(r, off)) = list.get(k) {
-            if let Some(&(r2, off2)) = list.get(k + 1)
+        // By slice patterns, not indices: no bounds checks in the loop.
+        let mut rest = &*list;
+        while let [(r, off), after @ ..] = rest {
+            let (r, off) = (*r, *off);
+            if let [(r2, off2), after_pair @ ..] = after
                 && r2.class == r.class
-                && off2 == off + 8
+                && *off2 == off + 8
                 && Self::pairable(off)
                 && !(load && r.num == r2.num)
             {
                 self.pair(load, r.class, r.num, r2.num, base, off);
-                k += 2;
+                rest = after_pair;
                 continue;
             }
             let kind = match (load, r.class) {
@@ -599,7 +602,7 @@ impl<'a> Emitter<'a> {
                 (true, RegClass::Float) => Acc::LdrD,
             };
             self.acc(kind, r.num, AMem::Imm { base, off });
-            k += 1;
+            rest = after;
         }
     }
 

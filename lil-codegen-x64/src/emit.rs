@@ -277,6 +277,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    #[inline]
     pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
         let gp = |k: usize| {
             plan.scratch_gp

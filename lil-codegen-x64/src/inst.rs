@@ -12,7 +12,7 @@ use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
 use lil_codegen::moves::{Move, sequentialize};
 use lil_codegen::plan::Loc;
-use lil_codegen::{ArgLoc, CodegenError, Reg, RegClass};
+use lil_codegen::{ArgLoc, CallingConvention, CodegenError, Reg, RegClass};
 use lil_syntax::*;
 use smallvec::SmallVec;
 
@@ -865,6 +865,16 @@ impl Emitter<'_> {
             return Err(CodegenError::Internal("in2out in an arbitrary stub").into());
         };
         let cc = self.st.env.convention(&DESC, callee_cc);
+        if self.st.inputs_in_place(cc, &sig.params) {
+            return Ok(());
+        }
+        self.in2out_moves(sig, cc)
+    }
+
+    /// The copies of an `in2out` that moves something, out of line: the
+    /// list and the resolver's frame cost more than the check above.
+    #[inline(never)]
+    fn in2out_moves(&mut self, sig: &Signature, cc: &CallingConvention) -> R<()> {
         let mut moves: SmallVec<[Move; 8]> = SmallVec::new();
         for (k, (ty, out)) in sig.params.iter().zip(cc.arg_locs(&sig.params)).enumerate() {
             let src = self.st.input(k as u32)?;

@@ -13,13 +13,13 @@ use crate::asm::Assembler;
 use crate::plan::{BitSet, FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
 use crate::{
-    ArgLoc, CodegenError, CompileOptions, CompiledStub, HostEnv, RegClass, SourceMapEntry,
-    TargetDesc,
+    ArgLoc, CallingConvention, CodegenError, CompileOptions, CompiledStub, HostEnv, RegClass,
+    SourceMapEntry, TargetDesc,
 };
 use dynasmrt::relocations::Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 use lil_check::{CheckedStub, Context};
-use lil_syntax::{CallKind, InstKind, LabelId, Var};
+use lil_syntax::{CallKind, InstKind, LabelId, Type, Var};
 use smallvec::SmallVec;
 
 /// A [`CodegenError`] as the emitters pass it around: boxed, so that the
@@ -104,23 +104,22 @@ pub trait IsaEmitter<'a> {
 
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`, noting the frame states in
-    /// `unwind` (emptied: the unwind information of an earlier compile,
-    /// whose allocations are reused).
+    /// `unwind` (the unwind information of an earlier compile, whose
+    /// allocations are reused; emptied by [`run`]).
+    ///
+    /// Only stores, no call: the emitter that holds the state is built
+    /// with its assembler, and a call that may fail (allocate) after the
+    /// assembler is made would keep the assembler aside, to be dropped on
+    /// failure, and then copy its 400 bytes into place. What needs
+    /// allocating is sized by [`run`], in place.
     #[inline]
     pub fn new(
         stub: &'a CheckedStub,
         plan: &'a FramePlan<'a>,
         env: &'a HostEnv,
         options: CompileOptions,
-        mut unwind: UnwindInfo,
+        unwind: UnwindInfo,
     ) -> EmitState<'a> {
-        let s = stub.stub();
-        let labels = smallvec::smallvec![None; s.labels.len()];
-        let absorbed = BitSet::new(s.body.len());
-        // Each prologue and epilogue notes a few frame states.
-        let rows = if plan.has_frame() { 16 } else { 0 };
-        crate::clear_with_room(&mut unwind.rows, rows);
-        unwind.saved.clear();
         EmitState {
             stub,
             plan,
@@ -129,15 +128,27 @@ impl<'a> EmitState<'a> {
             framed: false,
             i: 0,
             unwind,
-            labels,
+            labels: SmallVec::new(),
             edge_stubs: SmallVec::new(),
             strings: Vec::new(),
-            absorbed,
+            absorbed: BitSet::default(),
             locals_gp: &plan.locals_gp,
             locals_fp: &plan.locals_fp,
             inputs: &plan.inputs,
             input_homes: &plan.input_homes,
         }
+    }
+
+    /// Sizes the tables of the stub's labels and instructions, and empties
+    /// the unwind information (room for the few rows a frame notes).
+    fn size_for_stub(&mut self) {
+        let s = self.stub.stub();
+        self.labels = smallvec::smallvec![None; s.labels.len()];
+        self.absorbed = BitSet::new(s.body.len());
+        // Each prologue and epilogue notes a few frame states.
+        let rows = if self.plan.has_frame() { 16 } else { 0 };
+        crate::clear_with_room(&mut self.unwind.rows, rows);
+        self.unwind.saved.clear();
     }
 
     /// Where local `k` of class `class` lives: [`FramePlan::local`], read
@@ -173,6 +184,29 @@ impl<'a> EmitState<'a> {
         Ok(match arrival {
             ArgLoc::Reg(r) => Loc::Reg(*r),
             ArgLoc::Stack(off) => Loc::Incoming(*off as i32),
+        })
+    }
+
+    /// Whether every input is where convention `cc` passes the parameter
+    /// of its position (`params`, the stub's own) at the current point:
+    /// then an `in2out` to `cc` moves nothing, as between conventions that
+    /// agree while the inputs are still in their registers.
+    pub fn inputs_in_place(&self, cc: &CallingConvention, params: &[Type]) -> bool {
+        if std::ptr::eq(cc, self.plan.entry_cc) {
+            // The inputs arrived where `cc` passes them: in place unless
+            // on the stack (where the caller left them, not the outgoing
+            // area) or read from their homes.
+            let homes = self.input_homes.iter();
+            return self.inputs.iter().zip(homes).all(|(arrival, home)| {
+                matches!(arrival, ArgLoc::Reg(_)) && !(self.framed && home.is_some())
+            });
+        }
+        cc.arg_locs(params).enumerate().all(|(k, out)| {
+            let dst = match out {
+                ArgLoc::Reg(r) => Loc::Reg(r),
+                ArgLoc::Stack(off) => Loc::Frame(off as i32),
+            };
+            self.input(k as u32).is_ok_and(|src| src == dst)
         })
     }
 
@@ -386,6 +420,7 @@ fn emit<'a, E: IsaEmitter<'a>>(
 ) -> Result<u32, CodegenError> {
     let stub = e.state().stub;
     let body = &stub.stub().body;
+    e.state().size_for_stub();
     crate::clear_with_room(map, body.len());
     for (i, inst) in body.iter().enumerate() {
         e.state().i = i;

@@ -223,11 +223,16 @@ pub struct BitSet {
 }
 
 impl BitSet {
+    /// An empty set for `len` members. Inlined, with no call for the
+    /// usual set of at most 128 (`vec!` of zero elements is still a call).
+    #[inline]
     pub(crate) fn new(len: usize) -> BitSet {
-        BitSet {
-            low: 0,
-            high: vec![0; len.saturating_sub(128).div_ceil(64)],
-        }
+        let high = if len <= 128 {
+            Vec::new()
+        } else {
+            vec![0; (len - 128).div_ceil(64)]
+        };
+        BitSet { low: 0, high }
     }
 
     /// Empties the set and sizes it for `len` members, keeping its
