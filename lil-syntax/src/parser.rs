@@ -516,6 +516,50 @@ mod kw {
     pub(super) const VOID: u64 = key(b"void");
 }
 
+/// The length of the word a nonzero [`key`] was made of.
+const fn key_len(key: u64) -> usize {
+    8 - key.leading_zeros() as usize / 8
+}
+
+/// What a statement's first word makes it, as
+/// [`Parser::statement_head`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Head {
+    /// `:`, before a label's name.
+    Label,
+    Entry,
+    Locals,
+    Alloc,
+    Ld,
+    St,
+    Inc,
+    Cas,
+    J,
+    Jc,
+    Out,
+    In2Out,
+    Call,
+    TailCall,
+    Ret,
+    PushM2n,
+    PopM2n,
+    Handles,
+    Print,
+    /// Any other word (a variable, `std_places`, `m2n_save_all`) or none.
+    Other,
+}
+
+/// The eight bytes from `start`, zero where the text ends before them (a
+/// zero byte ends a word, as the end of the text does).
+#[inline(never)]
+fn padded_chunk(bytes: &[u8], start: usize) -> [u8; 8] {
+    let mut chunk = [0u8; 8];
+    for (slot, &b) in chunk.iter_mut().zip(bytes.get(start..).unwrap_or_default()) {
+        *slot = b;
+    }
+    chunk
+}
+
 fn parse_type(word: u64) -> Option<Type> {
     const G1: u64 = key(b"g1");
     const G2: u64 = key(b"g2");
@@ -727,6 +771,65 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             return (loaded, start + 8);
         }
         (0, class_run_end(bytes, start + 9, IDENT))
+    }
+
+    /// The statement the word at `start` begins, and where the word ends:
+    /// a keyword of up to eight bytes, `:`, or [`Head::Other`] (ending at
+    /// `start`) for anything else.
+    ///
+    /// One load of eight bytes, a jump on the first of them, and for each
+    /// keyword that begins with it one masked comparison and a test of the
+    /// byte after it: where [`Self::word_key`] scanned the word byte by
+    /// byte and a binary search over all the keywords' keys followed, about
+    /// 25 instructions more per statement.
+    #[inline(always)]
+    fn statement_head(&self, start: usize) -> (Head, usize) {
+        let bytes = self.bytes;
+        // The byte after a keyword is read from memory, not shifted out of
+        // the load: LLVM computed the shifts for all keyword lengths
+        // before the jump.
+        let padded;
+        let chunk = match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(chunk) => chunk,
+            None => {
+                padded = padded_chunk(bytes, start);
+                &padded
+            }
+        };
+        let loaded = u64::from_le_bytes(*chunk);
+        // Whether the word at `start` is the keyword `kw`: its bytes, then
+        // a byte that ends the word.
+        let is = |kw: u64| {
+            let len = key_len(kw);
+            if len < 8 {
+                loaded & (u64::MAX >> (64 - 8 * len)) == kw && !is_ident_char(chunk[len])
+            } else {
+                loaded == kw && !bytes.get(start + 8).is_some_and(|&b| is_ident_char(b))
+            }
+        };
+        let (head, kw) = match chunk[0] {
+            b'l' if is(kw::LD) => (Head::Ld, kw::LD),
+            b'l' if is(kw::LOCALS) => (Head::Locals, kw::LOCALS),
+            b's' if is(kw::ST) => (Head::St, kw::ST),
+            b'j' if is(kw::JC) => (Head::Jc, kw::JC),
+            b'j' if is(kw::J) => (Head::J, kw::J),
+            b'r' if is(kw::RET) => (Head::Ret, kw::RET),
+            b'c' if is(kw::CALL) => (Head::Call, kw::CALL),
+            b'c' if is(kw::CAS) => (Head::Cas, kw::CAS),
+            b'p' if is(kw::PUSH_M2N) => (Head::PushM2n, kw::PUSH_M2N),
+            b'p' if is(kw::POP_M2N) => (Head::PopM2n, kw::POP_M2N),
+            b'p' if is(kw::PRINT) => (Head::Print, kw::PRINT),
+            b'i' if is(kw::INC) => (Head::Inc, kw::INC),
+            b'i' if is(kw::IN2OUT) => (Head::In2Out, kw::IN2OUT),
+            b'o' if is(kw::OUT) => (Head::Out, kw::OUT),
+            b'a' if is(kw::ALLOC) => (Head::Alloc, kw::ALLOC),
+            b'e' if is(kw::ENTRY) => (Head::Entry, kw::ENTRY),
+            b't' if is(kw::TAILCALL) => (Head::TailCall, kw::TAILCALL),
+            b'h' if is(kw::HANDLES) => (Head::Handles, kw::HANDLES),
+            b':' => return (Head::Label, start + 1),
+            _ => return (Head::Other, start),
+        };
+        (head, start + key_len(kw))
     }
 
     /// The identifier starting at the current position (not consumed).
@@ -1957,24 +2060,18 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     #[inline(always)]
     fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
         let start = self.pos;
-        let (word_key, end) = self.word_key(start);
-        if end == start {
-            if self.peek() == Some(b':') {
-                self.pos += 1;
-                let label = self.label_ref()?;
-                return self.finish(out, start, || InstKind::Label(label));
-            }
-            let c = self.src[start..].chars().next().unwrap_or('?');
-            self.pos += c.len_utf8();
-            return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
-        }
-        // Keywords first, by the word's key: none of them is a variable
-        // (`is_var`), so the variable readers wait for the fallback, where
-        // a plainly written destination is read in one pass.
+        // Keywords first: none of them is a variable (`is_var`), so the
+        // variable readers wait for `Head::Other`, where a plainly written
+        // destination is read in one pass.
+        let (head, end) = self.statement_head(start);
         self.pos = end;
-        match word_key {
-            kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
-            kw::LOCALS => {
+        match head {
+            Head::Label => {
+                let label = self.label_ref()?;
+                self.finish(out, start, || InstKind::Label(label))
+            }
+            Head::Entry => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
+            Head::Locals => {
                 self.skip_ws();
                 // `locals 3;`, read in place as the entry's count is.
                 let n = match self.bytes[self.pos..].first_chunk::<2>() {
@@ -1986,13 +2083,13 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 };
                 self.finish(out, start, || InstKind::Locals(n))
             }
-            kw::ALLOC => {
+            Head::Alloc => {
                 let dst = self.var()?;
                 self.expect(b',', "`,`")?;
                 let (size, _) = self.u32_value(IntUse::Size, "a size in bytes")?;
                 self.finish(out, start, || InstKind::Alloc { dst, size })
             }
-            kw::LD => {
+            Head::Ld => {
                 let dst = self.var()?;
                 self.expect(b',', "`,`")?;
                 let addr = self.address()?;
@@ -2014,22 +2111,22 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 };
                 self.finish(out, start, || InstKind::Ld { dst, addr, ext })
             }
-            kw::ST => {
+            Head::St => {
                 let addr = self.address()?;
                 self.expect(b',', "`,`")?;
                 let src = self.operand()?;
                 self.finish(out, start, || InstKind::St { addr, src })
             }
-            kw::INC => {
+            Head::Inc => {
                 let addr = self.address()?;
                 self.finish(out, start, || InstKind::Inc { addr })
             }
-            kw::CAS => self.cas(start, out),
-            kw::J => {
+            Head::Cas => self.cas(start, out),
+            Head::J => {
                 let target = self.label_ref()?;
                 self.finish(out, start, || InstKind::Jump(target))
             }
-            kw::JC => {
+            Head::Jc => {
                 let lhs = self.operand()?;
                 let predicate = self.predicate()?;
                 let rhs = self.operand()?;
@@ -2043,11 +2140,11 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 let target = self.label_ref()?;
                 self.finish(out, start, || InstKind::JumpIf { cond, target })
             }
-            kw::OUT => {
+            Head::Out => {
                 let signature = self.signature()?;
                 self.finish(out, start, || InstKind::Out(signature))
             }
-            kw::IN2OUT => {
+            Head::In2Out => {
                 self.skip_ws();
                 let sig_start = self.pos;
                 let (cc, _) = self.cc()?;
@@ -2056,7 +2153,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 let sig_span = self.span(sig_start, self.pos);
                 self.finish(out, start, || InstKind::In2Out { cc, ret, sig_span })
             }
-            kw::CALL => {
+            Head::Call => {
                 let noret = self.peek() == Some(b'.')
                     && self.bytes[self.pos + 1..].starts_with(b"noret")
                     && !self
@@ -2072,15 +2169,15 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 let target = self.operand()?;
                 self.finish(out, start, || InstKind::Call { kind, target })
             }
-            kw::TAILCALL => {
+            Head::TailCall => {
                 let target = self.operand()?;
                 self.finish(out, start, || InstKind::Call {
                     kind: CallKind::Tail,
                     target,
                 })
             }
-            kw::RET => self.finish(out, start, || InstKind::Ret),
-            kw::PUSH_M2N => {
+            Head::Ret => self.finish(out, start, || InstKind::Ret),
+            Head::PushM2n => {
                 let (method, frame_type, handles) = self.push_m2n()?;
                 self.finish(out, start, || InstKind::PushM2n {
                     method,
@@ -2088,33 +2185,48 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                     handles,
                 })
             }
-            kw::POP_M2N => self.finish(out, start, || InstKind::PopM2n),
-            kw::HANDLES => {
+            Head::PopM2n => self.finish(out, start, || InstKind::PopM2n),
+            Head::Handles => {
                 self.expect(b'=', "`=`")?;
                 let handles = self.operand()?;
                 self.finish(out, start, || InstKind::Handles(handles))
             }
-            kw::PRINT => self.print(start, out),
+            Head::Print => self.print(start, out),
             // An assignment, the commonest statement.
-            _ if let Some((var, var_end)) = self.var_fast(start) => {
-                debug_assert_eq!(var_end, end);
-                let dst = Place {
-                    var,
-                    span: self.span(start, end),
-                };
-                self.assignment(start, dst, out)
-            }
-            // Keywords too long to be keys.
-            // (The word is sliced only here: slicing it before the keywords
-            // cost a bounds check per statement.)
-            _ if self.bytes[start..end] == *b"std_places" => {
+            Head::Other => match self.var_fast(start) {
+                Some((var, end)) => {
+                    self.pos = end;
+                    let dst = Place {
+                        var,
+                        span: self.span(start, end),
+                    };
+                    self.assignment(start, dst, out)
+                }
+                None => self.other_statement(start, out),
+            },
+        }
+    }
+
+    /// A statement whose first word is neither a keyword of up to eight
+    /// bytes nor a plainly written variable: a longer keyword, a variable
+    /// whose index is a directive or a hole, or an error. Out of line, as
+    /// [`Self::cas`].
+    #[inline(never)]
+    fn other_statement(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
+        let end = self.word_end(start);
+        if end == start {
+            let c = self.src[start..].chars().next().unwrap_or('?');
+            self.pos += c.len_utf8();
+            return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
+        }
+        self.pos = end;
+        match &self.bytes[start..end] {
+            b"std_places" => {
                 let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
                 self.finish(out, start, || InstKind::StdPlaces(n))
             }
-            _ if self.bytes[start..end] == *b"m2n_save_all" => {
-                self.finish(out, start, || InstKind::M2nSaveAll)
-            }
-            _ if is_var(&self.bytes[start..end], self.bytes.get(end).copied()) => {
+            b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
+            word if is_var(word, self.bytes.get(end).copied()) => {
                 self.pos = start;
                 let dst = self.var_general(start)?;
                 self.assignment(start, dst, out)
