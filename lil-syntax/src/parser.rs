@@ -560,6 +560,25 @@ fn padded_chunk(bytes: &[u8], start: usize) -> [u8; 8] {
     chunk
 }
 
+/// Whether the word at `start`, whose first eight bytes (zero past the
+/// end of the text) are `chunk`, is the keyword `kw` (a [`key`]): one
+/// masked comparison of the loaded bytes and a test of the byte after the
+/// keyword, where [`Parser::word_key`] scans the word byte by byte.
+///
+/// The byte after the keyword is read from `chunk`'s memory, not shifted
+/// out of the load: where several keywords are tested after a jump on the
+/// first byte, LLVM computed the shifts for every length before the jump.
+#[inline(always)]
+fn is_keyword(bytes: &[u8], start: usize, chunk: &[u8; 8], kw: u64) -> bool {
+    let loaded = u64::from_le_bytes(*chunk);
+    let len = key_len(kw);
+    if len < 8 {
+        loaded & (u64::MAX >> (64 - 8 * len)) == kw && !is_ident_char(chunk[len])
+    } else {
+        loaded == kw && !bytes.get(start + 8).is_some_and(|&b| is_ident_char(b))
+    }
+}
+
 fn parse_type(word: u64) -> Option<Type> {
     const G1: u64 = key(b"g1");
     const G2: u64 = key(b"g2");
@@ -582,13 +601,19 @@ fn parse_type(word: u64) -> Option<Type> {
     })
 }
 
+/// The calling conventions' names, as [`key`]s.
+mod cc_kw {
+    use super::key;
+    pub(super) const PLATFORM: u64 = key(b"platform");
+    pub(super) const MANAGED: u64 = key(b"managed");
+    pub(super) const RTH: u64 = key(b"rth");
+    pub(super) const JNI: u64 = key(b"jni");
+    pub(super) const STDCALL: u64 = key(b"stdcall");
+    pub(super) const HANDLER: u64 = key(b"handler");
+}
+
 fn parse_cc(word: u64) -> Option<CallConv> {
-    const PLATFORM: u64 = key(b"platform");
-    const MANAGED: u64 = key(b"managed");
-    const RTH: u64 = key(b"rth");
-    const JNI: u64 = key(b"jni");
-    const STDCALL: u64 = key(b"stdcall");
-    const HANDLER: u64 = key(b"handler");
+    use cc_kw::*;
     Some(match word {
         PLATFORM => CallConv::Platform,
         MANAGED => CallConv::Managed,
@@ -777,17 +802,14 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// a keyword of up to eight bytes, `:`, or [`Head::Other`] (ending at
     /// `start`) for anything else.
     ///
-    /// One load of eight bytes, a jump on the first of them, and for each
-    /// keyword that begins with it one masked comparison and a test of the
-    /// byte after it: where [`Self::word_key`] scanned the word byte by
-    /// byte and a binary search over all the keywords' keys followed, about
-    /// 25 instructions more per statement.
+    /// One load of eight bytes, a jump on the first of them, and
+    /// [`is_keyword`] for each keyword that begins with it: where
+    /// [`Self::word_key`] scanned the word and a binary search over all
+    /// the keywords' keys followed, about 15 instructions more per
+    /// statement.
     #[inline(always)]
     fn statement_head(&self, start: usize) -> (Head, usize) {
         let bytes = self.bytes;
-        // The byte after a keyword is read from memory, not shifted out of
-        // the load: LLVM computed the shifts for all keyword lengths
-        // before the jump.
         let padded;
         let chunk = match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
             Some(chunk) => chunk,
@@ -796,17 +818,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 &padded
             }
         };
-        let loaded = u64::from_le_bytes(*chunk);
-        // Whether the word at `start` is the keyword `kw`: its bytes, then
-        // a byte that ends the word.
-        let is = |kw: u64| {
-            let len = key_len(kw);
-            if len < 8 {
-                loaded & (u64::MAX >> (64 - 8 * len)) == kw && !is_ident_char(chunk[len])
-            } else {
-                loaded == kw && !bytes.get(start + 8).is_some_and(|&b| is_ident_char(b))
-            }
-        };
+        let is = |kw: u64| is_keyword(bytes, start, chunk, kw);
         let (head, kw) = match chunk[0] {
             b'l' if is(kw::LD) => (Head::Ld, kw::LD),
             b'l' if is(kw::LOCALS) => (Head::Locals, kw::LOCALS),
@@ -1480,12 +1492,42 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         }
     }
 
-    /// A calling convention, and its span.
-    #[inline(always)]
-    fn cc(&mut self) -> PResult<(CallConv, Span)> {
+    /// A calling convention.
+    ///
+    /// Read as [`Self::statement_head`] reads a keyword, where eight bytes
+    /// of text remain (a signature's `:` and more follow the convention);
+    /// [`Self::cc_general`] reads the others. Out of line: its result,
+    /// unlike the span it gave before, comes back in registers.
+    #[inline(never)]
+    fn cc(&mut self) -> PResult<CallConv> {
+        self.skip_ws();
+        let (bytes, start) = (self.bytes, self.pos);
+        if let Some(chunk) = bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            let is = |kw: u64| is_keyword(bytes, start, chunk, kw);
+            let found = match chunk[0] {
+                b'm' if is(cc_kw::MANAGED) => Some((CallConv::Managed, cc_kw::MANAGED)),
+                b'p' if is(cc_kw::PLATFORM) => Some((CallConv::Platform, cc_kw::PLATFORM)),
+                b'j' if is(cc_kw::JNI) => Some((CallConv::Jni, cc_kw::JNI)),
+                b'r' if is(cc_kw::RTH) => Some((CallConv::Rth, cc_kw::RTH)),
+                b's' if is(cc_kw::STDCALL) => Some((CallConv::StdCall, cc_kw::STDCALL)),
+                b'h' if is(cc_kw::HANDLER) => Some((CallConv::Handler, cc_kw::HANDLER)),
+                _ => None,
+            };
+            if let Some((cc, kw)) = found {
+                self.pos = start + key_len(kw);
+                return Ok(cc);
+            }
+        }
+        self.cc_general()
+    }
+
+    /// [`Self::cc`] near the end of the text, or an error.
+    #[cold]
+    #[inline(never)]
+    fn cc_general(&mut self) -> PResult<CallConv> {
         let (w, start, end) = self.word("a calling convention")?;
         match parse_cc(w) {
-            Some(cc) => Ok((cc, self.span(start, end))),
+            Some(cc) => Ok(cc),
             None => Err(self.word_error(start, end, SyntaxErrorKind::UnknownCallConv)),
         }
     }
@@ -1689,7 +1731,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     fn signature(&mut self) -> PResult<Signature> {
         self.skip_ws();
         let start = self.pos;
-        let (cc, _) = self.cc()?;
+        let cc = self.cc()?;
         self.expect(b':', "`:` after the calling convention")?;
         match self.signature_rest(cc, start, false)? {
             EntrySignature::Typed(sig) => Ok(sig),
@@ -1988,7 +2030,16 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     pub(crate) fn parse_entry(&mut self) -> PResult<Entry> {
         self.skip_ws();
         let start = self.pos;
-        if self.word_key(start).0 != kw::ENTRY {
+        let is_entry = match self.bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(chunk) => is_keyword(self.bytes, start, chunk, kw::ENTRY),
+            None => is_keyword(
+                self.bytes,
+                start,
+                &padded_chunk(self.bytes, start),
+                kw::ENTRY,
+            ),
+        };
+        if !is_entry {
             let end = self.token_end(start);
             return Err(self.error(SyntaxErrorKind::MissingEntry, start, end));
         }
@@ -2010,7 +2061,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         self.expect(b':', "`:` after the number of standard places")?;
         self.skip_ws();
         let sig_start = self.pos;
-        let (cc, _) = self.cc()?;
+        let cc = self.cc()?;
         self.expect(b':', "`:` after the calling convention")?;
         let signature = self.signature_rest(cc, sig_start, true)?;
         self.expect(b';', "`;`")?;
@@ -2147,7 +2198,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             Head::In2Out => {
                 self.skip_ws();
                 let sig_start = self.pos;
-                let (cc, _) = self.cc()?;
+                let cc = self.cc()?;
                 self.expect(b':', "`:` after the calling convention")?;
                 let ret = self.ret_ty()?;
                 let sig_span = self.span(sig_start, self.pos);
