@@ -2642,4 +2642,72 @@ mod tests {
             start = end + 1;
         }
     }
+
+    /// `statement_head` and `cc` against the words' keys, as `word_key`
+    /// reads them: every keyword, with each byte that may follow it, the
+    /// end of the text, and one more letter; and their prefixes.
+    #[test]
+    fn keywords_by_masked_compare_match_keywords_by_key() {
+        let heads = [
+            ("entry", Head::Entry),
+            ("locals", Head::Locals),
+            ("alloc", Head::Alloc),
+            ("ld", Head::Ld),
+            ("st", Head::St),
+            ("inc", Head::Inc),
+            ("cas", Head::Cas),
+            ("j", Head::J),
+            ("jc", Head::Jc),
+            ("out", Head::Out),
+            ("in2out", Head::In2Out),
+            ("call", Head::Call),
+            ("tailcall", Head::TailCall),
+            ("ret", Head::Ret),
+            ("push_m2n", Head::PushM2n),
+            ("pop_m2n", Head::PopM2n),
+            ("handles", Head::Handles),
+            ("print", Head::Print),
+        ];
+        let ccs = ["platform", "managed", "rth", "jni", "stdcall", "handler"];
+        let words = heads.iter().map(|&(w, _)| w).chain(ccs).chain([
+            "std_places",
+            "m2n_save_all",
+            "l0",
+            "r",
+            "x",
+            "",
+        ]);
+        let mut texts = Vec::new();
+        for word in words {
+            for cut in 0..=word.len() {
+                let word = &word[..cut];
+                for after in ["", " ", ";", ":", ".", ",", "=", "x", "_", "0", "é", "\n"] {
+                    texts.push(format!("{word}{after}"));
+                    texts.push(format!("{word}{after}  ;;;;;;;;"));
+                }
+            }
+        }
+        texts.push(":l;".to_owned());
+        for text in &texts {
+            let mut args = crate::directive::ArgList::new(&[]);
+            let mut labels = LabelTable::default();
+            let mut counter = 0;
+            let mut parser = Parser::<_, false>::new(text, 0, &mut args, &mut labels, &mut counter);
+            let (key, end) = parser.word_key(0);
+            let expected = match heads
+                .iter()
+                .find(|&&(w, _)| end > 0 && w.as_bytes() == &text.as_bytes()[..end])
+            {
+                Some(&(_, head)) => (head, end),
+                None if text.starts_with(':') => (Head::Label, 1),
+                None => (Head::Other, 0),
+            };
+            assert_eq!(parser.statement_head(0), expected, "{text:?}");
+            let by_key = parse_cc(key).filter(|_| end > 0);
+            assert_eq!(parser.cc().ok(), by_key, "{text:?}");
+            if by_key.is_some() {
+                assert_eq!(parser.pos, end, "{text:?}");
+            }
+        }
+    }
 }
