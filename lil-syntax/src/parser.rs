@@ -516,6 +516,69 @@ mod kw {
     pub(super) const VOID: u64 = key(b"void");
 }
 
+/// The length of the word a nonzero [`key`] was made of.
+const fn key_len(key: u64) -> usize {
+    8 - key.leading_zeros() as usize / 8
+}
+
+/// What a statement's first word makes it, as
+/// [`Parser::statement_head`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Head {
+    /// `:`, before a label's name.
+    Label,
+    Entry,
+    Locals,
+    Alloc,
+    Ld,
+    St,
+    Inc,
+    Cas,
+    J,
+    Jc,
+    Out,
+    In2Out,
+    Call,
+    TailCall,
+    Ret,
+    PushM2n,
+    PopM2n,
+    Handles,
+    Print,
+    /// Any other word (a variable, `std_places`, `m2n_save_all`) or none.
+    Other,
+}
+
+/// The eight bytes from `start`, zero where the text ends before them (a
+/// zero byte ends a word, as the end of the text does).
+#[inline(never)]
+fn padded_chunk(bytes: &[u8], start: usize) -> [u8; 8] {
+    let mut chunk = [0u8; 8];
+    for (slot, &b) in chunk.iter_mut().zip(bytes.get(start..).unwrap_or_default()) {
+        *slot = b;
+    }
+    chunk
+}
+
+/// Whether the word at `start`, whose first eight bytes (zero past the
+/// end of the text) are `chunk`, is the keyword `kw` (a [`key`]): one
+/// masked comparison of the loaded bytes and a test of the byte after the
+/// keyword, where [`Parser::word_key`] scans the word byte by byte.
+///
+/// The byte after the keyword is read from `chunk`'s memory, not shifted
+/// out of the load: where several keywords are tested after a jump on the
+/// first byte, LLVM computed the shifts for every length before the jump.
+#[inline(always)]
+fn is_keyword(bytes: &[u8], start: usize, chunk: &[u8; 8], kw: u64) -> bool {
+    let loaded = u64::from_le_bytes(*chunk);
+    let len = key_len(kw);
+    if len < 8 {
+        loaded & (u64::MAX >> (64 - 8 * len)) == kw && !is_ident_char(chunk[len])
+    } else {
+        loaded == kw && !bytes.get(start + 8).is_some_and(|&b| is_ident_char(b))
+    }
+}
+
 fn parse_type(word: u64) -> Option<Type> {
     const G1: u64 = key(b"g1");
     const G2: u64 = key(b"g2");
@@ -538,13 +601,19 @@ fn parse_type(word: u64) -> Option<Type> {
     })
 }
 
+/// The calling conventions' names, as [`key`]s.
+mod cc_kw {
+    use super::key;
+    pub(super) const PLATFORM: u64 = key(b"platform");
+    pub(super) const MANAGED: u64 = key(b"managed");
+    pub(super) const RTH: u64 = key(b"rth");
+    pub(super) const JNI: u64 = key(b"jni");
+    pub(super) const STDCALL: u64 = key(b"stdcall");
+    pub(super) const HANDLER: u64 = key(b"handler");
+}
+
 fn parse_cc(word: u64) -> Option<CallConv> {
-    const PLATFORM: u64 = key(b"platform");
-    const MANAGED: u64 = key(b"managed");
-    const RTH: u64 = key(b"rth");
-    const JNI: u64 = key(b"jni");
-    const STDCALL: u64 = key(b"stdcall");
-    const HANDLER: u64 = key(b"handler");
+    use cc_kw::*;
     Some(match word {
         PLATFORM => CallConv::Platform,
         MANAGED => CallConv::Managed,
@@ -727,6 +796,52 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             return (loaded, start + 8);
         }
         (0, class_run_end(bytes, start + 9, IDENT))
+    }
+
+    /// The statement the word at `start` begins, and where the word ends:
+    /// a keyword of up to eight bytes, `:`, or [`Head::Other`] (ending at
+    /// `start`) for anything else.
+    ///
+    /// One load of eight bytes, a jump on the first of them, and
+    /// [`is_keyword`] for each keyword that begins with it: where
+    /// [`Self::word_key`] scanned the word and a binary search over all
+    /// the keywords' keys followed, about 15 instructions more per
+    /// statement.
+    #[inline(always)]
+    fn statement_head(&self, start: usize) -> (Head, usize) {
+        let bytes = self.bytes;
+        let padded;
+        let chunk = match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(chunk) => chunk,
+            None => {
+                padded = padded_chunk(bytes, start);
+                &padded
+            }
+        };
+        let is = |kw: u64| is_keyword(bytes, start, chunk, kw);
+        let (head, kw) = match chunk[0] {
+            b'l' if is(kw::LD) => (Head::Ld, kw::LD),
+            b'l' if is(kw::LOCALS) => (Head::Locals, kw::LOCALS),
+            b's' if is(kw::ST) => (Head::St, kw::ST),
+            b'j' if is(kw::JC) => (Head::Jc, kw::JC),
+            b'j' if is(kw::J) => (Head::J, kw::J),
+            b'r' if is(kw::RET) => (Head::Ret, kw::RET),
+            b'c' if is(kw::CALL) => (Head::Call, kw::CALL),
+            b'c' if is(kw::CAS) => (Head::Cas, kw::CAS),
+            b'p' if is(kw::PUSH_M2N) => (Head::PushM2n, kw::PUSH_M2N),
+            b'p' if is(kw::POP_M2N) => (Head::PopM2n, kw::POP_M2N),
+            b'p' if is(kw::PRINT) => (Head::Print, kw::PRINT),
+            b'i' if is(kw::INC) => (Head::Inc, kw::INC),
+            b'i' if is(kw::IN2OUT) => (Head::In2Out, kw::IN2OUT),
+            b'o' if is(kw::OUT) => (Head::Out, kw::OUT),
+            b'a' if is(kw::ALLOC) => (Head::Alloc, kw::ALLOC),
+            b'e' if is(kw::ENTRY) => (Head::Entry, kw::ENTRY),
+            b't' if is(kw::TAILCALL) => (Head::TailCall, kw::TAILCALL),
+            b'h' if is(kw::HANDLES) => (Head::Handles, kw::HANDLES),
+            b':' => return (Head::Label, start + 1),
+            _ => return (Head::Other, start),
+        };
+        (head, start + key_len(kw))
     }
 
     /// The identifier starting at the current position (not consumed).
@@ -1377,12 +1492,42 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         }
     }
 
-    /// A calling convention, and its span.
-    #[inline(always)]
-    fn cc(&mut self) -> PResult<(CallConv, Span)> {
+    /// A calling convention.
+    ///
+    /// Read as [`Self::statement_head`] reads a keyword, where eight bytes
+    /// of text remain (a signature's `:` and more follow the convention);
+    /// [`Self::cc_general`] reads the others. Out of line: its result,
+    /// unlike the span it gave before, comes back in registers.
+    #[inline(never)]
+    fn cc(&mut self) -> PResult<CallConv> {
+        self.skip_ws();
+        let (bytes, start) = (self.bytes, self.pos);
+        if let Some(chunk) = bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            let is = |kw: u64| is_keyword(bytes, start, chunk, kw);
+            let found = match chunk[0] {
+                b'm' if is(cc_kw::MANAGED) => Some((CallConv::Managed, cc_kw::MANAGED)),
+                b'p' if is(cc_kw::PLATFORM) => Some((CallConv::Platform, cc_kw::PLATFORM)),
+                b'j' if is(cc_kw::JNI) => Some((CallConv::Jni, cc_kw::JNI)),
+                b'r' if is(cc_kw::RTH) => Some((CallConv::Rth, cc_kw::RTH)),
+                b's' if is(cc_kw::STDCALL) => Some((CallConv::StdCall, cc_kw::STDCALL)),
+                b'h' if is(cc_kw::HANDLER) => Some((CallConv::Handler, cc_kw::HANDLER)),
+                _ => None,
+            };
+            if let Some((cc, kw)) = found {
+                self.pos = start + key_len(kw);
+                return Ok(cc);
+            }
+        }
+        self.cc_general()
+    }
+
+    /// [`Self::cc`] near the end of the text, or an error.
+    #[cold]
+    #[inline(never)]
+    fn cc_general(&mut self) -> PResult<CallConv> {
         let (w, start, end) = self.word("a calling convention")?;
         match parse_cc(w) {
-            Some(cc) => Ok((cc, self.span(start, end))),
+            Some(cc) => Ok(cc),
             None => Err(self.word_error(start, end, SyntaxErrorKind::UnknownCallConv)),
         }
     }
@@ -1396,9 +1541,42 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
 
     /// [`Self::operand`] where the blanks before it are already skipped.
     /// Out of line, as [`Self::int_value_here`].
+    ///
+    /// The commonest operands, a plainly written variable or a one-digit
+    /// immediate without a cast, are read here, in a function without a
+    /// stack frame; every other shape goes on to [`Self::operand_general`]
+    /// (a tail call). In one function, the frame the other shapes need
+    /// came with a spill of the index being read into it, digit by digit:
+    /// about 15 instructions and twice as many cycles more per operand.
+    /// (A `%Ni` read here as well brought the frame back.)
     #[inline(never)]
     fn operand_here(&mut self) -> PResult<Operand> {
         let start = self.pos;
+        let bytes = self.bytes;
+        let plain = match bytes.get(start) {
+            Some(&d @ b'0'..=b'9') if !bytes.get(start + 1).is_some_and(|&b| is_ident_char(b)) => {
+                Some((OperandKind::Imm(i128::from(d - b'0')), start + 1))
+            }
+            _ => self
+                .var_fast(start)
+                .map(|(var, end)| (OperandKind::Var(var), end)),
+        };
+        if let Some((kind, end)) = plain
+            && self.cast_colon(end).is_none()
+        {
+            self.pos = end;
+            return Ok(Operand {
+                kind,
+                cast: None,
+                span: self.span(start, end),
+            });
+        }
+        self.operand_general(start)
+    }
+
+    /// [`Self::operand_here`] for every shape, with all its errors.
+    #[inline(never)]
+    fn operand_general(&mut self, start: usize) -> PResult<Operand> {
         let kind = match self.peek() {
             // A one-digit immediate (`0`, `1`), read in place: the call
             // to `int_value_here` costs several times the read.
@@ -1426,23 +1604,30 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         self.operand_cast(start, kind)
     }
 
+    /// Where the `:` of a cast after an operand ending at `end` is, if one
+    /// follows (after any blanks).
+    ///
+    /// The span of an operand ends with the operand or its cast, before
+    /// any blanks: without a cast the cursor stays put, so the blanks are
+    /// only looked at here, not skipped.
+    #[inline(always)]
+    fn cast_colon(&self, end: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        match bytes.get(end) {
+            Some(b':') => Some(end),
+            Some(&b) if CLASS[b as usize] & (SPACE | SLASH) != 0 => {
+                let at = blank_end(bytes, end);
+                (bytes.get(at) == Some(&b':')).then_some(at)
+            }
+            _ => None,
+        }
+    }
+
     /// The operand `kind`, begun at `start` and read up to the cursor,
     /// with the cast that may follow it.
     #[inline(always)]
     fn operand_cast(&mut self, start: usize, kind: OperandKind) -> PResult<Operand> {
-        // The span ends with the operand or its cast, before any blanks:
-        // without a cast the cursor stays put, so the blanks are only
-        // looked at here, not skipped.
-        let bytes = self.bytes;
-        let colon = match bytes.get(self.pos) {
-            Some(b':') => Some(self.pos),
-            Some(&b) if CLASS[b as usize] & (SPACE | SLASH) != 0 => {
-                let at = blank_end(bytes, self.pos);
-                (bytes.get(at) == Some(&b':')).then_some(at)
-            }
-            _ => None,
-        };
-        let cast = match colon {
+        let cast = match self.cast_colon(self.pos) {
             Some(at) => {
                 self.pos = at + 1;
                 Some(self.ty()?)
@@ -1586,7 +1771,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     fn signature(&mut self) -> PResult<Signature> {
         self.skip_ws();
         let start = self.pos;
-        let (cc, _) = self.cc()?;
+        let cc = self.cc()?;
         self.expect(b':', "`:` after the calling convention")?;
         match self.signature_rest(cc, start, false)? {
             EntrySignature::Typed(sig) => Ok(sig),
@@ -1885,7 +2070,16 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     pub(crate) fn parse_entry(&mut self) -> PResult<Entry> {
         self.skip_ws();
         let start = self.pos;
-        if self.word_key(start).0 != kw::ENTRY {
+        let is_entry = match self.bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(chunk) => is_keyword(self.bytes, start, chunk, kw::ENTRY),
+            None => is_keyword(
+                self.bytes,
+                start,
+                &padded_chunk(self.bytes, start),
+                kw::ENTRY,
+            ),
+        };
+        if !is_entry {
             let end = self.token_end(start);
             return Err(self.error(SyntaxErrorKind::MissingEntry, start, end));
         }
@@ -1907,7 +2101,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         self.expect(b':', "`:` after the number of standard places")?;
         self.skip_ws();
         let sig_start = self.pos;
-        let (cc, _) = self.cc()?;
+        let cc = self.cc()?;
         self.expect(b':', "`:` after the calling convention")?;
         let signature = self.signature_rest(cc, sig_start, true)?;
         self.expect(b';', "`;`")?;
@@ -1957,24 +2151,18 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     #[inline(always)]
     fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
         let start = self.pos;
-        let (word_key, end) = self.word_key(start);
-        if end == start {
-            if self.peek() == Some(b':') {
-                self.pos += 1;
-                let label = self.label_ref()?;
-                return self.finish(out, start, || InstKind::Label(label));
-            }
-            let c = self.src[start..].chars().next().unwrap_or('?');
-            self.pos += c.len_utf8();
-            return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
-        }
-        // Keywords first, by the word's key: none of them is a variable
-        // (`is_var`), so the variable readers wait for the fallback, where
-        // a plainly written destination is read in one pass.
+        // Keywords first: none of them is a variable (`is_var`), so the
+        // variable readers wait for `Head::Other`, where a plainly written
+        // destination is read in one pass.
+        let (head, end) = self.statement_head(start);
         self.pos = end;
-        match word_key {
-            kw::ENTRY => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
-            kw::LOCALS => {
+        match head {
+            Head::Label => {
+                let label = self.label_ref()?;
+                self.finish(out, start, || InstKind::Label(label))
+            }
+            Head::Entry => Err(self.error(SyntaxErrorKind::EntryNotFirst, start, self.pos)),
+            Head::Locals => {
                 self.skip_ws();
                 // `locals 3;`, read in place as the entry's count is.
                 let n = match self.bytes[self.pos..].first_chunk::<2>() {
@@ -1986,13 +2174,13 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 };
                 self.finish(out, start, || InstKind::Locals(n))
             }
-            kw::ALLOC => {
+            Head::Alloc => {
                 let dst = self.var()?;
                 self.expect(b',', "`,`")?;
                 let (size, _) = self.u32_value(IntUse::Size, "a size in bytes")?;
                 self.finish(out, start, || InstKind::Alloc { dst, size })
             }
-            kw::LD => {
+            Head::Ld => {
                 let dst = self.var()?;
                 self.expect(b',', "`,`")?;
                 let addr = self.address()?;
@@ -2014,22 +2202,22 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 };
                 self.finish(out, start, || InstKind::Ld { dst, addr, ext })
             }
-            kw::ST => {
+            Head::St => {
                 let addr = self.address()?;
                 self.expect(b',', "`,`")?;
                 let src = self.operand()?;
                 self.finish(out, start, || InstKind::St { addr, src })
             }
-            kw::INC => {
+            Head::Inc => {
                 let addr = self.address()?;
                 self.finish(out, start, || InstKind::Inc { addr })
             }
-            kw::CAS => self.cas(start, out),
-            kw::J => {
+            Head::Cas => self.cas(start, out),
+            Head::J => {
                 let target = self.label_ref()?;
                 self.finish(out, start, || InstKind::Jump(target))
             }
-            kw::JC => {
+            Head::Jc => {
                 let lhs = self.operand()?;
                 let predicate = self.predicate()?;
                 let rhs = self.operand()?;
@@ -2043,20 +2231,20 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 let target = self.label_ref()?;
                 self.finish(out, start, || InstKind::JumpIf { cond, target })
             }
-            kw::OUT => {
+            Head::Out => {
                 let signature = self.signature()?;
                 self.finish(out, start, || InstKind::Out(signature))
             }
-            kw::IN2OUT => {
+            Head::In2Out => {
                 self.skip_ws();
                 let sig_start = self.pos;
-                let (cc, _) = self.cc()?;
+                let cc = self.cc()?;
                 self.expect(b':', "`:` after the calling convention")?;
                 let ret = self.ret_ty()?;
                 let sig_span = self.span(sig_start, self.pos);
                 self.finish(out, start, || InstKind::In2Out { cc, ret, sig_span })
             }
-            kw::CALL => {
+            Head::Call => {
                 let noret = self.peek() == Some(b'.')
                     && self.bytes[self.pos + 1..].starts_with(b"noret")
                     && !self
@@ -2072,15 +2260,15 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 let target = self.operand()?;
                 self.finish(out, start, || InstKind::Call { kind, target })
             }
-            kw::TAILCALL => {
+            Head::TailCall => {
                 let target = self.operand()?;
                 self.finish(out, start, || InstKind::Call {
                     kind: CallKind::Tail,
                     target,
                 })
             }
-            kw::RET => self.finish(out, start, || InstKind::Ret),
-            kw::PUSH_M2N => {
+            Head::Ret => self.finish(out, start, || InstKind::Ret),
+            Head::PushM2n => {
                 let (method, frame_type, handles) = self.push_m2n()?;
                 self.finish(out, start, || InstKind::PushM2n {
                     method,
@@ -2088,33 +2276,48 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                     handles,
                 })
             }
-            kw::POP_M2N => self.finish(out, start, || InstKind::PopM2n),
-            kw::HANDLES => {
+            Head::PopM2n => self.finish(out, start, || InstKind::PopM2n),
+            Head::Handles => {
                 self.expect(b'=', "`=`")?;
                 let handles = self.operand()?;
                 self.finish(out, start, || InstKind::Handles(handles))
             }
-            kw::PRINT => self.print(start, out),
+            Head::Print => self.print(start, out),
             // An assignment, the commonest statement.
-            _ if let Some((var, var_end)) = self.var_fast(start) => {
-                debug_assert_eq!(var_end, end);
-                let dst = Place {
-                    var,
-                    span: self.span(start, end),
-                };
-                self.assignment(start, dst, out)
-            }
-            // Keywords too long to be keys.
-            // (The word is sliced only here: slicing it before the keywords
-            // cost a bounds check per statement.)
-            _ if self.bytes[start..end] == *b"std_places" => {
+            Head::Other => match self.var_fast(start) {
+                Some((var, end)) => {
+                    self.pos = end;
+                    let dst = Place {
+                        var,
+                        span: self.span(start, end),
+                    };
+                    self.assignment(start, dst, out)
+                }
+                None => self.other_statement(start, out),
+            },
+        }
+    }
+
+    /// A statement whose first word is neither a keyword of up to eight
+    /// bytes nor a plainly written variable: a longer keyword, a variable
+    /// whose index is a directive or a hole, or an error. Out of line, as
+    /// [`Self::cas`].
+    #[inline(never)]
+    fn other_statement(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
+        let end = self.word_end(start);
+        if end == start {
+            let c = self.src[start..].chars().next().unwrap_or('?');
+            self.pos += c.len_utf8();
+            return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
+        }
+        self.pos = end;
+        match &self.bytes[start..end] {
+            b"std_places" => {
                 let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
                 self.finish(out, start, || InstKind::StdPlaces(n))
             }
-            _ if self.bytes[start..end] == *b"m2n_save_all" => {
-                self.finish(out, start, || InstKind::M2nSaveAll)
-            }
-            _ if is_var(&self.bytes[start..end], self.bytes.get(end).copied()) => {
+            b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
+            word if is_var(word, self.bytes.get(end).copied()) => {
                 self.pos = start;
                 let dst = self.var_general(start)?;
                 self.assignment(start, dst, out)
@@ -2437,6 +2640,74 @@ mod tests {
                 (key(&text.as_bytes()[start..end]), end)
             );
             start = end + 1;
+        }
+    }
+
+    /// `statement_head` and `cc` against the words' keys, as `word_key`
+    /// reads them: every keyword, with each byte that may follow it, the
+    /// end of the text, and one more letter; and their prefixes.
+    #[test]
+    fn keywords_by_masked_compare_match_keywords_by_key() {
+        let heads = [
+            ("entry", Head::Entry),
+            ("locals", Head::Locals),
+            ("alloc", Head::Alloc),
+            ("ld", Head::Ld),
+            ("st", Head::St),
+            ("inc", Head::Inc),
+            ("cas", Head::Cas),
+            ("j", Head::J),
+            ("jc", Head::Jc),
+            ("out", Head::Out),
+            ("in2out", Head::In2Out),
+            ("call", Head::Call),
+            ("tailcall", Head::TailCall),
+            ("ret", Head::Ret),
+            ("push_m2n", Head::PushM2n),
+            ("pop_m2n", Head::PopM2n),
+            ("handles", Head::Handles),
+            ("print", Head::Print),
+        ];
+        let ccs = ["platform", "managed", "rth", "jni", "stdcall", "handler"];
+        let words = heads.iter().map(|&(w, _)| w).chain(ccs).chain([
+            "std_places",
+            "m2n_save_all",
+            "l0",
+            "r",
+            "x",
+            "",
+        ]);
+        let mut texts = Vec::new();
+        for word in words {
+            for cut in 0..=word.len() {
+                let word = &word[..cut];
+                for after in ["", " ", ";", ":", ".", ",", "=", "x", "_", "0", "é", "\n"] {
+                    texts.push(format!("{word}{after}"));
+                    texts.push(format!("{word}{after}  ;;;;;;;;"));
+                }
+            }
+        }
+        texts.push(":l;".to_owned());
+        for text in &texts {
+            let mut args = crate::directive::ArgList::new(&[]);
+            let mut labels = LabelTable::default();
+            let mut counter = 0;
+            let mut parser = Parser::<_, false>::new(text, 0, &mut args, &mut labels, &mut counter);
+            let (key, end) = parser.word_key(0);
+            let expected = match heads
+                .iter()
+                .find(|&&(w, _)| end > 0 && w.as_bytes() == &text.as_bytes()[..end])
+            {
+                Some(&(_, head)) => (head, end),
+                None if text.starts_with(':') => (Head::Label, 1),
+                None => (Head::Other, 0),
+            };
+            assert_eq!(parser.statement_head(0), expected, "{text:?}");
+            let by_key = parse_cc(key).filter(|_| end > 0);
+            assert_eq!(parser.cc().ok(), by_key, "{text:?}");
+            if by_key.is_some() {
+                assert_eq!(parser.pos, end, "{text:?}");
+            }
         }
     }
 }
