@@ -309,6 +309,8 @@ impl Waiting {
         }
     }
 
+    // Inlined (into `put_copy` above all): the state is then built in
+    // its slot, not on the stack and copied there.
     #[inline(always)]
     fn put(&mut self, st: State) -> u32 {
         let slot = self.len;
