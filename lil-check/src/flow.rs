@@ -80,18 +80,40 @@ impl InstFacts {
     }
 }
 
-/// What happened to the locals since the last context was recorded.
+/// What the last write of the checking pass added to the summary, to
+/// take back if the instruction after it is a join that forgets the
+/// value written.
+///
+/// The summary notes what the contexts show (the types of locals and of
+/// `r`, the most standard places) where an instruction makes it, not by
+/// reading every context back: a context shows no type that no write
+/// made (a join only keeps a type or forgets it, unless there is an
+/// error), and the next context shows what a write made (no instruction
+/// that writes a variable ends a block, and a valid body does not end
+/// after one), unless the next instruction is a label whose join
+/// forgets it. That is the one case this undoes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LocalsChange {
+pub(crate) enum Noted {
     Nothing,
-    /// `lK` was written.
-    One(u32),
-    /// Anything (new `locals`, a block start of the general path); also
-    /// after what can raise the summary's maxima (`locals`,
-    /// `std_places`, `alloc`), which are then updated only here rather
-    /// than at every instruction. (A join raises none, and shows no new
-    /// type: see the one-pass check's labels.)
-    All,
+    /// Instruction `at` wrote `ty` to `lK`, whose use was `before`.
+    Local {
+        at: u32,
+        k: u32,
+        ty: Ty,
+        before: LocalUse,
+    },
+    /// Instruction `at` wrote `ty` to `r`; the types seen were `before`.
+    Ret {
+        at: u32,
+        ty: Ty,
+        before: u32,
+    },
+    /// Instruction `at` made `n` standard places; the most was `before`.
+    StdPlaces {
+        at: u32,
+        n: u32,
+        before: u32,
+    },
 }
 
 /// What a join knows: the state the edges so far bring, and the
@@ -287,6 +309,9 @@ impl Waiting {
         }
     }
 
+    // Inlined (into `put_copy` above all): the state is then built in
+    // its slot, not on the stack and copied there.
+    #[inline(always)]
     fn put(&mut self, st: State) -> u32 {
         let slot = self.len;
         if slot >= self.inline.len() {
@@ -307,10 +332,13 @@ impl Waiting {
         self.put(st.clone())
     }
 
-    fn take(&mut self, slot: u32) -> Option<State> {
-        let st = self.slot(slot as usize)?.take();
-        self.trim();
-        st
+    /// Moves the state waiting in `slot` into `st`, by a swap: the
+    /// stale state `st` held is dropped with the slot (a state is some
+    /// 90 bytes; moving one out and in again copies it more).
+    fn take_into(&mut self, slot: u32, st: &mut State) -> Option<()> {
+        std::mem::swap(st, self.get_mut(slot)?);
+        self.discard(slot);
+        Some(())
     }
 
     /// Empties a slot whose state was merged where it lies.
@@ -349,16 +377,20 @@ pub(crate) struct Flow<'s> {
     pub(crate) local_written: Bits,
     /// The arena slice of the last context recorded (start, length).
     last_locals: Option<(u32, u32)>,
-    /// What happened to the locals since the last context recorded.
-    locals_change: LocalsChange,
+    /// The locals may have changed since the arena's last context (a
+    /// write, `locals`, a join): only then is its slice not shared.
+    locals_dirty: bool,
+    /// What the last write of the checking pass noted in the summary.
+    noted: Noted,
     /// The first reachable `call` that returns.
     pub(crate) first_call: Option<u32>,
     /// Every edge of the CFG goes forward (known once it is built; false
     /// until then, which only makes the liveness iterate).
     pub(crate) acyclic: bool,
     /// The types `r` has in some context or some signature returns, one
-    /// bit per [`Ty`] value (a set, not a `match` per instruction; the
-    /// summary is made from it at the end).
+    /// bit per [`Ty`] value (a set, not a `match` per write; the summary
+    /// is made from it at the end). Bits of other values (undefined, an
+    /// error) mean nothing.
     pub(crate) ret_seen: u32,
     /// The instruction being checked.
     at: u32,
@@ -610,7 +642,8 @@ impl<'s> Flow<'s> {
             local_read: Bits::default(),
             local_written: Bits::default(),
             last_locals: None,
-            locals_change: LocalsChange::All,
+            locals_dirty: true,
+            noted: Noted::Nothing,
             first_call: None,
             acyclic: false,
             ret_seen: 0,
@@ -854,11 +887,10 @@ impl<'s> Flow<'s> {
                         self.patch_jumps(jumps, self.facts.blocks.len() as u32)?;
                         // The state no longer follows the last context:
                         // a large frame's locals are not that context's.
-                        // But a jump writes no local, so the contexts of
-                        // the jumps showed what their states bring, and a
-                        // merge only takes a type one side has or forgets
-                        // one: only a local the fall-through has just
-                        // written (a pending `One`) can show a new use.
+                        // A merge only keeps a type or forgets it: the
+                        // summary has what the label's context shows,
+                        // unless the merge forgot what the fall-through
+                        // wrote last (see `Noted`).
                         self.last_locals = None;
                         // The states arriving are merged where they wait,
                         // or moved once: a state is some 90 bytes.
@@ -869,17 +901,16 @@ impl<'s> Flow<'s> {
                                 return Err(GiveUp);
                             }
                             waiting.discard(slot);
+                            self.join_after(&st, at);
                         } else {
-                            st = waiting.take(slot).ok_or(GiveUp)?;
+                            waiting.take_into(slot, &mut st).ok_or(GiveUp)?;
                             reached = true;
                         }
                     }
                 }
             }
             let block = self.facts.blocks.len() as u32;
-            // A block that starts without a join continues the state of
-            // the instruction before it, whose changes are tracked.
-            let mut facts = self.context_facts(&st, block, false);
+            let mut facts = self.context_facts(&st, block);
             let (op_type, shape) = self.transfer(&mut st, i, inst, true);
             facts.op_type = op_type;
             self.facts.insts.push(facts);
@@ -1012,9 +1043,9 @@ impl<'s> Flow<'s> {
             match flow.joins[b].state.clone() {
                 Some(mut st) => {
                     unreachable_run = false;
+                    self.general_block_start(&st, block.start);
                     for i in block.start as usize..block.end as usize {
-                        let mut facts =
-                            self.context_facts(&st, b as u32, i == block.start as usize);
+                        let mut facts = self.context_facts(&st, b as u32);
                         facts.op_type = self.step(&mut st, i, true);
                         self.facts.insts[i] = facts;
                     }
@@ -1151,49 +1182,16 @@ impl<'s> Flow<'s> {
     }
 
     /// The context before a reachable instruction of block `block`, in
-    /// state `st`; `st` follows the last context recorded unless
-    /// `rejoined`. Notes in the summary what the context shows.
+    /// state `st`. What it shows is in the summary already (see
+    /// [`Noted`]).
     // Once per instruction, from two call sites: inlined, it costs no call.
     #[inline(always)]
-    fn context_facts(&mut self, st: &State, block: u32, rejoined: bool) -> InstFacts {
-        let locals_len = st.locals_len();
-        let change = if rejoined {
-            LocalsChange::All
-        } else {
-            self.locals_change
-        };
-        self.locals_change = LocalsChange::Nothing;
-        // What the contexts show of each local: only what changed since
-        // the last context can be new.
-        match change {
-            LocalsChange::Nothing => {}
-            LocalsChange::One(k) => {
-                if let (Some(u), Some(t)) = (self.summary.locals.get_mut(k as usize), st.local(k)) {
-                    note_use(u, t);
-                }
-            }
-            LocalsChange::All => {
-                let uses = &mut self.summary.locals;
-                if uses.len() < locals_len {
-                    grow_uses(uses, locals_len);
-                }
-                for (u, t) in uses.iter_mut().zip(st.locals_iter()) {
-                    note_use(u, *t);
-                }
-                let s = &mut self.summary;
-                s.max_locals = s.max_locals.max(locals_len as u32);
-                s.max_std_places = s.max_std_places.max(st.frame.std.len() as u32);
-                s.alloc_bytes = s.alloc_bytes.max(st.frame.alloc);
-            }
-        }
-        let locals_start = if locals_len <= PACKED_LOCALS {
+    fn context_facts(&mut self, st: &State, block: u32) -> InstFacts {
+        let locals_start = if st.locals_len() <= PACKED_LOCALS {
             0
         } else {
-            self.arena_locals(st, change)
+            self.arena_locals(st)
         };
-        // Shifts wrap: `Ty::ERROR` (255) lands on bit 31, like any value
-        // beyond the types.
-        self.ret_seen |= 1u32.wrapping_shl(u32::from(st.frame.ret.0));
         InstFacts {
             block,
             locals_start,
@@ -1205,11 +1203,12 @@ impl<'s> Flow<'s> {
 
     /// Where the types of a large frame's locals start in the arena.
     #[cold]
-    fn arena_locals(&mut self, st: &State, change: LocalsChange) -> u32 {
+    fn arena_locals(&mut self, st: &State) -> u32 {
         let len = st.locals_len() as u32;
+        let dirty = std::mem::take(&mut self.locals_dirty);
         // Consecutive contexts mostly have the same locals: share their types.
         match self.last_locals {
-            Some((start, _)) if change == LocalsChange::Nothing => start,
+            Some((start, _)) if !dirty => start,
             Some((start, last_len))
                 if last_len == len
                     && self
@@ -1227,6 +1226,95 @@ impl<'s> Flow<'s> {
                 start
             }
         }
+    }
+
+    /// Notes that the checking pass wrote `t` to `lK` (which exists).
+    #[inline(always)]
+    fn note_local(&mut self, k: u32, t: Ty) {
+        if let Some(u) = self.summary.locals.get_mut(k as usize) {
+            self.noted = Noted::Local {
+                at: self.at,
+                k,
+                ty: t,
+                before: *u,
+            };
+            note_use(u, t);
+        }
+    }
+
+    /// Notes that the checking pass wrote `t` to `r`.
+    #[inline(always)]
+    fn note_ret(&mut self, t: Ty) {
+        self.noted = Noted::Ret {
+            at: self.at,
+            ty: t,
+            before: self.ret_seen,
+        };
+        self.see_ret(t);
+    }
+
+    /// Adds `t` to the types `r` is seen with.
+    #[inline(always)]
+    fn see_ret(&mut self, t: Ty) {
+        // Shifts wrap: `Ty::ERROR` (255) lands on bit 31, like any value
+        // beyond the types.
+        self.ret_seen |= 1u32.wrapping_shl(u32::from(t.0));
+    }
+
+    /// At a join right after a write of the checking pass (`at` is the
+    /// join's first instruction, `st` its state): if the join forgot the
+    /// value written, takes back what the write noted, and notes what
+    /// the join's context shows instead (see [`Noted`]).
+    #[cold]
+    #[inline(never)]
+    fn join_after(&mut self, st: &State, at: u32) {
+        match std::mem::replace(&mut self.noted, Noted::Nothing) {
+            Noted::Local {
+                at: w,
+                k,
+                ty,
+                before,
+            } if w + 1 == at => {
+                if let (Some(u), Some(t)) = (self.summary.locals.get_mut(k as usize), st.local(k))
+                    && t != ty
+                {
+                    *u = before;
+                    note_use(u, t);
+                }
+            }
+            Noted::Ret { at: w, ty, before } if w + 1 == at && st.frame.ret != ty => {
+                self.ret_seen = before;
+                self.see_ret(st.frame.ret);
+            }
+            Noted::StdPlaces { at: w, n, before } if w + 1 == at => {
+                let shown = st.frame.std.len() as u32;
+                if shown != n {
+                    self.summary.max_std_places = before.max(shown);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// At the start of a block of the general path: [`Flow::join_after`],
+    /// then what its context shows (its locals may have been set by a
+    /// `locals` later in program order, in a loop).
+    fn general_block_start(&mut self, st: &State, at: u32) {
+        self.join_after(st, at);
+        let uses = &mut self.summary.locals;
+        let locals_len = st.locals_len();
+        if uses.len() < locals_len {
+            grow_uses(uses, locals_len);
+        }
+        for (u, t) in uses.iter_mut().zip(st.locals_iter()) {
+            note_use(u, *t);
+        }
+        let s = &mut self.summary;
+        s.max_locals = s.max_locals.max(locals_len as u32);
+        s.max_std_places = s.max_std_places.max(st.frame.std.len() as u32);
+        s.alloc_bytes = s.alloc_bytes.max(st.frame.alloc);
+        self.see_ret(st.frame.ret);
+        self.locals_dirty = true;
     }
 
     fn check_entry(&mut self) {
@@ -1259,7 +1347,7 @@ impl<'s> Flow<'s> {
         }
         // A call defines `r` with the signature's return type: noted
         // here, once per signature, for the summary.
-        self.ret_seen |= 1u32.wrapping_shl(u32::from(Ty::from_opt(ret).0));
+        self.see_ret(Ty::from_opt(ret));
         // A recycled signature if there is one.
         let spare = self
             .buffers
@@ -1486,16 +1574,18 @@ impl<'s> Flow<'s> {
         match place.var {
             Var::Local(k) => {
                 if let Some(slot) = st.local_mut(k) {
+                    let t = Ty::checked(ty);
+                    *slot = t;
+                    self.locals_dirty = true;
                     if report {
                         self.local_written.insert(k);
+                        self.note_local(k, t);
                     }
-                    *slot = Ty::checked(ty);
-                    self.locals_change = LocalsChange::One(k);
                     return;
                 }
             }
             Var::Ret => {
-                st.frame.ret = Ty::checked(ty);
+                self.write_ret(st, ty, report);
                 return;
             }
             _ => {}
@@ -1579,8 +1669,12 @@ impl<'s> Flow<'s> {
                 }
                 match st.local_mut(k) {
                     Some(slot) => {
-                        *slot = Ty::checked(ty);
-                        self.locals_change = LocalsChange::One(k);
+                        let t = Ty::checked(ty);
+                        *slot = t;
+                        self.locals_dirty = true;
+                        if report {
+                            self.note_local(k, t);
+                        }
                     }
                     None => {
                         let count = st.locals_len();
@@ -1617,7 +1711,17 @@ impl<'s> Flow<'s> {
                     }
                 }
             }
-            Var::Ret => st.frame.ret = Ty::checked(ty),
+            Var::Ret => self.write_ret(st, ty, report),
+        }
+    }
+
+    /// Writes `ty` to `r`.
+    #[inline(always)]
+    fn write_ret(&mut self, st: &mut State, ty: Option<Type>, report: bool) {
+        let t = Ty::checked(ty);
+        st.frame.ret = t;
+        if report {
+            self.note_ret(t);
         }
     }
 
@@ -1834,7 +1938,15 @@ impl<'s> Flow<'s> {
                     shape = Shape::TooLong;
                 }
                 st.set_locals(*n);
-                self.locals_change = LocalsChange::All;
+                self.locals_dirty = true;
+                if report {
+                    let n = st.locals_len();
+                    let uses = &mut self.summary.locals;
+                    if uses.len() < n {
+                        grow_uses(uses, n);
+                    }
+                    self.summary.max_locals = self.summary.max_locals.max(n as u32);
+                }
             }
             InstKind::StdPlaces(n) => {
                 if *n > MAX_INDEX {
@@ -1847,8 +1959,17 @@ impl<'s> Flow<'s> {
                         span: inst.span,
                     });
                 }
-                st.frame.std = StdTys::filled(Ty::UNDEF, (*n).min(MAX_STD_PLACES));
-                self.locals_change = LocalsChange::All;
+                let n = (*n).min(MAX_STD_PLACES);
+                st.frame.std = StdTys::filled(Ty::UNDEF, n);
+                if report {
+                    let before = self.summary.max_std_places;
+                    self.noted = Noted::StdPlaces {
+                        at: self.at,
+                        n,
+                        before,
+                    };
+                    self.summary.max_std_places = before.max(n);
+                }
             }
             InstKind::Alloc { dst, size } => {
                 if st.frame.out().is_some() {
@@ -1865,9 +1986,12 @@ impl<'s> Flow<'s> {
                     });
                 }
                 st.frame.alloc = total.min(MAX_ALLOC_BYTES as u64) as u32;
+                if report {
+                    // (A join that disagrees on it is an error: nothing
+                    // to take back, unlike a write.)
+                    self.summary.alloc_bytes = self.summary.alloc_bytes.max(st.frame.alloc);
+                }
                 self.write_var(st, dst, Some(Type::Pint), report);
-                // After the write, which notes only its local.
-                self.locals_change = LocalsChange::All;
                 op_type = Ty::of(Type::Pint);
             }
             InstKind::Move { dst, src } => {
