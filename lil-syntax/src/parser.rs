@@ -2233,7 +2233,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 let addr = *addr;
                 self.finish(out, start, || InstKind::Inc { addr })
             }
-            Head::Cas => self.cas(start, out),
+            Head::Cas => self.cas(start, out, addr),
             Head::J => {
                 let target = self.label_ref()?;
                 self.finish(out, start, || InstKind::Jump(target))
@@ -2373,9 +2373,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// [`Self::print`]: rare statements, kept out of the loop that
     /// dispatches the common ones so that its code stays small.
     #[inline(never)]
-    fn cas(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
-        let mut addr = UNREAD_ADDRESS;
-        self.address(&mut addr)?;
+    fn cas(&mut self, start: usize, out: &mut Vec<Instruction>, addr: &mut Address) -> PResult<()> {
+        self.address(addr)?;
+        let addr = *addr;
         self.expect(b'=', "`=`")?;
         let compare = self.operand()?;
         self.expect(b',', "`,`")?;
