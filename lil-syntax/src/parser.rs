@@ -370,6 +370,16 @@ fn push_in_place(out: &mut Vec<Instruction>, make: impl FnOnce() -> Instruction)
     unsafe { out.set_len(len + 1) };
 }
 
+/// What the place an address is read into holds before it is read.
+const UNREAD_ADDRESS: Address = Address {
+    base: None,
+    index: None,
+    offset: 0,
+    ty: Type::G1,
+    ordering: Ordering::Plain,
+    span: Span::DUMMY,
+};
+
 /// Name of the `n`-th generated label (`%g`), as DRLVM spelled them: `$`
 /// and `n` in hex. Written into `buf` rather than `format!`ted, so looking
 /// the label up allocates nothing.
@@ -1782,17 +1792,22 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         }
     }
 
-    /// An address. Out of line, as [`Self::int_value_here`], with the
-    /// one-pass read of the usual shape inlined into it and the general
-    /// reader kept out of line.
+    /// An address, read into `addr`. Out of line, as
+    /// [`Self::int_value_here`], with the one-pass read of the usual shape
+    /// inlined into it and the general reader kept out of line.
+    ///
+    /// Returned, an address was copied out of the result into a temporary
+    /// before it was copied into its statement: written into a place the
+    /// caller keeps, it is copied once (64 bytes).
     #[inline(never)]
-    fn address(&mut self) -> PResult<Address> {
+    fn address(&mut self, addr: &mut Address) -> PResult<()> {
         self.skip_ws();
         let start = self.pos;
-        if let Some(fast) = self.address_fast(start) {
-            return fast;
-        }
-        self.address_general(start)
+        *addr = match self.address_fast(start) {
+            Some(fast) => fast?,
+            None => self.address_general(start)?,
+        };
+        Ok(())
     }
 
     /// An address as nearly every one is written, `[v+k:ty]` with no
@@ -2114,9 +2129,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
 
     /// Parse instructions until the end of the text, recovering after errors.
     pub(crate) fn parse_body(&mut self, out: &mut Vec<Instruction>) {
+        // Where the statements read their address (see `Self::address`),
+        // made once for the whole body.
+        let mut addr = UNREAD_ADDRESS;
         while !self.at_end() {
             let start = self.pos;
-            match self.instruction(out) {
+            match self.instruction(out, &mut addr) {
                 Ok(()) => {}
                 Err(e) => {
                     self.errors.push(*e);
@@ -2149,7 +2167,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// Inlined into its one caller, so the registers it needs are saved
     /// once per body rather than once per statement.
     #[inline(always)]
-    fn instruction(&mut self, out: &mut Vec<Instruction>) -> PResult<()> {
+    fn instruction(&mut self, out: &mut Vec<Instruction>, addr: &mut Address) -> PResult<()> {
         let start = self.pos;
         // Keywords first: none of them is a variable (`is_var`), so the
         // variable readers wait for `Head::Other`, where a plainly written
@@ -2183,7 +2201,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             Head::Ld => {
                 let dst = self.var()?;
                 self.expect(b',', "`,`")?;
-                let addr = self.address()?;
+                self.address(addr)?;
+                let addr = *addr;
                 let ext = if self.eat(b',') {
                     let (w, start, end) = self.word("`sx` or `zx`")?;
                     match w {
@@ -2203,16 +2222,18 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 self.finish(out, start, || InstKind::Ld { dst, addr, ext })
             }
             Head::St => {
-                let addr = self.address()?;
+                self.address(addr)?;
+                let addr = *addr;
                 self.expect(b',', "`,`")?;
                 let src = self.operand()?;
                 self.finish(out, start, || InstKind::St { addr, src })
             }
             Head::Inc => {
-                let addr = self.address()?;
+                self.address(addr)?;
+                let addr = *addr;
                 self.finish(out, start, || InstKind::Inc { addr })
             }
-            Head::Cas => self.cas(start, out),
+            Head::Cas => self.cas(start, out, addr),
             Head::J => {
                 let target = self.label_ref()?;
                 self.finish(out, start, || InstKind::Jump(target))
@@ -2352,8 +2373,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// [`Self::print`]: rare statements, kept out of the loop that
     /// dispatches the common ones so that its code stays small.
     #[inline(never)]
-    fn cas(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
-        let addr = self.address()?;
+    fn cas(&mut self, start: usize, out: &mut Vec<Instruction>, addr: &mut Address) -> PResult<()> {
+        self.address(addr)?;
+        let addr = *addr;
         self.expect(b'=', "`=`")?;
         let compare = self.operand()?;
         self.expect(b',', "`,`")?;
