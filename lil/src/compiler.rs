@@ -13,7 +13,9 @@
 //! and the `reuse` fuzz target check it.
 
 use lil_check::{CheckedStub, Checker};
-use lil_codegen::{CodeCache, CompileOptions, CompiledStub, HostEnv, InstalledCode, Target};
+use lil_codegen::{
+    CodeCache, CompileOptions, CompileScratch, CompiledStub, HostEnv, InstalledCode, Target,
+};
 use lil_syntax::{Arg, Stub};
 
 use crate::{Error, backend, host_target};
@@ -52,6 +54,8 @@ pub struct Compiler {
     spare: Option<Stub>,
     /// The last compile's output, reused by the next.
     out: CompiledStub,
+    /// The backend's working memory (its frame plan), reused by the next.
+    scratch: CompileScratch,
 }
 
 impl Compiler {
@@ -75,6 +79,7 @@ impl Compiler {
             checked: None,
             spare: None,
             out: CompiledStub::new(target),
+            scratch: CompileScratch::new(),
         }
     }
 
@@ -160,7 +165,13 @@ impl Compiler {
         let checked = self.checked.insert(self.checker.check(stub)?);
         let target = self.target;
         backend(target)
-            .compile_into(checked, env, &self.options, &mut self.out)
+            .compile_into_with(
+                checked,
+                env,
+                &self.options,
+                &mut self.out,
+                &mut self.scratch,
+            )
             .map_err(|source| Error::Codegen { target, source })?;
         Ok(&self.out)
     }
