@@ -102,12 +102,12 @@ impl Compiler {
         // Parsed into the last checked stub's buffers, or the spare's; the
         // stub stays in this frame until the checker takes it, rather than
         // being returned from a helper (another copy of its 100 bytes).
-        let reuse = match self.checked.take() {
-            Some(old) => Some(self.checker.recycle(old)),
-            None => self.spare.take(),
-        };
-        let Some(mut stub) = reuse else {
-            return self.compile_fresh(text, args, env);
+        let mut stub = match self.checked.take() {
+            Some(old) => self.checker.recycle(old),
+            None => match self.spare.take() {
+                Some(spare) => spare,
+                None => return self.compile_fresh(text, args, env),
+            },
         };
         if let Err(errors) = lil_syntax::parse_with_into(text, args, &mut stub) {
             self.spare = Some(stub);
