@@ -308,7 +308,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn new(
         stub: &'a CheckedStub,
         env: &'a HostEnv,
-        plan: &'a FramePlan<'a>,
+        plan: &'a FramePlan,
         scratch: Scratch,
         options: CompileOptions,
         out: &mut CompiledStub,
@@ -317,7 +317,7 @@ impl<'a> Emitter<'a> {
         let unwind = std::mem::take(&mut out.unwind);
         Emitter {
             ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
-            st: EmitState::new(stub, plan, env, options, unwind),
+            st: EmitState::new(stub, &DESC, plan, env, options, unwind),
             v0: scratch.v0,
             v1: scratch.v1,
             f0: scratch.f0,

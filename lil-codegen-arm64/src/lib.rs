@@ -24,7 +24,8 @@ mod emit;
 mod inst;
 
 use lil_codegen::{
-    Backend, CheckedStub, CodegenError, CompileOptions, CompiledStub, HostEnv, Target, TargetDesc,
+    Backend, CheckedStub, CodegenError, CompileOptions, CompileScratch, CompiledStub, HostEnv,
+    Target, TargetDesc,
 };
 
 /// The AArch64 code generator.
@@ -40,28 +41,29 @@ impl Backend for Arm64Backend {
         &abi::DESC
     }
 
-    fn compile_into(
+    fn compile_into_with(
         &self,
         stub: &CheckedStub,
         env: &HostEnv,
         options: &CompileOptions,
         out: &mut CompiledStub,
+        scratch: &mut CompileScratch,
     ) -> Result<(), CodegenError> {
         out.target = Target::Arm64;
-        // Planned in place, where the emitter reads it: the plan is about
-        // a kilobyte, which returning it would copy.
-        let mut plan = lil_codegen::FramePlan::empty(&abi::DESC);
+        // Planned in place, where the emitter reads it (the plan is about
+        // a kilobyte, which returning it would copy), and kept there.
+        let plan = scratch.plan();
         let planned = plan
             .plan(stub, &abi::DESC, env)
-            .and_then(|()| Ok(emit::Scratch::of(&plan)?));
-        let scratch = match planned {
-            Ok(scratch) => scratch,
+            .and_then(|()| Ok(emit::Scratch::of(plan)?));
+        let regs = match planned {
+            Ok(regs) => regs,
             Err(err) => {
                 out.clear();
                 return Err(err);
             }
         };
-        let mut e = emit::Emitter::new(stub, env, &plan, scratch, *options, out);
+        let mut e = emit::Emitter::new(stub, env, plan, regs, *options, out);
         lil_codegen::drive::run(&mut e, out)
     }
 }

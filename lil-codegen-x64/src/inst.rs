@@ -981,7 +981,7 @@ impl Emitter<'_> {
     #[inline(never)]
     fn ret(&mut self) -> R<()> {
         if let Some(t) = self.op_type_opt() {
-            let to = Loc::Reg(self.st.plan.entry_cc.ret_reg(t));
+            let to = Loc::Reg(self.st.entry_cc.ret_reg(t));
             let from = Loc::Reg(match RegClass::of(t) {
                 RegClass::General => self.st.plan.ret_gp,
                 RegClass::Float => self.st.plan.ret_fp,

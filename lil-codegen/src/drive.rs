@@ -54,9 +54,11 @@ pub struct EmitState<'a> {
     pub stub: &'a CheckedStub,
     /// Its frame plan (borrowed: the plan is large, and a reference lets
     /// emitters walk its lists while emitting).
-    pub plan: &'a FramePlan<'a>,
+    pub plan: &'a FramePlan,
     /// The host environment.
     pub env: &'a HostEnv,
+    /// The entry's calling convention in `env`.
+    pub entry_cc: &'a CallingConvention,
     /// How to generate code.
     pub options: CompileOptions,
     /// Whether the frame is set up at the current point.
@@ -115,7 +117,8 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn new(
         stub: &'a CheckedStub,
-        plan: &'a FramePlan<'a>,
+        desc: &'a TargetDesc,
+        plan: &'a FramePlan,
         env: &'a HostEnv,
         options: CompileOptions,
         unwind: UnwindInfo,
@@ -124,6 +127,7 @@ impl<'a> EmitState<'a> {
             stub,
             plan,
             env,
+            entry_cc: env.convention(desc, stub.stub().entry.signature.cc()),
             options,
             framed: false,
             i: 0,
@@ -192,7 +196,7 @@ impl<'a> EmitState<'a> {
     /// then an `in2out` to `cc` moves nothing, as between conventions that
     /// agree while the inputs are still in their registers.
     pub fn inputs_in_place(&self, cc: &CallingConvention, params: &[Type]) -> bool {
-        if std::ptr::eq(cc, self.plan.entry_cc) {
+        if std::ptr::eq(cc, self.entry_cc) {
             // The inputs arrived where `cc` passes them: in place unless
             // on the stack (where the caller left them, not the outgoing
             // area) or read from their homes.

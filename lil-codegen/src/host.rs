@@ -78,6 +78,7 @@ impl HostEnv {
 
     /// The convention `cc` means on `desc`'s target in this environment.
     /// `handler` stubs take no arguments; the C ABI describes their frame.
+    #[inline]
     pub fn convention<'a>(&'a self, desc: &'a TargetDesc, cc: CallConv) -> &'a CallingConvention {
         match cc {
             CallConv::Managed => self.managed.as_ref().unwrap_or(&desc.c_abi),

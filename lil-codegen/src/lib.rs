@@ -198,5 +198,52 @@ pub trait Backend {
         env: &HostEnv,
         options: &CompileOptions,
         out: &mut CompiledStub,
+    ) -> Result<(), CodegenError> {
+        self.compile_into_with(stub, env, options, out, &mut CompileScratch::new())
+    }
+    /// [`Backend::compile_into`], with the backend's own working memory
+    /// taken from `scratch` and left there for the next compile (on any
+    /// target): the same answer, whatever `scratch` held before.
+    fn compile_into_with(
+        &self,
+        stub: &CheckedStub,
+        env: &HostEnv,
+        options: &CompileOptions,
+        out: &mut CompiledStub,
+        scratch: &mut CompileScratch,
     ) -> Result<(), CodegenError>;
+}
+
+/// A backend's working memory, kept from one compile to the next by a VM
+/// that compiles many stubs ([`Backend::compile_into_with`]).
+///
+/// It holds the frame plan: about a kilobyte, with the liveness rows and
+/// bit sets, which is planned into again for the next stub rather than
+/// built and dropped for each. What it holds never changes an answer.
+#[derive(Debug)]
+pub struct CompileScratch {
+    plan: FramePlan,
+}
+
+impl CompileScratch {
+    /// Scratch holding nothing yet (no allocation): compiles fill it.
+    #[inline]
+    pub fn new() -> CompileScratch {
+        CompileScratch {
+            plan: FramePlan::blank(),
+        }
+    }
+
+    /// The plan to plan the next stub into with [`FramePlan::plan`] (which
+    /// replaces whatever an earlier compile left in it).
+    #[inline]
+    pub fn plan(&mut self) -> &mut FramePlan {
+        &mut self.plan
+    }
+}
+
+impl Default for CompileScratch {
+    fn default() -> CompileScratch {
+        CompileScratch::new()
+    }
 }

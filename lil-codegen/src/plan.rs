@@ -352,10 +352,12 @@ fn mask128(lo: usize, hi: usize) -> u128 {
 }
 
 /// Everything an emitter needs to know about where things are.
+///
+/// It borrows nothing (the entry's calling convention is
+/// [`HostEnv::convention`] of the stub's), so one plan can be kept and
+/// planned into for one stub after another ([`crate::CompileScratch`]).
 #[derive(Clone, Debug)]
-pub struct FramePlan<'a> {
-    /// The entry's calling convention.
-    pub entry_cc: &'a CallingConvention,
+pub struct FramePlan {
     /// Where each input arrives (register or incoming stack slot).
     pub inputs: SmallVec<[ArgLoc; 8]>,
     /// Register inputs also have a home slot in the frame (used once the
@@ -447,22 +449,33 @@ fn is_acyclic(stub: &CheckedStub) -> bool {
     forward
 }
 
-impl<'a> FramePlan<'a> {
+impl FramePlan {
     /// Plan the frame of `stub` for `desc`'s target in `env`.
     pub fn new(
         stub: &CheckedStub,
-        desc: &'a TargetDesc,
-        env: &'a HostEnv,
-    ) -> Result<FramePlan<'a>, CodegenError> {
+        desc: &TargetDesc,
+        env: &HostEnv,
+    ) -> Result<FramePlan, CodegenError> {
         let mut plan = FramePlan::empty(desc);
         plan.plan(stub, desc, env)?;
         Ok(plan)
     }
 
     /// A plan of nothing, to [`FramePlan::plan`] a stub into.
-    pub fn empty(desc: &'a TargetDesc) -> FramePlan<'a> {
+    pub fn empty(desc: &TargetDesc) -> FramePlan {
         FramePlan {
-            entry_cc: &desc.c_abi,
+            ret_gp: Reg::gp(desc.ret_gp),
+            ret_fp: Reg::fp(desc.ret_fp),
+            ..FramePlan::blank()
+        }
+    }
+
+    /// A plan of nothing for no target in particular (`r` in register 0
+    /// of each class), to [`FramePlan::plan`] a stub into: what
+    /// [`crate::CompileScratch`] holds before its first compile.
+    #[inline]
+    pub(crate) fn blank() -> FramePlan {
+        FramePlan {
             inputs: SmallVec::new(),
             input_homes: SmallVec::new(),
             arbitrary_saves: RegSlots::new(),
@@ -481,8 +494,8 @@ impl<'a> FramePlan<'a> {
             block_framed_in: BitSet::default(),
             ts_register: None,
             std_places_saved: 0,
-            ret_gp: Reg::gp(desc.ret_gp),
-            ret_fp: Reg::fp(desc.ret_fp),
+            ret_gp: Reg::gp(0),
+            ret_fp: Reg::fp(0),
             borrowed: SmallVec::new(),
             liveness: Liveness::default(),
             alloc_reads: Vec::new(),
@@ -496,12 +509,11 @@ impl<'a> FramePlan<'a> {
     pub fn plan(
         &mut self,
         stub: &CheckedStub,
-        desc: &'a TargetDesc,
-        env: &'a HostEnv,
+        desc: &TargetDesc,
+        env: &HostEnv,
     ) -> Result<(), CodegenError> {
         // The fields, each filled where it is computed.
         let FramePlan {
-            entry_cc: plan_entry_cc,
             inputs,
             input_homes,
             arbitrary_saves,
@@ -530,7 +542,6 @@ impl<'a> FramePlan<'a> {
         let body = &stub.stub().body;
         let entry = &stub.stub().entry;
         let entry_cc = env.convention(desc, entry.signature.cc());
-        *plan_entry_cc = entry_cc;
         // Asked for every register taken: one bit test each, not two scans.
         let mut callee_saved = RegSet::default();
         callee_saved.insert_all(RegClass::General, &entry_cc.callee_saved_gp);

@@ -13,7 +13,9 @@
 //! and the `reuse` fuzz target check it.
 
 use lil_check::{CheckedStub, Checker};
-use lil_codegen::{CodeCache, CompileOptions, CompiledStub, HostEnv, InstalledCode, Target};
+use lil_codegen::{
+    CodeCache, CompileOptions, CompileScratch, CompiledStub, HostEnv, InstalledCode, Target,
+};
 use lil_syntax::{Arg, Stub};
 
 use crate::{Error, backend, host_target};
@@ -52,6 +54,8 @@ pub struct Compiler {
     spare: Option<Stub>,
     /// The last compile's output, reused by the next.
     out: CompiledStub,
+    /// The backend's working memory (its frame plan), reused by the next.
+    scratch: CompileScratch,
 }
 
 impl Compiler {
@@ -75,6 +79,7 @@ impl Compiler {
             checked: None,
             spare: None,
             out: CompiledStub::new(target),
+            scratch: CompileScratch::new(),
         }
     }
 
@@ -94,7 +99,20 @@ impl Compiler {
         args: &[Arg<'_>],
         env: &HostEnv,
     ) -> Result<&CompiledStub, Error> {
-        let stub = self.parse(text, args)?;
+        // Parsed into the last checked stub's buffers, or the spare's; the
+        // stub stays in this frame until the checker takes it, rather than
+        // being returned from a helper (another copy of its 100 bytes).
+        let mut stub = match self.checked.take() {
+            Some(old) => self.checker.recycle(old),
+            None => match self.spare.take() {
+                Some(spare) => spare,
+                None => return self.compile_fresh(text, args, env),
+            },
+        };
+        if let Err(errors) = lil_syntax::parse_with_into(text, args, &mut stub) {
+            self.spare = Some(stub);
+            return Err(errors.into());
+        }
         self.compile_parsed(stub, env)
     }
 
@@ -127,30 +145,34 @@ impl Compiler {
         self.checked.as_ref()
     }
 
-    /// Parse into the last checked stub's buffers, or the spare's.
-    fn parse(&mut self, text: &str, args: &[Arg<'_>]) -> Result<Stub, Error> {
-        let reuse = match self.checked.take() {
-            Some(old) => Some(self.checker.recycle(old)),
-            None => self.spare.take(),
-        };
-        let Some(mut stub) = reuse else {
-            return Ok(lil_syntax::parse_with(text, args)?);
-        };
-        match lil_syntax::parse_with_into(text, args, &mut stub) {
-            Ok(()) => Ok(stub),
-            Err(errors) => {
-                self.spare = Some(stub);
-                Err(errors.into())
-            }
-        }
+    /// [`Compiler::compile_text`] with no buffers to parse into: the first
+    /// compile, or the first after a check error.
+    #[cold]
+    #[inline(never)]
+    fn compile_fresh(
+        &mut self,
+        text: &str,
+        args: &[Arg<'_>],
+        env: &HostEnv,
+    ) -> Result<&CompiledStub, Error> {
+        let stub = lil_syntax::parse_with(text, args)?;
+        self.compile_parsed(stub, env)
     }
 
     fn compile_parsed(&mut self, stub: Stub, env: &HostEnv) -> Result<&CompiledStub, Error> {
-        let checked = self.checker.check(stub)?;
+        // Kept before the backend reads it: the checker's answer (some 300
+        // bytes) is moved once, into its place, not into a local first.
+        let checked = self.checked.insert(self.checker.check(stub)?);
         let target = self.target;
-        let compiled = backend(target).compile_into(&checked, env, &self.options, &mut self.out);
-        self.checked = Some(checked);
-        compiled.map_err(|source| Error::Codegen { target, source })?;
+        backend(target)
+            .compile_into_with(
+                checked,
+                env,
+                &self.options,
+                &mut self.out,
+                &mut self.scratch,
+            )
+            .map_err(|source| Error::Codegen { target, source })?;
         Ok(&self.out)
     }
 }

@@ -17,14 +17,15 @@
 //! TLS slot, by a call and from a pinned register, with the M2N hooks and
 //! `print` set, with and without patchable constants.
 //!
-//! `Backend::compile_into` is held to `compile_with`: every case is also
-//! compiled into one `CompiledStub` reused across all of them (errors
-//! included), and must give the same result (an assertion, so the
-//! printed digest is the same as before that entry point existed).
+//! `Backend::compile_into_with` (and so `compile_into`) is held to
+//! `compile_with`: every case is also compiled into one `CompiledStub`
+//! with one `CompileScratch`, both reused across all of them (errors and
+//! both targets included), and must give the same result (an assertion,
+//! so the printed digest is the same as before that entry point existed).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use lil_codegen::{CompileOptions, CompiledStub, HostEnv, M2nHooks, ThreadPointer};
+use lil_codegen::{CompileOptions, CompileScratch, CompiledStub, HostEnv, M2nHooks, ThreadPointer};
 use lil_tests::differential::{
     example_texts, generated_texts, helper_stub_texts, placeholder_names,
 };
@@ -42,6 +43,7 @@ fn main() {
 
     let mut all = DefaultHasher::new();
     let mut reused = CompiledStub::new(lil::Target::X64);
+    let mut scratch = CompileScratch::new();
     for (name, text) in &stubs {
         let checked = match lil_syntax::parse(text).map(lil_check::check_owned) {
             Ok(Ok(c)) => c,
@@ -58,16 +60,22 @@ fn main() {
                     };
                     let backend = lil::backend(target);
                     let result = backend.compile_with(&checked, env, &options);
-                    let into = backend.compile_into(&checked, env, &options, &mut reused);
+                    let into = backend.compile_into_with(
+                        &checked,
+                        env,
+                        &options,
+                        &mut reused,
+                        &mut scratch,
+                    );
                     match &result {
                         Ok(compiled) => assert_eq!(
                             (into, &reused),
                             (Ok(()), compiled),
-                            "{name} {target:?} env{e} p{patchable}: compile_into"
+                            "{name} {target:?} env{e} p{patchable}: compile_into_with"
                         ),
                         Err(err) => assert!(
                             into.as_ref() == Err(err) && emptied(&reused, target),
-                            "{name} {target:?} env{e} p{patchable}: compile_into after {err}"
+                            "{name} {target:?} env{e} p{patchable}: compile_into_with after {err}"
                         ),
                     }
                     let mut h = DefaultHasher::new();

@@ -1,13 +1,14 @@
 //! `lil::Compiler` reuses its buffers from one stub to the next; these tests
 //! show that it gives the one-shot pipeline's answer for every stub, on
 //! both targets, whatever it compiled before (valid stubs, syntax errors,
-//! check errors, stubs built in Rust). The planner's reuse entry point,
-//! `FramePlan::plan`, is checked the same way.
+//! check errors, stubs built in Rust). The backends' and the planner's
+//! reuse entry points, `Backend::compile_into_with` and `FramePlan::plan`,
+//! are checked the same way.
 
 use lil::check::CheckedStub;
 use lil::syntax::Arg;
 use lil::{Compiler, Error, HostEnv, Target};
-use lil_codegen::{CompileOptions, FramePlan, ThreadPointer};
+use lil_codegen::{CompileOptions, CompileScratch, FramePlan, ThreadPointer};
 use lil_tests::differential::{
     example_texts, generated_texts, helper_stub_texts, placeholder_names,
 };
@@ -208,6 +209,8 @@ fn compile_into_reuses_the_code_buffer_and_matches_compile_with() {
     // argument).
     let clashing = HostEnv::new(ThreadPointer::Register(0), 8);
     let options = CompileOptions::default();
+    // Kept across both targets: what it holds never changes an answer.
+    let mut scratch = CompileScratch::new();
     for target in [Target::X64, Target::Arm64] {
         let backend = lil::backend(target);
         let mut out = lil::CompiledStub::new(target);
@@ -223,13 +226,18 @@ fn compile_into_reuses_the_code_buffer_and_matches_compile_with() {
             (&small, &env),
         ] {
             let want = backend.compile_with(stub, env, &options);
-            let got = backend.compile_into(stub, env, &options, &mut out);
-            match want {
-                Ok(want) => assert_eq!((got, &out), (Ok(()), &want), "{target:?}"),
-                Err(err) => {
-                    errors += 1;
-                    assert_eq!(got, Err(err), "{target:?}");
-                    assert_eq!(out, lil::CompiledStub::new(target), "{target:?}");
+            let into = backend.compile_into(stub, env, &options, &mut out);
+            let into_result = out.clone();
+            let with = backend.compile_into_with(stub, env, &options, &mut out, &mut scratch);
+            for (name, got, got_out) in [("into", into, &into_result), ("into_with", with, &out)] {
+                match &want {
+                    Ok(want) => assert_eq!((got, got_out), (Ok(()), want), "{target:?} {name}"),
+                    Err(err) => {
+                        errors += 1;
+                        assert_eq!(got.as_ref(), Err(err), "{target:?} {name}");
+                        let empty = lil::CompiledStub::new(target);
+                        assert_eq!(*got_out, empty, "{target:?} {name}");
+                    }
                 }
             }
             assert_eq!(
@@ -238,7 +246,7 @@ fn compile_into_reuses_the_code_buffer_and_matches_compile_with() {
                 "{target:?}: the buffer is reused"
             );
         }
-        assert_eq!(errors, 1, "{target:?}: the clashing register is refused");
+        assert_eq!(errors, 2, "{target:?}: the clashing register is refused");
     }
 }
 
@@ -261,8 +269,7 @@ fn plan_view(plan: &FramePlan, stub: &CheckedStub) -> String {
         .map(|b| plan.block_framed_in(b))
         .collect();
     format!(
-        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {} {:?} {} {:?} {:?} {:?} {:?} {:?}",
-        plan.entry_cc,
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {} {:?} {} {:?} {:?} {:?} {:?} {:?}",
         plan.inputs,
         plan.input_homes,
         plan.arbitrary_saves,
@@ -311,9 +318,10 @@ fn a_reused_plan_equals_a_fresh_one() {
         .collect();
     assert!(stubs.len() > own.len(), "the examples are read");
     let env = HostEnv::default();
+    // One plan for both targets, as `CompileScratch` keeps it.
+    let mut reused = FramePlan::empty(lil::backend(Target::X64).desc());
     for target in [Target::X64, Target::Arm64] {
         let desc = lil::backend(target).desc();
-        let mut reused = FramePlan::empty(desc);
         let mut planned = 0;
         for stub in stubs.iter().chain(stubs.iter().rev()) {
             let fresh = FramePlan::new(stub, desc, &env);
