@@ -18,9 +18,10 @@
 //! `clone_from` into the `Stub` the last iteration recycled, which
 //! allocates only for the parts `clone_from` cannot reuse: label names,
 //! signatures), `emit-x64`, `emit-arm64`, `emit-into-x64` /
-//! `emit-into-arm64` (as `emit-*`, through `Backend::compile_into` into
-//! one warm `CompiledStub` reused by every iteration: no output
-//! allocations; the frame plan is still built each time),
+//! `emit-into-arm64` (as `emit-*`, through `Backend::compile_into_with`
+//! into one warm `CompiledStub` and one `CompileScratch` reused by every
+//! iteration, as `lil::Compiler` does: no output allocations, and the
+//! frame plan is planned into again rather than built),
 //! `generate-x64` / `generate-arm64` (text → code installed in a cache,
 //! freed after every 64, with fresh buffers at every stage),
 //! `compile-x64` / `compile-arm64` (the same through one `lil::Compiler`
@@ -120,10 +121,17 @@ fn main() {
             let c = lil_check::check_owned(s).expect("checks");
             let options = lil_codegen::CompileOptions::default();
             let mut out = lil_codegen::CompiledStub::new(t);
+            let mut scratch = lil_codegen::CompileScratch::new();
             let reuse = phase.starts_with("emit-into");
             for _ in 0..n {
                 if reuse {
-                    let compiled = backend(t).compile_into(black_box(&c), &env, &options, &mut out);
+                    let compiled = backend(t).compile_into_with(
+                        black_box(&c),
+                        &env,
+                        &options,
+                        &mut out,
+                        &mut scratch,
+                    );
                     black_box((compiled.ok(), &out));
                 } else {
                     black_box(backend(t).compile(black_box(&c), &env).ok());
