@@ -347,7 +347,21 @@ impl Waiting {
     }
 
     /// Empties a slot whose state was merged where it lies.
+    #[inline]
     fn discard(&mut self, slot: u32) {
+        // Mostly the one state waiting: labels ahead are mostly reached
+        // one after another, not nested.
+        if slot == 0 && self.len == 1 {
+            self.inline[0] = None;
+            self.len = 0;
+        } else {
+            self.discard_nested(slot);
+        }
+    }
+
+    /// [`Waiting::discard`] of a slot other than the only one in use.
+    #[cold]
+    fn discard_nested(&mut self, slot: u32) {
         if let Some(s) = self.slot(slot as usize) {
             *s = None;
         }
