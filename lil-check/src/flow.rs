@@ -282,22 +282,35 @@ enum LabelAt {
 struct Waiting {
     /// Dropped by [`Waiting`]'s `Drop`, which looks only at the slots in use.
     inline: ManuallyDrop<[Option<State>; 4]>,
-    more: Vec<Option<State>>,
+    /// Dropped by [`Waiting`]'s `Drop`, only if it has memory.
+    more: ManuallyDrop<Vec<Option<State>>>,
     /// Slots in use: the last one is occupied; the others are empty.
     len: usize,
 }
 
 impl Drop for Waiting {
-    /// Mostly no slot is in use (every label was reached): dropping
-    /// each inline slot's state, vectors and all, would be work for nothing.
+    /// Mostly no slot is in use (every label was reached) and none was
+    /// ever beyond the inline ones: then there is nothing to drop, and
+    /// the test that says so is all a check pays.
+    #[inline]
     fn drop(&mut self) {
-        for s in self.inline.iter_mut().take(self.len) {
-            *s = None;
+        if self.len > 0 || self.more.capacity() > 0 {
+            self.free();
         }
     }
 }
 
 impl Waiting {
+    /// Drops the states in the slots in use, and the slots beyond the
+    /// inline ones.
+    #[cold]
+    fn free(&mut self) {
+        for s in self.inline.iter_mut().take(self.len) {
+            *s = None;
+        }
+        drop(std::mem::take(&mut *self.more));
+    }
+
     fn get_mut(&mut self, slot: u32) -> Option<&mut State> {
         self.slot(slot as usize)?.as_mut()
     }
@@ -309,8 +322,8 @@ impl Waiting {
         }
     }
 
-    // Inlined (into `put_copy` above all): the state is then built in
-    // its slot, not on the stack and copied there.
+    // Inlined: the state is then built in its slot, not on the stack
+    // and copied there.
     #[inline(always)]
     fn put(&mut self, st: State) -> u32 {
         let slot = self.len;
@@ -324,17 +337,9 @@ impl Waiting {
         slot as u32
     }
 
-    /// [`Waiting::put`] of a copy of `st`: once per branch to a label
-    /// ahead, out of the one-pass check's loop, which then does not
-    /// carry the copying of a state's vectors.
-    #[inline(never)]
-    fn put_copy(&mut self, st: &State) -> u32 {
-        self.put(st.clone())
-    }
-
     /// Moves the state waiting in `slot` into `st`, by a swap: the
     /// stale state `st` held is dropped with the slot (a state is some
-    /// 90 bytes; moving one out and in again copies it more).
+    /// 48 bytes; moving one out and in again copies it more).
     fn take_into(&mut self, slot: u32, st: &mut State) -> Option<()> {
         std::mem::swap(st, self.get_mut(slot)?);
         self.discard(slot);
@@ -342,7 +347,21 @@ impl Waiting {
     }
 
     /// Empties a slot whose state was merged where it lies.
+    #[inline]
     fn discard(&mut self, slot: u32) {
+        // Mostly the one state waiting: labels ahead are mostly reached
+        // one after another, not nested.
+        if slot == 0 && self.len == 1 {
+            self.inline[0] = None;
+            self.len = 0;
+        } else {
+            self.discard_nested(slot);
+        }
+    }
+
+    /// [`Waiting::discard`] of a slot other than the only one in use.
+    #[cold]
+    fn discard_nested(&mut self, slot: u32) {
         if let Some(s) = self.slot(slot as usize) {
             *s = None;
         }
@@ -893,7 +912,7 @@ impl<'s> Flow<'s> {
                         // wrote last (see `Noted`).
                         self.last_locals = None;
                         // The states arriving are merged where they wait,
-                        // or moved once: a state is some 90 bytes.
+                        // or moved once: a state is some 48 bytes.
                         if reached {
                             let arriving = waiting.get_mut(slot).ok_or(GiveUp)?;
                             st.merge(arriving, &mut conflicts);
@@ -947,7 +966,7 @@ impl<'s> Flow<'s> {
                         let slot = if hands_over {
                             waiting.put(std::mem::replace(&mut st, State::entry(0)))
                         } else {
-                            waiting.put_copy(&st)
+                            waiting.put(st.clone())
                         };
                         *label = LabelAt::Waiting { slot, jumps: this };
                     }
@@ -1482,7 +1501,7 @@ impl<'s> Flow<'s> {
                     });
                     return None;
                 };
-                if !st.outputs_set.contains(k) {
+                if !st.output_set(k) {
                     self.err(report, move || CheckError::OutputReadBeforeSet {
                         index: k,
                         span,
@@ -1659,7 +1678,7 @@ impl<'s> Flow<'s> {
                                 span: place.span,
                             });
                         }
-                        st.outputs_set.insert(k);
+                        st.set_output(k);
                     }
                 }
             }
@@ -2213,7 +2232,7 @@ impl<'s> Flow<'s> {
                     });
                 }
                 st.frame.out = self.intern_sig(sig.cc, &sig.params, sig.ret);
-                st.outputs_set.clear();
+                st.clear_outputs();
                 // `out` writes no register; output writes and `in2out` do.
             }
             InstKind::In2Out { cc, ret, sig_span } => {
@@ -2231,13 +2250,13 @@ impl<'s> Flow<'s> {
                         // An output area with no arguments, so the call that follows
                         // does not report a second error.
                         st.frame.out = self.intern_sig(*cc, &[], *ret);
-                        st.outputs_set.clear();
+                        st.clear_outputs();
                     }
                     Some(params) => {
                         self.note_input_read(st, report);
                         let n = params.len() as u32;
                         st.frame.out = self.intern_sig(*cc, params, *ret);
-                        st.outputs_set.set_range(n);
+                        st.set_outputs(n);
                     }
                 }
                 st.clobbered |= Clobbers::OUTPUT;
@@ -2268,7 +2287,7 @@ impl<'s> Flow<'s> {
                             }),
                             Some((arity, ret)) => {
                                 for k in 0..arity {
-                                    if !st.outputs_set.contains(k) {
+                                    if !st.output_set(k) {
                                         self.err(report, move || CheckError::OutputNotSet {
                                             index: k,
                                             span: inst.span,
@@ -2280,7 +2299,7 @@ impl<'s> Flow<'s> {
                         }
                         st.frame.std.clear();
                         st.frame.out = NO_OUT;
-                        st.outputs_set.clear();
+                        st.clear_outputs();
                         st.clobbered |= Clobbers::CALL;
                     }
                     CallKind::Tail => self.check_tailcall(st, inst.span, report),

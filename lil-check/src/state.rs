@@ -150,11 +150,6 @@ pub(crate) struct Bits {
 }
 
 impl Bits {
-    pub(crate) fn clear(&mut self) {
-        self.inline = 0;
-        self.more.clear();
-    }
-
     // Indices below 64 are all real stubs use: inline and branch-light;
     // the rest out of line.
     #[inline]
@@ -168,11 +163,7 @@ impl Bits {
 
     #[cold]
     fn insert_more(&mut self, i: u32) {
-        let w = (i / 64 - 1) as usize;
-        if self.more.len() <= w {
-            self.more.resize(w + 1, 0);
-        }
-        self.more[w] |= 1 << (i % 64);
+        insert_word_bit(&mut self.more, i);
     }
 
     #[inline]
@@ -185,18 +176,6 @@ impl Bits {
         }
     }
 
-    pub(crate) fn set_range(&mut self, n: u32) {
-        self.more.clear();
-        if n <= 64 {
-            self.inline = if n == 64 { u64::MAX } else { (1 << n) - 1 };
-            return;
-        }
-        self.inline = u64::MAX;
-        for i in 64..n {
-            self.insert_more(i);
-        }
-    }
-
     /// Whether some element of `self` is not in `other`.
     pub(crate) fn has_any_not_in(&self, other: &Bits) -> bool {
         self.inline & !other.inline != 0
@@ -206,21 +185,15 @@ impl Bits {
                 .enumerate()
                 .any(|(i, w)| w & !other.more.get(i).copied().unwrap_or(0) != 0)
     }
+}
 
-    /// `self &= other`; returns whether `self` changed.
-    pub(crate) fn intersect(&mut self, other: &Bits) -> bool {
-        let before = self.inline;
-        self.inline &= other.inline;
-        let mut changed = before != self.inline;
-        for (i, w) in self.more.iter_mut().enumerate() {
-            let o = other.more.get(i).copied().unwrap_or(0);
-            if *w & !o != 0 {
-                changed = true;
-            }
-            *w &= o;
-        }
-        changed
+/// Sets bit `i` (at least 64) of a set's words beyond the first.
+fn insert_word_bit(more: &mut Vec<u64>, i: u32) {
+    let w = (i / 64 - 1) as usize;
+    if more.len() <= w {
+        more.resize(w + 1, 0);
     }
+    more[w] |= 1 << (i % 64);
 }
 
 bitflags::bitflags! {
@@ -294,10 +267,23 @@ impl Frame {
 pub(crate) struct State {
     /// What a context records.
     pub(crate) frame: Frame,
-    /// The types of the locals beyond the first [`PACKED_LOCALS`].
-    more_locals: Vec<Ty>,
-    pub(crate) outputs_set: Bits,
+    /// The outputs set, of the first 64 (the others are in `more`).
+    outputs_set: u64,
+    /// What only a large frame has, boxed: copying a small state (to
+    /// park it at a label) and dropping one test one pointer, not two
+    /// vectors.
+    more: Option<Box<Overflow>>,
     pub(crate) clobbered: Clobbers,
+}
+
+/// The parts of a [`State`] beyond what fits inline.
+#[derive(Clone, Debug, Default)]
+struct Overflow {
+    /// The types of the locals beyond the first [`PACKED_LOCALS`]: as
+    /// many as there are (none if there are no more).
+    locals: Vec<Ty>,
+    /// The outputs set, from output 64 on, 64 to a word.
+    outputs_set: Vec<u64>,
 }
 
 /// A part of the state on which paths disagreed in a way that is an error.
@@ -317,10 +303,14 @@ impl State {
                 std: StdTys::filled(Ty::of(Type::Pint), std_places),
                 ..Frame::UNREACHED
             },
-            more_locals: Vec::new(),
-            outputs_set: Bits::default(),
+            outputs_set: 0,
+            more: None,
             clobbered: Clobbers::empty(),
         }
+    }
+
+    fn more_mut(&mut self) -> &mut Overflow {
+        self.more.get_or_insert_with(Box::default)
     }
 
     /// `n` locals, all undefined; `n` is at most [`lil_syntax::MAX_INDEX`].
@@ -328,12 +318,18 @@ impl State {
         let n = n.min(MAX_INDEX);
         self.frame.locals = [Ty::UNDEF; PACKED_LOCALS];
         self.frame.locals_len = n as u16;
-        self.more_locals.clear();
-        if let Some(more) = (n as usize).checked_sub(PACKED_LOCALS)
-            && more > 0
-        {
-            self.more_locals.resize(more, Ty::UNDEF);
+        if n as usize > PACKED_LOCALS || self.more.is_some() {
+            self.set_more_locals(n as usize);
         }
+    }
+
+    /// The locals beyond the first [`PACKED_LOCALS`] of `n`, all undefined.
+    #[cold]
+    fn set_more_locals(&mut self, n: usize) {
+        let more = n.saturating_sub(PACKED_LOCALS);
+        let locals = &mut self.more_mut().locals;
+        locals.clear();
+        locals.resize(more, Ty::UNDEF);
     }
 
     #[inline]
@@ -350,8 +346,13 @@ impl State {
         let k = k as usize;
         match self.frame.locals.get(k) {
             Some(t) => Some(*t),
-            None => self.more_locals.get(k - PACKED_LOCALS).copied(),
+            None => self.more_local(k),
         }
+    }
+
+    #[cold]
+    fn more_local(&self, k: usize) -> Option<Ty> {
+        self.more.as_ref()?.locals.get(k - PACKED_LOCALS).copied()
     }
 
     #[inline]
@@ -360,22 +361,107 @@ impl State {
             return None;
         }
         let k = k as usize;
-        match self.frame.locals.get_mut(k) {
-            Some(t) => Some(t),
-            None => self.more_locals.get_mut(k - PACKED_LOCALS),
+        if k < PACKED_LOCALS {
+            self.frame.locals.get_mut(k)
+        } else {
+            self.more_local_mut(k)
         }
+    }
+
+    #[cold]
+    fn more_local_mut(&mut self, k: usize) -> Option<&mut Ty> {
+        self.more.as_mut()?.locals.get_mut(k - PACKED_LOCALS)
     }
 
     /// The types as two slices, the inline ones and the rest: loops over
     /// them run without the test a chained iterator makes at every step.
     pub(crate) fn locals_parts(&self) -> (&[Ty], &[Ty]) {
         let inline = self.locals_len().min(PACKED_LOCALS);
-        (&self.frame.locals[..inline], &self.more_locals)
+        let more = self.more.as_ref().map_or(&[][..], |m| &m.locals);
+        (&self.frame.locals[..inline], more)
     }
 
     fn locals_parts_mut(&mut self) -> (&mut [Ty], &mut [Ty]) {
         let inline = self.locals_len().min(PACKED_LOCALS);
-        (&mut self.frame.locals[..inline], &mut self.more_locals)
+        let more = self.more.as_mut().map_or(&mut [][..], |m| &mut m.locals);
+        (&mut self.frame.locals[..inline], more)
+    }
+
+    /// Whether output `k` is set.
+    #[inline]
+    pub(crate) fn output_set(&self, k: u32) -> bool {
+        if k < 64 {
+            self.outputs_set & (1 << k) != 0
+        } else {
+            let w = (k / 64 - 1) as usize;
+            self.more
+                .as_ref()
+                .and_then(|m| m.outputs_set.get(w))
+                .is_some_and(|x| x & (1 << (k % 64)) != 0)
+        }
+    }
+
+    /// Notes that output `k` is set.
+    #[inline]
+    pub(crate) fn set_output(&mut self, k: u32) {
+        if k < 64 {
+            self.outputs_set |= 1 << k;
+        } else {
+            self.set_output_more(k);
+        }
+    }
+
+    #[cold]
+    fn set_output_more(&mut self, k: u32) {
+        insert_word_bit(&mut self.more_mut().outputs_set, k);
+    }
+
+    /// No output is set.
+    #[inline]
+    pub(crate) fn clear_outputs(&mut self) {
+        self.outputs_set = 0;
+        if self.more.is_some() {
+            self.clear_more_outputs();
+        }
+    }
+
+    #[cold]
+    fn clear_more_outputs(&mut self) {
+        if let Some(m) = &mut self.more {
+            m.outputs_set.clear();
+        }
+    }
+
+    /// Outputs `0..n` are set (`in2out`), no other.
+    pub(crate) fn set_outputs(&mut self, n: u32) {
+        self.clear_outputs();
+        if n <= 64 {
+            self.outputs_set = if n == 64 { u64::MAX } else { (1 << n) - 1 };
+            return;
+        }
+        self.outputs_set = u64::MAX;
+        for k in 64..n {
+            self.set_output_more(k);
+        }
+    }
+
+    /// Keeps set only the outputs `other` sets too; returns whether
+    /// that unset some.
+    fn intersect_outputs(&mut self, other: &State) -> bool {
+        let before = self.outputs_set;
+        self.outputs_set &= other.outputs_set;
+        let mut changed = before != self.outputs_set;
+        if let Some(m) = &mut self.more {
+            let theirs = other.more.as_ref().map_or(&[][..], |o| &o.outputs_set);
+            for (i, w) in m.outputs_set.iter_mut().enumerate() {
+                let o = theirs.get(i).copied().unwrap_or(0);
+                if *w & !o != 0 {
+                    changed = true;
+                }
+                *w &= o;
+            }
+        }
+        changed
     }
 
     pub(crate) fn locals_iter(&self) -> impl Iterator<Item = &Ty> {
@@ -421,7 +507,7 @@ impl State {
         let (mine, theirs) = (&mut self.frame, &other.frame);
         if mine.out != theirs.out {
             conflicts.push(Conflict::Out);
-        } else if self.outputs_set.intersect(&other.outputs_set) {
+        } else if self.intersect_outputs(other) {
             changed = true;
         }
         let (mine, theirs) = (&mut self.frame, &other.frame);
@@ -478,6 +564,13 @@ fn merge_locals(a: &mut [Ty], b: &[Ty], from: usize, conflicts: &mut Vec<Conflic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parking a state at a label copies it: what only large frames
+    /// have stays behind one pointer.
+    #[test]
+    fn a_state_is_small() {
+        assert!(size_of::<State>() <= 48, "{}", size_of::<State>());
+    }
 
     #[test]
     fn type_sets_match_is_float() {
