@@ -237,14 +237,10 @@ impl BitSet {
 
     /// Empties the set and sizes it for `len` members, keeping its
     /// storage: a plan reused for the next stub replaces nothing.
-    /// (Inlined, with the vector's call only for a set past 128 members.)
-    #[inline]
     pub(crate) fn reset(&mut self, len: usize) {
         self.low = 0;
         self.high.clear();
-        if len > 128 {
-            self.high.resize((len - 128).div_ceil(64), 0);
-        }
+        self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
     }
 
     /// Whether `i` is in the set (false past the end).
