@@ -14,7 +14,7 @@ use dynasmrt::aarch64::Aarch64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::Context;
 use lil_codegen::asm::BranchField;
-use lil_codegen::drive::{EmitState, IsaEmitter};
+use lil_codegen::drive::{EmitState, EmitTables, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
 use lil_codegen::{
@@ -309,6 +309,7 @@ impl<'a> Emitter<'a> {
         stub: &'a CheckedStub,
         env: &'a HostEnv,
         plan: &'a FramePlan,
+        tables: &'a mut EmitTables,
         scratch: Scratch,
         options: CompileOptions,
         out: &mut CompiledStub,
@@ -317,7 +318,7 @@ impl<'a> Emitter<'a> {
         let unwind = std::mem::take(&mut out.unwind);
         Emitter {
             ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
-            st: EmitState::new(stub, &DESC, plan, env, options, unwind),
+            st: EmitState::new(stub, &DESC, plan, env, options, unwind, tables),
             v0: scratch.v0,
             v1: scratch.v1,
             f0: scratch.f0,

@@ -52,7 +52,7 @@ impl Backend for Arm64Backend {
         out.target = Target::Arm64;
         // Planned in place, where the emitter reads it (the plan is about
         // a kilobyte, which returning it would copy), and kept there.
-        let plan = scratch.plan();
+        let (plan, tables) = scratch.plan_and_tables();
         let planned = plan
             .plan(stub, &abi::DESC, env)
             .and_then(|()| Ok(emit::Scratch::of(plan)?));
@@ -63,7 +63,7 @@ impl Backend for Arm64Backend {
                 return Err(err);
             }
         };
-        let mut e = emit::Emitter::new(stub, env, plan, regs, *options, out);
+        let mut e = emit::Emitter::new(stub, env, plan, tables, regs, *options, out);
         lil_codegen::drive::run(&mut e, out)
     }
 }

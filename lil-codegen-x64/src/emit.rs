@@ -11,7 +11,7 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 use lil_check::{CheckedStub, Context};
 use lil_codegen::asm::BranchField;
-use lil_codegen::drive::{EmitState, IsaEmitter};
+use lil_codegen::drive::{EmitState, EmitTables, IsaEmitter};
 use lil_codegen::plan::Loc;
 use lil_codegen::unwind::FrameState;
 use lil_codegen::{
@@ -307,6 +307,7 @@ impl<'a> Emitter<'a> {
         stub: &'a CheckedStub,
         env: &'a HostEnv,
         plan: &'a FramePlan,
+        tables: &'a mut EmitTables,
         scratch: Scratch,
         options: CompileOptions,
         out: &mut CompiledStub,
@@ -315,7 +316,7 @@ impl<'a> Emitter<'a> {
         let unwind = std::mem::take(&mut out.unwind);
         Emitter {
             ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
-            st: EmitState::new(stub, &DESC, plan, env, options, unwind),
+            st: EmitState::new(stub, &DESC, plan, env, options, unwind, tables),
             s0: scratch.s0,
             s1: scratch.s1,
             f0: scratch.f0,

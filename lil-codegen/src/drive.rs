@@ -68,14 +68,11 @@ pub struct EmitState<'a> {
     /// Where the frame state changes (emitters note their prologue and
     /// epilogue steps; the driver notes the state at each instruction).
     pub unwind: UnwindInfo,
-    /// Per LIL label, its dynasm label once created.
-    labels: SmallVec<[Option<DynamicLabel>; 8]>,
-    edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
-    /// `print` texts to append after the code (a `Vec`, not inline: a
-    /// `print` allocates its text anyway, and the state, built and moved
-    /// for every compile, stays smaller).
-    strings: Vec<(DynamicLabel, Vec<u8>)>,
-    /// Instructions emitted with an earlier one.
+    /// The per-stub tables, kept from one compile to the next.
+    tables: &'a mut EmitTables,
+    /// Instructions emitted with an earlier one (here, not among the
+    /// tables: the emitters ask for every instruction, and a set of up to
+    /// 128 costs no allocation).
     absorbed: BitSet,
     /// The plan's tables that [`EmitState::var_loc`] reads for every
     /// operand, as slices taken once: reading a small vector asks each
@@ -84,6 +81,21 @@ pub struct EmitState<'a> {
     locals_fp: &'a [Option<Loc>],
     inputs: &'a [ArgLoc],
     input_homes: &'a [Option<i32>],
+}
+
+/// The driver's per-stub tables, kept in a [`crate::CompileScratch`]
+/// between compiles: sized again for each stub ([`run`] does it) rather
+/// than built and dropped with every emitter. What they hold never
+/// changes an answer.
+#[derive(Debug, Default)]
+pub struct EmitTables {
+    /// Per LIL label, its dynasm label once created.
+    labels: SmallVec<[Option<DynamicLabel>; 8]>,
+    /// Jumps that set the frame up on their edge: (the stub's label, the
+    /// target's).
+    edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
+    /// `print` texts to append after the code.
+    strings: Vec<(DynamicLabel, Vec<u8>)>,
 }
 
 /// What an emitter provides to the driver.
@@ -107,7 +119,9 @@ pub trait IsaEmitter<'a> {
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`, noting the frame states in
     /// `unwind` (the unwind information of an earlier compile, whose
-    /// allocations are reused; emptied by [`run`]).
+    /// allocations are reused; emptied by [`run`]) and keeping its
+    /// per-stub tables in `tables` (whatever an earlier compile left
+    /// there; emptied by [`run`]).
     ///
     /// Only stores, no call: the emitter that holds the state is built
     /// with its assembler, and a call that may fail (allocate) after the
@@ -122,6 +136,7 @@ impl<'a> EmitState<'a> {
         env: &'a HostEnv,
         options: CompileOptions,
         unwind: UnwindInfo,
+        tables: &'a mut EmitTables,
     ) -> EmitState<'a> {
         EmitState {
             stub,
@@ -132,9 +147,7 @@ impl<'a> EmitState<'a> {
             framed: false,
             i: 0,
             unwind,
-            labels: SmallVec::new(),
-            edge_stubs: SmallVec::new(),
-            strings: Vec::new(),
+            tables,
             absorbed: BitSet::default(),
             locals_gp: &plan.locals_gp,
             locals_fp: &plan.locals_fp,
@@ -147,8 +160,17 @@ impl<'a> EmitState<'a> {
     /// the unwind information (room for the few rows a frame notes).
     fn size_for_stub(&mut self) {
         let s = self.stub.stub();
-        self.labels = smallvec::smallvec![None; s.labels.len()];
-        self.absorbed = BitSet::new(s.body.len());
+        let t = &mut *self.tables;
+        // Grown once to the most labels a stub has had, then only the
+        // stub's own are emptied (the checker numbered its labels from 0).
+        let n = s.labels.len();
+        if t.labels.len() < n {
+            t.labels.resize(n, None);
+        }
+        t.labels[..n].fill(None);
+        t.edge_stubs.clear();
+        t.strings.clear();
+        self.absorbed.reset(s.body.len());
         // Each prologue and epilogue notes a few frame states.
         let rows = if self.plan.has_frame() { 16 } else { 0 };
         crate::clear_with_room(&mut self.unwind.rows, rows);
@@ -314,7 +336,7 @@ impl<'a> EmitState<'a> {
 
     /// Remember bytes to append after the code at `label`.
     pub fn add_data(&mut self, label: DynamicLabel, bytes: Vec<u8>) {
-        self.strings.push((label, bytes));
+        self.tables.strings.push((label, bytes));
     }
 }
 
@@ -334,11 +356,11 @@ pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
 
 /// The label of a LIL label (created on first use).
 pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
-    if let Some(Some(l)) = e.state().labels.get(id.index()) {
+    if let Some(Some(l)) = e.state().tables.labels.get(id.index()) {
         return *l;
     }
     let l = e.asm().new_dynamic_label();
-    if let Some(slot) = e.state().labels.get_mut(id.index()) {
+    if let Some(slot) = e.state().tables.labels.get_mut(id.index()) {
         *slot = Some(l);
     }
     l
@@ -352,7 +374,7 @@ pub fn jump_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> Dyn
     let st = e.state();
     if !st.framed && st.jump_target_framed_in() {
         let stub_label = e.asm().new_dynamic_label();
-        e.state().edge_stubs.push((stub_label, target));
+        e.state().tables.edge_stubs.push((stub_label, target));
         stub_label
     } else {
         target
@@ -467,7 +489,11 @@ fn emit<'a, E: IsaEmitter<'a>>(
             });
         }
     }
-    for (stub_label, target) in std::mem::take(&mut e.state().edge_stubs) {
+    // By index: the stubs' prologues add no edge stub, and the table
+    // stays for the next compile.
+    let mut k = 0;
+    while let Some(&(stub_label, target)) = e.state().tables.edge_stubs.get(k) {
+        k += 1;
         e.asm().dynamic_label(stub_label);
         let at = e.asm().offset().0;
         e.state().note_unwind(at, FrameState::Entry);
@@ -478,9 +504,13 @@ fn emit<'a, E: IsaEmitter<'a>>(
     let data_start = e.asm().offset().0 as u32;
     e.state()
         .note_unwind(data_start as usize, FrameState::Entry);
-    for (label, bytes) in std::mem::take(&mut e.state().strings) {
-        e.asm().dynamic_label(label);
-        e.data(&bytes);
+    // Taken out while the emitter writes them, then put back (emptied
+    // by the next compile).
+    let strings = std::mem::take(&mut e.state().tables.strings);
+    for (label, bytes) in &strings {
+        e.asm().dynamic_label(*label);
+        e.data(bytes);
     }
+    e.state().tables.strings = strings;
     Ok(data_start)
 }

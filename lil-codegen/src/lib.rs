@@ -217,12 +217,14 @@ pub trait Backend {
 /// A backend's working memory, kept from one compile to the next by a VM
 /// that compiles many stubs ([`Backend::compile_into_with`]).
 ///
-/// It holds the frame plan: about a kilobyte, with the liveness rows and
-/// bit sets, which is planned into again for the next stub rather than
+/// It holds the frame plan (about a kilobyte, with the liveness rows and
+/// bit sets) and the emission driver's tables of labels and absorbed
+/// instructions, which are filled again for the next stub rather than
 /// built and dropped for each. What it holds never changes an answer.
 #[derive(Debug)]
 pub struct CompileScratch {
     plan: FramePlan,
+    tables: drive::EmitTables,
 }
 
 impl CompileScratch {
@@ -231,14 +233,17 @@ impl CompileScratch {
     pub fn new() -> CompileScratch {
         CompileScratch {
             plan: FramePlan::blank(),
+            tables: drive::EmitTables::default(),
         }
     }
 
-    /// The plan to plan the next stub into with [`FramePlan::plan`] (which
-    /// replaces whatever an earlier compile left in it).
+    /// The plan to plan the next stub into with [`FramePlan::plan`], and
+    /// the tables to give the emission state ([`drive::EmitState::new`]),
+    /// which reads the plan while it fills them (each replaces whatever an
+    /// earlier compile left in it).
     #[inline]
-    pub fn plan(&mut self) -> &mut FramePlan {
-        &mut self.plan
+    pub fn plan_and_tables(&mut self) -> (&mut FramePlan, &mut drive::EmitTables) {
+        (&mut self.plan, &mut self.tables)
     }
 }
 

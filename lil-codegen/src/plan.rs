@@ -237,7 +237,7 @@ impl BitSet {
 
     /// Empties the set and sizes it for `len` members, keeping its
     /// storage: a plan reused for the next stub replaces nothing.
-    fn reset(&mut self, len: usize) {
+    pub(crate) fn reset(&mut self, len: usize) {
         self.low = 0;
         self.high.clear();
         self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
