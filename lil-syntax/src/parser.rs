@@ -142,20 +142,46 @@ impl LabelTable {
         }
     }
 
-    pub(crate) fn intern(&mut self, name: &str) -> LabelId {
+    /// The id of the label `name`, a new one if it is new. `name` is the
+    /// name's bytes; `text` gives it as a `str`, asked for only when the
+    /// name is stored or hashed (beyond [`LINEAR_LABELS`]): taking the
+    /// text out of the source checks both ends for a character boundary,
+    /// about 15 instructions a label.
+    ///
+    /// Inlined, with the lookups that end most calls: a name seen before
+    /// in this stub, or a new one like the old name at its id (parsing the
+    /// same text again). Storing a name ([`Self::add`]) is out of line, so
+    /// that the lookups no longer save and restore the registers it needs.
+    #[inline(always)]
+    pub(crate) fn intern<'t>(&mut self, name: &[u8], text: impl FnOnce() -> &'t str) -> LabelId {
         let names = &self.names[..self.len];
-        let slot = match &self.index {
-            Some(index) => match index.find(names, name) {
-                Ok(id) => return LabelId(id),
-                Err(slot) => Some(slot),
-            },
-            None => {
-                if let Some(p) = names.iter().position(|n| same_name(n, name)) {
-                    return LabelId(p as u32);
-                }
-                None
+        let Some(index) = &self.index else {
+            if let Some(p) = names.iter().position(|n| same_name(n.as_bytes(), name)) {
+                return LabelId(p as u32);
             }
+            if self.len < LINEAR_LABELS
+                && self
+                    .names
+                    .get(self.len)
+                    .is_some_and(|old| same_name(old.as_bytes(), name))
+            {
+                self.len += 1;
+                return LabelId(self.len as u32 - 1);
+            }
+            return self.add(text(), None);
         };
+        // Hashed as text, as the index's names are.
+        let text = text();
+        match index.find(names, text) {
+            Ok(id) => LabelId(id),
+            Err(slot) => self.add(text, Some(slot)),
+        }
+    }
+
+    /// Store the new name `name` under the next id; `slot` is its slot in
+    /// the index, if there is one.
+    #[inline(never)]
+    fn add(&mut self, name: &str, slot: Option<usize>) -> LabelId {
         let id = self.len as u32;
         match self.names.get_mut(self.len) {
             Some(old) => reuse_name(old, name),
@@ -186,8 +212,7 @@ impl LabelTable {
 /// `memcmp` call (about 20 instructions a comparison, one or more per
 /// label).
 #[inline(always)]
-fn same_name(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+fn same_name(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -212,7 +237,7 @@ fn same_name(a: &str, b: &str) -> bool {
 /// (a `String` whose capacity is its length takes as many bytes again
 /// without growing, and gives them back as a `Box<str>` without shrinking).
 fn reuse_name(old: &mut Box<str>, name: &str) {
-    if same_name(old, name) {
+    if same_name(old.as_bytes(), name.as_bytes()) {
         return;
     }
     if old.len() != name.len() {
@@ -1668,7 +1693,10 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         }
         let end = class_run_end(self.bytes, start + 1, LABEL);
         self.pos = end;
-        let id = self.labels.intern(self.text(start, end));
+        let src = self.src;
+        let id = self.labels.intern(&self.bytes[start..end], || {
+            src.get(start..end).unwrap_or("")
+        });
         Ok(LabelRef {
             id,
             span: self.span(start, self.pos),
@@ -1698,7 +1726,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 ));
             }
         };
-        let id = self.labels.intern(generated_label_name(n, &mut [0; 9]));
+        let mut buf = [0; 9];
+        let name = generated_label_name(n, &mut buf);
+        let id = self.labels.intern(name.as_bytes(), || name);
         Ok(LabelRef {
             id,
             span: self.span(start, self.pos),
@@ -2563,7 +2593,7 @@ mod tests {
         for round in 0..2 {
             for (k, name) in names.iter().enumerate() {
                 assert_eq!(
-                    table.intern(name),
+                    table.intern(name.as_bytes(), || name),
                     LabelId(k as u32),
                     "{name} round {round}"
                 );
@@ -2574,31 +2604,30 @@ mod tests {
             table.truncate(len);
             assert_eq!(table.len(), len);
             for (k, name) in names.iter().enumerate().rev() {
-                let id = table.intern(name);
+                let id = table.intern(name.as_bytes(), || name);
                 if k < len {
                     assert_eq!(id, LabelId(k as u32));
                 }
             }
             assert_eq!(table.len(), names.len());
             for name in &names {
-                let id = table.intern(name);
+                let id = table.intern(name.as_bytes(), || name);
                 assert_eq!(&*table.names[id.0 as usize], name.as_str());
             }
         }
     }
 
     #[test]
-    fn same_name_agrees_with_str_equality() {
-        let base = "abcdefghijklmnopqrst";
+    fn same_name_agrees_with_slice_equality() {
+        let base = b"abcdefghijklmnopqrst";
         for len in 0..=base.len() {
             let a = &base[..len];
             assert!(same_name(a, a));
             // A difference at each position, and a shorter name.
             for at in 0..len {
-                let mut b = a.to_owned().into_bytes();
+                let mut b = a.to_owned();
                 b[at] = b'_';
-                let b = String::from_utf8(b).unwrap();
-                assert!(!same_name(a, &b), "{a} {b}");
+                assert!(!same_name(a, &b), "{a:?} {b:?}");
             }
             if len > 0 {
                 assert!(!same_name(a, &a[..len - 1]));
