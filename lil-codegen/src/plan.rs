@@ -674,12 +674,6 @@ impl FramePlan {
                 }
             }
         }
-        borrowed.clear();
-        let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
-            let r = borrowable.as_mut()?.take(class)?;
-            borrowed.push(r);
-            Some(r)
-        };
         let ts_register = match env.thread_pointer {
             ThreadPointer::Register(n) => {
                 let r = Reg::gp(n);
@@ -720,14 +714,22 @@ impl FramePlan {
         scratch_gp.clear();
         // Short of scratch registers: borrowed argument registers first
         // when they cost nothing (the stub is framed from its entry),
-        // keeping the free ones for locals. Counted only then.
-        let short_and_framed = desc
-            .scratch_gp
-            .iter()
-            .filter(|&&n| !occupied.contains(Reg::gp(n)))
-            .count()
-            < desc.scratch_count
+        // keeping the free ones for locals. Only an `arbitrary` stub has
+        // any to borrow, so only its are counted.
+        let short_and_framed = borrowable.is_some()
+            && desc
+                .scratch_gp
+                .iter()
+                .filter(|&&n| !occupied.contains(Reg::gp(n)))
+                .count()
+                < desc.scratch_count
             && framed_from_entry(body, &facts.requires_frame);
+        borrowed.clear();
+        let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
+            let r = borrowable.as_mut()?.take(class)?;
+            borrowed.push(r);
+            Some(r)
+        };
         for _ in 0..desc.scratch_count {
             let free = if short_and_framed {
                 borrow(RegClass::General, borrowed)
