@@ -218,8 +218,8 @@ pub trait Backend {
 /// that compiles many stubs ([`Backend::compile_into_with`]).
 ///
 /// It holds the frame plan (about a kilobyte, with the liveness rows and
-/// bit sets) and the emission driver's tables of labels and absorbed
-/// instructions, which are filled again for the next stub rather than
+/// bit sets) and the emission driver's tables (labels, edge stubs,
+/// `print` texts), which are filled again for the next stub rather than
 /// built and dropped for each. What it holds never changes an answer.
 #[derive(Debug)]
 pub struct CompileScratch {
