@@ -383,7 +383,7 @@ impl Waiting {
 /// buffers it fills (taken from a [`Buffers`], given back by
 /// [`Flow::release`] or handed over to a [`crate::CheckedStub`]).
 pub(crate) struct Flow<'s> {
-    stub: &'s Stub,
+    pub(crate) stub: &'s Stub,
     params: Option<&'s [Type]>,
     ret_type: Option<Type>,
     pub(crate) errors: Vec<CheckError>,
@@ -672,13 +672,23 @@ impl<'s> Flow<'s> {
         }
     }
 
-    /// Gives the buffers back, for another check.
-    pub(crate) fn release(self) -> Option<&'s mut Buffers> {
-        let buffers = self.buffers?;
-        buffers.facts = self.facts;
-        buffers.locals = self.summary.locals;
-        buffers.signatures = self.summary.call_signatures;
+    /// Gives the buffers back, with what this check filled, for another
+    /// check; the check is over.
+    #[cold]
+    pub(crate) fn give_back(&mut self) -> Option<&'s mut Buffers> {
+        let buffers = self.buffers.take()?;
+        buffers.facts = std::mem::take(&mut self.facts);
+        buffers.locals = std::mem::take(&mut self.summary.locals);
+        buffers.signatures = std::mem::take(&mut self.summary.call_signatures);
         Some(buffers)
+    }
+
+    /// Starts the check over (for the general path), in the same buffers.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn restart(&mut self) {
+        let buffers = self.give_back();
+        *self = Flow::new(self.stub, buffers);
     }
 
     /// A working vector from the spare buffers (empty for a one-off check).
