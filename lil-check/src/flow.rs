@@ -213,29 +213,35 @@ pub(crate) struct Spare {
 
 impl Buffers {
     /// Takes back what a checked stub kept, where it is larger than what
-    /// is here (a buffer is only ever reused, never shrunk).
-    pub(crate) fn keep(&mut self, facts: Facts, locals: Vec<LocalUse>, sigs: Vec<Signature>) {
-        keep_larger(&mut self.facts.blocks, facts.blocks);
-        keep_larger(&mut self.facts.insts, facts.insts);
-        keep_larger(&mut self.facts.arena, facts.arena);
+    /// is here (a buffer is only ever reused, never shrunk), by swaps:
+    /// the stub's vectors are left with what is not kept, to be dropped
+    /// with it (moving them in and out again would copy them).
+    pub(crate) fn keep(
+        &mut self,
+        facts: &mut Facts,
+        locals: &mut Vec<LocalUse>,
+        sigs: &mut Vec<Signature>,
+    ) {
+        keep_larger(&mut self.facts.blocks, &mut facts.blocks);
+        keep_larger(&mut self.facts.insts, &mut facts.insts);
+        keep_larger(&mut self.facts.arena, &mut facts.arena);
         keep_larger(&mut self.locals, locals);
-        let empty = self.spare.keep_signatures(sigs);
-        keep_larger(&mut self.signatures, empty);
+        self.spare.keep_signatures(sigs);
+        keep_larger(&mut self.signatures, sigs);
     }
 }
 
 impl Spare {
-    /// Takes back a check's signatures, for the next ones interned.
-    /// Mostly the pool is empty (the last check used it up): the vector
-    /// itself becomes the pool, and the empty pool the vector the next
-    /// check's signatures are interned into.
-    fn keep_signatures(&mut self, mut sigs: Vec<Signature>) -> Vec<Signature> {
+    /// Takes back a check's signatures, for the next ones interned,
+    /// leaving `sigs` empty. Mostly the pool is empty (the last check
+    /// used it up): the vector itself becomes the pool, and the empty
+    /// pool the vector the next check's signatures are interned into.
+    fn keep_signatures(&mut self, sigs: &mut Vec<Signature>) {
         if self.signatures.is_empty() {
-            std::mem::swap(&mut self.signatures, &mut sigs);
+            std::mem::swap(&mut self.signatures, sigs);
         } else {
-            self.signatures.append(&mut sigs);
+            self.signatures.append(sigs);
         }
-        sigs
     }
 }
 
@@ -251,9 +257,10 @@ fn clear_for<T>(v: &mut Vec<T>, n: usize) {
     }
 }
 
-fn keep_larger<T>(mine: &mut Vec<T>, theirs: Vec<T>) {
+/// Swaps `theirs` in if it is the larger buffer.
+fn keep_larger<T>(mine: &mut Vec<T>, theirs: &mut Vec<T>) {
     if theirs.capacity() > mine.capacity() {
-        *mine = theirs;
+        std::mem::swap(mine, theirs);
     }
 }
 
@@ -628,7 +635,7 @@ impl<'s> Flow<'s> {
         if !signatures.is_empty()
             && let Some(b) = buffers.as_deref_mut()
         {
-            signatures = b.spare.keep_signatures(signatures);
+            b.spare.keep_signatures(&mut signatures);
         }
         Flow {
             stub,

@@ -140,16 +140,14 @@ impl Checker {
     /// Take back the buffers of a stub checked earlier (by any checker)
     /// for the next `check`, and hand back its `Stub` (whose own buffers
     /// the caller may parse into again).
-    pub fn recycle(&mut self, checked: CheckedStub) -> Stub {
-        let CheckedStub {
-            stub,
-            facts,
-            summary,
-            warnings: _,
-        } = checked;
-        self.buffers
-            .keep(facts, summary.locals, summary.call_signatures);
-        stub
+    pub fn recycle(&mut self, mut checked: CheckedStub) -> Stub {
+        let summary = &mut checked.summary;
+        self.buffers.keep(
+            &mut checked.facts,
+            &mut summary.locals,
+            &mut summary.call_signatures,
+        );
+        checked.stub
     }
 }
 
