@@ -854,17 +854,32 @@ impl<'s> Flow<'s> {
     /// other), unreachable code, a backward jump. So the facts and summary
     /// it leaves are the ones the general path computes.
     pub(crate) fn check_forward(&mut self) -> Result<(), GiveUp> {
+        // Where each label is: a small stub's fit on the stack.
+        let mut inline = [LabelAt::Unseen; 8];
+        match inline.get_mut(..self.stub.labels.len()) {
+            Some(labels) => self.check_forward_with(labels),
+            None => self.check_forward_many_labels(),
+        }
+    }
+
+    /// [`Flow::check_forward`] of a stub with more labels than fit on the
+    /// stack: they are in a spare buffer.
+    #[cold]
+    #[inline(never)]
+    fn check_forward_many_labels(&mut self) -> Result<(), GiveUp> {
         // Taken out: the pass borrows `self` throughout.
         let mut labels = self.take_spare(|s| &mut s.labels);
+        labels.clear();
+        labels.resize(self.stub.labels.len(), LabelAt::Unseen);
         let result = self.check_forward_with(&mut labels);
         self.put_spare(|s| &mut s.labels, labels);
         result
     }
 
-    /// [`Flow::check_forward`], with `heap` for the labels of a stub that
-    /// has more than fit on the stack.
-    #[inline(always)]
-    fn check_forward_with(&mut self, heap: &mut Vec<LabelAt>) -> Result<(), GiveUp> {
+    /// [`Flow::check_forward`], with `labels` (all [`LabelAt::Unseen`])
+    /// for where the stub's labels are.
+    #[inline(never)]
+    fn check_forward_with(&mut self, labels: &mut [LabelAt]) -> Result<(), GiveUp> {
         let stub = self.stub;
         let body = &stub.body;
         // Counts and indices beyond `MAX_INDEX`: the entry's place count
@@ -877,16 +892,6 @@ impl<'s> Flow<'s> {
             return Err(GiveUp);
         }
         self.check_entry();
-        // Where each label is: a small stub's fit on the stack.
-        let mut inline = [LabelAt::Unseen; 8];
-        let labels: &mut [LabelAt] = match inline.get_mut(..stub.labels.len()) {
-            Some(labels) => labels,
-            None => {
-                heap.clear();
-                heap.resize(stub.labels.len(), LabelAt::Unseen);
-                heap
-            }
-        };
         let mut waiting = Waiting::default();
         let mut conflicts = Vec::new();
         // The state before the current instruction, while `reached`;
