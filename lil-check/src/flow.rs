@@ -185,13 +185,16 @@ pub(crate) struct Facts {
 /// [`crate::Checker`] holds it between checks, and gets the first part
 /// back from a checked stub it recycles, so that checking one stub after
 /// another allocates only while the buffers grow. Every check clears what
-/// it takes (`Flow::new`): no answer depends on what a buffer held.
+/// it takes (`Flow::new`) or overwrites it (the signatures): no answer
+/// depends on what a buffer held.
 #[derive(Debug, Default)]
 pub(crate) struct Buffers {
     pub(crate) facts: Facts,
     /// For [`Summary::locals`].
     pub(crate) locals: Vec<LocalUse>,
-    /// For [`Summary::call_signatures`].
+    /// For [`Summary::call_signatures`]; the signatures an earlier check
+    /// left in it are overwritten by the next check's (their parameter
+    /// lists keep their memory).
     pub(crate) signatures: Vec<Signature>,
     pub(crate) spare: Spare,
 }
@@ -199,8 +202,9 @@ pub(crate) struct Buffers {
 /// Working memory a check does not hand over with its result.
 #[derive(Debug, Default)]
 pub(crate) struct Spare {
-    /// Recycled signatures, overwritten by the next ones interned (their
-    /// parameter lists keep their memory).
+    /// Signatures left over from checks that interned more than the
+    /// last, reused by the next ones interned beyond what
+    /// [`Buffers::signatures`] holds.
     signatures: Vec<Signature>,
     /// Where each label is, for the one-pass check of a stub with more
     /// labels than fit on the stack.
@@ -226,22 +230,7 @@ impl Buffers {
         keep_larger(&mut self.facts.insts, &mut facts.insts);
         keep_larger(&mut self.facts.arena, &mut facts.arena);
         keep_larger(&mut self.locals, locals);
-        self.spare.keep_signatures(sigs);
         keep_larger(&mut self.signatures, sigs);
-    }
-}
-
-impl Spare {
-    /// Takes back a check's signatures, for the next ones interned,
-    /// leaving `sigs` empty. Mostly the pool is empty (the last check
-    /// used it up): the vector itself becomes the pool, and the empty
-    /// pool the vector the next check's signatures are interned into.
-    fn keep_signatures(&mut self, sigs: &mut Vec<Signature>) {
-        if self.signatures.is_empty() {
-            std::mem::swap(&mut self.signatures, sigs);
-        } else {
-            self.signatures.append(sigs);
-        }
     }
 }
 
@@ -424,6 +413,10 @@ pub(crate) struct Flow<'s> {
     /// none does. In an acyclic CFG no local is live across a call after
     /// it: the liveness can be skipped.
     pub(crate) last_local_read: u32,
+    /// How many signatures this check interned: the first ones of
+    /// `summary.call_signatures`; those beyond are an earlier check's,
+    /// overwritten by the next ones interned.
+    interned: usize,
     /// Where the facts and the summary's vectors came from; the working
     /// memory. `None` for a one-off check (`check_owned`): it starts from
     /// empty vectors and keeps nothing, so it makes no `Buffers` to drop.
@@ -618,7 +611,7 @@ impl<'s> Flow<'s> {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        let (mut facts, mut locals, mut signatures) = match buffers.as_deref_mut() {
+        let (mut facts, mut locals, signatures) = match buffers.as_deref_mut() {
             Some(b) => (
                 std::mem::take(&mut b.facts),
                 std::mem::take(&mut b.locals),
@@ -632,11 +625,6 @@ impl<'s> Flow<'s> {
         // Only frames of more than `PACKED_LOCALS` locals use it.
         facts.arena.clear();
         locals.clear();
-        if !signatures.is_empty()
-            && let Some(b) = buffers.as_deref_mut()
-        {
-            b.spare.keep_signatures(&mut signatures);
-        }
         Flow {
             stub,
             params,
@@ -675,6 +663,7 @@ impl<'s> Flow<'s> {
             ret_seen: 0,
             at: 0,
             last_local_read: 0,
+            interned: 0,
             buffers,
         }
     }
@@ -1374,22 +1363,37 @@ impl<'s> Flow<'s> {
     /// The index of a signature in the table, added if new (copying the
     /// parameters only then: the fixpoint steps an instruction many times).
     fn intern_sig(&mut self, cc: CallConv, params: &[Type], ret: Option<Type>) -> u32 {
+        let n = self.interned;
         let sigs = &mut self.summary.call_signatures;
         if let Some(p) = sigs
             .iter()
+            .take(n)
             .position(|s| s.cc == cc && s.ret == ret && s.params == params)
         {
             return p as u32;
         }
-        if sigs.capacity() == 0 {
-            // Most stubs make one or two: allocate directly rather than
-            // through the generic growth path of a first `push`.
-            *sigs = Vec::with_capacity(2);
-        }
+        self.interned = n + 1;
         // A call defines `r` with the signature's return type: noted
         // here, once per signature, for the summary.
         self.see_ret(Ty::from_opt(ret));
-        // A recycled signature if there is one.
+        // Mostly an earlier check's signature is there to overwrite.
+        if let Some(sig) = self.summary.call_signatures.get_mut(n) {
+            sig.cc = cc;
+            sig.params.clear();
+            sig.params.extend_from_slice(params);
+            sig.ret = ret;
+            sig.span = Span::DUMMY;
+        } else {
+            self.push_sig(cc, params, ret);
+        }
+        n as u32
+    }
+
+    /// Adds a signature beyond those an earlier check left: a spare one
+    /// if there is one.
+    #[cold]
+    #[inline(never)]
+    fn push_sig(&mut self, cc: CallConv, params: &[Type], ret: Option<Type>) {
         let spare = self
             .buffers
             .as_deref_mut()
@@ -1411,8 +1415,30 @@ impl<'s> Flow<'s> {
             },
         };
         let sigs = &mut self.summary.call_signatures;
+        if sigs.capacity() == 0 {
+            // Most stubs make one or two: allocate directly rather than
+            // through the generic growth path of a first `push`.
+            *sigs = Vec::with_capacity(2);
+        }
         sigs.push(sig);
-        sigs.len() as u32 - 1
+    }
+
+    /// Leaves in the summary only this check's signatures: those an
+    /// earlier check left beyond them go to the spare ones.
+    #[inline]
+    pub(crate) fn trim_signatures(&mut self) {
+        if self.summary.call_signatures.len() > self.interned {
+            self.spare_signatures();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn spare_signatures(&mut self) {
+        let stale = self.summary.call_signatures.drain(self.interned..);
+        if let Some(b) = self.buffers.as_deref_mut() {
+            b.spare.signatures.extend(stale);
+        }
     }
 
     fn out_sig(&self, st: &State) -> Option<&Signature> {

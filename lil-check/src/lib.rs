@@ -195,6 +195,7 @@ fn analyze(c: &mut Flow<'_>) -> Result<(), Diagnostics> {
         c.give_back();
         return Err(Diagnostics { items });
     }
+    c.trim_signatures();
     // With every edge forward, a local live after a call is read by a
     // later instruction: none is when no local is read after the first.
     if let Some(first_call) = c.first_call
