@@ -377,7 +377,7 @@ impl Waiting {
 
 /// The dataflow over one stub: its states, what it found, and the
 /// buffers it fills (taken from a [`Buffers`], given back by
-/// [`Flow::release`] or handed over to a [`crate::CheckedStub`]).
+/// [`Flow::give_back`] or handed over to a [`crate::CheckedStub`]).
 pub(crate) struct Flow<'s> {
     pub(crate) stub: &'s Stub,
     params: Option<&'s [Type]>,
