@@ -555,6 +555,11 @@ pub struct Diagnostics {
     pub items: Vec<CheckError>,
 }
 
+/// Whether some of `items` is an error, not a warning.
+pub(crate) fn any_error(items: &[CheckError]) -> bool {
+    items.iter().any(|e| !e.is_warning())
+}
+
 impl Diagnostics {
     /// Errors only.
     pub fn errors(&self) -> impl Iterator<Item = &CheckError> {
@@ -569,7 +574,7 @@ impl Diagnostics {
     /// Whether there is at least one error.
     #[inline]
     pub fn has_errors(&self) -> bool {
-        self.errors().next().is_some()
+        any_error(&self.items)
     }
 
     /// The codes, in order (handy in tests).

@@ -185,13 +185,16 @@ pub(crate) struct Facts {
 /// [`crate::Checker`] holds it between checks, and gets the first part
 /// back from a checked stub it recycles, so that checking one stub after
 /// another allocates only while the buffers grow. Every check clears what
-/// it takes (`Flow::new`): no answer depends on what a buffer held.
+/// it takes (`Flow::new`) or overwrites it (the signatures): no answer
+/// depends on what a buffer held.
 #[derive(Debug, Default)]
 pub(crate) struct Buffers {
     pub(crate) facts: Facts,
     /// For [`Summary::locals`].
     pub(crate) locals: Vec<LocalUse>,
-    /// For [`Summary::call_signatures`].
+    /// For [`Summary::call_signatures`]; the signatures an earlier check
+    /// left in it are overwritten by the next check's (their parameter
+    /// lists keep their memory).
     pub(crate) signatures: Vec<Signature>,
     pub(crate) spare: Spare,
 }
@@ -199,8 +202,9 @@ pub(crate) struct Buffers {
 /// Working memory a check does not hand over with its result.
 #[derive(Debug, Default)]
 pub(crate) struct Spare {
-    /// Recycled signatures, overwritten by the next ones interned (their
-    /// parameter lists keep their memory).
+    /// Signatures left over from checks that interned more than the
+    /// last, reused by the next ones interned beyond what
+    /// [`Buffers::signatures`] holds.
     signatures: Vec<Signature>,
     /// Where each label is, for the one-pass check of a stub with more
     /// labels than fit on the stack.
@@ -213,29 +217,20 @@ pub(crate) struct Spare {
 
 impl Buffers {
     /// Takes back what a checked stub kept, where it is larger than what
-    /// is here (a buffer is only ever reused, never shrunk).
-    pub(crate) fn keep(&mut self, facts: Facts, locals: Vec<LocalUse>, sigs: Vec<Signature>) {
-        keep_larger(&mut self.facts.blocks, facts.blocks);
-        keep_larger(&mut self.facts.insts, facts.insts);
-        keep_larger(&mut self.facts.arena, facts.arena);
+    /// is here (a buffer is only ever reused, never shrunk), by swaps:
+    /// the stub's vectors are left with what is not kept, to be dropped
+    /// with it (moving them in and out again would copy them).
+    pub(crate) fn keep(
+        &mut self,
+        facts: &mut Facts,
+        locals: &mut Vec<LocalUse>,
+        sigs: &mut Vec<Signature>,
+    ) {
+        keep_larger(&mut self.facts.blocks, &mut facts.blocks);
+        keep_larger(&mut self.facts.insts, &mut facts.insts);
+        keep_larger(&mut self.facts.arena, &mut facts.arena);
         keep_larger(&mut self.locals, locals);
-        let empty = self.spare.keep_signatures(sigs);
-        keep_larger(&mut self.signatures, empty);
-    }
-}
-
-impl Spare {
-    /// Takes back a check's signatures, for the next ones interned.
-    /// Mostly the pool is empty (the last check used it up): the vector
-    /// itself becomes the pool, and the empty pool the vector the next
-    /// check's signatures are interned into.
-    fn keep_signatures(&mut self, mut sigs: Vec<Signature>) -> Vec<Signature> {
-        if self.signatures.is_empty() {
-            std::mem::swap(&mut self.signatures, &mut sigs);
-        } else {
-            self.signatures.append(&mut sigs);
-        }
-        sigs
+        keep_larger(&mut self.signatures, sigs);
     }
 }
 
@@ -251,9 +246,10 @@ fn clear_for<T>(v: &mut Vec<T>, n: usize) {
     }
 }
 
-fn keep_larger<T>(mine: &mut Vec<T>, theirs: Vec<T>) {
+/// Swaps `theirs` in if it is the larger buffer.
+fn keep_larger<T>(mine: &mut Vec<T>, theirs: &mut Vec<T>) {
     if theirs.capacity() > mine.capacity() {
-        *mine = theirs;
+        std::mem::swap(mine, theirs);
     }
 }
 
@@ -381,9 +377,9 @@ impl Waiting {
 
 /// The dataflow over one stub: its states, what it found, and the
 /// buffers it fills (taken from a [`Buffers`], given back by
-/// [`Flow::release`] or handed over to a [`crate::CheckedStub`]).
+/// [`Flow::give_back`] or handed over to a [`crate::CheckedStub`]).
 pub(crate) struct Flow<'s> {
-    stub: &'s Stub,
+    pub(crate) stub: &'s Stub,
     params: Option<&'s [Type]>,
     ret_type: Option<Type>,
     pub(crate) errors: Vec<CheckError>,
@@ -417,6 +413,10 @@ pub(crate) struct Flow<'s> {
     /// none does. In an acyclic CFG no local is live across a call after
     /// it: the liveness can be skipped.
     pub(crate) last_local_read: u32,
+    /// How many signatures this check interned: the first ones of
+    /// `summary.call_signatures`; those beyond are an earlier check's,
+    /// overwritten by the next ones interned.
+    interned: usize,
     /// Where the facts and the summary's vectors came from; the working
     /// memory. `None` for a one-off check (`check_owned`): it starts from
     /// empty vectors and keeps nothing, so it makes no `Buffers` to drop.
@@ -611,7 +611,7 @@ impl<'s> Flow<'s> {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        let (mut facts, mut locals, mut signatures) = match buffers.as_deref_mut() {
+        let (mut facts, mut locals, signatures) = match buffers.as_deref_mut() {
             Some(b) => (
                 std::mem::take(&mut b.facts),
                 std::mem::take(&mut b.locals),
@@ -625,11 +625,6 @@ impl<'s> Flow<'s> {
         // Only frames of more than `PACKED_LOCALS` locals use it.
         facts.arena.clear();
         locals.clear();
-        if !signatures.is_empty()
-            && let Some(b) = buffers.as_deref_mut()
-        {
-            signatures = b.spare.keep_signatures(signatures);
-        }
         Flow {
             stub,
             params,
@@ -668,17 +663,28 @@ impl<'s> Flow<'s> {
             ret_seen: 0,
             at: 0,
             last_local_read: 0,
+            interned: 0,
             buffers,
         }
     }
 
-    /// Gives the buffers back, for another check.
-    pub(crate) fn release(self) -> Option<&'s mut Buffers> {
-        let buffers = self.buffers?;
-        buffers.facts = self.facts;
-        buffers.locals = self.summary.locals;
-        buffers.signatures = self.summary.call_signatures;
+    /// Gives the buffers back, with what this check filled, for another
+    /// check; the check is over.
+    #[cold]
+    pub(crate) fn give_back(&mut self) -> Option<&'s mut Buffers> {
+        let buffers = self.buffers.take()?;
+        buffers.facts = std::mem::take(&mut self.facts);
+        buffers.locals = std::mem::take(&mut self.summary.locals);
+        buffers.signatures = std::mem::take(&mut self.summary.call_signatures);
         Some(buffers)
+    }
+
+    /// Starts the check over (for the general path), in the same buffers.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn restart(&mut self) {
+        let buffers = self.give_back();
+        *self = Flow::new(self.stub, buffers);
     }
 
     /// A working vector from the spare buffers (empty for a one-off check).
@@ -837,17 +843,32 @@ impl<'s> Flow<'s> {
     /// other), unreachable code, a backward jump. So the facts and summary
     /// it leaves are the ones the general path computes.
     pub(crate) fn check_forward(&mut self) -> Result<(), GiveUp> {
+        // Where each label is: a small stub's fit on the stack.
+        let mut inline = [LabelAt::Unseen; 8];
+        match inline.get_mut(..self.stub.labels.len()) {
+            Some(labels) => self.check_forward_with(labels),
+            None => self.check_forward_many_labels(),
+        }
+    }
+
+    /// [`Flow::check_forward`] of a stub with more labels than fit on the
+    /// stack: they are in a spare buffer.
+    #[cold]
+    #[inline(never)]
+    fn check_forward_many_labels(&mut self) -> Result<(), GiveUp> {
         // Taken out: the pass borrows `self` throughout.
         let mut labels = self.take_spare(|s| &mut s.labels);
+        labels.clear();
+        labels.resize(self.stub.labels.len(), LabelAt::Unseen);
         let result = self.check_forward_with(&mut labels);
         self.put_spare(|s| &mut s.labels, labels);
         result
     }
 
-    /// [`Flow::check_forward`], with `heap` for the labels of a stub that
-    /// has more than fit on the stack.
-    #[inline(always)]
-    fn check_forward_with(&mut self, heap: &mut Vec<LabelAt>) -> Result<(), GiveUp> {
+    /// [`Flow::check_forward`], with `labels` (all [`LabelAt::Unseen`])
+    /// for where the stub's labels are.
+    #[inline(never)]
+    fn check_forward_with(&mut self, labels: &mut [LabelAt]) -> Result<(), GiveUp> {
         let stub = self.stub;
         let body = &stub.body;
         // Counts and indices beyond `MAX_INDEX`: the entry's place count
@@ -860,16 +881,6 @@ impl<'s> Flow<'s> {
             return Err(GiveUp);
         }
         self.check_entry();
-        // Where each label is: a small stub's fit on the stack.
-        let mut inline = [LabelAt::Unseen; 8];
-        let labels: &mut [LabelAt] = match inline.get_mut(..stub.labels.len()) {
-            Some(labels) => labels,
-            None => {
-                heap.clear();
-                heap.resize(stub.labels.len(), LabelAt::Unseen);
-                heap
-            }
-        };
         let mut waiting = Waiting::default();
         let mut conflicts = Vec::new();
         // The state before the current instruction, while `reached`;
@@ -1352,22 +1363,37 @@ impl<'s> Flow<'s> {
     /// The index of a signature in the table, added if new (copying the
     /// parameters only then: the fixpoint steps an instruction many times).
     fn intern_sig(&mut self, cc: CallConv, params: &[Type], ret: Option<Type>) -> u32 {
+        let n = self.interned;
         let sigs = &mut self.summary.call_signatures;
         if let Some(p) = sigs
             .iter()
+            .take(n)
             .position(|s| s.cc == cc && s.ret == ret && s.params == params)
         {
             return p as u32;
         }
-        if sigs.capacity() == 0 {
-            // Most stubs make one or two: allocate directly rather than
-            // through the generic growth path of a first `push`.
-            *sigs = Vec::with_capacity(2);
-        }
+        self.interned = n + 1;
         // A call defines `r` with the signature's return type: noted
         // here, once per signature, for the summary.
         self.see_ret(Ty::from_opt(ret));
-        // A recycled signature if there is one.
+        // Mostly an earlier check's signature is there to overwrite.
+        if let Some(sig) = self.summary.call_signatures.get_mut(n) {
+            sig.cc = cc;
+            sig.params.clear();
+            sig.params.extend_from_slice(params);
+            sig.ret = ret;
+            sig.span = Span::DUMMY;
+        } else {
+            self.push_sig(cc, params, ret);
+        }
+        n as u32
+    }
+
+    /// Adds a signature beyond those an earlier check left: a spare one
+    /// if there is one.
+    #[cold]
+    #[inline(never)]
+    fn push_sig(&mut self, cc: CallConv, params: &[Type], ret: Option<Type>) {
         let spare = self
             .buffers
             .as_deref_mut()
@@ -1389,8 +1415,30 @@ impl<'s> Flow<'s> {
             },
         };
         let sigs = &mut self.summary.call_signatures;
+        if sigs.capacity() == 0 {
+            // Most stubs make one or two: allocate directly rather than
+            // through the generic growth path of a first `push`.
+            *sigs = Vec::with_capacity(2);
+        }
         sigs.push(sig);
-        sigs.len() as u32 - 1
+    }
+
+    /// Leaves in the summary only this check's signatures: those an
+    /// earlier check left beyond them go to the spare ones.
+    #[inline]
+    pub(crate) fn trim_signatures(&mut self) {
+        if self.summary.call_signatures.len() > self.interned {
+            self.spare_signatures();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn spare_signatures(&mut self) {
+        let stale = self.summary.call_signatures.drain(self.interned..);
+        if let Some(b) = self.buffers.as_deref_mut() {
+            b.spare.signatures.extend(stale);
+        }
     }
 
     fn out_sig(&self, st: &State) -> Option<&Signature> {

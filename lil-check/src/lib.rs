@@ -70,25 +70,29 @@ pub const MAX_ALLOC_BYTES: u32 = 1 << 20;
 
 /// Check a stub; on success the result owns a copy of it.
 pub fn check(stub: &Stub) -> Result<CheckedStub, Diagnostics> {
-    let (facts, summary, warnings) = analyze(stub, None)?;
-    Ok(CheckedStub {
-        stub: stub.clone(),
+    let mut flow = Flow::new(stub, None);
+    analyze(&mut flow)?;
+    let Flow {
         facts,
         summary,
-        warnings,
-    })
+        errors,
+        ..
+    } = flow;
+    Ok(CheckedStub::new(stub.clone(), facts, summary, errors))
 }
 
 /// Check a stub, taking ownership (no copy). The same check as
 /// [`Checker::check`], in new memory that the result keeps.
 pub fn check_owned(stub: Stub) -> Result<CheckedStub, Diagnostics> {
-    let (facts, summary, warnings) = analyze(&stub, None)?;
-    Ok(CheckedStub {
-        stub,
+    let mut flow = Flow::new(&stub, None);
+    analyze(&mut flow)?;
+    let Flow {
         facts,
         summary,
-        warnings,
-    })
+        errors,
+        ..
+    } = flow;
+    Ok(CheckedStub::new(stub, facts, summary, errors))
 }
 
 /// Buffers for checking many stubs one after another: what a check
@@ -122,114 +126,97 @@ impl Checker {
 
     /// Same answer as `check_owned(stub)`, reusing this checker's buffers.
     pub fn check(&mut self, stub: Stub) -> Result<CheckedStub, Diagnostics> {
-        let (facts, summary, warnings) = analyze(&stub, Some(&mut self.buffers))?;
-        Ok(CheckedStub {
-            stub,
+        let mut flow = Flow::new(&stub, Some(&mut self.buffers));
+        analyze(&mut flow)?;
+        let Flow {
             facts,
             summary,
-            warnings,
-        })
+            errors,
+            ..
+        } = flow;
+        Ok(CheckedStub::new(stub, facts, summary, errors))
     }
 
     /// Take back the buffers of a stub checked earlier (by any checker)
     /// for the next `check`, and hand back its `Stub` (whose own buffers
     /// the caller may parse into again).
-    pub fn recycle(&mut self, checked: CheckedStub) -> Stub {
-        let CheckedStub {
-            stub,
-            facts,
-            summary,
-            warnings: _,
-        } = checked;
-        self.buffers
-            .keep(facts, summary.locals, summary.call_signatures);
-        stub
+    pub fn recycle(&mut self, mut checked: CheckedStub) -> Stub {
+        let summary = &mut checked.summary;
+        self.buffers.keep(
+            &mut checked.facts,
+            &mut summary.locals,
+            &mut summary.call_signatures,
+        );
+        checked.stub
     }
 }
 
-/// What the checker learns about a valid stub, and its warnings; the
-/// facts and the summary are made in `buffers`' memory if there are
-/// buffers (which then take back what an invalid stub's check filled),
-/// in new memory if not.
-// Inlined into its callers, so its result is built in place rather than
-// copied out (facts, summary and warnings are some 200 bytes).
+/// Checks `c`'s stub: on success `c` holds what the checker learned
+/// (its facts and summary) and the warnings (its `errors`); on failure
+/// its buffers, if it has some, take back what the check filled.
+// Inlined into its callers, which then move the results from the `Flow`
+// straight into the `CheckedStub` (facts, summary and warnings are some
+// 200 bytes: a result returned from here would be copied once more).
 #[inline(always)]
-fn analyze(
-    stub: &Stub,
-    buffers: Option<&mut Buffers>,
-) -> Result<(Facts, Summary, Vec<CheckError>), Diagnostics> {
+fn analyze(c: &mut Flow<'_>) -> Result<(), Diagnostics> {
     // Most stubs are valid and jump only forward: one pass checks them.
     // Anything else takes the general path, from scratch. (A loop is
     // found at its backward jump: the work before it is lost, which costs
     // less than a pass to look for loops first would cost every stub.)
-    let mut c = Flow::new(stub, buffers);
     if c.check_forward().is_err() {
-        c = Flow::new(stub, c.release());
+        c.restart();
         if let Err(e) = c.build_cfg() {
-            c.release();
+            c.give_back();
             return Err(Diagnostics { items: vec![e] });
         }
         c.run();
     }
-    let Flow {
-        facts,
-        mut summary,
-        errors: mut items,
-        local_read,
-        local_written,
-        first_call,
-        acyclic,
-        ret_seen,
-        last_local_read,
-        buffers,
-        ..
-    } = c;
+    let stub = c.stub;
     // (`ret_seen` has the signatures' return types too: `r` written by a
     // call that is the last instruction before a terminal is visible in
     // no context.)
-    summary.ret_float |= ret_seen & Ty::FLOAT_SET != 0;
-    summary.ret_general |= ret_seen & Ty::GENERAL_SET != 0;
+    c.summary.ret_float |= c.ret_seen & Ty::FLOAT_SET != 0;
+    c.summary.ret_general |= c.ret_seen & Ty::GENERAL_SET != 0;
     // Warnings: locals written but never read, at their first write
     // (mostly none: one test of the sets first).
-    if local_written.has_any_not_in(&local_read) {
-        for k in 0..summary.max_locals {
-            if local_written.contains(k)
-                && !local_read.contains(k)
-                && let Some(span) = first_write(stub, &facts, k)
+    if c.local_written.has_any_not_in(&c.local_read) {
+        for k in 0..c.summary.max_locals {
+            if c.local_written.contains(k)
+                && !c.local_read.contains(k)
+                && let Some(span) = first_write(stub, &c.facts, k)
             {
-                items.push(CheckError::UnusedLocal { index: k, span });
+                c.errors.push(CheckError::UnusedLocal { index: k, span });
             }
         }
     }
-    items.sort_by_key(|e| (e.span().start, e.is_warning()));
-    let diagnostics = Diagnostics { items };
-    if diagnostics.has_errors() {
-        if let Some(buffers) = buffers {
-            buffers.keep(facts, summary.locals, summary.call_signatures);
-        }
-        return Err(diagnostics);
+    c.errors.sort_by_key(|e| (e.span().start, e.is_warning()));
+    if error::any_error(&c.errors) {
+        let items = std::mem::take(&mut c.errors);
+        c.give_back();
+        return Err(Diagnostics { items });
     }
+    c.trim_signatures();
     // With every edge forward, a local live after a call is read by a
     // later instruction: none is when no local is read after the first.
-    if let Some(first_call) = first_call
-        && summary.max_locals > 0
-        && !(acyclic && last_local_read <= first_call)
+    if let Some(first_call) = c.first_call
+        && c.summary.max_locals > 0
+        && !(c.acyclic && c.last_local_read <= first_call)
     {
         let mut new_sets = Vec::new();
-        let live_sets = match buffers {
+        let live_sets = match c.buffers.as_deref_mut() {
             Some(buffers) => &mut buffers.spare.live_sets,
             None => &mut new_sets,
         };
         uses_across_calls(
             stub,
-            &facts,
-            acyclic,
+            &c.facts,
+            c.acyclic,
             first_call,
-            &mut summary.locals,
+            &mut c.summary.locals,
             live_sets,
         );
     }
-    Ok((facts, summary, diagnostics.items))
+    Ok(())
 }
 
 /// Parse and check `text`, panicking with the rendered diagnostics if it is
@@ -332,6 +319,18 @@ pub struct CheckedStub {
 }
 
 impl CheckedStub {
+    // Out of line: the caller's `Ok` then has it built in place, not
+    // built on the stack and copied (it is some 300 bytes).
+    #[inline(never)]
+    fn new(stub: Stub, facts: Facts, summary: Summary, warnings: Vec<CheckError>) -> CheckedStub {
+        CheckedStub {
+            stub,
+            facts,
+            summary,
+            warnings,
+        }
+    }
+
     /// The stub.
     #[inline]
     pub fn stub(&self) -> &Stub {
