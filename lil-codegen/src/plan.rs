@@ -1820,7 +1820,17 @@ fn ret_fits(
 ) -> [bool; 2] {
     let mut fits = candidates.map(|c| c.is_some());
     let arbitrary = stub.stub().entry.signature.typed().is_none();
-    let input_here = |k: u32, reg: Reg| inputs.get(k as usize) == Some(&ArgLoc::Reg(reg));
+    // The input arriving in each candidate, if any (a register carries at
+    // most one): found once, when first asked, not per instruction.
+    let mut held_once = None;
+    let mut held = || {
+        *held_once.get_or_insert_with(|| {
+            candidates.map(|reg| {
+                let reg = ArgLoc::Reg(reg?);
+                inputs.iter().position(|&loc| loc == reg).map(|k| k as u32)
+            })
+        })
+    };
     // Most instructions write neither `r` nor an input or output and copy
     // nothing: they cannot disqualify a register, and the walk over the
     // body left them out. So did calls: a call overwrites every argument
@@ -1836,11 +1846,8 @@ fn ret_fits(
         let written = written(&inst.kind);
         if written == Some(Var::Ret) {
             // A write of `r` must not destroy an input still to be read.
-            for (fit, reg) in fits.iter_mut().zip(candidates) {
-                if let Some(reg) = reg
-                    && (arbitrary
-                        || (0..inputs.len() as u32)
-                            .any(|k| input_here(k, reg) && liveness.input_after(i, k)))
+            for ((fit, reg), held) in fits.iter_mut().zip(candidates).zip(held()) {
+                if reg.is_some() && (arbitrary || held.is_some_and(|k| liveness.input_after(i, k)))
                 {
                     *fit = false;
                 }
@@ -1855,7 +1862,7 @@ fn ret_fits(
             reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
         };
         let written_regs = match written {
-            Some(Var::Input(k)) => candidates.map(|reg| reg.is_some_and(|reg| input_here(k, reg))),
+            Some(Var::Input(k)) => held().map(|held| held == Some(k)),
             Some(Var::Output(k)) => {
                 // Where the output goes, if known (else any register).
                 let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
