@@ -239,8 +239,11 @@ impl BitSet {
     /// storage: a plan reused for the next stub replaces nothing.
     pub(crate) fn reset(&mut self, len: usize) {
         self.low = 0;
-        self.high.clear();
-        self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
+        // Most sets fit the integer and had no vector before either.
+        if len > 128 || !self.high.is_empty() {
+            self.high.clear();
+            self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
+        }
     }
 
     /// Whether `i` is in the set (false past the end).
@@ -730,6 +733,9 @@ impl FramePlan {
             borrowed.push(r);
             Some(r)
         };
+        // Some scratch register is callee-saved (so needs the frame
+        // wherever used).
+        let mut scratch_saved = false;
         for _ in 0..desc.scratch_count {
             let free = if short_and_framed {
                 borrow(RegClass::General, borrowed)
@@ -745,6 +751,7 @@ impl FramePlan {
                 })?;
             if is_gp_callee_saved(r.num) {
                 saved.push(r);
+                scratch_saved = true;
             }
             scratch_gp.push(r);
         }
@@ -928,8 +935,7 @@ impl FramePlan {
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
         // So do borrowed argument registers (they are free only once saved).
-        let frame_everything =
-            scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
+        let frame_everything = scratch_saved || !borrowed.is_empty();
         // Whether any variable lives in the frame: a local in the frame or
         // in a saved register (every callee-saved register a local gets is
         // saved, and only those are), or a saved standard place.
