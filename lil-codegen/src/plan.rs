@@ -264,7 +264,10 @@ impl BitSet {
 
     /// Adds `i`, which must be below the length the set was made for.
     pub(crate) fn insert(&mut self, i: usize) {
-        if i < 128 {
+        if i < 64 {
+            // Most stubs: a 64-bit shift, not one of the whole `u128`.
+            self.low |= u128::from(1u64 << i);
+        } else if i < 128 {
             self.low |= 1 << i;
         } else if let Some(w) = self.high.get_mut((i - 128) / 64) {
             *w |= 1 << ((i - 128) % 64);
