@@ -249,11 +249,12 @@ impl BitSet {
     /// Whether `i` is in the set (false past the end).
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
-        if i < 128 {
-            // The half first, then a 64-bit shift: cheaper than a shift of
-            // the whole `u128` by a variable amount.
-            let half = if i < 64 { self.low } else { self.low >> 64 };
-            (half as u64) >> (i % 64) & 1 == 1
+        if i < 64 {
+            // Most stubs: the low half, one 64-bit shift (cheaper than a
+            // shift of the whole `u128` by a variable amount).
+            self.low as u64 >> i & 1 == 1
+        } else if i < 128 {
+            (self.low >> 64) as u64 >> (i - 64) & 1 == 1
         } else {
             let i = i - 128;
             self.high
