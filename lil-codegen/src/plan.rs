@@ -239,18 +239,22 @@ impl BitSet {
     /// storage: a plan reused for the next stub replaces nothing.
     pub(crate) fn reset(&mut self, len: usize) {
         self.low = 0;
-        self.high.clear();
-        self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
+        // Most sets fit the integer and had no vector before either.
+        if len > 128 || !self.high.is_empty() {
+            self.high.clear();
+            self.high.resize(len.saturating_sub(128).div_ceil(64), 0);
+        }
     }
 
     /// Whether `i` is in the set (false past the end).
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
-        if i < 128 {
-            // The half first, then a 64-bit shift: cheaper than a shift of
-            // the whole `u128` by a variable amount.
-            let half = if i < 64 { self.low } else { self.low >> 64 };
-            (half as u64) >> (i % 64) & 1 == 1
+        if i < 64 {
+            // Most stubs: the low half, one 64-bit shift (cheaper than a
+            // shift of the whole `u128` by a variable amount).
+            self.low as u64 >> i & 1 == 1
+        } else if i < 128 {
+            (self.low >> 64) as u64 >> (i - 64) & 1 == 1
         } else {
             let i = i - 128;
             self.high
@@ -261,7 +265,10 @@ impl BitSet {
 
     /// Adds `i`, which must be below the length the set was made for.
     pub(crate) fn insert(&mut self, i: usize) {
-        if i < 128 {
+        if i < 64 {
+            // Most stubs: a 64-bit shift, not one of the whole `u128`.
+            self.low |= u128::from(1u64 << i);
+        } else if i < 128 {
             self.low |= 1 << i;
         } else if let Some(w) = self.high.get_mut((i - 128) / 64) {
             *w |= 1 << ((i - 128) % 64);
@@ -730,6 +737,9 @@ impl FramePlan {
             borrowed.push(r);
             Some(r)
         };
+        // Some scratch register is callee-saved (so needs the frame
+        // wherever used).
+        let mut scratch_saved = false;
         for _ in 0..desc.scratch_count {
             let free = if short_and_framed {
                 borrow(RegClass::General, borrowed)
@@ -745,6 +755,7 @@ impl FramePlan {
                 })?;
             if is_gp_callee_saved(r.num) {
                 saved.push(r);
+                scratch_saved = true;
             }
             scratch_gp.push(r);
         }
@@ -928,8 +939,7 @@ impl FramePlan {
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
         // So do borrowed argument registers (they are free only once saved).
-        let frame_everything =
-            scratch_gp.iter().any(|r| is_gp_callee_saved(r.num)) || !borrowed.is_empty();
+        let frame_everything = scratch_saved || !borrowed.is_empty();
         // Whether any variable lives in the frame: a local in the frame or
         // in a saved register (every callee-saved register a local gets is
         // saved, and only those are), or a saved standard place.
@@ -1820,7 +1830,17 @@ fn ret_fits(
 ) -> [bool; 2] {
     let mut fits = candidates.map(|c| c.is_some());
     let arbitrary = stub.stub().entry.signature.typed().is_none();
-    let input_here = |k: u32, reg: Reg| inputs.get(k as usize) == Some(&ArgLoc::Reg(reg));
+    // The input arriving in each candidate, if any (a register carries at
+    // most one): found once, when first asked, not per instruction.
+    let mut held_once = None;
+    let mut held = || {
+        *held_once.get_or_insert_with(|| {
+            candidates.map(|reg| {
+                let reg = ArgLoc::Reg(reg?);
+                inputs.iter().position(|&loc| loc == reg).map(|k| k as u32)
+            })
+        })
+    };
     // Most instructions write neither `r` nor an input or output and copy
     // nothing: they cannot disqualify a register, and the walk over the
     // body left them out. So did calls: a call overwrites every argument
@@ -1836,11 +1856,8 @@ fn ret_fits(
         let written = written(&inst.kind);
         if written == Some(Var::Ret) {
             // A write of `r` must not destroy an input still to be read.
-            for (fit, reg) in fits.iter_mut().zip(candidates) {
-                if let Some(reg) = reg
-                    && (arbitrary
-                        || (0..inputs.len() as u32)
-                            .any(|k| input_here(k, reg) && liveness.input_after(i, k)))
+            for ((fit, reg), held) in fits.iter_mut().zip(candidates).zip(held()) {
+                if reg.is_some() && (arbitrary || held.is_some_and(|k| liveness.input_after(i, k)))
                 {
                     *fit = false;
                 }
@@ -1855,7 +1872,7 @@ fn ret_fits(
             reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
         };
         let written_regs = match written {
-            Some(Var::Input(k)) => candidates.map(|reg| reg.is_some_and(|reg| input_here(k, reg))),
+            Some(Var::Input(k)) => held().map(|held| held == Some(k)),
             Some(Var::Output(k)) => {
                 // Where the output goes, if known (else any register).
                 let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
