@@ -468,15 +468,22 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `[m] = v` for a 64-bit slot; may clobber `scratch`.
+    /// `[m] = v` for a 64-bit slot; may clobber `scratch`. An immediate
+    /// (an M2N frame's method and frame type, most often 0) is stored
+    /// inline: the call would cost as much as the store.
+    #[inline]
     pub(crate) fn store64(&mut self, m: Mem, v: Val, scratch: u8) {
         match v {
             Val::Imm(x) if fits_i32(x) => mov_mem_imm32(&mut self.ops, m, x as i32),
-            _ => {
-                let r = self.in_reg(v, scratch);
-                rm64(&mut self.ops, Rm64::MovStore, r, m);
-            }
+            _ => self.store64_reg(m, v, scratch),
         }
+    }
+
+    /// [`Emitter::store64`] of a value that goes through a register.
+    #[inline(never)]
+    fn store64_reg(&mut self, m: Mem, v: Val, scratch: u8) {
+        let r = self.in_reg(v, scratch);
+        rm64(&mut self.ops, Rm64::MovStore, r, m);
     }
 
     /// Write the general-purpose value in register `r` to a location.
@@ -563,14 +570,11 @@ impl<'a> Emitter<'a> {
 
     pub(crate) fn prologue(&mut self) -> R<()> {
         let body = self.st.plan.frame_size as i32 - 16;
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; push rbp);
-        let at = ops.offset().0;
-        self.st.note_unwind(at, FrameState::RecordPushed);
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; mov rbp, rsp);
-        let at = ops.offset().0;
-        self.st.note_unwind(at, FrameState::Framed);
+        // `push rbp ; mov rbp, rsp` in one piece (`prologue_matches_dynasm`).
+        let start = self.ops.offset().0;
+        self.ops.extend(&[0x55, 0x48, 0x89, 0xE5]);
+        self.st.note_unwind(start + 1, FrameState::RecordPushed);
+        self.st.note_unwind(start + 4, FrameState::Framed);
         let ops = &mut self.ops;
         const PAGE: i32 = lil_codegen::plan::STACK_PROBE_INTERVAL as i32;
         if body >= PAGE {
@@ -594,10 +598,13 @@ impl<'a> Emitter<'a> {
             );
         } else if let Ok(small) = i8::try_from(body) {
             if small > 0 {
-                dynasm!(ops ; .arch x64 ; sub rsp, BYTE small);
+                // sub rsp, BYTE small
+                ops.extend(&[0x48, 0x83, 0xEC, small as u8]);
             }
         } else {
-            dynasm!(ops ; .arch x64 ; sub rsp, DWORD body);
+            // sub rsp, DWORD body
+            let [a, b, c, d] = body.to_le_bytes();
+            ops.extend(&[0x48, 0x81, 0xEC, a, b, c, d]);
         }
         let plan = self.st.plan;
         for &(r, slot) in plan.saved.iter().chain(&plan.arbitrary_saves) {
@@ -780,6 +787,18 @@ mod tests {
             format!("{:?}", got.finalize()),
             format!("{:?}", want.finalize())
         );
+    }
+
+    /// The prologue's hand-written pieces are `dynasm!`'s bytes.
+    #[test]
+    fn prologue_matches_dynasm() {
+        let mut want = Asm::with_capacity(0);
+        let o = &mut want;
+        dynasm!(o ; .arch x64 ; push rbp ; mov rbp, rsp ; sub rsp, BYTE 0x70 ; sub rsp, DWORD 0x1230);
+        let mut got = Asm::with_capacity(0);
+        got.extend(&[0x55, 0x48, 0x89, 0xE5, 0x48, 0x83, 0xEC, 0x70]);
+        got.extend(&[0x48, 0x81, 0xEC, 0x30, 0x12, 0, 0]);
+        assert_eq!(got.finalize().ok(), want.finalize().ok());
     }
 
     #[test]

@@ -67,7 +67,13 @@ pub struct EmitState<'a> {
     pub i: usize,
     /// Where the frame state changes (emitters note their prologue and
     /// epilogue steps; the driver notes the state at each instruction).
+    /// Written through [`EmitState::note_unwind`] only.
     pub unwind: UnwindInfo,
+    /// Whether `unwind` ends in [`FrameState::Saved`] (`Some(true)`) or
+    /// [`FrameState::Entry`] (`Some(false)`), the two states code between
+    /// instructions is in: the driver's note at each instruction mostly
+    /// repeats the state in force, and this answers it with one compare.
+    unwind_at_rest: Option<bool>,
     /// The per-stub tables, kept from one compile to the next.
     tables: &'a mut EmitTables,
     /// Instructions emitted with an earlier one (here, not among the
@@ -147,6 +153,7 @@ impl<'a> EmitState<'a> {
             framed: false,
             i: 0,
             unwind,
+            unwind_at_rest: Some(false),
             tables,
             absorbed: BitSet::default(),
             locals_gp: &plan.locals_gp,
@@ -175,6 +182,7 @@ impl<'a> EmitState<'a> {
         let rows = if self.plan.has_frame() { 16 } else { 0 };
         crate::clear_with_room(&mut self.unwind.rows, rows);
         self.unwind.saved.clear();
+        self.unwind_at_rest = Some(false);
     }
 
     /// Where local `k` of class `class` lives: [`FramePlan::local`], read
@@ -332,6 +340,28 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn note_unwind(&mut self, offset: usize, state: FrameState) {
         self.unwind.note(offset as u32, state);
+        self.unwind_at_rest = match state {
+            FrameState::Entry => Some(false),
+            FrameState::Saved => Some(true),
+            FrameState::RecordPushed | FrameState::Framed => None,
+        };
+    }
+
+    /// Note the state of the code from `offset` on, an instruction's
+    /// start: [`FrameState::Saved`] if the frame is set up, else
+    /// [`FrameState::Entry`]; nothing when that is the state in force
+    /// (which [`EmitState::note_unwind`] would also leave unchanged).
+    #[inline]
+    fn note_instruction_start(&mut self, offset: usize) {
+        let framed = self.framed;
+        if self.unwind_at_rest != Some(framed) {
+            let state = if framed {
+                FrameState::Saved
+            } else {
+                FrameState::Entry
+            };
+            self.note_unwind(offset, state);
+        }
     }
 
     /// Remember bytes to append after the code at `label`.
@@ -471,15 +501,7 @@ fn emit<'a, E: IsaEmitter<'a>>(
             }
         }
         let start = e.asm().offset().0 as u32;
-        let framed = e.state().framed;
-        e.state().note_unwind(
-            start as usize,
-            if framed {
-                FrameState::Saved
-            } else {
-                FrameState::Entry
-            },
-        );
+        e.state().note_instruction_start(start as usize);
         e.instruction(kind)?;
         let end = e.asm().offset().0 as u32;
         if end > start {
