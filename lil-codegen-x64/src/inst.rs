@@ -1031,10 +1031,13 @@ impl Emitter<'_> {
         self.st64(fm(m2n::CALLER_FP), s1);
         // The caller's callee-saved registers: the prologue saved the ones
         // this stub uses straight into their slots here (or elsewhere, to
-        // copy from); the others are still in the register.
+        // copy from); the others are still in the register. (The list as
+        // a slice taken once: the stores below could change it, as far as
+        // the compiler knows.)
+        let saved: &[(Reg, i32)] = &self.st.plan.saved;
         for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
             let at = fm(m2n::SAVED_GP + 8 * idx as i32);
-            match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
+            match saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
                 Some(&(_, slot)) if slot == at.disp() => {}
                 Some(&(_, slot)) => {
                     self.ld64(
