@@ -704,12 +704,23 @@ impl<'a> Emitter<'a> {
     }
 
     /// The thread pointer into register `dst` (clobbers `s0` if `dst` is not it).
+    /// A TLS slot, one load, is read inline: a call would cost as much.
+    #[inline]
     pub(crate) fn thread_pointer(&mut self, dst: u8) -> R<()> {
         match self.st.env.thread_pointer {
             lil_codegen::ThreadPointer::TlsSlot { offset } => {
-                let ops = &mut self.ops;
-                fs_load(ops, dst, offset);
+                fs_load(&mut self.ops, dst, offset);
+                Ok(())
             }
+            _ => self.thread_pointer_elsewhere(dst),
+        }
+    }
+
+    /// [`Emitter::thread_pointer`] from a register or a call.
+    #[inline(never)]
+    fn thread_pointer_elsewhere(&mut self, dst: u8) -> R<()> {
+        match self.st.env.thread_pointer {
+            lil_codegen::ThreadPointer::TlsSlot { offset } => fs_load(&mut self.ops, dst, offset),
             lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
             lil_codegen::ThreadPointer::Call { function } => {
                 let s0 = self.s0;
