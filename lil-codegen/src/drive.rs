@@ -196,8 +196,38 @@ impl<'a> EmitState<'a> {
         };
         match table.get(k as usize) {
             Some(Some(loc)) => Ok(*loc),
-            _ => Ok(self.plan.local(k, class)?),
+            _ => Err(self.local_error(k, class)),
         }
+    }
+
+    /// The plan's error for local `k` (out of line, as every error here:
+    /// building a [`CodegenError`] takes stack space, which would give
+    /// [`EmitState::var_loc`] a frame).
+    #[cold]
+    #[inline(never)]
+    fn local_error(&self, k: u32, class: RegClass) -> EmitError {
+        let error = self.plan.local(k, class).err();
+        error
+            .unwrap_or(CodegenError::Internal("a local was given no location"))
+            .into()
+    }
+
+    /// The plan's error for input `k` (out of line, as
+    /// [`EmitState::local_error`]).
+    #[cold]
+    #[inline(never)]
+    fn input_error(&self, k: u32) -> EmitError {
+        let error = self.plan.input(k, self.framed).err();
+        error
+            .unwrap_or(CodegenError::Internal("no such input"))
+            .into()
+    }
+
+    /// An internal error (out of line, as [`EmitState::local_error`]).
+    #[cold]
+    #[inline(never)]
+    fn internal(what: &'static str) -> EmitError {
+        CodegenError::Internal(what).into()
     }
 
     /// Where input `k` is at the current point: [`FramePlan::input`],
@@ -208,7 +238,7 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn input(&self, k: u32) -> EmitResult<Loc> {
         let Some(arrival) = self.inputs.get(k as usize) else {
-            return Ok(self.plan.input(k, self.framed)?);
+            return Err(self.input_error(k));
         };
         if self.framed
             && let Some(Some(home)) = self.input_homes.get(k as usize)
@@ -299,10 +329,10 @@ impl<'a> EmitState<'a> {
         match var {
             Var::Input(k) => self.input(k),
             Var::Local(k) => self.local(k, class),
-            Var::StdPlace(k) => desc
-                .std_place(k)
-                .map(Loc::Reg)
-                .ok_or_else(|| CodegenError::Internal("no such standard place").into()),
+            Var::StdPlace(k) => match desc.std_place(k) {
+                Some(r) => Ok(Loc::Reg(r)),
+                None => Err(Self::internal("no such standard place")),
+            },
             Var::Ret => Ok(Loc::Reg(match class {
                 RegClass::General => self.plan.ret_gp,
                 RegClass::Float => self.plan.ret_fp,
