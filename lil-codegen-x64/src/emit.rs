@@ -753,6 +753,7 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
     fn prologue(&mut self) -> R<()> {
         Emitter::prologue(self)
     }
+    #[inline]
     fn instruction(&mut self, kind: &InstKind) -> R<()> {
         Emitter::instruction(self, kind)
     }

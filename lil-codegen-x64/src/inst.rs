@@ -81,7 +81,9 @@ pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
 impl Emitter<'_> {
     /// One LIL instruction. A dispatcher only: each kind's function stays
     /// out of line (`#[inline(never)]`), so the call here is a jump and
-    /// no instruction pays for the stack frame of the largest one.
+    /// no instruction pays for the stack frame of the largest one. Inlined
+    /// into the driver's loop: the jump table is the whole dispatch.
+    #[inline]
     pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
         match kind {
             InstKind::Label(l) => self.label_decl(*l),
