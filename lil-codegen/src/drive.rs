@@ -358,11 +358,14 @@ impl<'a> EmitState<'a> {
         }
     }
 
-    /// The context before the current instruction.
+    /// The context before the current instruction. (Inlined: a caller
+    /// reads one or two of its fields, and the context, returned, would
+    /// be copied whole.)
+    #[inline]
     pub fn ctx(&self) -> EmitResult<Context<'a>> {
         match self.stub.context(self.i) {
             Some(ctx) => Ok(ctx),
-            None => Err(CodegenError::Internal("no context for a reachable instruction").into()),
+            None => Err(Self::internal("no context for a reachable instruction")),
         }
     }
 
