@@ -418,10 +418,18 @@ pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
 }
 
 /// The label of a LIL label (created on first use).
+#[inline]
 pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
-    if let Some(Some(l)) = e.state().tables.labels.get(id.index()) {
-        return *l;
+    match e.state().tables.labels.get(id.index()) {
+        Some(Some(l)) => *l,
+        _ => new_label(e, id),
     }
+}
+
+/// [`label`]'s first use of a LIL label: its dynasm label created (out
+/// of line: a lookup pays for no frame).
+#[inline(never)]
+fn new_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
     let l = e.asm().new_dynamic_label();
     if let Some(slot) = e.state().tables.labels.get_mut(id.index()) {
         *slot = Some(l);
