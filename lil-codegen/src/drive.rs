@@ -411,6 +411,7 @@ impl<'a> EmitState<'a> {
 /// budgeted apart: each register the frame saves is stored by the
 /// prologue and loaded back by every epilogue (a compile-me stub saves
 /// them all), and an M2N frame is some twenty stores.
+#[inline]
 pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
     let saves = plan.saved.len() + plan.arbitrary_saves.len() + plan.inputs.len();
     let m2n = if stub.summary().pushes_m2n { 256 } else { 0 };
