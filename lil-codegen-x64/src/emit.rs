@@ -200,6 +200,40 @@ pub(crate) fn jcc(ops: &mut Asm, cc: u8, label: DynamicLabel) {
     ops.branch_to(label, BranchField::Rel32);
 }
 
+/// `mov r64, s64`, by hand for the reason given at [`rm64`], with the
+/// bytes `dynasm!` writes: `REX.W 89 /r` (`moves_match_dynasm`).
+#[inline]
+pub(crate) fn mov_rr(ops: &mut Asm, r: u8, s: u8) {
+    ops.extend(&[
+        0x48 | (s & 8) >> 1 | (r & 8) >> 3,
+        0x89,
+        0xC0 | (s & 7) << 3 | (r & 7),
+    ]);
+}
+
+/// `r = imm` in the shortest form, by hand as [`mov_rr`]: `xor r32, r32`
+/// for 0, `mov r32, imm32` for what zero-extends, `mov r64, simm32` for
+/// what sign-extends, else `mov r64, imm64`.
+#[inline]
+pub(crate) fn mov_imm(ops: &mut Asm, r: u8, x: i64) {
+    let b = (r & 8) >> 3;
+    let low = r & 7;
+    // (dynasm gives a run-time register a REX prefix even where none is
+    // needed.)
+    if x == 0 {
+        ops.extend(&[0x40 | b << 2 | b, 0x31, 0xC0 | low << 3 | low]);
+    } else if let Ok(u) = u32::try_from(x) {
+        let [i0, i1, i2, i3] = u.to_le_bytes();
+        ops.extend(&[0x40 | b, 0xB8 | low, i0, i1, i2, i3]);
+    } else if let Ok(v) = i32::try_from(x) {
+        let [i0, i1, i2, i3] = v.to_le_bytes();
+        ops.extend(&[0x48 | b, 0xC7, 0xC0 | low, i0, i1, i2, i3]);
+    } else {
+        let [i0, i1, i2, i3, i4, i5, i6, i7] = x.to_le_bytes();
+        ops.extend(&[0x48 | b, 0xB8 | low, i0, i1, i2, i3, i4, i5, i6, i7]);
+    }
+}
+
 #[cold]
 #[inline(never)]
 pub(crate) fn mov_mem_imm32_dynasm(ops: &mut Asm, m: Mem, imm: i32) {
@@ -420,14 +454,9 @@ impl<'a> Emitter<'a> {
     fn load_code(&mut self, r: u8, v: Val) {
         let ops = &mut self.ops;
         match v {
-            Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
+            Val::Reg(s) => mov_rr(ops, r, s),
             Val::Mem(m) => rm64(ops, Rm64::MovLoad, r, m),
-            Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
-            Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => {
-                dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32)
-            }
-            Val::Imm(x) if fits_i32(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), DWORD x as i32),
-            Val::Imm(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), QWORD x),
+            Val::Imm(x) => mov_imm(ops, r, x),
             Val::Addr(off) => self.lea(
                 r,
                 Mem::Base {
@@ -799,6 +828,50 @@ mod tests {
             format!("{:?}", got.finalize()),
             format!("{:?}", want.finalize())
         );
+    }
+
+    /// `mov_rr` and `mov_imm` write the bytes of the `dynasm!` forms
+    /// they replace, for every register and immediate class.
+    #[test]
+    fn moves_match_dynasm() {
+        let imms: [i64; 10] = [
+            0,
+            1,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            -1,
+            i32::MIN as i64,
+            0x1_0000_0000,
+            i64::MIN,
+            0x1234_5678_9abc_def0,
+        ];
+        for r in 0..16u8 {
+            for s in 0..16u8 {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; mov Rq(r), Rq(s));
+                let mut got = Asm::with_capacity(0);
+                mov_rr(&mut got, r, s);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "mov r{r}, r{s}");
+            }
+            for x in imms {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                if x == 0 {
+                    dynasm!(o ; .arch x64 ; xor Rd(r), Rd(r));
+                } else if (0..=u32::MAX as i64).contains(&x) {
+                    dynasm!(o ; .arch x64 ; mov Rd(r), x as u32 as i32);
+                } else if fits_i32(x) {
+                    dynasm!(o ; .arch x64 ; mov Rq(r), DWORD x as i32);
+                } else {
+                    dynasm!(o ; .arch x64 ; mov Rq(r), QWORD x);
+                }
+                let mut got = Asm::with_capacity(0);
+                mov_imm(&mut got, r, x);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "r{r} = {x:#x}");
+            }
+        }
     }
 
     /// The prologue's hand-written pieces are `dynasm!`'s bytes.
