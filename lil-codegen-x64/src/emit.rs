@@ -200,6 +200,64 @@ pub(crate) fn jcc(ops: &mut Asm, cc: u8, label: DynamicLabel) {
     ops.branch_to(label, BranchField::Rel32);
 }
 
+/// The two-operand ALU instructions [`alu_rr`] and [`alu_imm`] encode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alu {
+    Add,
+    Or,
+    And,
+    Sub,
+    Xor,
+}
+
+impl Alu {
+    /// The `/digit` of the immediate forms (`81 /n`, `83 /n`); the
+    /// register form's opcode is `8 * n + 1`.
+    fn digit(self) -> u8 {
+        match self {
+            Alu::Add => 0,
+            Alu::Or => 1,
+            Alu::And => 4,
+            Alu::Sub => 5,
+            Alu::Xor => 6,
+        }
+    }
+
+    /// The same operation with a memory operand.
+    pub(crate) fn rm64(self) -> Rm64 {
+        match self {
+            Alu::Add => Rm64::Add,
+            Alu::Or => Rm64::Or,
+            Alu::And => Rm64::And,
+            Alu::Sub => Rm64::Sub,
+            Alu::Xor => Rm64::Xor,
+        }
+    }
+}
+
+/// `op r64, s64`, by hand for the reason given at [`rm64`], with the bytes
+/// `dynasm!` writes: `REX.W (8n+1) /r` (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn alu_rr(ops: &mut Asm, op: Alu, r: u8, s: u8) {
+    let rex = 0x48 | (s & 8) >> 1 | (r & 8) >> 3;
+    ops.extend(&[rex, 8 * op.digit() + 1, 0xC0 | (s & 7) << 3 | (r & 7)]);
+}
+
+/// `op r64, imm` (sign-extended): `REX.W 83 /n ib` when it fits a byte,
+/// else `REX.W 81 /n id`, as [`alu_rr`].
+#[inline]
+pub(crate) fn alu_imm(ops: &mut Asm, op: Alu, r: u8, x: i32) {
+    let rex = 0x48 | (r & 8) >> 3;
+    let modrm = 0xC0 | op.digit() << 3 | (r & 7);
+    match i8::try_from(x) {
+        Ok(b) => ops.extend(&[rex, 0x83, modrm, b as u8]),
+        Err(_) => {
+            let [i0, i1, i2, i3] = x.to_le_bytes();
+            ops.extend(&[rex, 0x81, modrm, i0, i1, i2, i3]);
+        }
+    }
+}
+
 /// `mov r64, s64`, by hand for the reason given at [`rm64`], with the
 /// bytes `dynasm!` writes: `REX.W 89 /r` (`moves_match_dynasm`).
 #[inline]
@@ -872,6 +930,43 @@ mod tests {
                 assert_eq!(got.finalize().ok(), want.finalize().ok(), "r{r} = {x:#x}");
             }
         }
+    }
+
+    /// `alu_rr` and `alu_imm` write the bytes of the `dynasm!` forms they
+    /// replace.
+    #[test]
+    fn alu_matches_dynasm() {
+        macro_rules! check {
+            ($op:expr, $mn:ident) => {
+                for r in 0..16u8 {
+                    for s in 0..16u8 {
+                        let mut want = Asm::with_capacity(0);
+                        let o = &mut want;
+                        dynasm!(o ; .arch x64 ; $mn Rq(r), Rq(s));
+                        let mut got = Asm::with_capacity(0);
+                        alu_rr(&mut got, $op, r, s);
+                        assert_eq!(got.finalize().ok(), want.finalize().ok(), "{:?} r{r}, r{s}", $op);
+                    }
+                    for x in [0, 1, -1, 127, -128, 128, -129, i32::MAX, i32::MIN] {
+                        let mut want = Asm::with_capacity(0);
+                        let o = &mut want;
+                        if let Ok(b) = i8::try_from(x) {
+                            dynasm!(o ; .arch x64 ; $mn Rq(r), BYTE b);
+                        } else {
+                            dynasm!(o ; .arch x64 ; $mn Rq(r), DWORD x);
+                        }
+                        let mut got = Asm::with_capacity(0);
+                        alu_imm(&mut got, $op, r, x);
+                        assert_eq!(got.finalize().ok(), want.finalize().ok(), "{:?} r{r}, {x}", $op);
+                    }
+                }
+            };
+        }
+        check!(Alu::Add, add);
+        check!(Alu::Or, or);
+        check!(Alu::And, and);
+        check!(Alu::Sub, sub);
+        check!(Alu::Xor, xor);
     }
 
     /// The prologue's hand-written pieces are `dynasm!`'s bytes.

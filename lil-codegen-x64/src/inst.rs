@@ -6,7 +6,9 @@
 //! shifts, stores, extensions) use the value's width explicitly.
 
 use crate::abi::{DESC, regs::*};
-use crate::emit::{Emitter, Mem, R, Rm64, Val, fits_i32, imm_bits, jcc, jmp, rm64, with_mem};
+use crate::emit::{
+    Alu, Emitter, Mem, R, Rm64, Val, alu_imm, alu_rr, fits_i32, imm_bits, jcc, jmp, rm64, with_mem,
+};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -255,25 +257,24 @@ impl Emitter<'_> {
             }
             other => other,
         };
-        macro_rules! alu_forms {
-            ($mn:ident, $inst:expr) => {{
-                match v {
-                    Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), Rq(s)),
-                    Val::Mem(m) => rm64(&mut self.ops, $inst, r, m),
-                    Val::Imm(x) if i8::try_from(x).is_ok() => {
-                        dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), BYTE x as i8)
-                    }
-                    Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), DWORD x as i32),
-                    Val::Addr(_) => {}
-                }
-            }};
+        let alu = match op {
+            BinaryOp::Add => Some(Alu::Add),
+            BinaryOp::Sub => Some(Alu::Sub),
+            BinaryOp::And => Some(Alu::And),
+            BinaryOp::Or => Some(Alu::Or),
+            BinaryOp::Xor => Some(Alu::Xor),
+            _ => None,
+        };
+        if let Some(alu) = alu {
+            match v {
+                Val::Reg(s) => alu_rr(&mut self.ops, alu, r, s),
+                Val::Mem(m) => rm64(&mut self.ops, alu.rm64(), r, m),
+                Val::Imm(x) => alu_imm(&mut self.ops, alu, r, x as i32),
+                Val::Addr(_) => {}
+            }
+            return;
         }
         match op {
-            BinaryOp::Add => alu_forms!(add, Rm64::Add),
-            BinaryOp::Sub => alu_forms!(sub, Rm64::Sub),
-            BinaryOp::And => alu_forms!(and, Rm64::And),
-            BinaryOp::Or => alu_forms!(or, Rm64::Or),
-            BinaryOp::Xor => alu_forms!(xor, Rm64::Xor),
             BinaryOp::Mul => match v {
                 Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
                 Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
@@ -285,7 +286,7 @@ impl Emitter<'_> {
                 }
                 Val::Addr(_) => {}
             },
-            BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => {}
+            _ => {}
         }
     }
 
