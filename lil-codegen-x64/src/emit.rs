@@ -258,6 +258,29 @@ pub(crate) fn alu_imm(ops: &mut Asm, op: Alu, r: u8, x: i32) {
     }
 }
 
+/// `cmp r64, s64`: `REX.W 3B /r`, the form `dynasm!` writes
+/// (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn cmp_rr(ops: &mut Asm, r: u8, s: u8) {
+    let rex = 0x48 | (r & 8) >> 1 | (s & 8) >> 3;
+    ops.extend(&[rex, 0x3B, 0xC0 | (r & 7) << 3 | (s & 7)]);
+}
+
+/// `cmp r64, imm32`, as `dynasm!` writes it for a run-time immediate:
+/// always `REX.W 81 /7 id` (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn cmp_imm32(ops: &mut Asm, r: u8, x: i32) {
+    let [i0, i1, i2, i3] = x.to_le_bytes();
+    ops.extend(&[0x48 | (r & 8) >> 3, 0x81, 0xF8 | (r & 7), i0, i1, i2, i3]);
+}
+
+/// `test r64, r64`: `REX.W 85 /r` (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn test_rr(ops: &mut Asm, r: u8) {
+    let b = (r & 8) >> 3;
+    ops.extend(&[0x48 | b << 2 | b, 0x85, 0xC0 | (r & 7) << 3 | (r & 7)]);
+}
+
 /// `mov r64, s64`, by hand for the reason given at [`rm64`], with the
 /// bytes `dynasm!` writes: `REX.W 89 /r` (`moves_match_dynasm`).
 #[inline]
@@ -967,6 +990,30 @@ mod tests {
         check!(Alu::And, and);
         check!(Alu::Sub, sub);
         check!(Alu::Xor, xor);
+        for r in 0..16u8 {
+            for s in 0..16u8 {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; cmp Rq(r), Rq(s));
+                let mut got = Asm::with_capacity(0);
+                cmp_rr(&mut got, r, s);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "cmp r{r}, r{s}");
+            }
+            for x in [0, 1, -1, 127, -128, 128, i32::MAX, i32::MIN] {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; cmp Rq(r), x);
+                let mut got = Asm::with_capacity(0);
+                cmp_imm32(&mut got, r, x);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "cmp r{r}, {x}");
+            }
+            let mut want = Asm::with_capacity(0);
+            let o = &mut want;
+            dynasm!(o ; .arch x64 ; test Rq(r), Rq(r));
+            let mut got = Asm::with_capacity(0);
+            test_rr(&mut got, r);
+            assert_eq!(got.finalize().ok(), want.finalize().ok(), "test r{r}");
+        }
     }
 
     /// The prologue's hand-written pieces are `dynasm!`'s bytes.

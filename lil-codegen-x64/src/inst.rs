@@ -7,7 +7,8 @@
 
 use crate::abi::{DESC, regs::*};
 use crate::emit::{
-    Alu, Emitter, Mem, R, Rm64, Val, alu_imm, alu_rr, fits_i32, imm_bits, jcc, jmp, rm64, with_mem,
+    Alu, Emitter, Mem, R, Rm64, Val, alu_imm, alu_rr, cmp_imm32, cmp_rr, fits_i32, imm_bits, jcc,
+    jmp, rm64, test_rr, with_mem,
 };
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
@@ -813,7 +814,13 @@ impl Emitter<'_> {
             // `$w`: a 64-bit comparison, whose `[base + disp]` forms `rm64` encodes.
             ($R:ident, $size:ident, $imm:ty, $w:expr) => {{
                 match (a, b) {
-                    (Val::Reg(x), Val::Reg(y)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y)),
+                    (Val::Reg(x), Val::Reg(y)) => {
+                        if $w {
+                            cmp_rr(&mut self.ops, x, y)
+                        } else {
+                            dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y))
+                        }
+                    }
                     (Val::Reg(x), Val::Mem(m)) => {
                         if $w {
                             rm64(&mut self.ops, Rm64::CmpLoad, x, m)
@@ -828,8 +835,20 @@ impl Emitter<'_> {
                             with_mem!(&mut self.ops, m, [cmp $size], [, $R(y)])
                         }
                     }
-                    (Val::Reg(x), Val::Imm(0)) => dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x)),
-                    (Val::Reg(x), Val::Imm(i)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm),
+                    (Val::Reg(x), Val::Imm(0)) => {
+                        if $w {
+                            test_rr(&mut self.ops, x)
+                        } else {
+                            dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x))
+                        }
+                    }
+                    (Val::Reg(x), Val::Imm(i)) => {
+                        if $w {
+                            cmp_imm32(&mut self.ops, x, i as i32)
+                        } else {
+                            dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm)
+                        }
+                    }
                     (Val::Mem(m), Val::Imm(i)) => with_mem!(&mut self.ops, m, [cmp $size], [, i as $imm]),
                     _ => return Err(CodegenError::Internal("comparison operands").into()),
                 }
