@@ -292,6 +292,23 @@ pub(crate) fn mov_rr(ops: &mut Asm, r: u8, s: u8) {
     ]);
 }
 
+/// `mov r32, s32` (zero-extends: `zx4`, `tr4`): `REX 89 /r`, the REX
+/// prefix always there, as `dynasm!` writes it (`moves_match_dynasm`).
+#[inline]
+pub(crate) fn mov32_rr(ops: &mut Asm, r: u8, s: u8) {
+    ops.extend(&[
+        0x40 | (s & 8) >> 1 | (r & 8) >> 3,
+        0x89,
+        0xC0 | (s & 7) << 3 | (r & 7),
+    ]);
+}
+
+/// `call r64`: `REX FF /2`, as `dynasm!` writes it (`moves_match_dynasm`).
+#[inline]
+pub(crate) fn call_r(ops: &mut Asm, r: u8) {
+    ops.extend(&[0x40 | (r & 8) >> 3, 0xFF, 0xD0 | (r & 7)]);
+}
+
 /// `r = imm` in the shortest form, by hand as [`mov_rr`]: `xor r32, r32`
 /// for 0, `mov r32, imm32` for what zero-extends, `mov r64, simm32` for
 /// what sign-extends, else `mov r64, imm64`.
@@ -935,7 +952,19 @@ mod tests {
                 let mut got = Asm::with_capacity(0);
                 mov_rr(&mut got, r, s);
                 assert_eq!(got.finalize().ok(), want.finalize().ok(), "mov r{r}, r{s}");
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; mov Rd(r), Rd(s));
+                let mut got = Asm::with_capacity(0);
+                mov32_rr(&mut got, r, s);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "mov e{r}, e{s}");
             }
+            let mut want = Asm::with_capacity(0);
+            let o = &mut want;
+            dynasm!(o ; .arch x64 ; call Rq(r));
+            let mut got = Asm::with_capacity(0);
+            call_r(&mut got, r);
+            assert_eq!(got.finalize().ok(), want.finalize().ok(), "call r{r}");
             for x in imms {
                 let mut want = Asm::with_capacity(0);
                 let o = &mut want;

@@ -7,8 +7,8 @@
 
 use crate::abi::{DESC, regs::*};
 use crate::emit::{
-    Alu, Emitter, Mem, R, Rm64, Val, alu_imm, alu_rr, cmp_imm32, cmp_rr, fits_i32, imm_bits, jcc,
-    jmp, rm64, test_rr, with_mem,
+    Alu, Emitter, Mem, R, Rm64, Val, alu_imm, alu_rr, call_r, cmp_imm32, cmp_rr, fits_i32,
+    imm_bits, jcc, jmp, mov32_rr, rm64, test_rr, with_mem,
 };
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
@@ -237,7 +237,7 @@ impl Emitter<'_> {
                     UnaryOp::Sx4 => dynasm!(ops ; .arch x64 ; movsxd Rq(r), Rd(s)),
                     UnaryOp::Zx1 => dynasm!(ops ; .arch x64 ; movzx Rd(r), Rb(s)),
                     UnaryOp::Zx2 => dynasm!(ops ; .arch x64 ; movzx Rd(r), Rw(s)),
-                    _ => dynasm!(ops ; .arch x64 ; mov Rd(r), Rd(s)),
+                    _ => mov32_rr(ops, r, s),
                 }
             }
         }
@@ -918,11 +918,11 @@ impl Emitter<'_> {
         let v = self.operand_val(target)?;
         let s0 = self.s0;
         match v {
-            Val::Reg(r) => dynasm!((&mut self.ops) ; .arch x64 ; call Rq(r)),
+            Val::Reg(r) => call_r(&mut self.ops, r),
             Val::Mem(m) => with_mem!(&mut self.ops, m, [call QWORD], []),
             Val::Imm(_) | Val::Addr(_) => {
                 self.load(s0, v);
-                dynasm!((&mut self.ops) ; .arch x64 ; call Rq(s0));
+                call_r(&mut self.ops, s0);
             }
         }
         if returns && let Some(t) = sig.ret {
