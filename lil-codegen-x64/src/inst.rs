@@ -259,35 +259,32 @@ impl Emitter<'_> {
             other => other,
         };
         let alu = match op {
-            BinaryOp::Add => Some(Alu::Add),
-            BinaryOp::Sub => Some(Alu::Sub),
-            BinaryOp::And => Some(Alu::And),
-            BinaryOp::Or => Some(Alu::Or),
-            BinaryOp::Xor => Some(Alu::Xor),
-            _ => None,
-        };
-        if let Some(alu) = alu {
-            match v {
-                Val::Reg(s) => alu_rr(&mut self.ops, alu, r, s),
-                Val::Mem(m) => rm64(&mut self.ops, alu.rm64(), r, m),
-                Val::Imm(x) => alu_imm(&mut self.ops, alu, r, x as i32),
-                Val::Addr(_) => {}
+            BinaryOp::Add => Alu::Add,
+            BinaryOp::Sub => Alu::Sub,
+            BinaryOp::And => Alu::And,
+            BinaryOp::Or => Alu::Or,
+            BinaryOp::Xor => Alu::Xor,
+            BinaryOp::Mul => {
+                match v {
+                    Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
+                    Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
+                    Val::Imm(x) if i8::try_from(x).is_ok() => {
+                        dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), BYTE x as i8)
+                    }
+                    Val::Imm(x) => {
+                        dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), DWORD x as i32)
+                    }
+                    Val::Addr(_) => {}
+                }
+                return;
             }
-            return;
-        }
-        match op {
-            BinaryOp::Mul => match v {
-                Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
-                Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
-                Val::Imm(x) if i8::try_from(x).is_ok() => {
-                    dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), BYTE x as i8)
-                }
-                Val::Imm(x) => {
-                    dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), DWORD x as i32)
-                }
-                Val::Addr(_) => {}
-            },
-            _ => {}
+            BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => return,
+        };
+        match v {
+            Val::Reg(s) => alu_rr(&mut self.ops, alu, r, s),
+            Val::Mem(m) => rm64(&mut self.ops, alu.rm64(), r, m),
+            Val::Imm(x) => alu_imm(&mut self.ops, alu, r, x as i32),
+            Val::Addr(_) => {}
         }
     }
 
