@@ -332,6 +332,39 @@ pub(crate) fn mov_imm(ops: &mut Asm, r: u8, x: i64) {
     }
 }
 
+/// `movsd xmm, [m]` (`load`) or `movsd [m], xmm`, `[base + disp]` by hand
+/// as in [`rm64`]: `F2 REX 0F 10/11 /r` (`movsd_matches_dynasm`); the
+/// other forms through `dynasm!`.
+#[inline]
+pub(crate) fn movsd_mem(ops: &mut Asm, load: bool, x: u8, m: Mem) {
+    let Mem::Base { base, disp } = m else {
+        return movsd_mem_dynasm(ops, load, x, m);
+    };
+    let rex = 0x40 | (x & 8) >> 1 | (base & 8) >> 3;
+    let opcode = if load { 0x10 } else { 0x11 };
+    let modrm = (x & 7) << 3 | 0b100;
+    let sib = 0b00_100_000 | (base & 7);
+    match i8::try_from(disp) {
+        Ok(d) => ops.extend(&[0xF2, rex, 0x0F, opcode, 0x40 | modrm, sib, d as u8]),
+        Err(_) => {
+            let [a, b, c, d] = disp.to_le_bytes();
+            ops.extend(&[0xF2, rex, 0x0F, opcode, 0x80 | modrm, sib, a, b, c, d]);
+        }
+    }
+}
+
+/// [`movsd_mem`] through `dynasm!`, for the indexed and absolute forms
+/// (and the reference the hand encoding is tested against).
+#[cold]
+#[inline(never)]
+pub(crate) fn movsd_mem_dynasm(ops: &mut Asm, load: bool, x: u8, m: Mem) {
+    if load {
+        with_mem!(ops, m, [movsd Rx(x),], []);
+    } else {
+        with_mem!(ops, m, [movsd], [, Rx(x)]);
+    }
+}
+
 #[cold]
 #[inline(never)]
 pub(crate) fn mov_mem_imm32_dynasm(ops: &mut Asm, m: Mem, imm: i32) {
@@ -668,13 +701,13 @@ impl<'a> Emitter<'a> {
             // Straight into a destination register, not through f0.
             (loc, Loc::Reg(d)) => {
                 let m = self.loc_mem(loc)?;
-                with_mem!(&mut self.ops, m, [movsd Rx(d.num),], []);
+                movsd_mem(&mut self.ops, true, d.num, m);
                 d.num
             }
             (loc, _) => {
                 let m = self.loc_mem(loc)?;
                 let f0 = self.f0;
-                with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);
+                movsd_mem(&mut self.ops, true, f0, m);
                 f0
             }
         };
@@ -687,7 +720,7 @@ impl<'a> Emitter<'a> {
             }
             loc => {
                 let m = self.loc_mem(loc)?;
-                with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
+                movsd_mem(&mut self.ops, false, f, m);
             }
         }
         Ok(())
@@ -772,11 +805,7 @@ impl<'a> Emitter<'a> {
     /// `movsd xmm, [m]` (`load`) or `movsd [m], xmm`.
     #[inline(never)]
     fn movsd(&mut self, load: bool, x: u8, m: Mem) {
-        if load {
-            with_mem!(&mut self.ops, m, [movsd Rx(x),], []);
-        } else {
-            with_mem!(&mut self.ops, m, [movsd], [, Rx(x)]);
-        }
+        movsd_mem(&mut self.ops, load, x, m);
     }
 
     /// Tear the frame down (if set up), keeping the registers in `keep`.
@@ -1042,6 +1071,30 @@ mod tests {
             let mut got = Asm::with_capacity(0);
             test_rr(&mut got, r);
             assert_eq!(got.finalize().ok(), want.finalize().ok(), "test r{r}");
+        }
+    }
+
+    /// `movsd_mem` writes the bytes `dynasm!` writes, for every register,
+    /// base and displacement class.
+    #[test]
+    fn movsd_matches_dynasm() {
+        for x in 0..16u8 {
+            for base in 0..16u8 {
+                for disp in [0, 8, -8, 127, -128, 128, -129, i32::MAX, i32::MIN] {
+                    for load in [true, false] {
+                        let m = Mem::Base { base, disp };
+                        let mut want = Asm::with_capacity(0);
+                        movsd_mem_dynasm(&mut want, load, x, m);
+                        let mut got = Asm::with_capacity(0);
+                        movsd_mem(&mut got, load, x, m);
+                        assert_eq!(
+                            got.finalize().ok(),
+                            want.finalize().ok(),
+                            "xmm{x} base {base} disp {disp} load {load}"
+                        );
+                    }
+                }
+            }
         }
     }
 
