@@ -807,23 +807,42 @@ impl<'a> Emitter<'a> {
     }
 
     /// The thread pointer into register `dst` (may clobber x16, x17).
+    /// A TLS slot, two instructions, is read inline: a call would cost as
+    /// much.
+    #[inline]
     pub(crate) fn thread_pointer(&mut self, dst: u8) -> R<()> {
         match self.st.env.thread_pointer {
             lil_codegen::ThreadPointer::TlsSlot { offset } => {
-                {
-                    let ops = &mut self.ops;
-                    // mrs x16, tpidr_el0 (S3_3_C13_C0_2)
-                    dynasm!(ops ; .arch aarch64 ; mrs x16, 0x5e82);
-                }
-                self.acc(
-                    Acc::LdrX,
-                    dst,
-                    AMem::Imm {
-                        base: X16,
-                        off: offset as i64,
-                    },
-                );
+                self.tls_slot_load(dst, offset);
+                Ok(())
             }
+            _ => self.thread_pointer_elsewhere(dst),
+        }
+    }
+
+    /// `dst = [tpidr_el0 + offset]`.
+    #[inline]
+    fn tls_slot_load(&mut self, dst: u8, offset: i32) {
+        {
+            let ops = &mut self.ops;
+            // mrs x16, tpidr_el0 (S3_3_C13_C0_2)
+            dynasm!(ops ; .arch aarch64 ; mrs x16, 0x5e82);
+        }
+        self.acc(
+            Acc::LdrX,
+            dst,
+            AMem::Imm {
+                base: X16,
+                off: offset as i64,
+            },
+        );
+    }
+
+    /// [`Emitter::thread_pointer`] from a register or a call.
+    #[inline(never)]
+    fn thread_pointer_elsewhere(&mut self, dst: u8) -> R<()> {
+        match self.st.env.thread_pointer {
+            lil_codegen::ThreadPointer::TlsSlot { offset } => self.tls_slot_load(dst, offset),
             lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
             lil_codegen::ThreadPointer::Call { function } => {
                 self.helper_call(

@@ -1169,9 +1169,12 @@ impl Emitter<'_> {
     fn store_m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<()> {
         let f = self.m2n_offset()?;
         let mut direct = Accesses::new();
+        // The list as a slice taken once: the stores below could change
+        // it, as far as the compiler knows.
+        let saved: &[(Reg, i32)] = &self.st.plan.saved;
         for (idx, &n) in regs.iter().enumerate() {
             let at = f + first + 8 * idx as i32;
-            match self.st.plan.saved.iter().find(|(r, _)| *r == reg(n)) {
+            match saved.iter().find(|(r, _)| *r == reg(n)) {
                 Some(&(_, slot)) if slot == at => {}
                 Some(&(_, slot)) => {
                     let v0 = self.v0;

@@ -200,6 +200,171 @@ pub(crate) fn jcc(ops: &mut Asm, cc: u8, label: DynamicLabel) {
     ops.branch_to(label, BranchField::Rel32);
 }
 
+/// The two-operand ALU instructions [`alu_rr`] and [`alu_imm`] encode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alu {
+    Add,
+    Or,
+    And,
+    Sub,
+    Xor,
+}
+
+impl Alu {
+    /// The `/digit` of the immediate forms (`81 /n`, `83 /n`); the
+    /// register form's opcode is `8 * n + 1`.
+    fn digit(self) -> u8 {
+        match self {
+            Alu::Add => 0,
+            Alu::Or => 1,
+            Alu::And => 4,
+            Alu::Sub => 5,
+            Alu::Xor => 6,
+        }
+    }
+
+    /// The same operation with a memory operand.
+    pub(crate) fn rm64(self) -> Rm64 {
+        match self {
+            Alu::Add => Rm64::Add,
+            Alu::Or => Rm64::Or,
+            Alu::And => Rm64::And,
+            Alu::Sub => Rm64::Sub,
+            Alu::Xor => Rm64::Xor,
+        }
+    }
+}
+
+/// `op r64, s64`, by hand for the reason given at [`rm64`], with the bytes
+/// `dynasm!` writes: `REX.W (8n+1) /r` (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn alu_rr(ops: &mut Asm, op: Alu, r: u8, s: u8) {
+    let rex = 0x48 | (s & 8) >> 1 | (r & 8) >> 3;
+    ops.extend(&[rex, 8 * op.digit() + 1, 0xC0 | (s & 7) << 3 | (r & 7)]);
+}
+
+/// `op r64, imm` (sign-extended): `REX.W 83 /n ib` when it fits a byte,
+/// else `REX.W 81 /n id`, as [`alu_rr`].
+#[inline]
+pub(crate) fn alu_imm(ops: &mut Asm, op: Alu, r: u8, x: i32) {
+    let rex = 0x48 | (r & 8) >> 3;
+    let modrm = 0xC0 | op.digit() << 3 | (r & 7);
+    match i8::try_from(x) {
+        Ok(b) => ops.extend(&[rex, 0x83, modrm, b as u8]),
+        Err(_) => {
+            let [i0, i1, i2, i3] = x.to_le_bytes();
+            ops.extend(&[rex, 0x81, modrm, i0, i1, i2, i3]);
+        }
+    }
+}
+
+/// `cmp r64, s64`: `REX.W 3B /r`, the form `dynasm!` writes
+/// (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn cmp_rr(ops: &mut Asm, r: u8, s: u8) {
+    let rex = 0x48 | (r & 8) >> 1 | (s & 8) >> 3;
+    ops.extend(&[rex, 0x3B, 0xC0 | (r & 7) << 3 | (s & 7)]);
+}
+
+/// `cmp r64, imm32`, as `dynasm!` writes it for a run-time immediate:
+/// always `REX.W 81 /7 id` (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn cmp_imm32(ops: &mut Asm, r: u8, x: i32) {
+    let [i0, i1, i2, i3] = x.to_le_bytes();
+    ops.extend(&[0x48 | (r & 8) >> 3, 0x81, 0xF8 | (r & 7), i0, i1, i2, i3]);
+}
+
+/// `test r64, r64`: `REX.W 85 /r` (`alu_matches_dynasm`).
+#[inline]
+pub(crate) fn test_rr(ops: &mut Asm, r: u8) {
+    let b = (r & 8) >> 3;
+    ops.extend(&[0x48 | b << 2 | b, 0x85, 0xC0 | (r & 7) << 3 | (r & 7)]);
+}
+
+/// `mov r64, s64`, by hand for the reason given at [`rm64`], with the
+/// bytes `dynasm!` writes: `REX.W 89 /r` (`moves_match_dynasm`).
+#[inline]
+pub(crate) fn mov_rr(ops: &mut Asm, r: u8, s: u8) {
+    ops.extend(&[
+        0x48 | (s & 8) >> 1 | (r & 8) >> 3,
+        0x89,
+        0xC0 | (s & 7) << 3 | (r & 7),
+    ]);
+}
+
+/// `mov r32, s32` (zero-extends: `zx4`, `tr4`): `REX 89 /r`, the REX
+/// prefix always there, as `dynasm!` writes it (`moves_match_dynasm`).
+#[inline]
+pub(crate) fn mov32_rr(ops: &mut Asm, r: u8, s: u8) {
+    ops.extend(&[
+        0x40 | (s & 8) >> 1 | (r & 8) >> 3,
+        0x89,
+        0xC0 | (s & 7) << 3 | (r & 7),
+    ]);
+}
+
+/// `call r64`: `REX FF /2`, as `dynasm!` writes it (`moves_match_dynasm`).
+#[inline]
+pub(crate) fn call_r(ops: &mut Asm, r: u8) {
+    ops.extend(&[0x40 | (r & 8) >> 3, 0xFF, 0xD0 | (r & 7)]);
+}
+
+/// `r = imm` in the shortest form, by hand as [`mov_rr`]: `xor r32, r32`
+/// for 0, `mov r32, imm32` for what zero-extends, `mov r64, simm32` for
+/// what sign-extends, else `mov r64, imm64`.
+#[inline]
+pub(crate) fn mov_imm(ops: &mut Asm, r: u8, x: i64) {
+    let b = (r & 8) >> 3;
+    let low = r & 7;
+    // (dynasm gives a run-time register a REX prefix even where none is
+    // needed.)
+    if x == 0 {
+        ops.extend(&[0x40 | b << 2 | b, 0x31, 0xC0 | low << 3 | low]);
+    } else if let Ok(u) = u32::try_from(x) {
+        let [i0, i1, i2, i3] = u.to_le_bytes();
+        ops.extend(&[0x40 | b, 0xB8 | low, i0, i1, i2, i3]);
+    } else if let Ok(v) = i32::try_from(x) {
+        let [i0, i1, i2, i3] = v.to_le_bytes();
+        ops.extend(&[0x48 | b, 0xC7, 0xC0 | low, i0, i1, i2, i3]);
+    } else {
+        let [i0, i1, i2, i3, i4, i5, i6, i7] = x.to_le_bytes();
+        ops.extend(&[0x48 | b, 0xB8 | low, i0, i1, i2, i3, i4, i5, i6, i7]);
+    }
+}
+
+/// `movsd xmm, [m]` (`load`) or `movsd [m], xmm`, `[base + disp]` by hand
+/// as in [`rm64`]: `F2 REX 0F 10/11 /r` (`movsd_matches_dynasm`); the
+/// other forms through `dynasm!`.
+#[inline]
+pub(crate) fn movsd_mem(ops: &mut Asm, load: bool, x: u8, m: Mem) {
+    let Mem::Base { base, disp } = m else {
+        return movsd_mem_dynasm(ops, load, x, m);
+    };
+    let rex = 0x40 | (x & 8) >> 1 | (base & 8) >> 3;
+    let opcode = if load { 0x10 } else { 0x11 };
+    let modrm = (x & 7) << 3 | 0b100;
+    let sib = 0b00_100_000 | (base & 7);
+    match i8::try_from(disp) {
+        Ok(d) => ops.extend(&[0xF2, rex, 0x0F, opcode, 0x40 | modrm, sib, d as u8]),
+        Err(_) => {
+            let [a, b, c, d] = disp.to_le_bytes();
+            ops.extend(&[0xF2, rex, 0x0F, opcode, 0x80 | modrm, sib, a, b, c, d]);
+        }
+    }
+}
+
+/// [`movsd_mem`] through `dynasm!`, for the indexed and absolute forms
+/// (and the reference the hand encoding is tested against).
+#[cold]
+#[inline(never)]
+pub(crate) fn movsd_mem_dynasm(ops: &mut Asm, load: bool, x: u8, m: Mem) {
+    if load {
+        with_mem!(ops, m, [movsd Rx(x),], []);
+    } else {
+        with_mem!(ops, m, [movsd], [, Rx(x)]);
+    }
+}
+
 #[cold]
 #[inline(never)]
 pub(crate) fn mov_mem_imm32_dynasm(ops: &mut Asm, m: Mem, imm: i32) {
@@ -420,14 +585,9 @@ impl<'a> Emitter<'a> {
     fn load_code(&mut self, r: u8, v: Val) {
         let ops = &mut self.ops;
         match v {
-            Val::Reg(s) => dynasm!(ops ; .arch x64 ; mov Rq(r), Rq(s)),
+            Val::Reg(s) => mov_rr(ops, r, s),
             Val::Mem(m) => rm64(ops, Rm64::MovLoad, r, m),
-            Val::Imm(0) => dynasm!(ops ; .arch x64 ; xor Rd(r), Rd(r)),
-            Val::Imm(x) if (0..=u32::MAX as i64).contains(&x) => {
-                dynasm!(ops ; .arch x64 ; mov Rd(r), x as u32 as i32)
-            }
-            Val::Imm(x) if fits_i32(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), DWORD x as i32),
-            Val::Imm(x) => dynasm!(ops ; .arch x64 ; mov Rq(r), QWORD x),
+            Val::Imm(x) => mov_imm(ops, r, x),
             Val::Addr(off) => self.lea(
                 r,
                 Mem::Base {
@@ -468,15 +628,22 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `[m] = v` for a 64-bit slot; may clobber `scratch`.
+    /// `[m] = v` for a 64-bit slot; may clobber `scratch`. An immediate
+    /// (an M2N frame's method and frame type, most often 0) is stored
+    /// inline: the call would cost as much as the store.
+    #[inline]
     pub(crate) fn store64(&mut self, m: Mem, v: Val, scratch: u8) {
         match v {
             Val::Imm(x) if fits_i32(x) => mov_mem_imm32(&mut self.ops, m, x as i32),
-            _ => {
-                let r = self.in_reg(v, scratch);
-                rm64(&mut self.ops, Rm64::MovStore, r, m);
-            }
+            _ => self.store64_reg(m, v, scratch),
         }
+    }
+
+    /// [`Emitter::store64`] of a value that goes through a register.
+    #[inline(never)]
+    fn store64_reg(&mut self, m: Mem, v: Val, scratch: u8) {
+        let r = self.in_reg(v, scratch);
+        rm64(&mut self.ops, Rm64::MovStore, r, m);
     }
 
     /// Write the general-purpose value in register `r` to a location.
@@ -534,13 +701,13 @@ impl<'a> Emitter<'a> {
             // Straight into a destination register, not through f0.
             (loc, Loc::Reg(d)) => {
                 let m = self.loc_mem(loc)?;
-                with_mem!(&mut self.ops, m, [movsd Rx(d.num),], []);
+                movsd_mem(&mut self.ops, true, d.num, m);
                 d.num
             }
             (loc, _) => {
                 let m = self.loc_mem(loc)?;
                 let f0 = self.f0;
-                with_mem!(&mut self.ops, m, [movsd Rx(f0),], []);
+                movsd_mem(&mut self.ops, true, f0, m);
                 f0
             }
         };
@@ -553,7 +720,7 @@ impl<'a> Emitter<'a> {
             }
             loc => {
                 let m = self.loc_mem(loc)?;
-                with_mem!(&mut self.ops, m, [movsd], [, Rx(f)]);
+                movsd_mem(&mut self.ops, false, f, m);
             }
         }
         Ok(())
@@ -563,14 +730,11 @@ impl<'a> Emitter<'a> {
 
     pub(crate) fn prologue(&mut self) -> R<()> {
         let body = self.st.plan.frame_size as i32 - 16;
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; push rbp);
-        let at = ops.offset().0;
-        self.st.note_unwind(at, FrameState::RecordPushed);
-        let ops = &mut self.ops;
-        dynasm!(ops ; .arch x64 ; mov rbp, rsp);
-        let at = ops.offset().0;
-        self.st.note_unwind(at, FrameState::Framed);
+        // `push rbp ; mov rbp, rsp` in one piece (`prologue_matches_dynasm`).
+        let start = self.ops.offset().0;
+        self.ops.extend(&[0x55, 0x48, 0x89, 0xE5]);
+        self.st.note_unwind(start + 1, FrameState::RecordPushed);
+        self.st.note_unwind(start + 4, FrameState::Framed);
         let ops = &mut self.ops;
         const PAGE: i32 = lil_codegen::plan::STACK_PROBE_INTERVAL as i32;
         if body >= PAGE {
@@ -594,10 +758,13 @@ impl<'a> Emitter<'a> {
             );
         } else if let Ok(small) = i8::try_from(body) {
             if small > 0 {
-                dynasm!(ops ; .arch x64 ; sub rsp, BYTE small);
+                // sub rsp, BYTE small
+                ops.extend(&[0x48, 0x83, 0xEC, small as u8]);
             }
         } else {
-            dynasm!(ops ; .arch x64 ; sub rsp, DWORD body);
+            // sub rsp, DWORD body
+            let [a, b, c, d] = body.to_le_bytes();
+            ops.extend(&[0x48, 0x81, 0xEC, a, b, c, d]);
         }
         let plan = self.st.plan;
         for &(r, slot) in plan.saved.iter().chain(&plan.arbitrary_saves) {
@@ -638,11 +805,7 @@ impl<'a> Emitter<'a> {
     /// `movsd xmm, [m]` (`load`) or `movsd [m], xmm`.
     #[inline(never)]
     fn movsd(&mut self, load: bool, x: u8, m: Mem) {
-        if load {
-            with_mem!(&mut self.ops, m, [movsd Rx(x),], []);
-        } else {
-            with_mem!(&mut self.ops, m, [movsd], [, Rx(x)]);
-        }
+        movsd_mem(&mut self.ops, load, x, m);
     }
 
     /// Tear the frame down (if set up), keeping the registers in `keep`.
@@ -697,12 +860,23 @@ impl<'a> Emitter<'a> {
     }
 
     /// The thread pointer into register `dst` (clobbers `s0` if `dst` is not it).
+    /// A TLS slot, one load, is read inline: a call would cost as much.
+    #[inline]
     pub(crate) fn thread_pointer(&mut self, dst: u8) -> R<()> {
         match self.st.env.thread_pointer {
             lil_codegen::ThreadPointer::TlsSlot { offset } => {
-                let ops = &mut self.ops;
-                fs_load(ops, dst, offset);
+                fs_load(&mut self.ops, dst, offset);
+                Ok(())
             }
+            _ => self.thread_pointer_elsewhere(dst),
+        }
+    }
+
+    /// [`Emitter::thread_pointer`] from a register or a call.
+    #[inline(never)]
+    fn thread_pointer_elsewhere(&mut self, dst: u8) -> R<()> {
+        match self.st.env.thread_pointer {
+            lil_codegen::ThreadPointer::TlsSlot { offset } => fs_load(&mut self.ops, dst, offset),
             lil_codegen::ThreadPointer::Register(n) => self.load(dst, Val::Reg(n)),
             lil_codegen::ThreadPointer::Call { function } => {
                 let s0 = self.s0;
@@ -735,6 +909,7 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
     fn prologue(&mut self) -> R<()> {
         Emitter::prologue(self)
     }
+    #[inline]
     fn instruction(&mut self, kind: &InstKind) -> R<()> {
         Emitter::instruction(self, kind)
     }
@@ -780,6 +955,159 @@ mod tests {
             format!("{:?}", got.finalize()),
             format!("{:?}", want.finalize())
         );
+    }
+
+    /// `mov_rr` and `mov_imm` write the bytes of the `dynasm!` forms
+    /// they replace, for every register and immediate class.
+    #[test]
+    fn moves_match_dynasm() {
+        let imms: [i64; 10] = [
+            0,
+            1,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            -1,
+            i32::MIN as i64,
+            0x1_0000_0000,
+            i64::MIN,
+            0x1234_5678_9abc_def0,
+        ];
+        for r in 0..16u8 {
+            for s in 0..16u8 {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; mov Rq(r), Rq(s));
+                let mut got = Asm::with_capacity(0);
+                mov_rr(&mut got, r, s);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "mov r{r}, r{s}");
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; mov Rd(r), Rd(s));
+                let mut got = Asm::with_capacity(0);
+                mov32_rr(&mut got, r, s);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "mov e{r}, e{s}");
+            }
+            let mut want = Asm::with_capacity(0);
+            let o = &mut want;
+            dynasm!(o ; .arch x64 ; call Rq(r));
+            let mut got = Asm::with_capacity(0);
+            call_r(&mut got, r);
+            assert_eq!(got.finalize().ok(), want.finalize().ok(), "call r{r}");
+            for x in imms {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                if x == 0 {
+                    dynasm!(o ; .arch x64 ; xor Rd(r), Rd(r));
+                } else if (0..=u32::MAX as i64).contains(&x) {
+                    dynasm!(o ; .arch x64 ; mov Rd(r), x as u32 as i32);
+                } else if fits_i32(x) {
+                    dynasm!(o ; .arch x64 ; mov Rq(r), DWORD x as i32);
+                } else {
+                    dynasm!(o ; .arch x64 ; mov Rq(r), QWORD x);
+                }
+                let mut got = Asm::with_capacity(0);
+                mov_imm(&mut got, r, x);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "r{r} = {x:#x}");
+            }
+        }
+    }
+
+    /// `alu_rr` and `alu_imm` write the bytes of the `dynasm!` forms they
+    /// replace.
+    #[test]
+    fn alu_matches_dynasm() {
+        macro_rules! check {
+            ($op:expr, $mn:ident) => {
+                for r in 0..16u8 {
+                    for s in 0..16u8 {
+                        let mut want = Asm::with_capacity(0);
+                        let o = &mut want;
+                        dynasm!(o ; .arch x64 ; $mn Rq(r), Rq(s));
+                        let mut got = Asm::with_capacity(0);
+                        alu_rr(&mut got, $op, r, s);
+                        assert_eq!(got.finalize().ok(), want.finalize().ok(), "{:?} r{r}, r{s}", $op);
+                    }
+                    for x in [0, 1, -1, 127, -128, 128, -129, i32::MAX, i32::MIN] {
+                        let mut want = Asm::with_capacity(0);
+                        let o = &mut want;
+                        if let Ok(b) = i8::try_from(x) {
+                            dynasm!(o ; .arch x64 ; $mn Rq(r), BYTE b);
+                        } else {
+                            dynasm!(o ; .arch x64 ; $mn Rq(r), DWORD x);
+                        }
+                        let mut got = Asm::with_capacity(0);
+                        alu_imm(&mut got, $op, r, x);
+                        assert_eq!(got.finalize().ok(), want.finalize().ok(), "{:?} r{r}, {x}", $op);
+                    }
+                }
+            };
+        }
+        check!(Alu::Add, add);
+        check!(Alu::Or, or);
+        check!(Alu::And, and);
+        check!(Alu::Sub, sub);
+        check!(Alu::Xor, xor);
+        for r in 0..16u8 {
+            for s in 0..16u8 {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; cmp Rq(r), Rq(s));
+                let mut got = Asm::with_capacity(0);
+                cmp_rr(&mut got, r, s);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "cmp r{r}, r{s}");
+            }
+            for x in [0, 1, -1, 127, -128, 128, i32::MAX, i32::MIN] {
+                let mut want = Asm::with_capacity(0);
+                let o = &mut want;
+                dynasm!(o ; .arch x64 ; cmp Rq(r), x);
+                let mut got = Asm::with_capacity(0);
+                cmp_imm32(&mut got, r, x);
+                assert_eq!(got.finalize().ok(), want.finalize().ok(), "cmp r{r}, {x}");
+            }
+            let mut want = Asm::with_capacity(0);
+            let o = &mut want;
+            dynasm!(o ; .arch x64 ; test Rq(r), Rq(r));
+            let mut got = Asm::with_capacity(0);
+            test_rr(&mut got, r);
+            assert_eq!(got.finalize().ok(), want.finalize().ok(), "test r{r}");
+        }
+    }
+
+    /// `movsd_mem` writes the bytes `dynasm!` writes, for every register,
+    /// base and displacement class.
+    #[test]
+    fn movsd_matches_dynasm() {
+        for x in 0..16u8 {
+            for base in 0..16u8 {
+                for disp in [0, 8, -8, 127, -128, 128, -129, i32::MAX, i32::MIN] {
+                    for load in [true, false] {
+                        let m = Mem::Base { base, disp };
+                        let mut want = Asm::with_capacity(0);
+                        movsd_mem_dynasm(&mut want, load, x, m);
+                        let mut got = Asm::with_capacity(0);
+                        movsd_mem(&mut got, load, x, m);
+                        assert_eq!(
+                            got.finalize().ok(),
+                            want.finalize().ok(),
+                            "xmm{x} base {base} disp {disp} load {load}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The prologue's hand-written pieces are `dynasm!`'s bytes.
+    #[test]
+    fn prologue_matches_dynasm() {
+        let mut want = Asm::with_capacity(0);
+        let o = &mut want;
+        dynasm!(o ; .arch x64 ; push rbp ; mov rbp, rsp ; sub rsp, BYTE 0x70 ; sub rsp, DWORD 0x1230);
+        let mut got = Asm::with_capacity(0);
+        got.extend(&[0x55, 0x48, 0x89, 0xE5, 0x48, 0x83, 0xEC, 0x70]);
+        got.extend(&[0x48, 0x81, 0xEC, 0x30, 0x12, 0, 0]);
+        assert_eq!(got.finalize().ok(), want.finalize().ok());
     }
 
     #[test]

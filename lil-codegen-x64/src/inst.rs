@@ -6,7 +6,10 @@
 //! shifts, stores, extensions) use the value's width explicitly.
 
 use crate::abi::{DESC, regs::*};
-use crate::emit::{Emitter, Mem, R, Rm64, Val, fits_i32, imm_bits, jcc, jmp, rm64, with_mem};
+use crate::emit::{
+    Alu, Emitter, Mem, R, Rm64, Val, alu_imm, alu_rr, call_r, cmp_imm32, cmp_rr, fits_i32,
+    imm_bits, jcc, jmp, mov32_rr, rm64, test_rr, with_mem,
+};
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
 use lil_codegen::m2n::offsets as m2n;
@@ -81,7 +84,9 @@ pub(crate) fn fold(p: Predicate, a: i64, b: i64, bits: u32) -> bool {
 impl Emitter<'_> {
     /// One LIL instruction. A dispatcher only: each kind's function stays
     /// out of line (`#[inline(never)]`), so the call here is a jump and
-    /// no instruction pays for the stack frame of the largest one.
+    /// no instruction pays for the stack frame of the largest one. Inlined
+    /// into the driver's loop: the jump table is the whole dispatch.
+    #[inline]
     pub(crate) fn instruction(&mut self, kind: &InstKind) -> R<()> {
         match kind {
             InstKind::Label(l) => self.label_decl(*l),
@@ -232,7 +237,7 @@ impl Emitter<'_> {
                     UnaryOp::Sx4 => dynasm!(ops ; .arch x64 ; movsxd Rq(r), Rd(s)),
                     UnaryOp::Zx1 => dynasm!(ops ; .arch x64 ; movzx Rd(r), Rb(s)),
                     UnaryOp::Zx2 => dynasm!(ops ; .arch x64 ; movzx Rd(r), Rw(s)),
-                    _ => dynasm!(ops ; .arch x64 ; mov Rd(r), Rd(s)),
+                    _ => mov32_rr(ops, r, s),
                 }
             }
         }
@@ -253,37 +258,33 @@ impl Emitter<'_> {
             }
             other => other,
         };
-        macro_rules! alu_forms {
-            ($mn:ident, $inst:expr) => {{
+        let alu = match op {
+            BinaryOp::Add => Alu::Add,
+            BinaryOp::Sub => Alu::Sub,
+            BinaryOp::And => Alu::And,
+            BinaryOp::Or => Alu::Or,
+            BinaryOp::Xor => Alu::Xor,
+            BinaryOp::Mul => {
                 match v {
-                    Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), Rq(s)),
-                    Val::Mem(m) => rm64(&mut self.ops, $inst, r, m),
+                    Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
+                    Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
                     Val::Imm(x) if i8::try_from(x).is_ok() => {
-                        dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), BYTE x as i8)
+                        dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), BYTE x as i8)
                     }
-                    Val::Imm(x) => dynasm!((&mut self.ops) ; .arch x64 ; $mn Rq(r), DWORD x as i32),
+                    Val::Imm(x) => {
+                        dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), DWORD x as i32)
+                    }
                     Val::Addr(_) => {}
                 }
-            }};
-        }
-        match op {
-            BinaryOp::Add => alu_forms!(add, Rm64::Add),
-            BinaryOp::Sub => alu_forms!(sub, Rm64::Sub),
-            BinaryOp::And => alu_forms!(and, Rm64::And),
-            BinaryOp::Or => alu_forms!(or, Rm64::Or),
-            BinaryOp::Xor => alu_forms!(xor, Rm64::Xor),
-            BinaryOp::Mul => match v {
-                Val::Reg(s) => dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(s)),
-                Val::Mem(m) => with_mem!(&mut self.ops, m, [imul Rq(r),], []),
-                Val::Imm(x) if i8::try_from(x).is_ok() => {
-                    dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), BYTE x as i8)
-                }
-                Val::Imm(x) => {
-                    dynasm!((&mut self.ops) ; .arch x64 ; imul Rq(r), Rq(r), DWORD x as i32)
-                }
-                Val::Addr(_) => {}
-            },
-            BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => {}
+                return;
+            }
+            BinaryOp::Shl | BinaryOp::Sar | BinaryOp::Shr => return,
+        };
+        match v {
+            Val::Reg(s) => alu_rr(&mut self.ops, alu, r, s),
+            Val::Mem(m) => rm64(&mut self.ops, alu.rm64(), r, m),
+            Val::Imm(x) => alu_imm(&mut self.ops, alu, r, x as i32),
+            Val::Addr(_) => {}
         }
     }
 
@@ -810,7 +811,13 @@ impl Emitter<'_> {
             // `$w`: a 64-bit comparison, whose `[base + disp]` forms `rm64` encodes.
             ($R:ident, $size:ident, $imm:ty, $w:expr) => {{
                 match (a, b) {
-                    (Val::Reg(x), Val::Reg(y)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y)),
+                    (Val::Reg(x), Val::Reg(y)) => {
+                        if $w {
+                            cmp_rr(&mut self.ops, x, y)
+                        } else {
+                            dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), $R(y))
+                        }
+                    }
                     (Val::Reg(x), Val::Mem(m)) => {
                         if $w {
                             rm64(&mut self.ops, Rm64::CmpLoad, x, m)
@@ -825,8 +832,20 @@ impl Emitter<'_> {
                             with_mem!(&mut self.ops, m, [cmp $size], [, $R(y)])
                         }
                     }
-                    (Val::Reg(x), Val::Imm(0)) => dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x)),
-                    (Val::Reg(x), Val::Imm(i)) => dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm),
+                    (Val::Reg(x), Val::Imm(0)) => {
+                        if $w {
+                            test_rr(&mut self.ops, x)
+                        } else {
+                            dynasm!((&mut self.ops) ; .arch x64 ; test $R(x), $R(x))
+                        }
+                    }
+                    (Val::Reg(x), Val::Imm(i)) => {
+                        if $w {
+                            cmp_imm32(&mut self.ops, x, i as i32)
+                        } else {
+                            dynasm!((&mut self.ops) ; .arch x64 ; cmp $R(x), i as $imm)
+                        }
+                    }
                     (Val::Mem(m), Val::Imm(i)) => with_mem!(&mut self.ops, m, [cmp $size], [, i as $imm]),
                     _ => return Err(CodegenError::Internal("comparison operands").into()),
                 }
@@ -896,11 +915,11 @@ impl Emitter<'_> {
         let v = self.operand_val(target)?;
         let s0 = self.s0;
         match v {
-            Val::Reg(r) => dynasm!((&mut self.ops) ; .arch x64 ; call Rq(r)),
+            Val::Reg(r) => call_r(&mut self.ops, r),
             Val::Mem(m) => with_mem!(&mut self.ops, m, [call QWORD], []),
             Val::Imm(_) | Val::Addr(_) => {
                 self.load(s0, v);
-                dynasm!((&mut self.ops) ; .arch x64 ; call Rq(s0));
+                call_r(&mut self.ops, s0);
             }
         }
         if returns && let Some(t) = sig.ret {
@@ -1031,10 +1050,13 @@ impl Emitter<'_> {
         self.st64(fm(m2n::CALLER_FP), s1);
         // The caller's callee-saved registers: the prologue saved the ones
         // this stub uses straight into their slots here (or elsewhere, to
-        // copy from); the others are still in the register.
+        // copy from); the others are still in the register. (The list as
+        // a slice taken once: the stores below could change it, as far as
+        // the compiler knows.)
+        let saved: &[(Reg, i32)] = &self.st.plan.saved;
         for (idx, &n) in DESC.m2n_saved_gp.iter().enumerate() {
             let at = fm(m2n::SAVED_GP + 8 * idx as i32);
-            match self.st.plan.saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
+            match saved.iter().find(|(r, _)| *r == Reg::gp(n)) {
                 Some(&(_, slot)) if slot == at.disp() => {}
                 Some(&(_, slot)) => {
                     self.ld64(

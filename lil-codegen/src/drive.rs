@@ -67,7 +67,13 @@ pub struct EmitState<'a> {
     pub i: usize,
     /// Where the frame state changes (emitters note their prologue and
     /// epilogue steps; the driver notes the state at each instruction).
+    /// Written through [`EmitState::note_unwind`] only.
     pub unwind: UnwindInfo,
+    /// Whether `unwind` ends in [`FrameState::Saved`] (`Some(true)`) or
+    /// [`FrameState::Entry`] (`Some(false)`), the two states code between
+    /// instructions is in: the driver's note at each instruction mostly
+    /// repeats the state in force, and this answers it with one compare.
+    unwind_at_rest: Option<bool>,
     /// The per-stub tables, kept from one compile to the next.
     tables: &'a mut EmitTables,
     /// Instructions emitted with an earlier one (here, not among the
@@ -147,6 +153,7 @@ impl<'a> EmitState<'a> {
             framed: false,
             i: 0,
             unwind,
+            unwind_at_rest: Some(false),
             tables,
             absorbed: BitSet::default(),
             locals_gp: &plan.locals_gp,
@@ -175,6 +182,7 @@ impl<'a> EmitState<'a> {
         let rows = if self.plan.has_frame() { 16 } else { 0 };
         crate::clear_with_room(&mut self.unwind.rows, rows);
         self.unwind.saved.clear();
+        self.unwind_at_rest = Some(false);
     }
 
     /// Where local `k` of class `class` lives: [`FramePlan::local`], read
@@ -188,8 +196,38 @@ impl<'a> EmitState<'a> {
         };
         match table.get(k as usize) {
             Some(Some(loc)) => Ok(*loc),
-            _ => Ok(self.plan.local(k, class)?),
+            _ => Err(self.local_error(k, class)),
         }
+    }
+
+    /// The plan's error for local `k` (out of line, as every error here:
+    /// building a [`CodegenError`] takes stack space, which would give
+    /// [`EmitState::var_loc`] a frame).
+    #[cold]
+    #[inline(never)]
+    fn local_error(&self, k: u32, class: RegClass) -> EmitError {
+        let error = self.plan.local(k, class).err();
+        error
+            .unwrap_or(CodegenError::Internal("a local was given no location"))
+            .into()
+    }
+
+    /// The plan's error for input `k` (out of line, as
+    /// [`EmitState::local_error`]).
+    #[cold]
+    #[inline(never)]
+    fn input_error(&self, k: u32) -> EmitError {
+        let error = self.plan.input(k, self.framed).err();
+        error
+            .unwrap_or(CodegenError::Internal("no such input"))
+            .into()
+    }
+
+    /// An internal error (out of line, as [`EmitState::local_error`]).
+    #[cold]
+    #[inline(never)]
+    fn internal(what: &'static str) -> EmitError {
+        CodegenError::Internal(what).into()
     }
 
     /// Where input `k` is at the current point: [`FramePlan::input`],
@@ -200,7 +238,7 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn input(&self, k: u32) -> EmitResult<Loc> {
         let Some(arrival) = self.inputs.get(k as usize) else {
-            return Ok(self.plan.input(k, self.framed)?);
+            return Err(self.input_error(k));
         };
         if self.framed
             && let Some(Some(home)) = self.input_homes.get(k as usize)
@@ -291,10 +329,10 @@ impl<'a> EmitState<'a> {
         match var {
             Var::Input(k) => self.input(k),
             Var::Local(k) => self.local(k, class),
-            Var::StdPlace(k) => desc
-                .std_place(k)
-                .map(Loc::Reg)
-                .ok_or_else(|| CodegenError::Internal("no such standard place").into()),
+            Var::StdPlace(k) => match desc.std_place(k) {
+                Some(r) => Ok(Loc::Reg(r)),
+                None => Err(Self::internal("no such standard place")),
+            },
             Var::Ret => Ok(Loc::Reg(match class {
                 RegClass::General => self.plan.ret_gp,
                 RegClass::Float => self.plan.ret_fp,
@@ -320,11 +358,14 @@ impl<'a> EmitState<'a> {
         }
     }
 
-    /// The context before the current instruction.
+    /// The context before the current instruction. (Inlined: a caller
+    /// reads one or two of its fields, and the context, returned, would
+    /// be copied whole.)
+    #[inline]
     pub fn ctx(&self) -> EmitResult<Context<'a>> {
         match self.stub.context(self.i) {
             Some(ctx) => Ok(ctx),
-            None => Err(CodegenError::Internal("no context for a reachable instruction").into()),
+            None => Err(Self::internal("no context for a reachable instruction")),
         }
     }
 
@@ -332,6 +373,28 @@ impl<'a> EmitState<'a> {
     #[inline]
     pub fn note_unwind(&mut self, offset: usize, state: FrameState) {
         self.unwind.note(offset as u32, state);
+        self.unwind_at_rest = match state {
+            FrameState::Entry => Some(false),
+            FrameState::Saved => Some(true),
+            FrameState::RecordPushed | FrameState::Framed => None,
+        };
+    }
+
+    /// Note the state of the code from `offset` on, an instruction's
+    /// start: [`FrameState::Saved`] if the frame is set up, else
+    /// [`FrameState::Entry`]; nothing when that is the state in force
+    /// (which [`EmitState::note_unwind`] would also leave unchanged).
+    #[inline]
+    fn note_instruction_start(&mut self, offset: usize) {
+        let framed = self.framed;
+        if self.unwind_at_rest != Some(framed) {
+            let state = if framed {
+                FrameState::Saved
+            } else {
+                FrameState::Entry
+            };
+            self.note_unwind(offset, state);
+        }
     }
 
     /// Remember bytes to append after the code at `label`.
@@ -348,6 +411,7 @@ impl<'a> EmitState<'a> {
 /// budgeted apart: each register the frame saves is stored by the
 /// prologue and loaded back by every epilogue (a compile-me stub saves
 /// them all), and an M2N frame is some twenty stores.
+#[inline]
 pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
     let saves = plan.saved.len() + plan.arbitrary_saves.len() + plan.inputs.len();
     let m2n = if stub.summary().pushes_m2n { 256 } else { 0 };
@@ -355,10 +419,18 @@ pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
 }
 
 /// The label of a LIL label (created on first use).
+#[inline]
 pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
-    if let Some(Some(l)) = e.state().tables.labels.get(id.index()) {
-        return *l;
+    match e.state().tables.labels.get(id.index()) {
+        Some(Some(l)) => *l,
+        _ => new_label(e, id),
     }
+}
+
+/// [`label`]'s first use of a LIL label: its dynasm label created (out
+/// of line: a lookup pays for no frame).
+#[inline(never)]
+fn new_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
     let l = e.asm().new_dynamic_label();
     if let Some(slot) = e.state().tables.labels.get_mut(id.index()) {
         *slot = Some(l);
@@ -471,15 +543,7 @@ fn emit<'a, E: IsaEmitter<'a>>(
             }
         }
         let start = e.asm().offset().0 as u32;
-        let framed = e.state().framed;
-        e.state().note_unwind(
-            start as usize,
-            if framed {
-                FrameState::Saved
-            } else {
-                FrameState::Entry
-            },
-        );
+        e.state().note_instruction_start(start as usize);
         e.instruction(kind)?;
         let end = e.asm().offset().0 as u32;
         if end > start {
