@@ -1347,9 +1347,26 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// most five digits making an index `<= MAX_INDEX`, read in one pass
     /// over its bytes: the variable and where it ends. `None` for any other
     /// shape, which [`Self::var_general`] handles, errors and all.
+    ///
+    /// The commonest shape of all, `iN`, `lN` or `oN` with one digit, is
+    /// read from one three-byte slice (the variable and the byte after
+    /// it): one length test, where the digit loop tested the length at
+    /// each byte, and the index needs no range test.
     #[inline(always)]
     fn var_fast(&self, start: usize) -> Option<(Var, usize)> {
         let bytes = self.bytes;
+        if let Some(&[first, d @ b'0'..=b'9', after]) =
+            bytes.get(start..).and_then(<[u8]>::first_chunk::<3>)
+            && !is_ident_char(after)
+        {
+            let k = u32::from(d - b'0');
+            match first {
+                b'i' => return Some((Var::Input(k), start + 2)),
+                b'l' => return Some((Var::Local(k), start + 2)),
+                b'o' => return Some((Var::Output(k), start + 2)),
+                _ => {}
+            }
+        }
         let first = *bytes.get(start)?;
         let digits = match first {
             b'i' | b'l' | b'o' => start + 1,
