@@ -688,6 +688,20 @@ fn parse_unary(word: u64) -> Option<UnaryOp> {
     })
 }
 
+/// The binary operator `b` is, if it is one by itself (`+ - * & | ^`).
+#[inline(always)]
+fn one_byte_binary_op(b: u8) -> Option<BinaryOp> {
+    Some(match b {
+        b'+' => BinaryOp::Add,
+        b'-' => BinaryOp::Sub,
+        b'*' => BinaryOp::Mul,
+        b'&' => BinaryOp::And,
+        b'|' => BinaryOp::Or,
+        b'^' => BinaryOp::Xor,
+        _ => return None,
+    })
+}
+
 /// Builds a variable of one kind from its index.
 type MakeVar = fn(u32) -> Var;
 
@@ -2076,15 +2090,31 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         Ok(p)
     }
 
+    /// A binary operator after any blanks, or `None`.
+    ///
+    /// The `;` of a move is told apart first, with one byte test. A
+    /// one-byte operator between two spaces with a token after it, as
+    /// binary operations are written (`l2 + l1`), is read with the blanks
+    /// around it from one four-byte slice, as an assignment's ` = `.
     fn binary_op(&mut self) -> Option<BinaryOp> {
+        let bytes = self.bytes;
+        match bytes.get(self.pos) {
+            Some(b';') => return None,
+            Some(b' ') => {
+                if let Some(&[_, b, b' ', next]) =
+                    bytes.get(self.pos..).and_then(<[u8]>::first_chunk::<4>)
+                    && CLASS[next as usize] & (SPACE | SLASH) == 0
+                    && let Some(op) = one_byte_binary_op(b)
+                {
+                    self.pos += 3;
+                    return Some(op);
+                }
+            }
+            _ => {}
+        }
         self.skip_ws();
         let (op, len) = match (self.peek(), self.peek_at(1), self.peek_at(2)) {
-            (Some(b'+'), _, _) => (BinaryOp::Add, 1),
-            (Some(b'-'), _, _) => (BinaryOp::Sub, 1),
-            (Some(b'*'), _, _) => (BinaryOp::Mul, 1),
-            (Some(b'&'), _, _) => (BinaryOp::And, 1),
-            (Some(b'|'), _, _) => (BinaryOp::Or, 1),
-            (Some(b'^'), _, _) => (BinaryOp::Xor, 1),
+            (Some(b), _, _) if let Some(op) = one_byte_binary_op(b) => (op, 1),
             (Some(b'<'), Some(b'<'), _) => (BinaryOp::Shl, 2),
             (Some(b'>'), Some(b'>'), Some(b'u')) => (BinaryOp::Shr, 3),
             (Some(b'>'), Some(b'>'), _) => (BinaryOp::Sar, 2),
@@ -2484,8 +2514,22 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
 
     /// `v = ...;` starting at `start`, after its destination `v`.
     fn assignment(&mut self, start: usize, dst: Place, out: &mut Vec<Instruction>) -> PResult<()> {
-        self.expect(b'=', "`=`")?;
-        self.skip_ws();
+        // ` = ` before a token, as nearly every assignment is written, is
+        // read as one four-byte slice, where a blank skip before and after
+        // the `=` tested the length and the class of each byte.
+        match self
+            .bytes
+            .get(self.pos..)
+            .and_then(<[u8]>::first_chunk::<4>)
+        {
+            Some(&[b' ', b'=', b' ', next]) if CLASS[next as usize] & (SPACE | SLASH) == 0 => {
+                self.pos += 3;
+            }
+            _ => {
+                self.expect(b'=', "`=`")?;
+                self.skip_ws();
+            }
+        }
         let word_start = self.pos;
         // A variable, the commonest source, is read in one pass, before
         // the words that make other statements: no variable is `ts` or a
