@@ -1361,26 +1361,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// most five digits making an index `<= MAX_INDEX`, read in one pass
     /// over its bytes: the variable and where it ends. `None` for any other
     /// shape, which [`Self::var_general`] handles, errors and all.
-    ///
-    /// The commonest shape of all, `iN`, `lN` or `oN` with one digit, is
-    /// read from one three-byte slice (the variable and the byte after
-    /// it): one length test, where the digit loop tested the length at
-    /// each byte, and the index needs no range test.
     #[inline(always)]
     fn var_fast(&self, start: usize) -> Option<(Var, usize)> {
-        let bytes = self.bytes;
-        if let Some(&[first, d @ b'0'..=b'9', after]) =
-            bytes.get(start..).and_then(<[u8]>::first_chunk::<3>)
-            && !is_ident_char(after)
-        {
-            let k = u32::from(d - b'0');
-            match first {
-                b'i' => return Some((Var::Input(k), start + 2)),
-                b'l' => return Some((Var::Local(k), start + 2)),
-                b'o' => return Some((Var::Output(k), start + 2)),
-                _ => {}
-            }
+        if let Some(short) = self.var_short(start) {
+            return Some(short);
         }
+        let bytes = self.bytes;
         let first = *bytes.get(start)?;
         let digits = match first {
             b'i' | b'l' | b'o' => start + 1,
@@ -1402,6 +1388,29 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             _ => Var::StdPlace(k),
         };
         Some((var, end))
+    }
+
+    /// The commonest variables of all, `iN`, `lN` or `oN` with one digit,
+    /// read from the three bytes at `start` (the variable and the byte
+    /// after it): one length test, where [`Self::var_fast`]'s digit loop
+    /// tests the length at each byte, and no range test of the index.
+    /// `None` for any other shape, or where less than three bytes remain.
+    #[inline(always)]
+    fn var_short(&self, start: usize) -> Option<(Var, usize)> {
+        let &[first, d @ b'0'..=b'9', after] = self.bytes.get(start..)?.first_chunk::<3>()? else {
+            return None;
+        };
+        if is_ident_char(after) {
+            return None;
+        }
+        let k = u32::from(d - b'0');
+        let var = match first {
+            b'i' => Var::Input(k),
+            b'l' => Var::Local(k),
+            b'o' => Var::Output(k),
+            _ => return None,
+        };
+        Some((var, start + 2))
     }
 
     #[inline(always)]
@@ -1608,27 +1617,36 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// [`Self::operand`] where the blanks before it are already skipped.
     /// Out of line, as [`Self::int_value_here`].
     ///
-    /// The commonest operands, a plainly written variable or a one-digit
-    /// immediate without a cast, are read here, in a function without a
-    /// stack frame; every other shape goes on to [`Self::operand_general`]
-    /// (a tail call). In one function, the frame the other shapes need
-    /// came with a spill of the index being read into it, digit by digit:
-    /// about 15 instructions and twice as many cycles more per operand.
-    /// (A `%Ni` read here as well brought the frame back.)
+    /// The commonest operands, `iN`, `lN` or `oN` with a one-digit index
+    /// or a one-digit immediate, without a cast, are read here from one
+    /// three-byte slice, and the look for a cast is [`Self::may_cast`]:
+    /// code that needs few registers, so that the function saves two
+    /// (where the digit loop of [`Self::var_fast`] and the blank loop of
+    /// [`Self::cast_colon`] made it save six). Every other shape goes on
+    /// to [`Self::operand_general`] (a tail call). In one function, the
+    /// frame the other shapes need came with a spill of the index being
+    /// read into it, digit by digit: about 15 instructions and twice as
+    /// many cycles more per operand.
     #[inline(never)]
     fn operand_here(&mut self) -> PResult<Operand> {
         let start = self.pos;
-        let bytes = self.bytes;
-        let plain = match bytes.get(start) {
-            Some(&d @ b'0'..=b'9') if !bytes.get(start + 1).is_some_and(|&b| is_ident_char(b)) => {
+        let plain = match self.bytes.get(start..).and_then(<[u8]>::first_chunk::<3>) {
+            Some(&[d @ b'0'..=b'9', after, _]) if !is_ident_char(after) => {
                 Some((OperandKind::Imm(i128::from(d - b'0')), start + 1))
             }
-            _ => self
-                .var_fast(start)
-                .map(|(var, end)| (OperandKind::Var(var), end)),
+            Some(&[first, d @ b'0'..=b'9', after]) if !is_ident_char(after) => {
+                let k = u32::from(d - b'0');
+                match first {
+                    b'i' => Some((OperandKind::Var(Var::Input(k)), start + 2)),
+                    b'l' => Some((OperandKind::Var(Var::Local(k)), start + 2)),
+                    b'o' => Some((OperandKind::Var(Var::Output(k)), start + 2)),
+                    _ => None,
+                }
+            }
+            _ => None,
         };
         if let Some((kind, end)) = plain
-            && self.cast_colon(end).is_none()
+            && !self.may_cast(end)
         {
             self.pos = end;
             return Ok(Operand {
@@ -1638,6 +1656,28 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             });
         }
         self.operand_general(start)
+    }
+
+    /// Whether a cast may follow an operand ending at `end`, as far as a
+    /// look at the next two bytes tells: a `:`, or a blank before a `:`,
+    /// or more blanks or a comment (which [`Self::operand_general`] then
+    /// looks past).
+    ///
+    /// Unlike [`Self::cast_colon`], it holds no loop and no look-up in
+    /// [`CLASS`] (the bytes are compared with the blanks, `/` and `:`
+    /// themselves), and so needs no more registers than
+    /// [`Self::operand_here`] has without saving any.
+    #[inline(always)]
+    fn may_cast(&self, end: usize) -> bool {
+        let bytes = self.bytes;
+        match bytes.get(end) {
+            Some(b':' | b'/') => true,
+            Some(b' ' | b'\t' | b'\n' | b'\r') => matches!(
+                bytes.get(end + 1),
+                Some(b':' | b'/' | b' ' | b'\t' | b'\n' | b'\r')
+            ),
+            _ => false,
+        }
     }
 
     /// [`Self::operand_here`] for every shape, with all its errors.
