@@ -1015,12 +1015,35 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         }
     }
 
-    fn keyword(&mut self, kw: &'static str, expected: &'static str) -> PResult<Span> {
+    /// Whether the word at the cursor is the keyword `kw` (a [`key`]), as
+    /// [`Self::statement_head`] tells: one masked comparison of eight
+    /// bytes loaded at once, where scanning the word and building its key
+    /// byte by byte cost several times that.
+    #[inline(always)]
+    fn at_keyword(&self, kw: u64) -> bool {
+        let (bytes, start) = (self.bytes, self.pos);
+        match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(chunk) => is_keyword(bytes, start, chunk, kw),
+            None => is_keyword(bytes, start, &padded_chunk(bytes, start), kw),
+        }
+    }
+
+    /// Consume the keyword `kw` (a [`key`]) after any blanks, if it is
+    /// there (the blanks are skipped either way).
+    fn eat_keyword(&mut self, kw: u64) -> bool {
         self.skip_ws();
-        if self.peek_word() == kw.as_bytes() {
-            let start = self.pos;
-            self.pos += kw.len();
-            Ok(self.span(start, self.pos))
+        let found = self.at_keyword(kw);
+        if found {
+            self.pos += key_len(kw);
+        }
+        found
+    }
+
+    /// [`Self::eat_keyword`], which must find `kw`; `expected` names it
+    /// for the error message.
+    fn keyword(&mut self, kw: u64, expected: &'static str) -> PResult<()> {
+        if self.eat_keyword(kw) {
+            Ok(())
         } else {
             Err(self.expected(expected))
         }
@@ -2529,27 +2552,30 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
 
     /// The operands of `push_m2n`: method, frame type, `handles`.
     fn push_m2n(&mut self) -> PResult<(Option<Operand>, Option<Operand>, bool)> {
-        let mut method = None;
-        let mut frame_type = None;
-        let mut handles = false;
         self.skip_ws();
-        if self.peek() != Some(b';') {
-            method = Some(self.operand()?);
-            if self.eat(b',') {
-                self.skip_ws();
-                if key(self.peek_word()) == kw::HANDLES {
-                    self.keyword("handles", "`handles`")?;
-                    handles = true;
-                } else {
-                    frame_type = Some(self.operand()?);
-                    if self.eat(b',') {
-                        self.keyword("handles", "`handles`")?;
-                        handles = true;
-                    }
-                }
-            }
+        if self.peek() == Some(b';') {
+            return Ok((None, None, false));
         }
+        let method = Some(self.operand()?);
+        if !self.eat(b',') {
+            return Ok((method, None, false));
+        }
+        let (frame_type, handles) = self.push_m2n_rest()?;
         Ok((method, frame_type, handles))
+    }
+
+    /// The frame type and `handles` of a `push_m2n`, after the `,` that
+    /// follows its method.
+    fn push_m2n_rest(&mut self) -> PResult<(Option<Operand>, bool)> {
+        if self.eat_keyword(kw::HANDLES) {
+            return Ok((None, true));
+        }
+        let frame_type = Some(self.operand()?);
+        let handles = self.eat(b',');
+        if handles {
+            self.keyword(kw::HANDLES, "`handles`")?;
+        }
+        Ok((frame_type, handles))
     }
 
     /// `v = ...;` starting at `start`, after its destination `v`.
