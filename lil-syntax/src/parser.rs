@@ -2465,30 +2465,40 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// [`Self::cas`].
     #[inline(never)]
     fn other_statement(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
+        // The keywords longer than eight bytes, compared as they are
+        // before the word is scanned: a `starts_with` of a constant is two
+        // loads and compares, where the scan and a slice comparison cost
+        // about 80 instructions.
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        let is = |kw: &[u8]| {
+            rest.starts_with(kw) && !rest.get(kw.len()).is_some_and(|&b| is_ident_char(b))
+        };
+        if is(b"m2n_save_all") {
+            self.pos = start + "m2n_save_all".len();
+            return self.finish(out, start, || InstKind::M2nSaveAll);
+        }
+        if is(b"std_places") {
+            self.pos = start + "std_places".len();
+            let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
+            return self.finish(out, start, || InstKind::StdPlaces(n));
+        }
         let end = self.word_end(start);
         if end == start {
             let c = self.src[start..].chars().next().unwrap_or('?');
             self.pos += c.len_utf8();
             return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
         }
-        self.pos = end;
-        match &self.bytes[start..end] {
-            b"std_places" => {
-                let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
-                self.finish(out, start, || InstKind::StdPlaces(n))
-            }
-            b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
-            word if is_var(word, self.bytes.get(end).copied()) => {
-                self.pos = start;
-                let dst = self.var_general(start)?;
-                self.assignment(start, dst, out)
-            }
-            _ => Err(self.error(
-                SyntaxErrorKind::UnknownInstruction(self.text(start, end).to_owned()),
-                start,
-                self.pos,
-            )),
+        if is_var(&self.bytes[start..end], self.bytes.get(end).copied()) {
+            self.pos = start;
+            let dst = self.var_general(start)?;
+            return self.assignment(start, dst, out);
         }
+        self.pos = end;
+        Err(self.error(
+            SyntaxErrorKind::UnknownInstruction(self.text(start, end).to_owned()),
+            start,
+            end,
+        ))
     }
 
     /// The `;` ending the statement begun at `start`, then the statement
