@@ -893,11 +893,6 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         (head, start + key_len(kw))
     }
 
-    /// The identifier starting at the current position (not consumed).
-    fn peek_word(&self) -> &'s [u8] {
-        &self.bytes[self.pos..self.word_end(self.pos)]
-    }
-
     /// The text of `start..end`, which holds whole characters.
     fn text(&self, start: usize, end: usize) -> &'s str {
         self.src.get(start..end).unwrap_or("")
@@ -1026,6 +1021,17 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             Some(chunk) => is_keyword(bytes, start, chunk, kw),
             None => is_keyword(bytes, start, &padded_chunk(bytes, start), kw),
         }
+    }
+
+    /// Whether the word at `start` is `kw`, a keyword longer than eight
+    /// bytes (so not a [`key`]): a `starts_with` of the constant, which is
+    /// two loads and compares, and a test of the byte after it, where
+    /// scanning the word and comparing it as a slice cost about 80
+    /// instructions.
+    #[inline(always)]
+    fn long_keyword_at(&self, start: usize, kw: &[u8]) -> bool {
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        rest.starts_with(kw) && !rest.get(kw.len()).is_some_and(|&b| is_ident_char(b))
     }
 
     /// Consume the keyword `kw` (a [`key`]) after any blanks, if it is
@@ -1841,8 +1847,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             return self.signature_directive(cc, start);
         }
         // No type starts with `a`: most signatures are told apart by
-        // their first byte, without scanning the word.
-        if self.peek() == Some(b'a') && self.peek_word() == b"arbitrary" {
+        // their first byte.
+        if self.peek() == Some(b'a') && self.long_keyword_at(self.pos, b"arbitrary") {
             let astart = self.pos;
             self.pos += "arbitrary".len();
             if !allow_arbitrary {
@@ -2465,19 +2471,13 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// [`Self::cas`].
     #[inline(never)]
     fn other_statement(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
-        // The keywords longer than eight bytes, compared as they are
-        // before the word is scanned: a `starts_with` of a constant is two
-        // loads and compares, where the scan and a slice comparison cost
-        // about 80 instructions.
-        let rest = self.bytes.get(start..).unwrap_or_default();
-        let is = |kw: &[u8]| {
-            rest.starts_with(kw) && !rest.get(kw.len()).is_some_and(|&b| is_ident_char(b))
-        };
-        if is(b"m2n_save_all") {
+        // The keywords longer than eight bytes first, before the word is
+        // scanned.
+        if self.long_keyword_at(start, b"m2n_save_all") {
             self.pos = start + "m2n_save_all".len();
             return self.finish(out, start, || InstKind::M2nSaveAll);
         }
-        if is(b"std_places") {
+        if self.long_keyword_at(start, b"std_places") {
             self.pos = start + "std_places".len();
             let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
             return self.finish(out, start, || InstKind::StdPlaces(n));
