@@ -1694,8 +1694,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     ///
     /// Unlike [`Self::cast_colon`], it holds no loop and no look-up in
     /// [`CLASS`] (the bytes are compared with the blanks, `/` and `:`
-    /// themselves), and so needs no more registers than
-    /// [`Self::operand_here`] has without saving any.
+    /// themselves), and so adds few registers to those
+    /// [`Self::operand_here`] needs.
     #[inline(always)]
     fn may_cast(&self, end: usize) -> bool {
         let bytes = self.bytes;
@@ -2896,6 +2896,91 @@ mod tests {
             if by_key.is_some() {
                 assert_eq!(parser.pos, end, "{text:?}");
             }
+        }
+    }
+    #[test]
+    fn fast_readers_agree_with_the_general_ones() {
+        let mut texts = Vec::new();
+        for word in [
+            "l0", "i9", "o3", "r", "sp0", "l12", "x1", "7", "07", "-1", "%0i",
+        ] {
+            for after in [
+                "",
+                ";",
+                ",",
+                " ",
+                " ;",
+                "  ;",
+                ":",
+                " :",
+                " : ",
+                "x",
+                "0",
+                "//c\n;",
+                " //c\n:g4",
+            ] {
+                texts.push(format!("{word}{after}"));
+            }
+        }
+        for (word, kw) in [("handles", kw::HANDLES), ("entry", kw::ENTRY)] {
+            for cut in 0..=word.len() {
+                for after in ["", ";", " ", "_", "x", "é"] {
+                    let text = format!("{}{after}", &word[..cut]);
+                    let mut args = crate::directive::ArgList::new(&[]);
+                    let mut labels = LabelTable::default();
+                    let mut counter = 0;
+                    let parser =
+                        Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
+                    let w = &text.as_bytes()[..parser.word_end(0)];
+                    assert_eq!(parser.at_keyword(kw), w == word.as_bytes(), "{text:?}");
+                }
+            }
+        }
+        for word in ["arbitrary", "m2n_save_all", "std_places"] {
+            for cut in 0..=word.len() {
+                for after in ["", ";", " ", "_", "x", "é"] {
+                    let text = format!("{}{after}", &word[..cut]);
+                    let mut args = crate::directive::ArgList::new(&[]);
+                    let mut labels = LabelTable::default();
+                    let mut counter = 0;
+                    let parser =
+                        Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
+                    let w = &text.as_bytes()[..parser.word_end(0)];
+                    let long = parser.long_keyword_at(0, word.as_bytes());
+                    assert_eq!(long, w == word.as_bytes(), "{text:?}");
+                }
+            }
+        }
+        for text in &texts {
+            let args = [crate::directive::Arg::int(5)];
+            let mut args = crate::directive::ArgList::new(&args);
+            let mut labels = LabelTable::default();
+            let mut counter = 0;
+            let mut parser = Parser::<_, false>::new(text, 0, &mut args, &mut labels, &mut counter);
+            if let Some((var, end)) = parser.var_short(0) {
+                // The digit loop's reading, without the short path.
+                let bytes = text.as_bytes();
+                let (k, digits_end) = short_digits(bytes, 1, 5);
+                assert_eq!(end, digits_end, "{text:?}");
+                assert_eq!(
+                    var_prefix(&bytes[..1]).map(|(_, make)| make(k as u32)),
+                    Some(var)
+                );
+            }
+            for end in 0..=text.len() {
+                if !parser.may_cast(end) {
+                    assert_eq!(parser.cast_colon(end), None, "{text:?} at {end}");
+                }
+            }
+            let by_general = {
+                parser.pos = 0;
+                let op = parser.operand_general(0).ok();
+                op.map(|op| (op, op.span.range(), parser.pos))
+            };
+            parser.pos = 0;
+            let op = parser.operand_here().ok();
+            let by_fast = op.map(|op| (op, op.span.range(), parser.pos));
+            assert_eq!(by_fast, by_general, "{text:?}");
         }
     }
 }
