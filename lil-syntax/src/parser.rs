@@ -154,24 +154,35 @@ impl LabelTable {
     /// that the lookups no longer save and restore the registers it needs.
     #[inline(always)]
     pub(crate) fn intern<'t>(&mut self, name: &[u8], text: impl FnOnce() -> &'t str) -> LabelId {
+        if self.index.is_some() {
+            return self.intern_hashed(text());
+        }
+        let names = &self.names[..self.len];
+        if let Some(p) = names.iter().position(|n| same_name(n.as_bytes(), name)) {
+            return LabelId(p as u32);
+        }
+        if self.len < LINEAR_LABELS
+            && self
+                .names
+                .get(self.len)
+                .is_some_and(|old| same_name(old.as_bytes(), name))
+        {
+            self.len += 1;
+            return LabelId(self.len as u32 - 1);
+        }
+        self.add(text(), None)
+    }
+
+    /// [`Self::intern`] where the names are many enough to be found by
+    /// the index. Out of line: with the hash inlined, every label's lookup
+    /// saved the registers it needs.
+    #[inline(never)]
+    fn intern_hashed(&mut self, text: &str) -> LabelId {
         let names = &self.names[..self.len];
         let Some(index) = &self.index else {
-            if let Some(p) = names.iter().position(|n| same_name(n.as_bytes(), name)) {
-                return LabelId(p as u32);
-            }
-            if self.len < LINEAR_LABELS
-                && self
-                    .names
-                    .get(self.len)
-                    .is_some_and(|old| same_name(old.as_bytes(), name))
-            {
-                self.len += 1;
-                return LabelId(self.len as u32 - 1);
-            }
-            return self.add(text(), None);
+            return self.add(text, None);
         };
         // Hashed as text, as the index's names are.
-        let text = text();
         match index.find(names, text) {
             Ok(id) => LabelId(id),
             Err(slot) => self.add(text, Some(slot)),
