@@ -154,24 +154,35 @@ impl LabelTable {
     /// that the lookups no longer save and restore the registers it needs.
     #[inline(always)]
     pub(crate) fn intern<'t>(&mut self, name: &[u8], text: impl FnOnce() -> &'t str) -> LabelId {
+        if self.index.is_some() {
+            return self.intern_hashed(text());
+        }
+        let names = &self.names[..self.len];
+        if let Some(p) = names.iter().position(|n| same_name(n.as_bytes(), name)) {
+            return LabelId(p as u32);
+        }
+        if self.len < LINEAR_LABELS
+            && self
+                .names
+                .get(self.len)
+                .is_some_and(|old| same_name(old.as_bytes(), name))
+        {
+            self.len += 1;
+            return LabelId(self.len as u32 - 1);
+        }
+        self.add(text(), None)
+    }
+
+    /// [`Self::intern`] where the names are many enough to be found by
+    /// the index. Out of line: with the hash inlined, every label's lookup
+    /// saved the registers it needs.
+    #[inline(never)]
+    fn intern_hashed(&mut self, text: &str) -> LabelId {
         let names = &self.names[..self.len];
         let Some(index) = &self.index else {
-            if let Some(p) = names.iter().position(|n| same_name(n.as_bytes(), name)) {
-                return LabelId(p as u32);
-            }
-            if self.len < LINEAR_LABELS
-                && self
-                    .names
-                    .get(self.len)
-                    .is_some_and(|old| same_name(old.as_bytes(), name))
-            {
-                self.len += 1;
-                return LabelId(self.len as u32 - 1);
-            }
-            return self.add(text(), None);
+            return self.add(text, None);
         };
         // Hashed as text, as the index's names are.
-        let text = text();
         match index.find(names, text) {
             Ok(id) => LabelId(id),
             Err(slot) => self.add(text, Some(slot)),
@@ -688,6 +699,20 @@ fn parse_unary(word: u64) -> Option<UnaryOp> {
     })
 }
 
+/// The binary operator `b` is, if it is one by itself (`+ - * & | ^`).
+#[inline(always)]
+fn one_byte_binary_op(b: u8) -> Option<BinaryOp> {
+    Some(match b {
+        b'+' => BinaryOp::Add,
+        b'-' => BinaryOp::Sub,
+        b'*' => BinaryOp::Mul,
+        b'&' => BinaryOp::And,
+        b'|' => BinaryOp::Or,
+        b'^' => BinaryOp::Xor,
+        _ => return None,
+    })
+}
+
 /// Builds a variable of one kind from its index.
 type MakeVar = fn(u32) -> Var;
 
@@ -879,11 +904,6 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         (head, start + key_len(kw))
     }
 
-    /// The identifier starting at the current position (not consumed).
-    fn peek_word(&self) -> &'s [u8] {
-        &self.bytes[self.pos..self.word_end(self.pos)]
-    }
-
     /// The text of `start..end`, which holds whole characters.
     fn text(&self, start: usize, end: usize) -> &'s str {
         self.src.get(start..end).unwrap_or("")
@@ -1001,12 +1021,46 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         }
     }
 
-    fn keyword(&mut self, kw: &'static str, expected: &'static str) -> PResult<Span> {
+    /// Whether the word at the cursor is the keyword `kw` (a [`key`]), as
+    /// [`Self::statement_head`] tells: one masked comparison of eight
+    /// bytes loaded at once, where scanning the word and building its key
+    /// byte by byte cost several times that.
+    #[inline(always)]
+    fn at_keyword(&self, kw: u64) -> bool {
+        let (bytes, start) = (self.bytes, self.pos);
+        match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(chunk) => is_keyword(bytes, start, chunk, kw),
+            None => is_keyword(bytes, start, &padded_chunk(bytes, start), kw),
+        }
+    }
+
+    /// Whether the word at `start` is `kw`, a keyword longer than eight
+    /// bytes (so not a [`key`]): a `starts_with` of the constant, which is
+    /// two loads and compares, and a test of the byte after it, where
+    /// scanning the word and comparing it as a slice cost about 80
+    /// instructions.
+    #[inline(always)]
+    fn long_keyword_at(&self, start: usize, kw: &[u8]) -> bool {
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        rest.starts_with(kw) && !rest.get(kw.len()).is_some_and(|&b| is_ident_char(b))
+    }
+
+    /// Consume the keyword `kw` (a [`key`]) after any blanks, if it is
+    /// there (the blanks are skipped either way).
+    fn eat_keyword(&mut self, kw: u64) -> bool {
         self.skip_ws();
-        if self.peek_word() == kw.as_bytes() {
-            let start = self.pos;
-            self.pos += kw.len();
-            Ok(self.span(start, self.pos))
+        let found = self.at_keyword(kw);
+        if found {
+            self.pos += key_len(kw);
+        }
+        found
+    }
+
+    /// [`Self::eat_keyword`], which must find `kw`; `expected` names it
+    /// for the error message.
+    fn keyword(&mut self, kw: u64, expected: &'static str) -> PResult<()> {
+        if self.eat_keyword(kw) {
+            Ok(())
         } else {
             Err(self.expected(expected))
         }
@@ -1349,6 +1403,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// shape, which [`Self::var_general`] handles, errors and all.
     #[inline(always)]
     fn var_fast(&self, start: usize) -> Option<(Var, usize)> {
+        if let Some(short) = self.var_short(start) {
+            return Some(short);
+        }
         let bytes = self.bytes;
         let first = *bytes.get(start)?;
         let digits = match first {
@@ -1371,6 +1428,29 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             _ => Var::StdPlace(k),
         };
         Some((var, end))
+    }
+
+    /// The commonest variables of all, `iN`, `lN` or `oN` with one digit,
+    /// read from the three bytes at `start` (the variable and the byte
+    /// after it): one length test, where [`Self::var_fast`]'s digit loop
+    /// tests the length at each byte, and no range test of the index.
+    /// `None` for any other shape, or where less than three bytes remain.
+    #[inline(always)]
+    fn var_short(&self, start: usize) -> Option<(Var, usize)> {
+        let &[first, d @ b'0'..=b'9', after] = self.bytes.get(start..)?.first_chunk::<3>()? else {
+            return None;
+        };
+        if is_ident_char(after) {
+            return None;
+        }
+        let k = u32::from(d - b'0');
+        let var = match first {
+            b'i' => Var::Input(k),
+            b'l' => Var::Local(k),
+            b'o' => Var::Output(k),
+            _ => return None,
+        };
+        Some((var, start + 2))
     }
 
     #[inline(always)]
@@ -1447,20 +1527,20 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     #[inline(always)]
     fn short_key_at(&self, start: usize) -> Option<(u64, usize)> {
         let chunk = self.bytes.get(start..)?.first_chunk::<5>()?;
-        let len = if !is_ident_char(chunk[2]) {
-            2
+        // One load, masked by a constant on each path: assembled from the
+        // bytes the tests loaded and masked by a shift of the length, the
+        // key cost about ten instructions more.
+        let loaded = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let (key, len) = if !is_ident_char(chunk[2]) {
+            (loaded & 0xffff, 2)
         } else if !is_ident_char(chunk[3]) {
-            3
+            (loaded & 0xff_ffff, 3)
         } else if !is_ident_char(chunk[4]) {
-            4
+            (loaded, 4)
         } else {
             return None;
         };
-        let loaded = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        Some((
-            u64::from(loaded & (u32::MAX >> (32 - 8 * len))),
-            start + len,
-        ))
+        Some((u64::from(key), start + len))
     }
 
     /// The type named by the word at `start`, and the word's end, as
@@ -1577,27 +1657,36 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// [`Self::operand`] where the blanks before it are already skipped.
     /// Out of line, as [`Self::int_value_here`].
     ///
-    /// The commonest operands, a plainly written variable or a one-digit
-    /// immediate without a cast, are read here, in a function without a
-    /// stack frame; every other shape goes on to [`Self::operand_general`]
-    /// (a tail call). In one function, the frame the other shapes need
-    /// came with a spill of the index being read into it, digit by digit:
-    /// about 15 instructions and twice as many cycles more per operand.
-    /// (A `%Ni` read here as well brought the frame back.)
+    /// The commonest operands, `iN`, `lN` or `oN` with a one-digit index
+    /// or a one-digit immediate, without a cast, are read here from one
+    /// three-byte slice, and the look for a cast is [`Self::may_cast`]:
+    /// code that needs few registers, so that the function saves two
+    /// (where the digit loop of [`Self::var_fast`] and the blank loop of
+    /// [`Self::cast_colon`] made it save six). Every other shape goes on
+    /// to [`Self::operand_general`] (a tail call). In one function, the
+    /// frame the other shapes need came with a spill of the index being
+    /// read into it, digit by digit: about 15 instructions and twice as
+    /// many cycles more per operand.
     #[inline(never)]
     fn operand_here(&mut self) -> PResult<Operand> {
         let start = self.pos;
-        let bytes = self.bytes;
-        let plain = match bytes.get(start) {
-            Some(&d @ b'0'..=b'9') if !bytes.get(start + 1).is_some_and(|&b| is_ident_char(b)) => {
+        let plain = match self.bytes.get(start..).and_then(<[u8]>::first_chunk::<3>) {
+            Some(&[d @ b'0'..=b'9', after, _]) if !is_ident_char(after) => {
                 Some((OperandKind::Imm(i128::from(d - b'0')), start + 1))
             }
-            _ => self
-                .var_fast(start)
-                .map(|(var, end)| (OperandKind::Var(var), end)),
+            Some(&[first, d @ b'0'..=b'9', after]) if !is_ident_char(after) => {
+                let k = u32::from(d - b'0');
+                match first {
+                    b'i' => Some((OperandKind::Var(Var::Input(k)), start + 2)),
+                    b'l' => Some((OperandKind::Var(Var::Local(k)), start + 2)),
+                    b'o' => Some((OperandKind::Var(Var::Output(k)), start + 2)),
+                    _ => None,
+                }
+            }
+            _ => None,
         };
         if let Some((kind, end)) = plain
-            && self.cast_colon(end).is_none()
+            && !self.may_cast(end)
         {
             self.pos = end;
             return Ok(Operand {
@@ -1607,6 +1696,28 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             });
         }
         self.operand_general(start)
+    }
+
+    /// Whether a cast may follow an operand ending at `end`, as far as a
+    /// look at the next two bytes tells: a `:`, or a blank before a `:`,
+    /// or more blanks or a comment (which [`Self::operand_general`] then
+    /// looks past).
+    ///
+    /// Unlike [`Self::cast_colon`], it holds no loop and no look-up in
+    /// [`CLASS`] (the bytes are compared with the blanks, `/` and `:`
+    /// themselves), and so adds few registers to those
+    /// [`Self::operand_here`] needs.
+    #[inline(always)]
+    fn may_cast(&self, end: usize) -> bool {
+        let bytes = self.bytes;
+        match bytes.get(end) {
+            Some(b':' | b'/') => true,
+            Some(b' ' | b'\t' | b'\n' | b'\r') => matches!(
+                bytes.get(end + 1),
+                Some(b':' | b'/' | b' ' | b'\t' | b'\n' | b'\r')
+            ),
+            _ => false,
+        }
     }
 
     /// [`Self::operand_here`] for every shape, with all its errors.
@@ -1747,8 +1858,8 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             return self.signature_directive(cc, start);
         }
         // No type starts with `a`: most signatures are told apart by
-        // their first byte, without scanning the word.
-        if self.peek() == Some(b'a') && self.peek_word() == b"arbitrary" {
+        // their first byte.
+        if self.peek() == Some(b'a') && self.long_keyword_at(self.pos, b"arbitrary") {
             let astart = self.pos;
             self.pos += "arbitrary".len();
             if !allow_arbitrary {
@@ -1833,22 +1944,32 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     fn address(&mut self, addr: &mut Address) -> PResult<()> {
         self.skip_ws();
         let start = self.pos;
-        *addr = match self.address_fast(start) {
-            Some(fast) => fast?,
-            None => self.address_general(start)?,
-        };
-        Ok(())
+        match self.address_fast(start, addr) {
+            Some(fast) => fast,
+            None => {
+                *addr = self.address_general(start)?;
+                Ok(())
+            }
+        }
     }
 
     /// An address as nearly every one is written, `[v+k:ty]` with no
     /// blanks, `v` a plainly written variable and `k` a one-digit `%Ni` or
-    /// a short decimal, read in one pass; `None` for any other shape (or a
-    /// type that is not one), left to [`Self::address_general`]. The shape
-    /// is checked to its `]` before the directive is asked for its value,
-    /// so a fallback never asks twice; an error from the directive is the
-    /// one the general reader would report at that point.
+    /// a short decimal, read in one pass into `addr`; `None` for any other
+    /// shape (or a type that is not one), left to
+    /// [`Self::address_general`]. The shape is checked to its `]` before
+    /// the directive is asked for its value, so a fallback never asks
+    /// twice; an error from the directive is the one the general reader
+    /// would report at that point.
+    ///
+    /// Each part is stored into `addr` as soon as it is read, rather than
+    /// the whole address at the end: the parts read first no longer hold
+    /// registers (and stack slots) while the rest is read, about 15
+    /// instructions less per address. A shape found not to be this one
+    /// halfway leaves `addr` partly written, and the general reader then
+    /// writes all of it.
     #[inline(always)]
-    fn address_fast(&mut self, start: usize) -> Option<PResult<Address>> {
+    fn address_fast(&mut self, start: usize, addr: &mut Address) -> Option<PResult<()>> {
         let bytes = self.bytes;
         if bytes.get(start) != Some(&b'[') {
             return None;
@@ -1857,6 +1978,13 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         if bytes.get(var_end) != Some(&b'+') {
             return None;
         }
+        // Stored as soon as it is read, so that it needs no register
+        // while the rest is (the general reader overwrites it all if the
+        // shape turns out to be another).
+        addr.base = Some(Place {
+            var,
+            span: self.span(start + 1, var_end),
+        });
         let term = var_end + 1;
         // The offset: `Some(index)` for `%Ni`, else the literal's value.
         let (directive, literal, term_end) = match bytes[term..].first_chunk::<3>() {
@@ -1873,7 +2001,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         if bytes.get(ty_end) != Some(&b']') {
             return None;
         }
-        let offset = match directive {
+        addr.ty = ty;
+        addr.span = self.span(start, ty_end + 1);
+        addr.offset = match directive {
             Some(index) => {
                 match self
                     .args
@@ -1888,18 +2018,10 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
             }
             None => literal,
         };
+        addr.index = None;
+        addr.ordering = Ordering::Plain;
         self.pos = ty_end + 1;
-        Some(Ok(Address {
-            base: Some(Place {
-                var,
-                span: self.span(start + 1, var_end),
-            }),
-            index: None,
-            offset,
-            ty,
-            ordering: Ordering::Plain,
-            span: self.span(start, ty_end + 1),
-        }))
+        Some(Ok(()))
     }
 
     /// [`Self::address`] for every shape, with all its errors.
@@ -2059,15 +2181,31 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         Ok(p)
     }
 
+    /// A binary operator after any blanks, or `None`.
+    ///
+    /// The `;` of a move is told apart first, with one byte test. A
+    /// one-byte operator between two spaces with a token after it, as
+    /// binary operations are written (`l2 + l1`), is read with the blanks
+    /// around it from one four-byte slice, as an assignment's ` = `.
     fn binary_op(&mut self) -> Option<BinaryOp> {
+        let bytes = self.bytes;
+        match bytes.get(self.pos) {
+            Some(b';') => return None,
+            Some(b' ') => {
+                if let Some(&[_, b, b' ', next]) =
+                    bytes.get(self.pos..).and_then(<[u8]>::first_chunk::<4>)
+                    && CLASS[next as usize] & (SPACE | SLASH) == 0
+                    && let Some(op) = one_byte_binary_op(b)
+                {
+                    self.pos += 3;
+                    return Some(op);
+                }
+            }
+            _ => {}
+        }
         self.skip_ws();
         let (op, len) = match (self.peek(), self.peek_at(1), self.peek_at(2)) {
-            (Some(b'+'), _, _) => (BinaryOp::Add, 1),
-            (Some(b'-'), _, _) => (BinaryOp::Sub, 1),
-            (Some(b'*'), _, _) => (BinaryOp::Mul, 1),
-            (Some(b'&'), _, _) => (BinaryOp::And, 1),
-            (Some(b'|'), _, _) => (BinaryOp::Or, 1),
-            (Some(b'^'), _, _) => (BinaryOp::Xor, 1),
+            (Some(b), _, _) if let Some(op) = one_byte_binary_op(b) => (op, 1),
             (Some(b'<'), Some(b'<'), _) => (BinaryOp::Shl, 2),
             (Some(b'>'), Some(b'>'), Some(b'u')) => (BinaryOp::Shr, 3),
             (Some(b'>'), Some(b'>'), _) => (BinaryOp::Sar, 2),
@@ -2355,30 +2493,34 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// [`Self::cas`].
     #[inline(never)]
     fn other_statement(&mut self, start: usize, out: &mut Vec<Instruction>) -> PResult<()> {
+        // The keywords longer than eight bytes first, before the word is
+        // scanned.
+        if self.long_keyword_at(start, b"m2n_save_all") {
+            self.pos = start + "m2n_save_all".len();
+            return self.finish(out, start, || InstKind::M2nSaveAll);
+        }
+        if self.long_keyword_at(start, b"std_places") {
+            self.pos = start + "std_places".len();
+            let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
+            return self.finish(out, start, || InstKind::StdPlaces(n));
+        }
         let end = self.word_end(start);
         if end == start {
             let c = self.src[start..].chars().next().unwrap_or('?');
             self.pos += c.len_utf8();
             return Err(self.error(SyntaxErrorKind::UnexpectedCharacter(c), start, self.pos));
         }
-        self.pos = end;
-        match &self.bytes[start..end] {
-            b"std_places" => {
-                let (n, _) = self.u32_value(IntUse::Count, "the number of standard places")?;
-                self.finish(out, start, || InstKind::StdPlaces(n))
-            }
-            b"m2n_save_all" => self.finish(out, start, || InstKind::M2nSaveAll),
-            word if is_var(word, self.bytes.get(end).copied()) => {
-                self.pos = start;
-                let dst = self.var_general(start)?;
-                self.assignment(start, dst, out)
-            }
-            _ => Err(self.error(
-                SyntaxErrorKind::UnknownInstruction(self.text(start, end).to_owned()),
-                start,
-                self.pos,
-            )),
+        if is_var(&self.bytes[start..end], self.bytes.get(end).copied()) {
+            self.pos = start;
+            let dst = self.var_general(start)?;
+            return self.assignment(start, dst, out);
         }
+        self.pos = end;
+        Err(self.error(
+            SyntaxErrorKind::UnknownInstruction(self.text(start, end).to_owned()),
+            start,
+            end,
+        ))
     }
 
     /// The `;` ending the statement begun at `start`, then the statement
@@ -2442,33 +2584,50 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
 
     /// The operands of `push_m2n`: method, frame type, `handles`.
     fn push_m2n(&mut self) -> PResult<(Option<Operand>, Option<Operand>, bool)> {
-        let mut method = None;
-        let mut frame_type = None;
-        let mut handles = false;
         self.skip_ws();
-        if self.peek() != Some(b';') {
-            method = Some(self.operand()?);
-            if self.eat(b',') {
-                self.skip_ws();
-                if key(self.peek_word()) == kw::HANDLES {
-                    self.keyword("handles", "`handles`")?;
-                    handles = true;
-                } else {
-                    frame_type = Some(self.operand()?);
-                    if self.eat(b',') {
-                        self.keyword("handles", "`handles`")?;
-                        handles = true;
-                    }
-                }
-            }
+        if self.peek() == Some(b';') {
+            return Ok((None, None, false));
         }
+        let method = Some(self.operand()?);
+        if !self.eat(b',') {
+            return Ok((method, None, false));
+        }
+        let (frame_type, handles) = self.push_m2n_rest()?;
         Ok((method, frame_type, handles))
+    }
+
+    /// The frame type and `handles` of a `push_m2n`, after the `,` that
+    /// follows its method.
+    fn push_m2n_rest(&mut self) -> PResult<(Option<Operand>, bool)> {
+        if self.eat_keyword(kw::HANDLES) {
+            return Ok((None, true));
+        }
+        let frame_type = Some(self.operand()?);
+        let handles = self.eat(b',');
+        if handles {
+            self.keyword(kw::HANDLES, "`handles`")?;
+        }
+        Ok((frame_type, handles))
     }
 
     /// `v = ...;` starting at `start`, after its destination `v`.
     fn assignment(&mut self, start: usize, dst: Place, out: &mut Vec<Instruction>) -> PResult<()> {
-        self.expect(b'=', "`=`")?;
-        self.skip_ws();
+        // ` = ` before a token, as nearly every assignment is written, is
+        // read as one four-byte slice, where a blank skip before and after
+        // the `=` tested the length and the class of each byte.
+        match self
+            .bytes
+            .get(self.pos..)
+            .and_then(<[u8]>::first_chunk::<4>)
+        {
+            Some(&[b' ', b'=', b' ', next]) if CLASS[next as usize] & (SPACE | SLASH) == 0 => {
+                self.pos += 3;
+            }
+            _ => {
+                self.expect(b'=', "`=`")?;
+                self.skip_ws();
+            }
+        }
         let word_start = self.pos;
         // A variable, the commonest source, is read in one pass, before
         // the words that make other statements: no variable is `ts` or a
@@ -2759,6 +2918,91 @@ mod tests {
             if by_key.is_some() {
                 assert_eq!(parser.pos, end, "{text:?}");
             }
+        }
+    }
+    #[test]
+    fn fast_readers_agree_with_the_general_ones() {
+        let mut texts = Vec::new();
+        for word in [
+            "l0", "i9", "o3", "r", "sp0", "l12", "x1", "7", "07", "-1", "%0i",
+        ] {
+            for after in [
+                "",
+                ";",
+                ",",
+                " ",
+                " ;",
+                "  ;",
+                ":",
+                " :",
+                " : ",
+                "x",
+                "0",
+                "//c\n;",
+                " //c\n:g4",
+            ] {
+                texts.push(format!("{word}{after}"));
+            }
+        }
+        for (word, kw) in [("handles", kw::HANDLES), ("entry", kw::ENTRY)] {
+            for cut in 0..=word.len() {
+                for after in ["", ";", " ", "_", "x", "é"] {
+                    let text = format!("{}{after}", &word[..cut]);
+                    let mut args = crate::directive::ArgList::new(&[]);
+                    let mut labels = LabelTable::default();
+                    let mut counter = 0;
+                    let parser =
+                        Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
+                    let w = &text.as_bytes()[..parser.word_end(0)];
+                    assert_eq!(parser.at_keyword(kw), w == word.as_bytes(), "{text:?}");
+                }
+            }
+        }
+        for word in ["arbitrary", "m2n_save_all", "std_places"] {
+            for cut in 0..=word.len() {
+                for after in ["", ";", " ", "_", "x", "é"] {
+                    let text = format!("{}{after}", &word[..cut]);
+                    let mut args = crate::directive::ArgList::new(&[]);
+                    let mut labels = LabelTable::default();
+                    let mut counter = 0;
+                    let parser =
+                        Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
+                    let w = &text.as_bytes()[..parser.word_end(0)];
+                    let long = parser.long_keyword_at(0, word.as_bytes());
+                    assert_eq!(long, w == word.as_bytes(), "{text:?}");
+                }
+            }
+        }
+        for text in &texts {
+            let args = [crate::directive::Arg::int(5)];
+            let mut args = crate::directive::ArgList::new(&args);
+            let mut labels = LabelTable::default();
+            let mut counter = 0;
+            let mut parser = Parser::<_, false>::new(text, 0, &mut args, &mut labels, &mut counter);
+            if let Some((var, end)) = parser.var_short(0) {
+                // The digit loop's reading, without the short path.
+                let bytes = text.as_bytes();
+                let (k, digits_end) = short_digits(bytes, 1, 5);
+                assert_eq!(end, digits_end, "{text:?}");
+                assert_eq!(
+                    var_prefix(&bytes[..1]).map(|(_, make)| make(k as u32)),
+                    Some(var)
+                );
+            }
+            for end in 0..=text.len() {
+                if !parser.may_cast(end) {
+                    assert_eq!(parser.cast_colon(end), None, "{text:?} at {end}");
+                }
+            }
+            let by_general = {
+                parser.pos = 0;
+                let op = parser.operand_general(0).ok();
+                op.map(|op| (op, op.span.range(), parser.pos))
+            };
+            parser.pos = 0;
+            let op = parser.operand_here().ok();
+            let by_fast = op.map(|op| (op, op.span.range(), parser.pos));
+            assert_eq!(by_fast, by_general, "{text:?}");
         }
     }
 }
