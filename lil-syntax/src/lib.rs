@@ -116,9 +116,10 @@ const EMPTY_ENTRY: Entry = Entry {
 /// Generic so that [`parse_with`] gets its own instance of the parser, with
 /// [`ArgList`]'s lookups inlined; everything else goes through `dyn`.
 fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<Stub, SyntaxErrors> {
+    let mut entry = EMPTY_ENTRY;
     let mut body = Vec::new();
     let mut labels = LabelTable::default();
-    let entry = parse_parts(text, args, &mut body, &mut labels, None)?;
+    parse_parts(text, args, &mut entry, &mut body, &mut labels, None)?;
     Ok(Stub {
         entry,
         body,
@@ -146,13 +147,17 @@ fn parse_single_into<A: DirectiveArgs + ?Sized>(
     }
     empty_body(body, &mut spare_params);
     let mut label_table = LabelTable::reusing(std::mem::take(labels));
-    let parsed = parse_parts(text, args, body, &mut label_table, Some(&mut spare_params));
+    let parsed = parse_parts(
+        text,
+        args,
+        entry,
+        body,
+        &mut label_table,
+        Some(&mut spare_params),
+    );
     *labels = label_table.into_names();
     match parsed {
-        Ok(parsed) => {
-            *entry = parsed;
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         Err(errors) => {
             *entry = EMPTY_ENTRY;
             body.clear();
@@ -211,19 +216,23 @@ fn empty_body(body: &mut Vec<Instruction>, spare_params: &mut SpareParams) {
 /// The one implementation behind [`parse_single`] and
 /// [`parse_single_into`]: a fragment, entry included, onto an empty `body`
 /// and `labels`, its signatures' parameter vectors taken from
-/// `spare_params` if any; the entry, or every error.
+/// `spare_params` if any; the entry into `entry`, or every error (and
+/// then `entry` may hold the text's entry or the one it held).
 ///
-/// Inlined into its two callers: the call, and the copies of the entry
-/// it returned through memory, cost about 45 instructions a parse for
-/// [`parse_with`] and 10 for [`parse_with_into`].
+/// The entry is stored as soon as it is parsed rather than returned: a
+/// returned entry was copied through three stack slots on its way to the
+/// stub. Inlined into its two callers: the call, and the copies of the
+/// entry it returned through memory, cost about 45 instructions a parse
+/// for [`parse_with`] and 10 for [`parse_with_into`].
 #[inline(always)]
 fn parse_parts<A: DirectiveArgs + ?Sized>(
     text: &str,
     args: &mut A,
+    entry: &mut Entry,
     body: &mut Vec<Instruction>,
     labels: &mut LabelTable,
     spare_params: Option<&mut SpareParams>,
-) -> Result<Entry, SyntaxErrors> {
+) -> Result<(), SyntaxErrors> {
     if text.len() > u32::MAX as usize {
         return Err(SyntaxError {
             kind: SyntaxErrorKind::TooManyErrors,
@@ -236,20 +245,19 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
         *body = Vec::with_capacity(parser::statement_estimate(text));
     }
     let mut counter = 0;
-    let (entry, mut errors) = {
+    let mut errors = {
         let mut parser = Parser::<A, false>::new(text, 0, args, labels, &mut counter);
         parser.spare_params = spare_params;
-        let entry = match parser.parse_entry() {
-            Ok(entry) => Some(entry),
-            Err(e) => {
-                parser.errors.push(*e);
-                None
+        match parser.parse_entry() {
+            Ok(parsed) => {
+                *entry = parsed;
+                if parser.errors.is_empty() {
+                    parser.parse_body(body);
+                }
             }
-        };
-        if parser.errors.is_empty() {
-            parser.parse_body(body);
+            Err(e) => parser.errors.push(*e),
         }
-        (entry, std::mem::take(&mut parser.errors))
+        std::mem::take(&mut parser.errors)
     };
     if errors.is_empty()
         && let Err(kind) = args.finish()
@@ -259,9 +267,11 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
             span: Span::new(0, text.len() as u32),
         });
     }
-    match entry {
-        Some(entry) if errors.is_empty() => Ok(entry),
-        _ => Err(SyntaxErrors(errors)),
+    // A failed entry left an error, so no errors means `entry` is the text's.
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(SyntaxErrors(errors))
     }
 }
 
