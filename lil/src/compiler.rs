@@ -159,6 +159,10 @@ impl Compiler {
         self.compile_parsed(stub, env)
     }
 
+    // Inlined into its callers (once in the hot path, `compile_text`):
+    // the parsed stub (some 100 bytes) then goes from the caller's frame
+    // straight to the checker, not through a copy made for this call.
+    #[inline(always)]
     fn compile_parsed(&mut self, stub: Stub, env: &HostEnv) -> Result<&CompiledStub, Error> {
         // Kept before the backend reads it: the checker's answer (some 300
         // bytes) is moved once, into its place, not into a local first.
