@@ -152,9 +152,31 @@ impl CallingConvention {
         })
     }
 
-    /// Where parameter `k` of `params` goes.
+    /// Where parameter `k` of `params` goes: what [`CallingConvention::arg_locs`]
+    /// gives for it, from counts of the parameters before it rather than
+    /// by placing each of them (an `out` stub's outputs are located one
+    /// at a time, as they are written).
+    #[inline]
     pub fn locate_one(&self, params: &[Type], k: usize) -> Option<ArgLoc> {
-        self.arg_locs(params).nth(k)
+        let t = *params.get(k)?;
+        let floats = params.iter().take(k).filter(|p| p.is_float()).count();
+        let gps = k - floats;
+        let (regs, same) = if t.is_float() {
+            (&self.fp_args, floats)
+        } else {
+            (&self.gp_args, gps)
+        };
+        if let Some(&num) = regs.get(same) {
+            return Some(ArgLoc::Reg(Reg {
+                class: RegClass::of(t),
+                num,
+            }));
+        }
+        // On the stack, after every earlier parameter its class's
+        // registers ran out for.
+        let spilled =
+            floats.saturating_sub(self.fp_args.len()) + gps.saturating_sub(self.gp_args.len());
+        Some(ArgLoc::Stack(spilled as u32 * self.stack_slot))
     }
 
     /// Where each parameter of `params` goes, and the bytes of stack arguments.
@@ -246,5 +268,50 @@ impl TargetDesc {
     /// The register of standard place `k`.
     pub fn std_place(&self, k: u32) -> Option<Reg> {
         self.std_places.get(k as usize).map(|&n| Reg::gp(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    /// `locate_one` agrees with `arg_locs` for every parameter of every
+    /// signature of up to seven general/float parameters, with registers
+    /// running out in either class.
+    #[test]
+    fn locate_one_matches_arg_locs() {
+        let cc = CallingConvention {
+            name: Cow::Borrowed("test"),
+            gp_args: Cow::Borrowed(&[7, 6, 2]),
+            fp_args: Cow::Borrowed(&[0, 1]),
+            gp_ret: 0,
+            fp_ret: 0,
+            stack_slot: 8,
+            stack_align: 16,
+            callee_saved_gp: Cow::Borrowed(&[]),
+            callee_saved_fp: Cow::Borrowed(&[]),
+        };
+        for len in 0..=7 {
+            for bits in 0u32..1 << len {
+                let params: Vec<Type> = (0..len)
+                    .map(|i| {
+                        if bits >> i & 1 == 1 {
+                            Type::F8
+                        } else {
+                            Type::G4
+                        }
+                    })
+                    .collect();
+                let all: Vec<ArgLoc> = cc.arg_locs(&params).collect();
+                for k in 0..=len {
+                    assert_eq!(
+                        cc.locate_one(&params, k),
+                        all.get(k).copied(),
+                        "{params:?} {k}"
+                    );
+                }
+            }
+        }
     }
 }
