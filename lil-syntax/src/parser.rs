@@ -2944,7 +2944,11 @@ mod tests {
                 texts.push(format!("{word}{after}"));
             }
         }
-        for (word, kw) in [("handles", kw::HANDLES), ("entry", kw::ENTRY)] {
+        // Every prefix of `word`, followed by each kind of byte: `matches`
+        // (the fast compare) must say yes exactly when the general word
+        // scan finds `word`.
+        type Words<'p> = Parser<'p, 'p, crate::directive::ArgList<'p, 'p>, false>;
+        fn each_prefix(word: &str, matches: impl Fn(&Words<'_>) -> bool) {
             for cut in 0..=word.len() {
                 for after in ["", ";", " ", "_", "x", "é"] {
                     let text = format!("{}{after}", &word[..cut]);
@@ -2954,24 +2958,15 @@ mod tests {
                     let parser =
                         Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
                     let w = &text.as_bytes()[..parser.word_end(0)];
-                    assert_eq!(parser.at_keyword(kw), w == word.as_bytes(), "{text:?}");
+                    assert_eq!(matches(&parser), w == word.as_bytes(), "{text:?}");
                 }
             }
         }
+        for (word, kw) in [("handles", kw::HANDLES), ("entry", kw::ENTRY)] {
+            each_prefix(word, |parser| parser.at_keyword(kw));
+        }
         for word in ["arbitrary", "m2n_save_all", "std_places"] {
-            for cut in 0..=word.len() {
-                for after in ["", ";", " ", "_", "x", "é"] {
-                    let text = format!("{}{after}", &word[..cut]);
-                    let mut args = crate::directive::ArgList::new(&[]);
-                    let mut labels = LabelTable::default();
-                    let mut counter = 0;
-                    let parser =
-                        Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
-                    let w = &text.as_bytes()[..parser.word_end(0)];
-                    let long = parser.long_keyword_at(0, word.as_bytes());
-                    assert_eq!(long, w == word.as_bytes(), "{text:?}");
-                }
-            }
+            each_prefix(word, |parser| parser.long_keyword_at(0, word.as_bytes()));
         }
         for text in &texts {
             let args = [crate::directive::Arg::int(5)];
