@@ -769,19 +769,20 @@ impl Emitter<'_> {
     fn jump_if(&mut self, cond: &Condition, target: LabelRef) -> R<()> {
         let ty = self.op_type()?;
         let bits = ty.bits();
-        let mut a = self.operand_val(&cond.lhs)?;
-        let mut b = self.operand_val(&cond.rhs)?;
-        // A load left to this comparison reads memory here.
-        if let Some((j, v, m)) = self.folded
-            && j == self.st.i
-        {
-            self.folded = None;
-            if cond.lhs.kind == OperandKind::Var(v) {
-                a = Val::Mem(m);
-            } else {
-                b = Val::Mem(m);
+        // A load left to this comparison reads memory here, in place of
+        // its local (on exactly one side: `foldable_load` sees to it), whose
+        // location is then never looked up.
+        let (mut a, mut b) = match self.folded {
+            Some((j, v, m)) if j == self.st.i => {
+                self.folded = None;
+                if cond.lhs.kind == OperandKind::Var(v) {
+                    (Val::Mem(m), self.operand_val(&cond.rhs)?)
+                } else {
+                    (self.operand_val(&cond.lhs)?, Val::Mem(m))
+                }
             }
-        }
+            _ => (self.operand_val(&cond.lhs)?, self.operand_val(&cond.rhs)?),
+        };
         let mut p = cond.predicate;
         if let (Val::Imm(x), Val::Imm(y)) = (a, b) {
             if fold(p, x, y, bits) {
