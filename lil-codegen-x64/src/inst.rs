@@ -290,8 +290,10 @@ impl Emitter<'_> {
 
     #[inline(never)]
     fn binary(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand) -> R<()> {
-        let ty = self.op_type()?;
+        // Only a shift reads the operation's width: the other operations
+        // compute all 64 bits.
         if op.is_shift() {
+            let ty = self.op_type()?;
             return self.shift(dst, op, lhs, rhs, ty);
         }
         let to = self.var_loc(dst.var, RegClass::General)?;
