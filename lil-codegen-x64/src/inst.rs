@@ -772,18 +772,21 @@ impl Emitter<'_> {
         let ty = self.op_type()?;
         let bits = ty.bits();
         // A load left to this comparison reads memory here, in place of
-        // its local (on exactly one side: `foldable_load` sees to it), whose
+        // its local (on one side only: `foldable_load` sees to it), whose
         // location is then never looked up.
-        let (mut a, mut b) = match self.folded {
-            Some((j, v, m)) if j == self.st.i => {
-                self.folded = None;
-                if cond.lhs.kind == OperandKind::Var(v) {
-                    (Val::Mem(m), self.operand_val(&cond.rhs)?)
-                } else {
-                    (self.operand_val(&cond.lhs)?, Val::Mem(m))
-                }
-            }
-            _ => (self.operand_val(&cond.lhs)?, self.operand_val(&cond.rhs)?),
+        let i = self.st.i;
+        let load = self.folded.take_if(|&mut (j, ..)| j == i);
+        let folded = |o: &Operand| match load {
+            Some((_, v, m)) if o.kind == OperandKind::Var(v) => Some(Val::Mem(m)),
+            _ => None,
+        };
+        let mut a = match folded(&cond.lhs) {
+            Some(m) => m,
+            None => self.operand_val(&cond.lhs)?,
+        };
+        let mut b = match folded(&cond.rhs) {
+            Some(m) => m,
+            None => self.operand_val(&cond.rhs)?,
         };
         let mut p = cond.predicate;
         if let (Val::Imm(x), Val::Imm(y)) = (a, b) {
