@@ -290,8 +290,10 @@ impl Emitter<'_> {
 
     #[inline(never)]
     fn binary(&mut self, dst: Place, op: BinaryOp, lhs: &Operand, rhs: &Operand) -> R<()> {
-        let ty = self.op_type()?;
+        // Only a shift reads the operation's width: the other operations
+        // compute all 64 bits.
         if op.is_shift() {
+            let ty = self.op_type()?;
             return self.shift(dst, op, lhs, rhs, ty);
         }
         let to = self.var_loc(dst.var, RegClass::General)?;
@@ -769,19 +771,23 @@ impl Emitter<'_> {
     fn jump_if(&mut self, cond: &Condition, target: LabelRef) -> R<()> {
         let ty = self.op_type()?;
         let bits = ty.bits();
-        let mut a = self.operand_val(&cond.lhs)?;
-        let mut b = self.operand_val(&cond.rhs)?;
-        // A load left to this comparison reads memory here.
-        if let Some((j, v, m)) = self.folded
-            && j == self.st.i
-        {
-            self.folded = None;
-            if cond.lhs.kind == OperandKind::Var(v) {
-                a = Val::Mem(m);
-            } else {
-                b = Val::Mem(m);
-            }
-        }
+        // A load left to this comparison reads memory here, in place of
+        // its local (on one side only: `foldable_load` sees to it), whose
+        // location is then never looked up.
+        let i = self.st.i;
+        let load = self.folded.take_if(|&mut (j, ..)| j == i);
+        let folded = |o: &Operand| match load {
+            Some((_, v, m)) if o.kind == OperandKind::Var(v) => Some(Val::Mem(m)),
+            _ => None,
+        };
+        let mut a = match folded(&cond.lhs) {
+            Some(m) => m,
+            None => self.operand_val(&cond.lhs)?,
+        };
+        let mut b = match folded(&cond.rhs) {
+            Some(m) => m,
+            None => self.operand_val(&cond.rhs)?,
+        };
         let mut p = cond.predicate;
         if let (Val::Imm(x), Val::Imm(y)) = (a, b) {
             if fold(p, x, y, bits) {
