@@ -611,20 +611,32 @@ impl<'s> Flow<'s> {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        let (mut facts, mut locals, signatures) = match buffers.as_deref_mut() {
-            Some(b) => (
-                std::mem::take(&mut b.facts),
-                std::mem::take(&mut b.locals),
-                std::mem::take(&mut b.signatures),
-            ),
-            None => (Facts::default(), Vec::new(), Vec::new()),
-        };
         // Rarely more than one block per three instructions.
-        clear_for(&mut facts.blocks, stub.body.len() / 3 + 2);
-        clear_for(&mut facts.insts, stub.body.len());
-        // Only frames of more than `PACKED_LOCALS` locals use it.
-        facts.arena.clear();
-        locals.clear();
+        let (blocks, insts) = (stub.body.len() / 3 + 2, stub.body.len());
+        // The buffers are cleared where they lie, before they are moved
+        // (clearing them after would copy them once more).
+        let (facts, locals, signatures) = match buffers.as_deref_mut() {
+            Some(b) => {
+                clear_for(&mut b.facts.blocks, blocks);
+                clear_for(&mut b.facts.insts, insts);
+                // Only frames of more than `PACKED_LOCALS` locals use it.
+                b.facts.arena.clear();
+                b.locals.clear();
+                (
+                    std::mem::take(&mut b.facts),
+                    std::mem::take(&mut b.locals),
+                    std::mem::take(&mut b.signatures),
+                )
+            }
+            None => {
+                let facts = Facts {
+                    blocks: Vec::with_capacity(blocks),
+                    insts: Vec::with_capacity(insts),
+                    arena: Vec::new(),
+                };
+                (facts, Vec::new(), Vec::new())
+            }
+        };
         Flow {
             stub,
             params,
