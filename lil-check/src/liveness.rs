@@ -79,6 +79,9 @@ fn def(kind: &InstKind) -> Option<u32> {
 }
 
 /// The locals live before an instruction, from those live after it.
+// Inlined into the sweep's one loop that runs it: no call per
+// instruction, and one-word sets are known to be one word.
+#[inline(always)]
 fn transfer(kind: &InstKind, live: &mut LocalSet<'_>) {
     if let InstKind::Locals(_) = kind {
         live.clear();
@@ -147,6 +150,27 @@ pub(crate) fn live_across_calls(
     nlocals: u32,
     first_call: u32,
     heap: &mut Vec<u64>,
+    found: impl FnMut(u32, &LocalSet<'_>),
+) {
+    // Stubs rarely have more than 64 locals: their sets are then one
+    // word, which the compiler clears, copies and compares inline rather
+    // than by calls to `memset`, `memcpy` and `bcmp` for 8 bytes.
+    let words = nlocals.div_ceil(64) as usize;
+    if words == 1 {
+        sweep::<true>(stub, cfg, 1, first_call, heap, found);
+    } else {
+        sweep::<false>(stub, cfg, words, first_call, heap, found);
+    }
+}
+
+/// [`live_across_calls`] with sets of `words` words; `ONE_WORD` when
+/// that is 1.
+fn sweep<const ONE_WORD: bool>(
+    stub: &Stub,
+    cfg: Cfg<'_>,
+    words: usize,
+    first_call: u32,
+    heap: &mut Vec<u64>,
     mut found: impl FnMut(u32, &LocalSet<'_>),
 ) {
     let Cfg {
@@ -155,7 +179,7 @@ pub(crate) fn live_across_calls(
         acyclic,
     } = cfg;
     let nb = blocks.len();
-    let words = nlocals.div_ceil(64) as usize;
+    let words = if ONE_WORD { 1 } else { words };
     // Every block's live-in set, then the working set: one array, on the
     // stack for a small stub.
     let mut inline = [0u64; 16];
@@ -168,7 +192,7 @@ pub(crate) fn live_across_calls(
         }
     };
     let (live_in, live) = sets.split_at_mut(nb * words);
-    let mut live = LocalSet(live);
+    let mut live = LocalSet(&mut live[..words]);
     // One backward pass over the blocks in reverse program order; it is
     // final when every edge goes forward, and nothing before the first
     // call matters then. Otherwise iterate to a fixpoint first and report
