@@ -397,7 +397,10 @@ pub(crate) struct Flow<'s> {
     locals_dirty: bool,
     /// What the last write of the checking pass noted in the summary.
     noted: Noted,
-    /// The first reachable `call` that returns.
+    /// The first reachable `call` that returns at which some local may
+    /// hold a value: no local is live across a call before it (a local
+    /// live across a call holds a value there), and with none, no local
+    /// is live across any call.
     pub(crate) first_call: Option<u32>,
     /// Every edge of the CFG goes forward (known once it is built; false
     /// until then, which only makes the liveness iterate).
@@ -2329,7 +2332,9 @@ impl<'s> Flow<'s> {
                         CallKind::Call => {
                             s.calls = true;
                             s.returning_calls = true;
-                            self.first_call.get_or_insert(i as u32);
+                            if self.first_call.is_none() && st.may_hold_locals() {
+                                self.first_call = Some(i as u32);
+                            }
                         }
                         CallKind::NoReturn => s.calls = true,
                         CallKind::Tail => s.tail_calls = true,

@@ -223,10 +223,11 @@ fn analyze(c: &mut Flow<'_>) -> Result<(), Diagnostics> {
         return Err(Diagnostics { items });
     }
     c.trim_signatures();
-    // With every edge forward, a local live after a call is read by a
-    // later instruction: none is when no local is read after the first.
+    // Without a call at which a local holds a value, no local is live
+    // across a call. With every edge forward, a local live after a call
+    // is read by a later instruction: none is when no local is read
+    // after the first such call.
     if let Some(first_call) = c.first_call
-        && c.summary.max_locals > 0
         && !(c.acyclic && c.last_local_read <= first_call)
     {
         let mut new_sets = Vec::new();

@@ -142,7 +142,8 @@ pub(crate) struct Cfg<'a> {
 
 /// Calls `found(i, live)` for each reachable `call` instruction `i` with
 /// the locals live after it. `first_call` is the first such instruction
-/// and `nlocals` > 0. `heap` holds the sets when they do not fit on the
+/// at which a local may hold a value (a local live across an earlier
+/// call would hold one there), and `nlocals` > 0. `heap` holds the sets when they do not fit on the
 /// stack.
 pub(crate) fn live_across_calls(
     stub: &Stub,
