@@ -1675,8 +1675,27 @@ impl<'s> Flow<'s> {
         self.write_var_rest(st, place, ty, report);
     }
 
+    /// The valid writes to outputs (after `out`, the most common writes
+    /// but to locals and `r`) return here, in a small function;
+    /// everything else goes to the general code, which decides and
+    /// reports every error.
     #[inline(never)]
     fn write_var_rest(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
+        if let Var::Output(k) = place.var
+            && let Some(p) = self
+                .out_sig(st)
+                .and_then(|sig| sig.params.get(k as usize).copied())
+            && ty.is_none_or(|t| t == p)
+        {
+            st.clobbered |= Clobbers::OUTPUT;
+            st.set_output(k);
+            return;
+        }
+        self.write_var_general(st, place, ty, report);
+    }
+
+    #[inline(never)]
+    fn write_var_general(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
         match place.var {
             Var::Input(k) => {
                 let Some(params) = self.params else {
