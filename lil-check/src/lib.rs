@@ -216,11 +216,14 @@ fn analyze(c: &mut Flow<'_>) -> Result<(), Diagnostics> {
             }
         }
     }
-    c.errors.sort_by_key(|e| (e.span().start, e.is_warning()));
-    if error::any_error(&c.errors) {
-        let items = std::mem::take(&mut c.errors);
-        c.give_back();
-        return Err(Diagnostics { items });
+    // Mostly there is nothing to sort or to look through: one test.
+    if !c.errors.is_empty() {
+        c.errors.sort_by_key(|e| (e.span().start, e.is_warning()));
+        if error::any_error(&c.errors) {
+            let items = std::mem::take(&mut c.errors);
+            c.give_back();
+            return Err(Diagnostics { items });
+        }
     }
     c.trim_signatures();
     // Without a call at which a local holds a value, no local is live
