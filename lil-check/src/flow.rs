@@ -1694,6 +1694,8 @@ impl<'s> Flow<'s> {
         self.write_var_general(st, place, ty, report);
     }
 
+    /// Every other write, valid or not: inputs, standard places, locals
+    /// that do not exist, outputs without an area or of another type.
     #[inline(never)]
     fn write_var_general(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
         match place.var {
