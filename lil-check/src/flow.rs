@@ -397,7 +397,10 @@ pub(crate) struct Flow<'s> {
     locals_dirty: bool,
     /// What the last write of the checking pass noted in the summary.
     noted: Noted,
-    /// The first reachable `call` that returns.
+    /// The first reachable `call` that returns at which some local may
+    /// hold a value: no local is live across a call before it (a local
+    /// live across a call holds a value there), and with none, no local
+    /// is live across any call.
     pub(crate) first_call: Option<u32>,
     /// Every edge of the CFG goes forward (known once it is built; false
     /// until then, which only makes the liveness iterate).
@@ -611,20 +614,32 @@ impl<'s> Flow<'s> {
             EntrySignature::Typed(sig) => (Some(sig.params.as_slice()), sig.ret),
             EntrySignature::Arbitrary { .. } => (None, None),
         };
-        let (mut facts, mut locals, signatures) = match buffers.as_deref_mut() {
-            Some(b) => (
-                std::mem::take(&mut b.facts),
-                std::mem::take(&mut b.locals),
-                std::mem::take(&mut b.signatures),
-            ),
-            None => (Facts::default(), Vec::new(), Vec::new()),
-        };
         // Rarely more than one block per three instructions.
-        clear_for(&mut facts.blocks, stub.body.len() / 3 + 2);
-        clear_for(&mut facts.insts, stub.body.len());
-        // Only frames of more than `PACKED_LOCALS` locals use it.
-        facts.arena.clear();
-        locals.clear();
+        let (blocks, insts) = (stub.body.len() / 3 + 2, stub.body.len());
+        // The buffers are cleared where they lie, before they are moved
+        // (clearing them after would copy them once more).
+        let (facts, locals, signatures) = match buffers.as_deref_mut() {
+            Some(b) => {
+                clear_for(&mut b.facts.blocks, blocks);
+                clear_for(&mut b.facts.insts, insts);
+                // Only frames of more than `PACKED_LOCALS` locals use it.
+                b.facts.arena.clear();
+                b.locals.clear();
+                (
+                    std::mem::take(&mut b.facts),
+                    std::mem::take(&mut b.locals),
+                    std::mem::take(&mut b.signatures),
+                )
+            }
+            None => {
+                let facts = Facts {
+                    blocks: Vec::with_capacity(blocks),
+                    insts: Vec::with_capacity(insts),
+                    arena: Vec::new(),
+                };
+                (facts, Vec::new(), Vec::new())
+            }
+        };
         Flow {
             stub,
             params,
@@ -1660,8 +1675,29 @@ impl<'s> Flow<'s> {
         self.write_var_rest(st, place, ty, report);
     }
 
+    /// The valid writes to outputs (after `out`, the most common writes
+    /// but to locals and `r`) return here, in a small function;
+    /// everything else goes to the general code, which decides and
+    /// reports every error.
     #[inline(never)]
     fn write_var_rest(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
+        if let Var::Output(k) = place.var
+            && let Some(p) = self
+                .out_sig(st)
+                .and_then(|sig| sig.params.get(k as usize).copied())
+            && ty.is_none_or(|t| t == p)
+        {
+            st.clobbered |= Clobbers::OUTPUT;
+            st.set_output(k);
+            return;
+        }
+        self.write_var_general(st, place, ty, report);
+    }
+
+    /// Every other write, valid or not: inputs, standard places, locals
+    /// that do not exist, outputs without an area or of another type.
+    #[inline(never)]
+    fn write_var_general(&mut self, st: &mut State, place: &Place, ty: Option<Type>, report: bool) {
         match place.var {
             Var::Input(k) => {
                 let Some(params) = self.params else {
@@ -2317,7 +2353,9 @@ impl<'s> Flow<'s> {
                         CallKind::Call => {
                             s.calls = true;
                             s.returning_calls = true;
-                            self.first_call.get_or_insert(i as u32);
+                            if self.first_call.is_none() && st.may_hold_locals() {
+                                self.first_call = Some(i as u32);
+                            }
                         }
                         CallKind::NoReturn => s.calls = true,
                         CallKind::Tail => s.tail_calls = true,

@@ -216,17 +216,21 @@ fn analyze(c: &mut Flow<'_>) -> Result<(), Diagnostics> {
             }
         }
     }
-    c.errors.sort_by_key(|e| (e.span().start, e.is_warning()));
-    if error::any_error(&c.errors) {
-        let items = std::mem::take(&mut c.errors);
-        c.give_back();
-        return Err(Diagnostics { items });
+    // Mostly there is nothing to sort or to look through: one test.
+    if !c.errors.is_empty() {
+        c.errors.sort_by_key(|e| (e.span().start, e.is_warning()));
+        if error::any_error(&c.errors) {
+            let items = std::mem::take(&mut c.errors);
+            c.give_back();
+            return Err(Diagnostics { items });
+        }
     }
     c.trim_signatures();
-    // With every edge forward, a local live after a call is read by a
-    // later instruction: none is when no local is read after the first.
+    // Without a call at which a local holds a value, no local is live
+    // across a call. With every edge forward, a local live after a call
+    // is read by a later instruction: none is when no local is read
+    // after the first such call.
     if let Some(first_call) = c.first_call
-        && c.summary.max_locals > 0
         && !(c.acyclic && c.last_local_read <= first_call)
     {
         let mut new_sets = Vec::new();

@@ -8,38 +8,41 @@
 use crate::flow::{Block, InstFacts};
 use lil_syntax::*;
 
-/// A dense bit set over local indices, as words: a view into one flat
-/// array that holds every block's set, so the analysis allocates at most
-/// once (and not at all for a small stub).
-pub(crate) struct LocalSet<'a>(&'a mut [u64]);
+/// The locals of one group of 64 (indices `base..base + 64`), as one
+/// word. Liveness is a separate problem for each local, so the analysis
+/// solves it for 64 locals at a time: for a stub of at most 64 locals
+/// (nearly all), once, with sets that are single words.
+pub(crate) struct LocalSet {
+    base: u32,
+    bits: u64,
+}
 
-impl LocalSet<'_> {
-    // Indices beyond the words (unreachable code may name locals that do
-    // not exist) are not tracked: no context has them.
+impl LocalSet {
+    // Locals of other groups are not tracked here (nor, in unreachable
+    // code, locals that do not exist: no context has them).
+    #[inline]
     fn insert(&mut self, k: u32) {
-        if let Some(w) = self.0.get_mut(k as usize / 64) {
-            *w |= 1 << (k % 64);
+        let b = k.wrapping_sub(self.base);
+        if b < 64 {
+            self.bits |= 1 << b;
         }
     }
+    #[inline]
     fn remove(&mut self, k: u32) {
-        if let Some(w) = self.0.get_mut(k as usize / 64) {
-            *w &= !(1 << (k % 64));
+        let b = k.wrapping_sub(self.base);
+        if b < 64 {
+            self.bits &= !(1 << b);
         }
-    }
-    fn clear(&mut self) {
-        self.0.fill(0);
     }
     pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, &bits)| {
-            let mut rest = bits;
-            std::iter::from_fn(move || {
-                if rest == 0 {
-                    return None;
-                }
-                let b = rest.trailing_zeros();
-                rest &= rest - 1;
-                Some(w as u32 * 64 + b)
-            })
+        let mut rest = self.bits;
+        std::iter::from_fn(move || {
+            if rest == 0 {
+                return None;
+            }
+            let b = rest.trailing_zeros();
+            rest &= rest - 1;
+            Some(self.base + b)
         })
     }
 }
@@ -51,13 +54,13 @@ fn local_of(v: Var) -> Option<u32> {
     }
 }
 
-fn read_operand(live: &mut LocalSet<'_>, o: &Operand) {
+fn read_operand(live: &mut LocalSet, o: &Operand) {
     if let OperandKind::Var(Var::Local(k)) = o.kind {
         live.insert(k);
     }
 }
 
-fn read_address(live: &mut LocalSet<'_>, a: &Address) {
+fn read_address(live: &mut LocalSet, a: &Address) {
     if let Some(k) = a.base.and_then(|p| local_of(p.var)) {
         live.insert(k);
     }
@@ -79,9 +82,11 @@ fn def(kind: &InstKind) -> Option<u32> {
 }
 
 /// The locals live before an instruction, from those live after it.
-fn transfer(kind: &InstKind, live: &mut LocalSet<'_>) {
+// Inlined into the one loop that runs it: no call per instruction.
+#[inline(always)]
+fn transfer(kind: &InstKind, live: &mut LocalSet) {
     if let InstKind::Locals(_) = kind {
-        live.clear();
+        live.bits = 0;
         return;
     }
     if let Some(d) = def(kind) {
@@ -138,7 +143,9 @@ pub(crate) struct Cfg<'a> {
 }
 
 /// Calls `found(i, live)` for each reachable `call` instruction `i` with
-/// the locals live after it. `first_call` is the first such instruction
+/// the locals live after it (once for each group of 64 locals).
+/// `first_call` is the first such instruction at which a local may hold
+/// a value (a local live across an earlier call would hold one there),
 /// and `nlocals` > 0. `heap` holds the sets when they do not fit on the
 /// stack.
 pub(crate) fn live_across_calls(
@@ -147,28 +154,42 @@ pub(crate) fn live_across_calls(
     nlocals: u32,
     first_call: u32,
     heap: &mut Vec<u64>,
-    mut found: impl FnMut(u32, &LocalSet<'_>),
+    mut found: impl FnMut(u32, &LocalSet),
 ) {
-    let Cfg {
+    let nb = cfg.blocks.len();
+    // Every block's live-in set: on the stack for a small stub.
+    let mut inline = [0u64; 16];
+    let live_in: &mut [u64] = match inline.get_mut(..nb) {
+        Some(sets) => sets,
+        None => {
+            heap.clear();
+            heap.resize(nb, 0);
+            heap
+        }
+    };
+    for base in (0..nlocals).step_by(64) {
+        if base > 0 {
+            live_in.fill(0);
+        }
+        sweep(stub, &cfg, first_call, base, live_in, &mut found);
+    }
+}
+
+/// [`live_across_calls`] of the locals `base..base + 64`, with
+/// `live_in` (all empty) for every block's live-in set.
+fn sweep(
+    stub: &Stub,
+    cfg: &Cfg<'_>,
+    first_call: u32,
+    base: u32,
+    live_in: &mut [u64],
+    found: &mut impl FnMut(u32, &LocalSet),
+) {
+    let &Cfg {
         blocks,
         insts,
         acyclic,
     } = cfg;
-    let nb = blocks.len();
-    let words = nlocals.div_ceil(64) as usize;
-    // Every block's live-in set, then the working set: one array, on the
-    // stack for a small stub.
-    let mut inline = [0u64; 16];
-    let sets: &mut [u64] = match inline.get_mut(..(nb + 1) * words) {
-        Some(sets) => sets,
-        None => {
-            heap.clear();
-            heap.resize((nb + 1) * words, 0);
-            heap
-        }
-    };
-    let (live_in, live) = sets.split_at_mut(nb * words);
-    let mut live = LocalSet(live);
     // One backward pass over the blocks in reverse program order; it is
     // final when every edge goes forward, and nothing before the first
     // call matters then. Otherwise iterate to a fixpoint first and report
@@ -178,17 +199,13 @@ pub(crate) fn live_across_calls(
     loop {
         let report = !iterate;
         let mut changed = false;
-        for b in (0..nb).rev() {
-            let block = &blocks[b];
+        for (b, block) in blocks.iter().enumerate().rev() {
             if block.end <= from {
                 break;
             }
-            live.clear();
+            let mut live = LocalSet { base, bits: 0 };
             for s in block.succs.into_iter().flatten() {
-                let s = s as usize * words;
-                for (w, x) in live.0.iter_mut().zip(&live_in[s..s + words]) {
-                    *w |= x;
-                }
+                live.bits |= live_in.get(s as usize).copied().unwrap_or(0);
             }
             let reached = insts.get(block.start as usize).is_some_and(|f| f.reachable);
             for i in (block.start.max(from)..block.end).rev() {
@@ -204,9 +221,10 @@ pub(crate) fn live_across_calls(
                 }
                 transfer(kind, &mut live);
             }
-            let mine = &mut live_in[b * words..(b + 1) * words];
-            if *mine != *live.0 {
-                mine.copy_from_slice(live.0);
+            if let Some(mine) = live_in.get_mut(b)
+                && *mine != live.bits
+            {
+                *mine = live.bits;
                 changed = true;
             }
         }
@@ -214,5 +232,34 @@ pub(crate) fn live_across_calls(
             return;
         }
         iterate = changed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The locals live across a call, by index.
+    fn across(text: &str) -> Vec<usize> {
+        let checked = crate::assert_valid(text);
+        let uses = &checked.summary().locals;
+        (0..uses.len())
+            .filter(|&k| uses[k].general_across_call || uses[k].float_across_call)
+            .collect()
+    }
+
+    /// Locals beyond the first 64 are solved in a group of their own,
+    /// with and without loops.
+    #[test]
+    fn locals_beyond_64_live_across_calls() {
+        let straight = "entry 0:platform:pint:pint; locals 70;
+            l1 = i0; l65 = i0; l66 = i0; l69 = i0;
+            out platform::void; call 0x1000;
+            l66 = 1; r = l65 + l1; r = r + l66; ret;";
+        assert_eq!(across(straight), [1, 65]);
+        let looping = "entry 0:platform:pint:pint; locals 70;
+            l1 = i0; l65 = i0; l67 = 0; l2 = 0;
+            :top; out platform::void; call 0x1000;
+            l67 = l67 + 1; jc l67 != l65, top;
+            r = l1; ret;";
+        assert_eq!(across(looping), [1, 65, 67]);
     }
 }

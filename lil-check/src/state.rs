@@ -332,6 +332,14 @@ impl State {
         locals.resize(more, Ty::UNDEF);
     }
 
+    /// Whether some local may hold a value: none does when the inline
+    /// types are all undefined (those beyond the count always are) and
+    /// there are no more.
+    #[inline]
+    pub(crate) fn may_hold_locals(&self) -> bool {
+        self.frame.locals != [Ty::UNDEF; PACKED_LOCALS] || self.more.is_some()
+    }
+
     #[inline]
     pub(crate) fn locals_len(&self) -> usize {
         self.frame.locals_len as usize
