@@ -29,6 +29,7 @@ use crate::target::{ArgLoc, CallingConvention, Reg, RegClass, TargetDesc};
 use lil_check::{CheckedStub, Clobbers};
 use lil_syntax::{CallKind, EntrySignature, InstKind, Operand, OperandKind, Span, Type, Var};
 use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// Frames of this many bytes or more are set up page by page, touching
 /// each page from the top down (stack probes), so that a large `alloc`
@@ -425,6 +426,53 @@ pub struct FramePlan {
     /// Reads of locals holding a known `alloc` address:
     /// `(instruction, local, offset in the alloc area)`, sorted.
     alloc_reads: Vec<(u32, u32, u32)>,
+    /// Not part of the plan: the last plan's callee-saved set, for the next.
+    callee_saved: CalleeSaved,
+}
+
+/// The registers a stub's callee preserves, as a set: those of its entry
+/// convention and of the C ABI (general-purpose), and the C ABI's
+/// floating-point ones. A plan keeps the set for the next stub, which
+/// nearly always has the same conventions, instead of rebuilding it
+/// register by register; only lists borrowed for `'static` are matched,
+/// by address and length, which then name their contents for good.
+#[derive(Clone, Debug, Default)]
+struct CalleeSaved {
+    /// Address and length of the three lists the set was built from, when
+    /// all are `'static`.
+    lists: Option<[(usize, usize); 3]>,
+    set: RegSet,
+}
+
+impl CalleeSaved {
+    /// The set for a stub entered by `entry` on a target whose C ABI is
+    /// `c_abi`.
+    fn get(&mut self, entry: &CallingConvention, c_abi: &CallingConvention) -> &RegSet {
+        let lists = [
+            &entry.callee_saved_gp,
+            &c_abi.callee_saved_gp,
+            &c_abi.callee_saved_fp,
+        ];
+        let mut key = [(0, 0); 3];
+        let mut fixed = true;
+        for (k, list) in key.iter_mut().zip(lists) {
+            match list {
+                Cow::Borrowed(l) => *k = (l.as_ptr() as usize, l.len()),
+                Cow::Owned(_) => fixed = false,
+            }
+        }
+        let lists = fixed.then_some(key);
+        if lists.is_none() || lists != self.lists {
+            let mut set = RegSet::default();
+            set.insert_all(RegClass::General, &entry.callee_saved_gp);
+            if !std::ptr::eq(entry, c_abi) {
+                set.insert_all(RegClass::General, &c_abi.callee_saved_gp);
+            }
+            set.insert_all(RegClass::Float, &c_abi.callee_saved_fp);
+            *self = CalleeSaved { lists, set };
+        }
+        &self.set
+    }
 }
 
 /// `n` times `None`: for a small `n`, from an array of them (a few wide
@@ -506,6 +554,7 @@ impl FramePlan {
             borrowed: SmallVec::new(),
             liveness: Liveness::default(),
             alloc_reads: Vec::new(),
+            callee_saved: CalleeSaved::default(),
         }
     }
 
@@ -544,18 +593,14 @@ impl FramePlan {
             borrowed,
             liveness,
             alloc_reads,
+            callee_saved,
         } = self;
         let summary = stub.summary();
         let body = &stub.stub().body;
         let entry = &stub.stub().entry;
         let entry_cc = env.convention(desc, entry.signature.cc());
         // Asked for every register taken: one bit test each, not two scans.
-        let mut callee_saved = RegSet::default();
-        callee_saved.insert_all(RegClass::General, &entry_cc.callee_saved_gp);
-        if !std::ptr::eq(entry_cc, &desc.c_abi) {
-            callee_saved.insert_all(RegClass::General, &desc.c_abi.callee_saved_gp);
-        }
-        callee_saved.insert_all(RegClass::Float, &desc.c_abi.callee_saved_fp);
+        let callee_saved = callee_saved.get(entry_cc, &desc.c_abi);
         let is_gp_callee_saved = |n: u8| callee_saved.contains(Reg::gp(n));
 
         // ---- Which events clobber argument registers on this target.
@@ -830,11 +875,14 @@ impl FramePlan {
         }
 
         // ---- Standard places in callee-saved registers written without being received.
+        // Visited bit by bit, in order: most stubs write none.
         let mut std_places_saved = 0u32;
-        for k in 0..4u32 {
-            if summary.std_places_written & (1 << k) != 0
-                && k >= summary.entry_std_places
-                && let Some(r) = desc.std_place(k)
+        let mut unreceived = summary.std_places_written
+            & u32::MAX.checked_shl(summary.entry_std_places).unwrap_or(0);
+        while unreceived != 0 {
+            let k = unreceived.trailing_zeros();
+            unreceived &= unreceived - 1;
+            if let Some(r) = desc.std_place(k)
                 && is_gp_callee_saved(r.num)
             {
                 saved.push(r);
