@@ -1168,7 +1168,10 @@ impl Emitter<'_> {
     /// large, and both callers store it at once.)
     fn store_m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<()> {
         let f = self.m2n_offset()?;
-        let mut direct = Accesses::new();
+        // An array as long as the longer list (the general registers'),
+        // not a vector: a push would ask each time whether it is full.
+        let mut direct = [(Reg::gp(XZR), 0); lil_codegen::m2n::M2N_SAVED_GP];
+        let mut count = 0;
         // The list as a slice taken once: the stores below could change
         // it, as far as the compiler knows.
         let saved: &[(Reg, i32)] = &self.st.plan.saved;
@@ -1189,10 +1192,16 @@ impl Emitter<'_> {
                     };
                     self.acc(Acc::StrX, v0, to);
                 }
-                None => direct.push((reg(n), at as i64)),
+                None => {
+                    let Some(entry) = direct.get_mut(count) else {
+                        return Err(CodegenError::Internal("more M2N registers than slots").into());
+                    };
+                    *entry = (reg(n), at as i64);
+                    count += 1;
+                }
             }
         }
-        self.accesses(false, SP, &mut direct);
+        self.accesses(false, SP, &mut direct[..count]);
         Ok(())
     }
 
