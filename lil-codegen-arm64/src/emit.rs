@@ -601,8 +601,15 @@ impl<'a> Emitter<'a> {
         if !list.is_sorted_by_key(|&(_, off)| off) {
             list.sort_by_key(|&(_, off)| off);
         }
+        self.accesses_in_order(load, base, list);
+    }
+
+    /// [`Emitter::accesses`] of a list built in slot order (an M2N
+    /// frame's fields and registers): not checked again.
+    pub(crate) fn accesses_in_order(&mut self, load: bool, base: u8, list: &[(Reg, i64)]) {
+        debug_assert!(list.is_sorted_by_key(|&(_, off)| off));
         // By slice patterns, not indices: no bounds checks in the loop.
-        let mut rest = &*list;
+        let mut rest = list;
         while let [(r, off), after @ ..] = rest {
             let (r, off) = (*r, *off);
             if let [(r2, off2), after_pair @ ..] = after

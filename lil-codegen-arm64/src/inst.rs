@@ -1112,10 +1112,10 @@ impl Emitter<'_> {
             None => Val::Imm(0),
         };
         let t = self.in_reg(ft, v1);
-        // An array in slot order (`accesses` need not sort it), not a
-        // list: the fields are known, only the first is left out when
-        // nothing can look at the frame before a `handles =` that follows.
-        let mut fields = [
+        // An array in slot order (stored as it is), not a list: the
+        // fields are known, only the first is left out when nothing can
+        // look at the frame before a `handles =` that follows.
+        let fields = [
             (Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64),
             (Reg::gp(m), f + m2n::METHOD as i64),
             (Reg::gp(t), f + m2n::FRAME_TYPE as i64),
@@ -1123,16 +1123,16 @@ impl Emitter<'_> {
         let handles_set =
             lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i);
         let first = usize::from(handles_set);
-        self.accesses(false, SP, &mut fields[first..]);
+        self.accesses_in_order(false, SP, &fields[first..]);
         // The caller's frame pointer and return address (the frame record,
         // always one `ldp`: no list to sort and pair), and its stack
         // pointer (the CFA).
         self.pair(true, RegClass::General, v0, v1, 29, 0);
         self.add_imm(X16, 29, 16, X17);
-        self.accesses(
+        self.accesses_in_order(
             false,
             SP,
-            &mut [
+            &[
                 (Reg::gp(v1), f + m2n::RETURN_ADDRESS as i64),
                 (Reg::gp(X16), f + m2n::CALLER_SP as i64),
                 (Reg::gp(v0), f + m2n::CALLER_FP as i64),
@@ -1148,10 +1148,10 @@ impl Emitter<'_> {
         self.add_imm(v0, v0, list, v1);
         let head = AMem::Imm { base: v0, off: 0 };
         self.acc(Acc::LdrX, v1, head);
-        self.accesses(
+        self.accesses_in_order(
             false,
             SP,
-            &mut [
+            &[
                 (Reg::gp(v1), f + m2n::PREV as i64),
                 (Reg::gp(v0), f + m2n::LINK as i64),
             ],
@@ -1201,7 +1201,7 @@ impl Emitter<'_> {
                 }
             }
         }
-        self.accesses(false, SP, &mut direct[..count]);
+        self.accesses_in_order(false, SP, &direct[..count]);
         Ok(())
     }
 
@@ -1234,10 +1234,10 @@ impl Emitter<'_> {
         }
         // *frame.link = frame.prev.
         let (v0, v1) = (self.v0, self.v1);
-        self.accesses(
+        self.accesses_in_order(
             true,
             SP,
-            &mut [
+            &[
                 (Reg::gp(v1), f + m2n::PREV as i64),
                 (Reg::gp(v0), f + m2n::LINK as i64),
             ],
