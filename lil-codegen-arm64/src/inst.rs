@@ -1216,12 +1216,9 @@ impl Emitter<'_> {
         let f = self.m2n_offset()? as i64;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
         let hooks = self.st.env.m2n_hooks;
-        let calls = [
-            hooks.free_handles.filter(|_| handles),
-            hooks.pending_exception,
-        ]
-        .into_iter()
-        .flatten();
+        // Chained options, not an array of them: no array built to walk.
+        let calls =
+            (hooks.free_handles.filter(|_| handles).into_iter()).chain(hooks.pending_exception);
         for function in calls {
             self.helper_call(
                 function,

@@ -1120,12 +1120,9 @@ impl Emitter<'_> {
         let f = self.m2n_offset()?;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
         let hooks = self.st.env.m2n_hooks;
-        let calls = [
-            hooks.free_handles.filter(|_| handles),
-            hooks.pending_exception,
-        ]
-        .into_iter()
-        .flatten();
+        // Chained options, not an array of them: no array built to walk.
+        let calls =
+            (hooks.free_handles.filter(|_| handles).into_iter()).chain(hooks.pending_exception);
         let fm = |off: i32| Mem::Base {
             base: RSP,
             disp: f + off,
