@@ -538,7 +538,9 @@ fn emit<'a, E: IsaEmitter<'a>>(
         } else {
             let st = e.state();
             st.framed = st.plan.framed_before(i);
-            if st.plan.requires_frame(i) && !st.framed {
+            // Whether the instruction needs the frame is asked only
+            // where there is none yet.
+            if !st.framed && st.plan.requires_frame(i) {
                 e.prologue()?;
             }
         }
