@@ -745,12 +745,10 @@ impl<'a> Emitter<'a> {
         {
             let ops = &mut self.ops;
             dynasm!(ops ; .arch aarch64 ; stp x29, x30, [sp, -16]!);
-            let at = ops.offset().0;
-            self.st.note_unwind(at, FrameState::RecordPushed);
-            let ops = &mut self.ops;
+            let pushed = ops.offset().0;
             dynasm!(ops ; .arch aarch64 ; mov x29, sp);
-            let at = ops.offset().0;
-            self.st.note_unwind(at, FrameState::Framed);
+            let framed = ops.offset().0;
+            self.st.note_frame_record(pushed, framed);
         }
         const PAGE: i64 = lil_codegen::plan::STACK_PROBE_INTERVAL as i64;
         if body >= PAGE {

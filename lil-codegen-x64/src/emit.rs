@@ -775,8 +775,7 @@ impl<'a> Emitter<'a> {
         // `push rbp ; mov rbp, rsp` in one piece (`prologue_matches_dynasm`).
         let start = self.ops.offset().0;
         self.ops.extend(&[0x55, 0x48, 0x89, 0xE5]);
-        self.st.note_unwind(start + 1, FrameState::RecordPushed);
-        self.st.note_unwind(start + 4, FrameState::Framed);
+        self.st.note_frame_record(start + 1, start + 4);
         let ops = &mut self.ops;
         const PAGE: i32 = lil_codegen::plan::STACK_PROBE_INTERVAL as i32;
         if body >= PAGE {
