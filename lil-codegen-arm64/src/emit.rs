@@ -228,6 +228,27 @@ fn move_wide(opcode: u32, r: u8, hw: u32, imm16: u32) -> u32 {
     opcode | (hw & 3) << 21 | (imm16 & 0xffff) << 5 | u32::from(r) & 31
 }
 
+/// Bit 16k of each halfword k of a 64-bit value: the sets
+/// [`zero_halfwords`] returns.
+const HALFWORDS: u64 = 0x0001_0001_0001_0001;
+
+/// The halfwords of `x` that are zero, as bit 16k for halfword k.
+#[inline]
+fn zero_halfwords(x: u64) -> u64 {
+    const LOW: u64 = 0x7FFF_7FFF_7FFF_7FFF;
+    // The top bit of each halfword of `nonzero` is set when the halfword
+    // is not zero: its own top bit, or the carry out of its low 15 bits.
+    let nonzero = ((x & LOW) + LOW) | x;
+    (!nonzero & !LOW) >> 15
+}
+
+/// How many halfwords a [`zero_halfwords`] set holds (the sum of its
+/// four bits gathered in the top halfword: no population count).
+#[inline]
+fn halfword_count(set: u64) -> u32 {
+    (set.wrapping_mul(HALFWORDS) >> 48) as u32
+}
+
 /// A general-purpose value: in a register, in memory, an immediate, or the
 /// address `sp + offset` (an `alloc` address, recomputed where it is read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,11 +444,13 @@ impl<'a> Emitter<'a> {
             self.ops.push_u32(0xAA1F_03E0 | u32::from(r) & 31);
             return;
         }
-        let zeros = (0..4).filter(|&k| hw(k) == 0).count();
-        let ones = (0..4).filter(|&k| hw(k) == 0xffff).count();
-        let inverted = ones > zeros;
-        let skip = if inverted { 0xffff } else { 0 };
-        if self.st.options.patchable_constants && 4 - zeros.max(ones) >= 2 {
+        // The halfwords as bit sets (bit 16k for halfword k), not counted
+        // one by one.
+        let zeros = zero_halfwords(u);
+        let ones = zero_halfwords(!u);
+        let inverted = halfword_count(ones) > halfword_count(zeros);
+        let skipped = if inverted { ones } else { zeros };
+        if self.st.options.patchable_constants && 4 - halfword_count(skipped) >= 2 {
             // A fixed form a template can patch with any value.
             self.ops.push_u32(move_wide(MOVZ, r, 0, hw(0)));
             for k in 1..4 {
@@ -435,27 +458,23 @@ impl<'a> Emitter<'a> {
             }
             return;
         }
-        let mut first = true;
-        for k in 0..4u32 {
-            let h = hw(k);
-            if h == skip {
-                continue;
-            }
-            let word = if first {
-                first = false;
-                if inverted {
-                    move_wide(MOVN, r, k, !h & 0xffff)
-                } else {
-                    move_wide(MOVZ, r, k, h)
-                }
-            } else {
-                move_wide(MOVK, r, k, h)
-            };
-            self.ops.push_u32(word);
-        }
-        if first {
+        let mut kept = HALFWORDS & !skipped;
+        if kept == 0 {
             // All halfwords were the skipped value: v is -1.
             self.ops.push_u32(move_wide(MOVN, r, 0, 0));
+            return;
+        }
+        let k = kept.trailing_zeros() / 16;
+        self.ops.push_u32(if inverted {
+            move_wide(MOVN, r, k, !hw(k) & 0xffff)
+        } else {
+            move_wide(MOVZ, r, k, hw(k))
+        });
+        kept &= kept - 1;
+        while kept != 0 {
+            let k = kept.trailing_zeros() / 16;
+            self.ops.push_u32(move_wide(MOVK, r, k, hw(k)));
+            kept &= kept - 1;
         }
     }
 
@@ -582,8 +601,15 @@ impl<'a> Emitter<'a> {
         if !list.is_sorted_by_key(|&(_, off)| off) {
             list.sort_by_key(|&(_, off)| off);
         }
+        self.accesses_in_order(load, base, list);
+    }
+
+    /// [`Emitter::accesses`] of a list built in slot order (an M2N
+    /// frame's fields and registers): not checked again.
+    pub(crate) fn accesses_in_order(&mut self, load: bool, base: u8, list: &[(Reg, i64)]) {
+        debug_assert!(list.is_sorted_by_key(|&(_, off)| off));
         // By slice patterns, not indices: no bounds checks in the loop.
-        let mut rest = &*list;
+        let mut rest = list;
         while let [(r, off), after @ ..] = rest {
             let (r, off) = (*r, *off);
             if let [(r2, off2), after_pair @ ..] = after
@@ -719,12 +745,10 @@ impl<'a> Emitter<'a> {
         {
             let ops = &mut self.ops;
             dynasm!(ops ; .arch aarch64 ; stp x29, x30, [sp, -16]!);
-            let at = ops.offset().0;
-            self.st.note_unwind(at, FrameState::RecordPushed);
-            let ops = &mut self.ops;
+            let pushed = ops.offset().0;
             dynasm!(ops ; .arch aarch64 ; mov x29, sp);
-            let at = ops.offset().0;
-            self.st.note_unwind(at, FrameState::Framed);
+            let framed = ops.offset().0;
+            self.st.note_frame_record(pushed, framed);
         }
         const PAGE: i64 = lil_codegen::plan::STACK_PROBE_INTERVAL as i64;
         if body >= PAGE {
@@ -1012,6 +1036,40 @@ mod tests {
         }
         let f = Form::Reg { base: 1, index: 2 };
         assert_eq!(acc_word(Acc::LdrX, 0, f), None);
+    }
+
+    /// The halfword sets `mov_imm` counts with, against a count of the
+    /// halfwords one by one.
+    #[test]
+    fn halfword_sets_count_halfwords() {
+        let values = [
+            0u64,
+            1,
+            0xffff,
+            0x1_0000,
+            0x8000,
+            0x8000_0000_8000_0000,
+            0xffff_0000_ffff_0000,
+            0x0000_ffff_0000_ffff,
+            0x1234_0000_0000_5678,
+            0x7fff_8000_0001_fffe,
+            u64::MAX,
+            u64::MAX - 1,
+            0xffff_ffff_0000_0000,
+            0x0001_0001_0001_0001,
+        ];
+        for x in values.into_iter().chain((0..64).map(|k| 1u64 << k)) {
+            for x in [x, !x, x.rotate_left(16), x ^ 0x5555_0000_aaaa_0000] {
+                let mut want = 0;
+                for k in 0..4 {
+                    if (x >> (16 * k)) & 0xffff == 0 {
+                        want |= 1 << (16 * k);
+                    }
+                }
+                assert_eq!(zero_halfwords(x), want, "{x:#x}");
+                assert_eq!(halfword_count(want), want.count_ones(), "{x:#x}");
+            }
+        }
     }
 
     #[test]

@@ -1112,10 +1112,10 @@ impl Emitter<'_> {
             None => Val::Imm(0),
         };
         let t = self.in_reg(ft, v1);
-        // An array in slot order (`accesses` need not sort it), not a
-        // list: the fields are known, only the first is left out when
-        // nothing can look at the frame before a `handles =` that follows.
-        let mut fields = [
+        // An array in slot order (stored as it is), not a list: the
+        // fields are known, only the first is left out when nothing can
+        // look at the frame before a `handles =` that follows.
+        let fields = [
             (Reg::gp(XZR), f + m2n::LOCAL_HANDLES as i64),
             (Reg::gp(m), f + m2n::METHOD as i64),
             (Reg::gp(t), f + m2n::FRAME_TYPE as i64),
@@ -1123,16 +1123,16 @@ impl Emitter<'_> {
         let handles_set =
             lil_codegen::plan::handles_set_before_use(self.st.stub, self.st.env, self.st.i);
         let first = usize::from(handles_set);
-        self.accesses(false, SP, &mut fields[first..]);
+        self.accesses_in_order(false, SP, &fields[first..]);
         // The caller's frame pointer and return address (the frame record,
         // always one `ldp`: no list to sort and pair), and its stack
         // pointer (the CFA).
         self.pair(true, RegClass::General, v0, v1, 29, 0);
         self.add_imm(X16, 29, 16, X17);
-        self.accesses(
+        self.accesses_in_order(
             false,
             SP,
-            &mut [
+            &[
                 (Reg::gp(v1), f + m2n::RETURN_ADDRESS as i64),
                 (Reg::gp(X16), f + m2n::CALLER_SP as i64),
                 (Reg::gp(v0), f + m2n::CALLER_FP as i64),
@@ -1148,10 +1148,10 @@ impl Emitter<'_> {
         self.add_imm(v0, v0, list, v1);
         let head = AMem::Imm { base: v0, off: 0 };
         self.acc(Acc::LdrX, v1, head);
-        self.accesses(
+        self.accesses_in_order(
             false,
             SP,
-            &mut [
+            &[
                 (Reg::gp(v1), f + m2n::PREV as i64),
                 (Reg::gp(v0), f + m2n::LINK as i64),
             ],
@@ -1168,7 +1168,10 @@ impl Emitter<'_> {
     /// large, and both callers store it at once.)
     fn store_m2n_saved(&mut self, regs: &[u8], first: i32, reg: fn(u8) -> Reg) -> R<()> {
         let f = self.m2n_offset()?;
-        let mut direct = Accesses::new();
+        // An array as long as the longer list (the general registers'),
+        // not a vector: a push would ask each time whether it is full.
+        let mut direct = [(Reg::gp(XZR), 0); lil_codegen::m2n::M2N_SAVED_GP];
+        let mut count = 0;
         // The list as a slice taken once: the stores below could change
         // it, as far as the compiler knows.
         let saved: &[(Reg, i32)] = &self.st.plan.saved;
@@ -1189,10 +1192,16 @@ impl Emitter<'_> {
                     };
                     self.acc(Acc::StrX, v0, to);
                 }
-                None => direct.push((reg(n), at as i64)),
+                None => {
+                    let Some(entry) = direct.get_mut(count) else {
+                        return Err(CodegenError::Internal("more M2N registers than slots").into());
+                    };
+                    *entry = (reg(n), at as i64);
+                    count += 1;
+                }
             }
         }
-        self.accesses(false, SP, &mut direct);
+        self.accesses_in_order(false, SP, &direct[..count]);
         Ok(())
     }
 
@@ -1207,12 +1216,9 @@ impl Emitter<'_> {
         let f = self.m2n_offset()? as i64;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
         let hooks = self.st.env.m2n_hooks;
-        let calls = [
-            hooks.free_handles.filter(|_| handles),
-            hooks.pending_exception,
-        ]
-        .into_iter()
-        .flatten();
+        // Chained options, not an array of them: no array built to walk.
+        let calls =
+            (hooks.free_handles.filter(|_| handles).into_iter()).chain(hooks.pending_exception);
         for function in calls {
             self.helper_call(
                 function,
@@ -1225,10 +1231,10 @@ impl Emitter<'_> {
         }
         // *frame.link = frame.prev.
         let (v0, v1) = (self.v0, self.v1);
-        self.accesses(
+        self.accesses_in_order(
             true,
             SP,
-            &mut [
+            &[
                 (Reg::gp(v1), f + m2n::PREV as i64),
                 (Reg::gp(v0), f + m2n::LINK as i64),
             ],

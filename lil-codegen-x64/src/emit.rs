@@ -145,6 +145,48 @@ pub(crate) fn rm64(ops: &mut Asm, inst: Rm64, reg: u8, m: Mem) {
     }
 }
 
+/// [`rm64`]'s bytes for `[base + disp]` with a byte displacement.
+#[inline]
+fn rm64_disp8(inst: Rm64, reg: u8, base: u8, disp: i8) -> [u8; 5] {
+    let rex = 0x48 | (reg & 8) >> 1 | (base & 8) >> 3;
+    // mod = 01 (disp8), rm = 100: the base is in a SIB byte (no index:
+    // 100), which dynasm uses for every run-time base, rsp/r12 or not.
+    let modrm = 0x40 | (reg & 7) << 3 | 0b100;
+    let sib = 0b00_100_000 | (base & 7);
+    [rex, inst.opcode(), modrm, sib, disp as u8]
+}
+
+/// A fixed run of [`rm64`] instructions (an M2N frame's fields), as
+/// [`rm64`] would write them one by one.
+///
+/// Why: each [`rm64`] checks the buffer's room and updates its length;
+/// when every displacement fits a byte (an M2N frame near the stack
+/// pointer: always, in practice), the run's bytes are built here and
+/// written with one check and one copy. Otherwise it goes one by one.
+#[inline]
+pub(crate) fn rm64_run<const N: usize>(ops: &mut Asm, run: [(Rm64, u8, Mem); N]) {
+    let fits = |m: Mem| matches!(m, Mem::Base { disp, .. } if i8::try_from(disp).is_ok());
+    if run.iter().all(|&(_, _, m)| fits(m)) {
+        let bytes = run.map(|(inst, reg, m)| match m {
+            Mem::Base { base, disp } => rm64_disp8(inst, reg, base, disp as i8),
+            _ => unreachable!("checked above"),
+        });
+        ops.extend(bytes.as_flattened());
+    } else {
+        for (inst, reg, m) in run {
+            rm64_cold(ops, inst, reg, m);
+        }
+    }
+}
+
+/// [`rm64`] out of line, for [`rm64_run`] with a displacement that
+/// needs 32 bits.
+#[cold]
+#[inline(never)]
+fn rm64_cold(ops: &mut Asm, inst: Rm64, reg: u8, m: Mem) {
+    rm64(ops, inst, reg, m);
+}
+
 /// `mov QWORD [m], imm` (sign-extended), `[base + disp]` by hand as in
 /// [`rm64`]: `REX.W C7 /0` and the immediate after the displacement.
 #[inline]
@@ -733,8 +775,7 @@ impl<'a> Emitter<'a> {
         // `push rbp ; mov rbp, rsp` in one piece (`prologue_matches_dynasm`).
         let start = self.ops.offset().0;
         self.ops.extend(&[0x55, 0x48, 0x89, 0xE5]);
-        self.st.note_unwind(start + 1, FrameState::RecordPushed);
-        self.st.note_unwind(start + 4, FrameState::Framed);
+        self.st.note_frame_record(start + 1, start + 4);
         let ops = &mut self.ops;
         const PAGE: i32 = lil_codegen::plan::STACK_PROBE_INTERVAL as i32;
         if body >= PAGE {
@@ -1128,6 +1169,74 @@ mod tests {
     /// for every register, every base (rsp/r12 need a SIB byte, rbp/r13 a
     /// displacement even when it is zero) and displacements at the
     /// boundaries of the disp8 and disp32 forms.
+    /// `rm64_run` writes what `rm64` writes one by one, for every
+    /// register, base, instruction and displacement class, byte
+    /// displacements or not (then one by one itself).
+    #[test]
+    fn rm64_run_matches_rm64() {
+        let kinds = [
+            Rm64::MovLoad,
+            Rm64::MovStore,
+            Rm64::Lea,
+            Rm64::Add,
+            Rm64::Sub,
+            Rm64::And,
+            Rm64::Or,
+            Rm64::Xor,
+            Rm64::CmpLoad,
+            Rm64::CmpStore,
+        ];
+        let disps = [0, 1, -1, 56, 127, -128, 128, -129, i32::MAX, i32::MIN];
+        for reg in 0..16u8 {
+            for base in 0..16u8 {
+                for (k, inst) in kinds.into_iter().enumerate() {
+                    for disp in disps {
+                        let other = disps[k % disps.len()];
+                        let run = [
+                            (inst, reg, Mem::Base { base, disp }),
+                            (
+                                Rm64::MovStore,
+                                base,
+                                Mem::Base {
+                                    base: reg,
+                                    disp: other,
+                                },
+                            ),
+                            (
+                                kinds[(k + 3) % kinds.len()],
+                                reg,
+                                Mem::Base { base, disp: 8 },
+                            ),
+                        ];
+                        let mut want = Asm::with_capacity(0);
+                        for (inst, reg, m) in run {
+                            rm64(&mut want, inst, reg, m);
+                        }
+                        let mut got = Asm::with_capacity(0);
+                        rm64_run(&mut got, run);
+                        assert_eq!(
+                            got.finalize().ok(),
+                            want.finalize().ok(),
+                            "{inst:?} reg {reg} base {base} disp {disp} {other}"
+                        );
+                    }
+                }
+            }
+        }
+        // A form that is not `[base + disp]` goes one by one too.
+        let run = [
+            (Rm64::MovLoad, RAX, Mem::Abs { disp: 16 }),
+            (Rm64::MovStore, RCX, Mem::Base { base: RSP, disp: 8 }),
+        ];
+        let mut want = Asm::with_capacity(0);
+        for (inst, reg, m) in run {
+            rm64(&mut want, inst, reg, m);
+        }
+        let mut got = Asm::with_capacity(0);
+        rm64_run(&mut got, run);
+        assert_eq!(got.finalize().ok(), want.finalize().ok());
+    }
+
     #[test]
     fn rm64_matches_dynasm() {
         let disps = [

@@ -8,7 +8,7 @@
 use crate::abi::{DESC, regs::*};
 use crate::emit::{
     Alu, Emitter, Mem, R, Rm64, Val, alu_imm, alu_rr, call_r, cmp_imm32, cmp_rr, fits_i32,
-    imm_bits, jcc, jmp, mov32_rr, rm64, test_rr, with_mem,
+    imm_bits, jcc, jmp, mov32_rr, rm64, rm64_run, test_rr, with_mem,
 };
 use dynasmrt::{DynasmApi, DynasmLabelApi, dynasm};
 use lil_codegen::drive;
@@ -1048,12 +1048,17 @@ impl Emitter<'_> {
         }
         // Return address, the caller's stack pointer (the CFA) and frame pointer.
         let rbp = |disp| Mem::Base { base: RBP, disp };
-        self.ld64(s1, rbp(8));
-        self.st64(fm(m2n::RETURN_ADDRESS), s1);
-        self.lea(s1, rbp(16));
-        self.st64(fm(m2n::CALLER_SP), s1);
-        self.ld64(s1, rbp(0));
-        self.st64(fm(m2n::CALLER_FP), s1);
+        rm64_run(
+            &mut self.ops,
+            [
+                (Rm64::MovLoad, s1, rbp(8)),
+                (Rm64::MovStore, s1, fm(m2n::RETURN_ADDRESS)),
+                (Rm64::Lea, s1, rbp(16)),
+                (Rm64::MovStore, s1, fm(m2n::CALLER_SP)),
+                (Rm64::MovLoad, s1, rbp(0)),
+                (Rm64::MovStore, s1, fm(m2n::CALLER_FP)),
+            ],
+        );
         // The caller's callee-saved registers: the prologue saved the ones
         // this stub uses straight into their slots here (or elsewhere, to
         // copy from); the others are still in the register. (The list as
@@ -1090,14 +1095,22 @@ impl Emitter<'_> {
             );
         }
         let head = Mem::Base { base: s0, disp: 0 };
-        self.ld64(s1, head);
-        self.st64(fm(m2n::PREV), s1);
-        self.st64(fm(m2n::LINK), s0);
+        let load_prev = (Rm64::MovLoad, s1, head);
+        let store_prev = (Rm64::MovStore, s1, fm(m2n::PREV));
+        let store_link = (Rm64::MovStore, s0, fm(m2n::LINK));
         if f == 0 {
-            self.st64(head, RSP);
+            let store_head = (Rm64::MovStore, RSP, head);
+            rm64_run(
+                &mut self.ops,
+                [load_prev, store_prev, store_link, store_head],
+            );
         } else {
-            self.lea(s1, fm(0));
-            self.st64(head, s1);
+            let frame = (Rm64::Lea, s1, fm(0));
+            let store_head = (Rm64::MovStore, s1, head);
+            rm64_run(
+                &mut self.ops,
+                [load_prev, store_prev, store_link, frame, store_head],
+            );
         }
         Ok(())
     }
@@ -1107,12 +1120,9 @@ impl Emitter<'_> {
         let f = self.m2n_offset()?;
         let handles = self.ctx()?.m2n() == lil_check::M2nState::PushedWithHandles;
         let hooks = self.st.env.m2n_hooks;
-        let calls = [
-            hooks.free_handles.filter(|_| handles),
-            hooks.pending_exception,
-        ]
-        .into_iter()
-        .flatten();
+        // Chained options, not an array of them: no array built to walk.
+        let calls =
+            (hooks.free_handles.filter(|_| handles).into_iter()).chain(hooks.pending_exception);
         let fm = |off: i32| Mem::Base {
             base: RSP,
             disp: f + off,
@@ -1128,9 +1138,14 @@ impl Emitter<'_> {
             )?;
         }
         let (s0, s1) = (self.s0, self.s1);
-        self.ld64(s0, fm(m2n::LINK));
-        self.ld64(s1, fm(m2n::PREV));
-        self.st64(Mem::Base { base: s0, disp: 0 }, s1);
+        rm64_run(
+            &mut self.ops,
+            [
+                (Rm64::MovLoad, s0, fm(m2n::LINK)),
+                (Rm64::MovLoad, s1, fm(m2n::PREV)),
+                (Rm64::MovStore, s1, Mem::Base { base: s0, disp: 0 }),
+            ],
+        );
         Ok(())
     }
 

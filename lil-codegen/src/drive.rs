@@ -380,6 +380,15 @@ impl<'a> EmitState<'a> {
         };
     }
 
+    /// Note a prologue's frame record pushed (the code from `pushed` on)
+    /// and its frame pointer set (from `framed` on), as two
+    /// [`EmitState::note_unwind`]s would.
+    #[inline]
+    pub fn note_frame_record(&mut self, pushed: usize, framed: usize) {
+        self.unwind.note_frame_record(pushed as u32, framed as u32);
+        self.unwind_at_rest = None;
+    }
+
     /// Note the state of the code from `offset` on, an instruction's
     /// start: [`FrameState::Saved`] if the frame is set up, else
     /// [`FrameState::Entry`]; nothing when that is the state in force
@@ -538,7 +547,9 @@ fn emit<'a, E: IsaEmitter<'a>>(
         } else {
             let st = e.state();
             st.framed = st.plan.framed_before(i);
-            if st.plan.requires_frame(i) && !st.framed {
+            // Whether the instruction needs the frame is asked only
+            // where there is none yet.
+            if !st.framed && st.plan.requires_frame(i) {
                 e.prologue()?;
             }
         }

@@ -80,6 +80,34 @@ impl UnwindInfo {
         self.rows.push(UnwindRow { offset, state });
     }
 
+    /// [`UnwindInfo::note`] of a prologue's first two steps: the frame
+    /// record pushed (the code from `pushed` on) and the frame pointer set
+    /// (from `framed` on). From code at rest (in [`FrameState::Entry`] or
+    /// [`FrameState::Saved`]) with nothing noted from `pushed` on, both
+    /// rows are new and are added at once; otherwise they are noted one
+    /// by one.
+    #[inline]
+    pub fn note_frame_record(&mut self, pushed: u32, framed: u32) {
+        let at_rest = self.rows.last().is_none_or(|row| {
+            row.offset < pushed && matches!(row.state, FrameState::Entry | FrameState::Saved)
+        });
+        if at_rest && pushed < framed {
+            self.rows.extend_from_slice(&[
+                UnwindRow {
+                    offset: pushed,
+                    state: FrameState::RecordPushed,
+                },
+                UnwindRow {
+                    offset: framed,
+                    state: FrameState::Framed,
+                },
+            ]);
+        } else {
+            self.note(pushed, FrameState::RecordPushed);
+            self.note(framed, FrameState::Framed);
+        }
+    }
+
     /// The state in force at `offset`.
     pub fn state_at(&self, offset: u32) -> FrameState {
         self.rows
@@ -142,6 +170,42 @@ pub fn dwarf_sp_fp_ra(target: Target) -> (u16, u16, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `note_frame_record` leaves the rows two `note`s leave, from every
+    /// state and offset before it (the rows-at-once case and the others).
+    #[test]
+    fn frame_record_notes_as_two_notes() {
+        let states = [
+            FrameState::Entry,
+            FrameState::RecordPushed,
+            FrameState::Framed,
+            FrameState::Saved,
+        ];
+        let mut befores: Vec<Vec<(u32, FrameState)>> = vec![vec![]];
+        for last in states {
+            for at in [0, 3, 4, 5, 8] {
+                befores.push(vec![(at, last)]);
+                befores.push(vec![(0, FrameState::Framed), (at.max(1), last)]);
+            }
+        }
+        for before in befores {
+            for (pushed, framed) in [(4, 8), (5, 8), (4, 4), (8, 9)] {
+                // Notes come in code order.
+                if before.last().is_some_and(|&(at, _)| at > pushed) {
+                    continue;
+                }
+                let mut want = UnwindInfo::default();
+                for &(at, state) in &before {
+                    want.note(at, state);
+                }
+                let mut got = want.clone();
+                want.note(pushed, FrameState::RecordPushed);
+                want.note(framed, FrameState::Framed);
+                got.note_frame_record(pushed, framed);
+                assert_eq!(got, want, "{before:?} {pushed} {framed}");
+            }
+        }
+    }
 
     #[test]
     fn rows_stay_minimal() {
