@@ -174,6 +174,34 @@ impl<R: Relocation> Assembler<R> {
         id
     }
 
+    /// `n` fresh, unbound dynamic labels at once, their ids written to
+    /// `ids` (emptied first): as `n` calls of
+    /// [`Assembler::new_dynamic_label`], with one look-up of the ids.
+    ///
+    /// Why: a stub's labels are known before its code is emitted, and
+    /// creating them one by one on first use costs a table of "created
+    /// yet?" entries, its clearing, and a label-id look-up per label.
+    pub fn new_dynamic_labels(&mut self, n: usize, ids: &mut SmallVec<[DynamicLabel; 8]>) {
+        ids.clear();
+        if n == 0 {
+            return;
+        }
+        let first = self.dynamic.len();
+        // Pushed one by one: a stub has a few labels, and `SmallVec`'s
+        // `resize` and `extend_from_slice` cost several times more.
+        LABEL_IDS.with_borrow_mut(|all| {
+            if all.len() < first + n {
+                mint(all, first + n - 1);
+            }
+            for &id in &all[first..first + n] {
+                ids.push(id);
+            }
+        });
+        for _ in 0..n {
+            self.dynamic.push(UNBOUND);
+        }
+    }
+
     /// Record that the branch instruction just emitted (its displacement
     /// field left zero) goes to `label`: [`Assembler::finalize`] writes
     /// the field.
