@@ -132,6 +132,20 @@ fn label_id(k: usize) -> DynamicLabel {
     })
 }
 
+/// Make `ids` the ids of labels `first..first + n` ([`Assembler::new_dynamic_labels`]
+/// when the ids it was given are not those).
+#[cold]
+#[inline(never)]
+fn look_up_ids(first: usize, n: usize, ids: &mut SmallVec<[DynamicLabel; 8]>) {
+    ids.clear();
+    LABEL_IDS.with_borrow_mut(|all| {
+        if all.len() < first + n {
+            mint(all, first + n - 1);
+        }
+        ids.extend_from_slice(&all[first..first + n]);
+    });
+}
+
 /// Mint ids `0..=k` at least (by the doubling, a thread mints a few times).
 #[cold]
 #[inline(never)]
@@ -193,19 +207,10 @@ impl<R: Relocation> Assembler<R> {
         if ids.len() >= n && ids.first().is_none_or(|id| id.get_id() == first) {
             ids.truncate(n);
         } else {
-            ids.clear();
-            // Pushed one by one: a stub has a few labels, and `SmallVec`'s
-            // `extend_from_slice` costs several times more.
-            LABEL_IDS.with_borrow_mut(|all| {
-                if all.len() < first + n {
-                    mint(all, first + n - 1);
-                }
-                for &id in &all[first..first + n] {
-                    ids.push(id);
-                }
-            });
+            look_up_ids(first, n, ids);
         }
-        // (One by one for the same reason as the ids: `resize` costs more.)
+        // Pushed one by one: a stub has a few labels, and `SmallVec`'s
+        // `resize` and `extend` cost several times more.
         for _ in 0..n {
             self.dynamic.push(UNBOUND);
         }
