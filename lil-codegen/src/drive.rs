@@ -577,12 +577,14 @@ fn emit<'a, E: IsaEmitter<'a>>(
     e.state()
         .note_unwind(data_start as usize, FrameState::Entry);
     // Taken out while the emitter writes them, then put back (emptied
-    // by the next compile).
-    let strings = std::mem::take(&mut e.state().tables.strings);
-    for (label, bytes) in &strings {
-        e.asm().dynamic_label(*label);
-        e.data(bytes);
+    // by the next compile); most stubs print nothing.
+    if !e.state().tables.strings.is_empty() {
+        let strings = std::mem::take(&mut e.state().tables.strings);
+        for (label, bytes) in &strings {
+            e.asm().dynamic_label(*label);
+            e.data(bytes);
+        }
+        e.state().tables.strings = strings;
     }
-    e.state().tables.strings = strings;
     Ok(data_start)
 }
