@@ -944,6 +944,9 @@ impl<'a> IsaEmitter<'a> for Emitter<'a> {
     fn asm(&mut self) -> &mut Asm {
         &mut self.ops
     }
+    fn state_and_asm(&mut self) -> (&mut EmitState<'a>, &mut Asm) {
+        (&mut self.st, &mut self.ops)
+    }
     fn jump_to(&mut self, label: DynamicLabel) {
         jmp(&mut self.ops, label);
     }

@@ -132,6 +132,20 @@ fn label_id(k: usize) -> DynamicLabel {
     })
 }
 
+/// Make `ids` the ids of labels `first..first + n` ([`Assembler::new_dynamic_labels`]
+/// when the ids it was given are not those).
+#[cold]
+#[inline(never)]
+fn look_up_ids(first: usize, n: usize, ids: &mut SmallVec<[DynamicLabel; 8]>) {
+    ids.clear();
+    LABEL_IDS.with_borrow_mut(|all| {
+        if all.len() < first + n {
+            mint(all, first + n - 1);
+        }
+        ids.extend_from_slice(&all[first..first + n]);
+    });
+}
+
 /// Mint ids `0..=k` at least (by the doubling, a thread mints a few times).
 #[cold]
 #[inline(never)]
@@ -172,6 +186,34 @@ impl<R: Relocation> Assembler<R> {
         let id = label_id(self.dynamic.len());
         self.dynamic.push(UNBOUND);
         id
+    }
+
+    /// `n` fresh, unbound dynamic labels at once, their ids left in `ids`
+    /// (in order): as `n` calls of [`Assembler::new_dynamic_label`].
+    /// `ids` is what an earlier call left there (or empty): when it holds
+    /// the ids already (a fresh assembler numbers its labels from 0 each
+    /// time), they are kept, and no id is looked up.
+    ///
+    /// Why: a stub's labels are known before its code is emitted, and
+    /// creating them one by one on first use costs a table of "created
+    /// yet?" entries, its clearing, and a label-id look-up per label.
+    pub fn new_dynamic_labels(&mut self, n: usize, ids: &mut SmallVec<[DynamicLabel; 8]>) {
+        if n == 0 {
+            ids.clear();
+            return;
+        }
+        let first = self.dynamic.len();
+        // The ids an earlier call left are consecutive.
+        if ids.len() >= n && ids.first().is_none_or(|id| id.get_id() == first) {
+            ids.truncate(n);
+        } else {
+            look_up_ids(first, n, ids);
+        }
+        // Pushed one by one: a stub has a few labels, and `SmallVec`'s
+        // `resize` and `extend` cost several times more.
+        for _ in 0..n {
+            self.dynamic.push(UNBOUND);
+        }
     }
 
     /// Record that the branch instruction just emitted (its displacement
@@ -461,6 +503,26 @@ mod tests {
             ; jmp =>a
             ; ret
         );
+    }
+
+    /// Labels created at once, by fresh assemblers or after other labels,
+    /// with `ids` kept from call to call, are those made one by one.
+    #[test]
+    fn labels_at_once_are_labels_one_by_one() {
+        let mut ids = SmallVec::new();
+        for (before, n) in [(0, 3), (0, 1), (0, 5), (0, 0), (2, 2), (0, 2), (1, 9)] {
+            let mut at_once = Assembler::<X64Relocation>::with_capacity(0);
+            let mut one_by_one = Assembler::<X64Relocation>::with_capacity(0);
+            for _ in 0..before {
+                at_once.new_dynamic_label();
+                one_by_one.new_dynamic_label();
+            }
+            at_once.new_dynamic_labels(n, &mut ids);
+            let want: Vec<_> = (0..n).map(|_| one_by_one.new_dynamic_label()).collect();
+            assert_eq!(ids.as_slice(), want.as_slice());
+            assert_eq!(at_once.dynamic, one_by_one.dynamic);
+            assert_eq!(at_once.new_dynamic_label(), one_by_one.new_dynamic_label());
+        }
     }
 
     #[test]

@@ -95,8 +95,8 @@ pub struct EmitState<'a> {
 /// changes an answer.
 #[derive(Debug, Default)]
 pub struct EmitTables {
-    /// Per LIL label, its dynasm label once created.
-    labels: SmallVec<[Option<DynamicLabel>; 8]>,
+    /// Per LIL label, its dynasm label (all created before emission).
+    labels: SmallVec<[DynamicLabel; 8]>,
     /// Jumps that set the frame up on their edge: (the stub's label, the
     /// target's).
     edge_stubs: SmallVec<[(DynamicLabel, DynamicLabel); 4]>,
@@ -112,6 +112,9 @@ pub trait IsaEmitter<'a> {
     fn state(&mut self) -> &mut EmitState<'a>;
     /// The assembler the code is written into.
     fn asm(&mut self) -> &mut Assembler<Self::Relocation>;
+    /// [`IsaEmitter::state`] and [`IsaEmitter::asm`] at once, for a step
+    /// that writes both.
+    fn state_and_asm(&mut self) -> (&mut EmitState<'a>, &mut Assembler<Self::Relocation>);
     /// Unconditional jump.
     fn jump_to(&mut self, label: DynamicLabel);
     /// Set up the frame (and set `state().framed`).
@@ -163,18 +166,14 @@ impl<'a> EmitState<'a> {
         }
     }
 
-    /// Sizes the tables of the stub's labels and instructions, and empties
-    /// the unwind information (room for the few rows a frame notes).
-    fn size_for_stub(&mut self) {
+    /// Creates the dynasm labels of the stub's labels in `asm` (the
+    /// checker numbered them from 0), sizes the table of its
+    /// instructions, and empties the unwind information (room for the few
+    /// rows a frame notes).
+    fn size_for_stub<R: Relocation>(&mut self, asm: &mut Assembler<R>) {
         let s = self.stub.stub();
         let t = &mut *self.tables;
-        // Grown once to the most labels a stub has had, then only the
-        // stub's own are emptied (the checker numbered its labels from 0).
-        let n = s.labels.len();
-        if t.labels.len() < n {
-            t.labels.resize(n, None);
-        }
-        t.labels[..n].fill(None);
+        asm.new_dynamic_labels(s.labels.len(), &mut t.labels);
         t.edge_stubs.clear();
         t.strings.clear();
         self.absorbed.reset(s.body.len());
@@ -427,24 +426,21 @@ pub fn code_capacity(stub: &CheckedStub, plan: &FramePlan) -> usize {
     64 + 16 * stub.stub().body.len() + 32 * saves + m2n
 }
 
-/// The label of a LIL label (created on first use).
+/// The label of a LIL label.
 #[inline]
 pub fn label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
     match e.state().tables.labels.get(id.index()) {
-        Some(Some(l)) => *l,
-        _ => new_label(e, id),
+        Some(l) => *l,
+        None => unknown_label(e),
     }
 }
 
-/// [`label`]'s first use of a LIL label: its dynasm label created (out
-/// of line: a lookup pays for no frame).
+/// [`label`] of a label the stub does not have (a checked stub has none):
+/// a fresh label, never bound, so a jump to it fails to assemble.
+#[cold]
 #[inline(never)]
-fn new_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E, id: LabelId) -> DynamicLabel {
-    let l = e.asm().new_dynamic_label();
-    if let Some(slot) = e.state().tables.labels.get_mut(id.index()) {
-        *slot = Some(l);
-    }
-    l
+fn unknown_label<'a, E: IsaEmitter<'a> + ?Sized>(e: &mut E) -> DynamicLabel {
+    e.asm().new_dynamic_label()
 }
 
 /// The label the current instruction's jump to `id` must use from the
@@ -527,7 +523,8 @@ fn emit<'a, E: IsaEmitter<'a>>(
 ) -> Result<u32, CodegenError> {
     let stub = e.state().stub;
     let body = &stub.stub().body;
-    e.state().size_for_stub();
+    let (st, asm) = e.state_and_asm();
+    st.size_for_stub(asm);
     crate::clear_with_room(map, body.len());
     for (i, inst) in body.iter().enumerate() {
         e.state().i = i;
@@ -580,12 +577,14 @@ fn emit<'a, E: IsaEmitter<'a>>(
     e.state()
         .note_unwind(data_start as usize, FrameState::Entry);
     // Taken out while the emitter writes them, then put back (emptied
-    // by the next compile).
-    let strings = std::mem::take(&mut e.state().tables.strings);
-    for (label, bytes) in &strings {
-        e.asm().dynamic_label(*label);
-        e.data(bytes);
+    // by the next compile); most stubs print nothing.
+    if !e.state().tables.strings.is_empty() {
+        let strings = std::mem::take(&mut e.state().tables.strings);
+        for (label, bytes) in &strings {
+            e.asm().dynamic_label(*label);
+            e.data(bytes);
+        }
+        e.state().tables.strings = strings;
     }
-    e.state().tables.strings = strings;
     Ok(data_start)
 }
