@@ -1589,7 +1589,9 @@ impl Liveness {
                                 }
                             }
                         }
-                        if first_pass {
+                        // Most instructions are not noted at all: that is
+                        // asked first, the pass only of those that are.
+                        if facts.notes(kind, writes_ret_place) && first_pass {
                             facts.note(stub, i, kind, writes_ret_place);
                         }
                     }
@@ -1677,15 +1679,20 @@ impl BodyFacts {
         matches!(v, Var::Ret | Var::Input(_) | Var::Output(_))
     }
 
+    /// Whether [`BodyFacts::note`] records anything of an instruction of
+    /// kind `kind` that writes `r`, an input or an output when
+    /// `ret_writer`. Most instructions need no frame by their kind, write
+    /// neither `r` nor an input or output, and do not call or allocate.
+    #[inline(always)]
+    fn notes(&self, kind: Kind, ret_writer: bool) -> bool {
+        ret_writer || kind.has(self.noted)
+    }
+
     /// Notes instruction `i` of kind `kind`, which writes `r`, an input or
-    /// an output when `ret_writer` ([`BodyFacts::is_ret_place`]).
+    /// an output when `ret_writer` ([`BodyFacts::is_ret_place`]); asked
+    /// only when [`BodyFacts::notes`] says there is something to note.
     #[inline(always)]
     fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, ret_writer: bool) {
-        // Most instructions need no frame by their kind, write neither `r`
-        // nor an input or output, and do not call or allocate.
-        if !ret_writer && !kind.has(self.noted) {
-            return;
-        }
         if kind.has(self.needing_frame) {
             self.requires_frame.insert(i);
         }
