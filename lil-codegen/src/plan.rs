@@ -1462,22 +1462,13 @@ impl Liveness {
             }
         };
         let blocks = stub.blocks();
-        // Working sets on the stack for a small stub (each block's live-in
-        // set, and the current set).
+        // Each block's live-in set, on the stack for a small stub.
         let (mut live_in_inline, mut live_in_heap) = ([0u64; 16], Vec::new());
         let live_in: &mut [u64] = match live_in_inline.get_mut(..blocks.len() * words) {
             Some(inline) => inline,
             None => {
                 live_in_heap.resize(blocks.len() * words, 0);
                 &mut live_in_heap
-            }
-        };
-        let (mut cur_inline, mut cur_heap) = ([0u64; 2], Vec::new());
-        let cur: &mut [u64] = match cur_inline.get_mut(..words) {
-            Some(inline) => inline,
-            None => {
-                cur_heap.resize(words, 0);
-                &mut cur_heap
             }
         };
         // Most stubs have fewer than 64 variables: one word per row. The
@@ -1589,7 +1580,9 @@ impl Liveness {
                                 }
                             }
                         }
-                        if first_pass {
+                        // Most instructions are not noted at all: that is
+                        // asked first, the pass only of those that are.
+                        if facts.notes(kind, writes_ret_place) && first_pass {
                             facts.note(stub, i, kind, writes_ret_place);
                         }
                     }
@@ -1617,13 +1610,13 @@ impl Liveness {
             let mut one = [0u64; 1];
             solve(stub, 1, sizes, skip, facts, after, live_in, &mut one);
         } else {
-            solve_wide(stub, words, sizes, skip, facts, after, live_in, cur);
+            solve_wide(stub, words, sizes, skip, facts, after, live_in);
         }
         // Stubs with 64 variables or more: the same walk, out of line, so
-        // that the one-word walk above stays short.
+        // that the one-word walk above stays short (and sets up its current
+        // set only here, on the stack for up to 127 variables).
         #[cold]
         #[inline(never)]
-        #[allow(clippy::too_many_arguments)] // `solve`'s, passed on
         fn solve_wide(
             stub: &CheckedStub,
             words: usize,
@@ -1632,8 +1625,15 @@ impl Liveness {
             facts: &mut BodyFacts,
             after: &mut [u64],
             live_in: &mut [u64],
-            cur: &mut [u64],
         ) {
+            let (mut cur_inline, mut cur_heap) = ([0u64; 2], Vec::new());
+            let cur: &mut [u64] = match cur_inline.get_mut(..words) {
+                Some(inline) => inline,
+                None => {
+                    cur_heap.resize(words, 0);
+                    &mut cur_heap
+                }
+            };
             solve(stub, words, sizes, skip, facts, after, live_in, cur);
         }
     }
@@ -1677,15 +1677,20 @@ impl BodyFacts {
         matches!(v, Var::Ret | Var::Input(_) | Var::Output(_))
     }
 
+    /// Whether [`BodyFacts::note`] records anything of an instruction of
+    /// kind `kind` that writes `r`, an input or an output when
+    /// `ret_writer`. Most instructions need no frame by their kind, write
+    /// neither `r` nor an input or output, and do not call or allocate.
+    #[inline(always)]
+    fn notes(&self, kind: Kind, ret_writer: bool) -> bool {
+        ret_writer || kind.has(self.noted)
+    }
+
     /// Notes instruction `i` of kind `kind`, which writes `r`, an input or
-    /// an output when `ret_writer` ([`BodyFacts::is_ret_place`]).
+    /// an output when `ret_writer` ([`BodyFacts::is_ret_place`]); asked
+    /// only when [`BodyFacts::notes`] says there is something to note.
     #[inline(always)]
     fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, ret_writer: bool) {
-        // Most instructions need no frame by their kind, write neither `r`
-        // nor an input or output, and do not call or allocate.
-        if !ret_writer && !kind.has(self.noted) {
-            return;
-        }
         if kind.has(self.needing_frame) {
             self.requires_frame.insert(i);
         }
@@ -1990,6 +1995,43 @@ pub fn handles_set_before_use(stub: &CheckedStub, env: &HostEnv, i: usize) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Liveness of a stub with more than 64 variables (the out-of-line
+    /// walk over several words per row), a straight line copying an input
+    /// from local to local: each value is live from its write to its read.
+    #[test]
+    fn liveness_past_one_word_follows_each_copy() {
+        let text = "entry 0:managed:g4:g4;\nlocals 100;\nl70 = i0;\nl99 = l70;\nr = l99;\nret;\n";
+        let stub = lil_syntax::parse(text).map(lil_check::check_owned);
+        let Ok(Ok(stub)) = stub else {
+            panic!("{text}: {stub:?}")
+        };
+        let mut liveness = Liveness::default();
+        let mut facts = BodyFacts {
+            acyclic: true,
+            ..BodyFacts::default()
+        };
+        liveness.compute(&stub, &[], &mut facts);
+        assert_eq!(liveness.words, 2);
+        // After `locals`, `l70 = i0`, `l99 = l70`, `r = l99`, `ret`: which
+        // of i0, l70, l99 and r are live.
+        let want = [
+            [true, false, false, false],
+            [false, true, false, false],
+            [false, false, true, false],
+            [false, false, false, true],
+            [false, false, false, false],
+        ];
+        for (i, want) in want.iter().enumerate() {
+            let got = [
+                liveness.input_after(i, 0),
+                liveness.local_after(i, 70),
+                liveness.local_after(i, 99),
+                liveness.ret_after(i),
+            ];
+            assert_eq!(&got, want, "after instruction {i}");
+        }
+    }
 
     #[test]
     fn bit_sets_past_the_inline_word_behave_like_a_vec_of_bools() {
