@@ -1168,27 +1168,26 @@ mod tests {
         }
     }
 
-    /// `rm64` writes the bytes `dynasm!` writes for the same instruction,
-    /// for every register, every base (rsp/r12 need a SIB byte, rbp/r13 a
-    /// displacement even when it is zero) and displacements at the
-    /// boundaries of the disp8 and disp32 forms.
+    /// Every `Rm64` form.
+    const RM64_KINDS: [Rm64; 10] = [
+        Rm64::MovLoad,
+        Rm64::MovStore,
+        Rm64::Lea,
+        Rm64::Add,
+        Rm64::Sub,
+        Rm64::And,
+        Rm64::Or,
+        Rm64::Xor,
+        Rm64::CmpLoad,
+        Rm64::CmpStore,
+    ];
+
     /// `rm64_run` writes what `rm64` writes one by one, for every
     /// register, base, instruction and displacement class, byte
     /// displacements or not (then one by one itself).
     #[test]
     fn rm64_run_matches_rm64() {
-        let kinds = [
-            Rm64::MovLoad,
-            Rm64::MovStore,
-            Rm64::Lea,
-            Rm64::Add,
-            Rm64::Sub,
-            Rm64::And,
-            Rm64::Or,
-            Rm64::Xor,
-            Rm64::CmpLoad,
-            Rm64::CmpStore,
-        ];
+        let kinds = RM64_KINDS;
         let disps = [0, 1, -1, 56, 127, -128, 128, -129, i32::MAX, i32::MIN];
         for reg in 0..16u8 {
             for base in 0..16u8 {
@@ -1240,6 +1239,10 @@ mod tests {
         assert_eq!(got.finalize().ok(), want.finalize().ok());
     }
 
+    /// `rm64` writes the bytes `dynasm!` writes for the same instruction,
+    /// for every register, every base (rsp/r12 need a SIB byte, rbp/r13 a
+    /// displacement even when it is zero) and displacements at the
+    /// boundaries of the disp8 and disp32 forms.
     #[test]
     fn rm64_matches_dynasm() {
         let disps = [
@@ -1276,19 +1279,8 @@ mod tests {
                         with_mem!(&mut *ops, m, [mov Rq(reg), QWORD], []);
                     }
                     let mut got = Asm::with_capacity(0);
-                    for inst in [
-                        Rm64::MovLoad,
-                        Rm64::MovStore,
-                        Rm64::Lea,
-                        Rm64::Add,
-                        Rm64::Sub,
-                        Rm64::And,
-                        Rm64::Or,
-                        Rm64::Xor,
-                        Rm64::CmpLoad,
-                        Rm64::CmpStore,
-                        Rm64::MovLoad,
-                    ] {
+                    // Every form, in the order of `want` above, then a load again.
+                    for inst in RM64_KINDS.into_iter().chain([Rm64::MovLoad]) {
                         rm64(&mut got, inst, reg, m);
                     }
                     assert_eq!(
