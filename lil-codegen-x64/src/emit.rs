@@ -1001,6 +1001,20 @@ mod tests {
         );
     }
 
+    /// `ours` writes the bytes `dynasm` writes; `what` names the
+    /// instruction in a failure.
+    #[track_caller]
+    fn assert_same_bytes(
+        what: std::fmt::Arguments<'_>,
+        dynasm: impl FnOnce(&mut Asm),
+        ours: impl FnOnce(&mut Asm),
+    ) {
+        let (mut want, mut got) = (Asm::with_capacity(0), Asm::with_capacity(0));
+        dynasm(&mut want);
+        ours(&mut got);
+        assert_eq!(got.finalize().ok(), want.finalize().ok(), "{what}");
+    }
+
     /// `mov_rr` and `mov_imm` write the bytes of the `dynasm!` forms
     /// they replace, for every register and immediate class.
     #[test]
@@ -1019,25 +1033,22 @@ mod tests {
         ];
         for r in 0..16u8 {
             for s in 0..16u8 {
-                let mut want = Asm::with_capacity(0);
-                let o = &mut want;
-                dynasm!(o ; .arch x64 ; mov Rq(r), Rq(s));
-                let mut got = Asm::with_capacity(0);
-                mov_rr(&mut got, r, s);
-                assert_eq!(got.finalize().ok(), want.finalize().ok(), "mov r{r}, r{s}");
-                let mut want = Asm::with_capacity(0);
-                let o = &mut want;
-                dynasm!(o ; .arch x64 ; mov Rd(r), Rd(s));
-                let mut got = Asm::with_capacity(0);
-                mov32_rr(&mut got, r, s);
-                assert_eq!(got.finalize().ok(), want.finalize().ok(), "mov e{r}, e{s}");
+                assert_same_bytes(
+                    format_args!("mov r{r}, r{s}"),
+                    |o| dynasm!(o ; .arch x64 ; mov Rq(r), Rq(s)),
+                    |a| mov_rr(a, r, s),
+                );
+                assert_same_bytes(
+                    format_args!("mov e{r}, e{s}"),
+                    |o| dynasm!(o ; .arch x64 ; mov Rd(r), Rd(s)),
+                    |a| mov32_rr(a, r, s),
+                );
             }
-            let mut want = Asm::with_capacity(0);
-            let o = &mut want;
-            dynasm!(o ; .arch x64 ; call Rq(r));
-            let mut got = Asm::with_capacity(0);
-            call_r(&mut got, r);
-            assert_eq!(got.finalize().ok(), want.finalize().ok(), "call r{r}");
+            assert_same_bytes(
+                format_args!("call r{r}"),
+                |o| dynasm!(o ; .arch x64 ; call Rq(r)),
+                |a| call_r(a, r),
+            );
             for x in imms {
                 let mut want = Asm::with_capacity(0);
                 let o = &mut want;
@@ -1065,12 +1076,11 @@ mod tests {
             ($op:expr, $mn:ident) => {
                 for r in 0..16u8 {
                     for s in 0..16u8 {
-                        let mut want = Asm::with_capacity(0);
-                        let o = &mut want;
-                        dynasm!(o ; .arch x64 ; $mn Rq(r), Rq(s));
-                        let mut got = Asm::with_capacity(0);
-                        alu_rr(&mut got, $op, r, s);
-                        assert_eq!(got.finalize().ok(), want.finalize().ok(), "{:?} r{r}, r{s}", $op);
+                        assert_same_bytes(
+                            format_args!("{:?} r{r}, r{s}", $op),
+                            |o| dynasm!(o ; .arch x64 ; $mn Rq(r), Rq(s)),
+                            |a| alu_rr(a, $op, r, s),
+                        );
                     }
                     for x in [0, 1, -1, 127, -128, 128, -129, i32::MAX, i32::MIN] {
                         let mut want = Asm::with_capacity(0);
@@ -1094,27 +1104,24 @@ mod tests {
         check!(Alu::Xor, xor);
         for r in 0..16u8 {
             for s in 0..16u8 {
-                let mut want = Asm::with_capacity(0);
-                let o = &mut want;
-                dynasm!(o ; .arch x64 ; cmp Rq(r), Rq(s));
-                let mut got = Asm::with_capacity(0);
-                cmp_rr(&mut got, r, s);
-                assert_eq!(got.finalize().ok(), want.finalize().ok(), "cmp r{r}, r{s}");
+                assert_same_bytes(
+                    format_args!("cmp r{r}, r{s}"),
+                    |o| dynasm!(o ; .arch x64 ; cmp Rq(r), Rq(s)),
+                    |a| cmp_rr(a, r, s),
+                );
             }
             for x in [0, 1, -1, 127, -128, 128, i32::MAX, i32::MIN] {
-                let mut want = Asm::with_capacity(0);
-                let o = &mut want;
-                dynasm!(o ; .arch x64 ; cmp Rq(r), x);
-                let mut got = Asm::with_capacity(0);
-                cmp_imm32(&mut got, r, x);
-                assert_eq!(got.finalize().ok(), want.finalize().ok(), "cmp r{r}, {x}");
+                assert_same_bytes(
+                    format_args!("cmp r{r}, {x}"),
+                    |o| dynasm!(o ; .arch x64 ; cmp Rq(r), x),
+                    |a| cmp_imm32(a, r, x),
+                );
             }
-            let mut want = Asm::with_capacity(0);
-            let o = &mut want;
-            dynasm!(o ; .arch x64 ; test Rq(r), Rq(r));
-            let mut got = Asm::with_capacity(0);
-            test_rr(&mut got, r);
-            assert_eq!(got.finalize().ok(), want.finalize().ok(), "test r{r}");
+            assert_same_bytes(
+                format_args!("test r{r}"),
+                |o| dynasm!(o ; .arch x64 ; test Rq(r), Rq(r)),
+                |a| test_rr(a, r),
+            );
         }
     }
 
@@ -1158,12 +1165,11 @@ mod tests {
     fn fs_load_matches_dynasm() {
         for r in 0..16u8 {
             for offset in [0, 8, 0x28, -8, 0x1234_5678, i32::MIN] {
-                let mut want = Asm::with_capacity(0);
-                let o = &mut want;
-                dynasm!(o ; .arch x64 ; fs mov Rq(r), [offset]);
-                let mut got = Asm::with_capacity(0);
-                fs_load(&mut got, r, offset);
-                assert_eq!(got.finalize().ok(), want.finalize().ok(), "r{r} {offset}");
+                assert_same_bytes(
+                    format_args!("r{r} {offset}"),
+                    |o| dynasm!(o ; .arch x64 ; fs mov Rq(r), [offset]),
+                    |a| fs_load(a, r, offset),
+                );
             }
         }
     }
