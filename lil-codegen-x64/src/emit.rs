@@ -327,19 +327,22 @@ pub(crate) fn test_rr(ops: &mut Asm, r: u8) {
 /// bytes `dynasm!` writes: `REX.W 89 /r` (`moves_match_dynasm`).
 #[inline]
 pub(crate) fn mov_rr(ops: &mut Asm, r: u8, s: u8) {
-    ops.extend(&[
-        0x48 | (s & 8) >> 1 | (r & 8) >> 3,
-        0x89,
-        0xC0 | (s & 7) << 3 | (r & 7),
-    ]);
+    mov_rr_rex(ops, 0x48, r, s);
 }
 
 /// `mov r32, s32` (zero-extends: `zx4`, `tr4`): `REX 89 /r`, the REX
 /// prefix always there, as `dynasm!` writes it (`moves_match_dynasm`).
 #[inline]
 pub(crate) fn mov32_rr(ops: &mut Asm, r: u8, s: u8) {
+    mov_rr_rex(ops, 0x40, r, s);
+}
+
+/// `89 /r` register to register, after the REX prefix `rex` (`0x48` for
+/// 64 bits, `0x40` for 32) with the registers' high bits added.
+#[inline(always)]
+fn mov_rr_rex(ops: &mut Asm, rex: u8, r: u8, s: u8) {
     ops.extend(&[
-        0x40 | (s & 8) >> 1 | (r & 8) >> 3,
+        rex | (s & 8) >> 1 | (r & 8) >> 3,
         0x89,
         0xC0 | (s & 7) << 3 | (r & 7),
     ]);
