@@ -248,7 +248,9 @@ pub struct ArgList<'a, 'b> {
     /// parse with few arguments (all of them, in practice) allocates nothing
     /// to track them.
     used: u64,
-    /// Which of the arguments after the first 64 were used.
+    /// Which of the arguments after the first 64 were used: empty until
+    /// one of them is (so a parse with few arguments neither allocates
+    /// nor sizes it).
     used_beyond: Vec<bool>,
 }
 
@@ -258,14 +260,14 @@ impl<'a, 'b> ArgList<'a, 'b> {
         ArgList {
             args,
             used: 0,
-            used_beyond: vec![false; args.len().saturating_sub(64)],
+            used_beyond: Vec::new(),
         }
     }
 
     fn is_used(&self, index: usize) -> bool {
         match index.checked_sub(64) {
             None => self.used & (1 << index) != 0,
-            Some(beyond) => self.used_beyond[beyond],
+            Some(beyond) => self.used_beyond.get(beyond).is_some_and(|&used| used),
         }
     }
 
@@ -299,7 +301,12 @@ impl<'a, 'b> ArgList<'a, 'b> {
             Some(arg) => {
                 match index.checked_sub(64) {
                     None => self.used |= 1 << index,
-                    Some(beyond) => self.used_beyond[beyond] = true,
+                    Some(beyond) => {
+                        if self.used_beyond.is_empty() {
+                            self.used_beyond = vec![false; self.args.len() - 64];
+                        }
+                        self.used_beyond[beyond] = true;
+                    }
                 }
                 Ok(*arg)
             }

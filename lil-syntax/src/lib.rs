@@ -55,7 +55,7 @@ pub use directive::{
 pub use error::{SyntaxError, SyntaxErrorKind, SyntaxErrors};
 pub use span::Span;
 
-use parser::{LabelTable, Parser, SpareParams};
+use parser::{LabelIndex, LabelTable, Parser, SpareParams};
 
 /// Parse a whole stub that uses no runtime constants.
 pub fn parse(text: &str) -> Result<Stub, SyntaxErrors> {
@@ -76,8 +76,9 @@ pub fn parse_with(text: &str, args: &[Arg<'_>]) -> Result<Stub, SyntaxErrors> {
 /// text's `;`s only when it has no allocation yet; otherwise it grows as
 /// needed), the labels' vector, each label name's allocation where the
 /// new name of the same id has the same length, and the parameter
-/// vectors of the entry's and the `out`s' signatures (the first four;
-/// further signatures get new ones).
+/// vectors of the entry's and the `out`s' signatures (the first four
+/// with parameters; further signatures get new ones, and a signature
+/// without parameters an empty vector, which allocates nothing).
 ///
 /// On error `stub` is left empty but valid: `entry 0:platform:arbitrary;`
 /// with [`Span::DUMMY`] spans, no body, no labels (the body's and labels'
@@ -118,12 +119,19 @@ const EMPTY_ENTRY: Entry = Entry {
 fn parse_single<A: DirectiveArgs + ?Sized>(text: &str, args: &mut A) -> Result<Stub, SyntaxErrors> {
     let mut entry = EMPTY_ENTRY;
     let mut body = Vec::new();
-    let mut labels = LabelTable::default();
-    parse_parts(text, args, &mut entry, &mut body, &mut labels, None)?;
+    let mut labels = Vec::new();
+    parse_parts(
+        text,
+        args,
+        &mut entry,
+        &mut body,
+        LabelTable::reusing(&mut labels),
+        None,
+    )?;
     Ok(Stub {
         entry,
         body,
-        labels: labels.into_names(),
+        labels,
     })
 }
 
@@ -146,16 +154,14 @@ fn parse_single_into<A: DirectiveArgs + ?Sized>(
         spare_params.put(std::mem::take(&mut sig.params));
     }
     empty_body(body, &mut spare_params);
-    let mut label_table = LabelTable::reusing(std::mem::take(labels));
     let parsed = parse_parts(
         text,
         args,
         entry,
         body,
-        &mut label_table,
+        LabelTable::reusing(labels),
         Some(&mut spare_params),
     );
-    *labels = label_table.into_names();
     match parsed {
         Ok(()) => Ok(()),
         Err(errors) => {
@@ -215,9 +221,10 @@ fn empty_body(body: &mut Vec<Instruction>, spare_params: &mut SpareParams) {
 
 /// The one implementation behind [`parse_single`] and
 /// [`parse_single_into`]: a fragment, entry included, onto an empty `body`
-/// and `labels`, its signatures' parameter vectors taken from
-/// `spare_params` if any; the entry into `entry`, or every error (and
-/// then `entry` may hold the text's entry or the one it held).
+/// and `labels` (left holding the text's labels), its signatures'
+/// parameter vectors taken from `spare_params` if any; the entry into
+/// `entry`, or every error (and then `entry` may hold the text's entry or
+/// the one it held).
 ///
 /// The entry is stored as soon as it is parsed rather than returned: a
 /// returned entry was copied through three stack slots on its way to the
@@ -230,7 +237,7 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
     args: &mut A,
     entry: &mut Entry,
     body: &mut Vec<Instruction>,
-    labels: &mut LabelTable,
+    labels: LabelTable<'_>,
     spare_params: Option<&mut SpareParams>,
 ) -> Result<(), SyntaxErrors> {
     if text.len() > u32::MAX as usize {
@@ -257,6 +264,8 @@ fn parse_parts<A: DirectiveArgs + ?Sized>(
             }
             Err(e) => parser.errors.push(*e),
         }
+        // A stub's labels are found by id: their index goes.
+        parser.labels.finish();
         std::mem::take(&mut parser.errors)
     };
     if errors.is_empty()
@@ -323,7 +332,9 @@ pub fn parse_with_directives(
 pub struct StubBuilder {
     entry: Option<Entry>,
     body: Vec<Instruction>,
-    labels: LabelTable,
+    /// The label names so far, by id, and their index while they are many.
+    labels: Vec<Box<str>>,
+    label_index: Option<LabelIndex>,
     label_counter: u32,
     source: String,
 }
@@ -333,7 +344,8 @@ impl StubBuilder {
         StubBuilder {
             entry: None,
             body: Vec::new(),
-            labels: LabelTable::default(),
+            labels: Vec::new(),
+            label_index: None,
             label_counter: 0,
             source: String::new(),
         }
@@ -385,13 +397,9 @@ impl StubBuilder {
         }
         self.source.push_str(text);
         let mut errors = {
-            let mut parser = Parser::<_, true>::new(
-                text,
-                base as u32,
-                args,
-                &mut self.labels,
-                &mut self.label_counter,
-            );
+            let labels = LabelTable::resume(&mut self.labels, self.label_index.take());
+            let mut parser =
+                Parser::<_, true>::new(text, base as u32, args, labels, &mut self.label_counter);
             if with_entry {
                 match parser.parse_entry() {
                     Ok(entry) => self.entry = Some(entry),
@@ -401,6 +409,7 @@ impl StubBuilder {
             if parser.errors.is_empty() {
                 parser.parse_body(&mut self.body);
             }
+            self.label_index = parser.labels.finish();
             std::mem::take(&mut parser.errors)
         };
         if errors.is_empty()
@@ -415,7 +424,11 @@ impl StubBuilder {
             Ok(())
         } else {
             self.source.truncate(saved_source);
-            self.labels.truncate(saved_labels);
+            if self.labels.len() > saved_labels {
+                self.labels.truncate(saved_labels);
+                // Rebuilt with the next new name if they are still many.
+                self.label_index = None;
+            }
             self.label_counter = saved_counter;
             self.body.truncate(saved_body);
             if with_entry {
@@ -437,7 +450,7 @@ impl StubBuilder {
             // first fragment parsed, entry included.
             entry: self.entry.unwrap_or(EMPTY_ENTRY),
             body: self.body,
-            labels: self.labels.into_names(),
+            labels: self.labels,
         }
     }
 }

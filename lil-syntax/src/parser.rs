@@ -44,7 +44,8 @@ pub const MAX_ERRORS: usize = 50;
 /// Errors are boxed so the common, successful path moves small values.
 type PResult<T> = Result<T, Box<SyntaxError>>;
 
-/// Label names of a stub being built, shared by all its fragments.
+/// Label names of a stub being built, shared by all its fragments, in
+/// the vector of names the stub (or its builder) keeps.
 ///
 /// A label's id is its position in `names`. A few names are searched in
 /// order; beyond [`LINEAR_LABELS`], a [`LabelIndex`] finds them.
@@ -53,11 +54,14 @@ type PResult<T> = Result<T, Box<SyntaxError>>;
 /// earlier stub's names, kept for their allocations
 /// ([`LabelTable::reusing`]): the `k`-th new name takes over the `k`-th old
 /// one, so parsing a text again costs no allocation for its labels.
-#[derive(Default, Debug, Clone)]
-pub(crate) struct LabelTable {
-    names: Vec<Box<str>>,
+///
+/// The vector is borrowed rather than moved in and out: moving it, with
+/// the checks for what the moved-over vector held, cost about 30
+/// instructions a parse.
+pub(crate) struct LabelTable<'n> {
+    names: &'n mut Vec<Box<str>>,
     len: usize,
-    /// `None` while the names are few, and after a `truncate` until the
+    /// `None` while the names are few, and after a truncation until the
     /// next new name.
     index: Option<LabelIndex>,
 }
@@ -72,7 +76,7 @@ const LINEAR_LABELS: usize = 16;
 /// is keyed at random ([`RandomState`]) so that crafted names cannot make
 /// lookups quadratic.
 #[derive(Debug, Clone)]
-struct LabelIndex {
+pub(crate) struct LabelIndex {
     hasher: RandomState,
     /// [`EMPTY_SLOT`] or an id; the length is a power of two.
     slots: Box<[u32]>,
@@ -110,36 +114,36 @@ impl LabelIndex {
     }
 }
 
-impl LabelTable {
-    /// A table with no names that reuses `old`'s allocations: the vector's,
-    /// and each name's for the new name of the same id where the lengths
-    /// agree.
-    pub(crate) fn reusing(old: Vec<Box<str>>) -> LabelTable {
+impl<'n> LabelTable<'n> {
+    /// A table with no names that reuses the allocations of the names in
+    /// `names`: the vector's, and each name's for the new name of the same
+    /// id where the lengths agree.
+    pub(crate) fn reusing(names: &'n mut Vec<Box<str>>) -> LabelTable<'n> {
         LabelTable {
-            names: old,
+            names,
             len: 0,
             index: None,
         }
     }
 
-    /// How many names are interned.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// The names interned, by id (the spare old names dropped).
-    pub(crate) fn into_names(mut self) -> Vec<Box<str>> {
-        self.names.truncate(self.len);
-        self.names
-    }
-
-    /// Forget the labels interned after the first `len`.
-    pub(crate) fn truncate(&mut self, len: usize) {
-        if len < self.len {
-            self.names.truncate(len);
-            self.len = len;
-            self.index = None;
+    /// A table holding all of `names`, found by `index` if it is the one
+    /// [`Self::finish`] gave for them.
+    pub(crate) fn resume(
+        names: &'n mut Vec<Box<str>>,
+        index: Option<LabelIndex>,
+    ) -> LabelTable<'n> {
+        LabelTable {
+            len: names.len(),
+            names,
+            index,
         }
+    }
+
+    /// Leave the vector holding the names interned, by id (the spare old
+    /// names dropped), and give back their index, if any.
+    pub(crate) fn finish(self) -> Option<LabelIndex> {
+        self.names.truncate(self.len);
+        self.index
     }
 
     /// The id of the label `name`, a new one if it is new. `name` is the
@@ -199,7 +203,7 @@ impl LabelTable {
             None => {
                 if self.names.capacity() == 0 {
                     // Allocating outright is cheaper than `push` growing from empty.
-                    self.names = Vec::with_capacity(4);
+                    *self.names = Vec::with_capacity(4);
                 }
                 self.names.push(name.into());
             }
@@ -261,8 +265,13 @@ fn reuse_name(old: &mut Box<str>, name: &str) {
     *old = text.into_boxed_str();
 }
 
-/// How many parameter vectors of an old stub [`SpareParams`] keeps.
-const SPARE_PARAMS: usize = 4;
+/// How many parameter vectors of an old stub [`SpareParams`] keeps: the
+/// entry's and one call's, which is all the signatures with parameters
+/// nearly every stub has (Figure 3 and the monitor enter have two, the
+/// others fewer). Each slot costs every parse about six instructions to
+/// set up and drop (four slots cost 12 more a parse than two); a stub with
+/// more such signatures allocates a vector for each one past the second.
+const SPARE_PARAMS: usize = 2;
 
 /// The parameter vectors of an earlier stub's signatures, emptied, for the
 /// signatures of the next stub parsed into it (see
@@ -406,14 +415,24 @@ fn push_in_place(out: &mut Vec<Instruction>, make: impl FnOnce() -> Instruction)
     unsafe { out.set_len(len + 1) };
 }
 
-/// What the place an address is read into holds before it is read.
-const UNREAD_ADDRESS: Address = Address {
-    base: None,
-    index: None,
-    offset: 0,
-    ty: Type::G1,
-    ordering: Ordering::Plain,
-    span: Span::DUMMY,
+/// What the place an address is read into holds before it is read: never
+/// looked at (a statement uses the place only once an address has been
+/// read into all of it), so it is the value whose bytes are all zero
+/// (every field's first variant, `Some` places of `i0`), which sets the
+/// place up with one zeroed register rather than four loads of a constant.
+const UNREAD_ADDRESS: Address = {
+    const I0: Place = Place {
+        var: Var::Input(0),
+        span: Span::DUMMY,
+    };
+    Address {
+        base: Some(I0),
+        index: Some((I0, 0)),
+        offset: 0,
+        ty: Type::G1,
+        ordering: Ordering::Plain,
+        span: Span::DUMMY,
+    }
 };
 
 /// Name of the `n`-th generated label (`%g`), as DRLVM spelled them: `$`
@@ -445,7 +464,7 @@ pub(crate) struct Parser<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool>
     /// Zero unless `SHIFTED`.
     base: u32,
     args: &'d mut A,
-    labels: &'d mut LabelTable,
+    pub(crate) labels: LabelTable<'d>,
     label_counter: &'d mut u32,
     /// Where signatures get their parameter vectors, if not new ones.
     /// Borrowed: moving the vectors in and dropping them with the parser
@@ -593,6 +612,23 @@ enum Head {
     Print,
     /// Any other word (a variable, `std_places`, `m2n_save_all`) or none.
     Other,
+}
+
+/// The `remaining` (fewer than eight) last bytes of a text, zero after
+/// them, as [`padded_chunk`] gives them: where the text has eight bytes,
+/// its last eight, loaded at once and shifted down past those before the
+/// `remaining`. The last statement of every stub (`ret;` and a newline)
+/// is read this way, where the loop of [`padded_chunk`] and its call cost
+/// about 15 instructions.
+#[inline(always)]
+fn tail_chunk(bytes: &[u8], remaining: usize) -> [u8; 8] {
+    match bytes.last_chunk::<8>() {
+        Some(last) if remaining < 8 => u64::from_le_bytes(*last)
+            .checked_shr(8 * (8 - remaining) as u32)
+            .unwrap_or(0)
+            .to_le_bytes(),
+        _ => padded_chunk(bytes, bytes.len() - remaining.min(bytes.len())),
+    }
 }
 
 /// The eight bytes from `start`, zero where the text ends before them (a
@@ -764,7 +800,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         src: &'s str,
         base: u32,
         args: &'d mut A,
-        labels: &'d mut LabelTable,
+        labels: LabelTable<'d>,
         label_counter: &'d mut u32,
     ) -> Parser<'s, 'd, A, SHIFTED> {
         debug_assert!(SHIFTED || base == 0, "an unshifted parser with a base");
@@ -870,11 +906,12 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     #[inline(always)]
     fn statement_head(&self, start: usize) -> (Head, usize) {
         let bytes = self.bytes;
+        let rest = bytes.get(start..).unwrap_or_default();
         let padded;
-        let chunk = match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+        let chunk = match rest.first_chunk::<8>() {
             Some(chunk) => chunk,
             None => {
-                padded = padded_chunk(bytes, start);
+                padded = tail_chunk(bytes, rest.len());
                 &padded
             }
         };
@@ -1615,6 +1652,13 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
     /// unlike the span it gave before, comes back in registers.
     #[inline(never)]
     fn cc(&mut self) -> PResult<CallConv> {
+        self.cc_inline()
+    }
+
+    /// [`Self::cc`], inlined where the entry's is read (once per stub,
+    /// without the call and its result through memory).
+    #[inline(always)]
+    fn cc_inline(&mut self) -> PResult<CallConv> {
         self.skip_ws();
         let (bytes, start) = (self.bytes, self.pos);
         if let Some(chunk) = bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
@@ -1846,7 +1890,17 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         })
     }
 
+    /// [`Self::signature_rest`] for an `out`'s signature. Out of line,
+    /// where the entry's is read inline: once per stub, its result
+    /// written where the entry is built rather than returned through
+    /// memory.
+    #[inline(never)]
+    fn out_signature_rest(&mut self, cc: CallConv, start: usize) -> PResult<EntrySignature> {
+        self.signature_rest(cc, start, false)
+    }
+
     /// What follows `cc:` in a signature; `arbitrary` only when allowed.
+    #[inline(always)]
     fn signature_rest(
         &mut self,
         cc: CallConv,
@@ -1870,11 +1924,14 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 span: self.span(start, self.pos),
             });
         }
-        let mut params = match &mut self.spare_params {
-            Some(spares) => spares.take(),
-            None => SpareParams::new_params(),
-        };
+        // A signature without parameters keeps an empty vector, which
+        // allocates nothing (and so is no spare for the next parse).
+        let mut params = Vec::new();
         if self.peek() != Some(b':') {
+            params = match &mut self.spare_params {
+                Some(spares) => spares.take(),
+                None => SpareParams::new_params(),
+            };
             loop {
                 params.push(self.ty()?);
                 if !self.eat(b',') {
@@ -1924,7 +1981,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         let start = self.pos;
         let cc = self.cc()?;
         self.expect(b':', "`:` after the calling convention")?;
-        match self.signature_rest(cc, start, false)? {
+        match self.out_signature_rest(cc, start)? {
             EntrySignature::Typed(sig) => Ok(sig),
             EntrySignature::Arbitrary { span, .. } => Err(Box::new(SyntaxError {
                 kind: SyntaxErrorKind::ArbitraryNotAllowed,
@@ -2284,7 +2341,7 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         self.expect(b':', "`:` after the number of standard places")?;
         self.skip_ws();
         let sig_start = self.pos;
-        let cc = self.cc()?;
+        let cc = self.cc_inline()?;
         self.expect(b':', "`:` after the calling convention")?;
         let signature = self.signature_rest(cc, sig_start, true)?;
         self.expect(b';', "`;`")?;
@@ -2737,17 +2794,24 @@ mod tests {
             }
             // Nor does the one-pass reader take one (or a prefix of one).
             let mut args = crate::directive::ArgList::new(&[]);
-            let mut labels = LabelTable::default();
+            let mut names = Vec::new();
             let mut counter = 0;
             let text = format!("{kw} ");
-            let parser = Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
+            let parser = Parser::<_, false>::new(
+                &text,
+                0,
+                &mut args,
+                LabelTable::reusing(&mut names),
+                &mut counter,
+            );
             assert!(parser.var_fast(0).is_none(), "{kw}");
         }
     }
 
     #[test]
     fn label_ids_are_positions_with_and_without_the_index() {
-        let mut table = LabelTable::default();
+        let mut interned = Vec::new();
+        let mut table = LabelTable::reusing(&mut interned);
         let names: Vec<String> = (0..300).map(|k| format!("L{k}")).collect();
         for round in 0..2 {
             for (k, name) in names.iter().enumerate() {
@@ -2758,20 +2822,38 @@ mod tests {
                 );
             }
         }
-        // Back below the linear limit and up again, as a failed append does.
+        table.finish();
+        // Back below the linear limit and up again, as a failed append
+        // does (the index dropped with the names it no longer has).
         for len in [200, 10, 0] {
-            table.truncate(len);
-            assert_eq!(table.len(), len);
+            interned.truncate(len);
+            let mut table = LabelTable::resume(&mut interned, None);
+            assert_eq!(table.len, len);
             for (k, name) in names.iter().enumerate().rev() {
                 let id = table.intern(name.as_bytes(), || name);
                 if k < len {
                     assert_eq!(id, LabelId(k as u32));
                 }
             }
-            assert_eq!(table.len(), names.len());
+            assert_eq!(table.len, names.len());
             for name in &names {
                 let id = table.intern(name.as_bytes(), || name);
                 assert_eq!(&*table.names[id.0 as usize], name.as_str());
+            }
+            table.finish();
+        }
+    }
+
+    #[test]
+    fn tail_chunks_by_shift_match_padded_chunks_by_loop() {
+        let text = b"entry 0:managed::void;\nret;\n";
+        for len in 0..=text.len() {
+            for start in len.saturating_sub(7)..=len {
+                assert_eq!(
+                    tail_chunk(&text[..len], len - start),
+                    padded_chunk(&text[..len], start),
+                    "{len} {start}"
+                );
             }
         }
     }
@@ -2821,10 +2903,15 @@ mod tests {
         ];
         for text in texts {
             let mut parser_args = crate::directive::ArgList::new(&[]);
-            let mut labels = LabelTable::default();
+            let mut names = Vec::new();
             let mut counter = 0;
-            let mut parser =
-                Parser::<_, false>::new(text, 0, &mut parser_args, &mut labels, &mut counter);
+            let mut parser = Parser::<_, false>::new(
+                text,
+                0,
+                &mut parser_args,
+                LabelTable::reusing(&mut names),
+                &mut counter,
+            );
             let fast = (parser.ty(), parser.pos);
             parser.pos = 0;
             assert_eq!(fast, (parser.ty_general(), parser.pos), "{text:?}");
@@ -2839,9 +2926,15 @@ mod tests {
     fn keys_by_load_match_keys_by_loop() {
         let text = "a ab abc push_m2n tailcall m2n_save_all x";
         let mut parser_args = crate::directive::ArgList::new(&[]);
-        let mut labels = LabelTable::default();
+        let mut names = Vec::new();
         let mut counter = 0;
-        let parser = Parser::<_, false>::new(text, 0, &mut parser_args, &mut labels, &mut counter);
+        let parser = Parser::<_, false>::new(
+            text,
+            0,
+            &mut parser_args,
+            LabelTable::reusing(&mut names),
+            &mut counter,
+        );
         let mut start = 0;
         while start < text.len() {
             let end = parser.word_end(start);
@@ -2900,9 +2993,15 @@ mod tests {
         texts.push(":l;".to_owned());
         for text in &texts {
             let mut args = crate::directive::ArgList::new(&[]);
-            let mut labels = LabelTable::default();
+            let mut names = Vec::new();
             let mut counter = 0;
-            let mut parser = Parser::<_, false>::new(text, 0, &mut args, &mut labels, &mut counter);
+            let mut parser = Parser::<_, false>::new(
+                text,
+                0,
+                &mut args,
+                LabelTable::reusing(&mut names),
+                &mut counter,
+            );
             let (key, end) = parser.word_key(0);
             let expected = match heads
                 .iter()
@@ -2953,10 +3052,15 @@ mod tests {
                 for after in ["", ";", " ", "_", "x", "é"] {
                     let text = format!("{}{after}", &word[..cut]);
                     let mut args = crate::directive::ArgList::new(&[]);
-                    let mut labels = LabelTable::default();
+                    let mut names = Vec::new();
                     let mut counter = 0;
-                    let parser =
-                        Parser::<_, false>::new(&text, 0, &mut args, &mut labels, &mut counter);
+                    let parser = Parser::<_, false>::new(
+                        &text,
+                        0,
+                        &mut args,
+                        LabelTable::reusing(&mut names),
+                        &mut counter,
+                    );
                     let w = &text.as_bytes()[..parser.word_end(0)];
                     assert_eq!(matches(&parser), w == word.as_bytes(), "{text:?}");
                 }
@@ -2971,9 +3075,15 @@ mod tests {
         for text in &texts {
             let args = [crate::directive::Arg::int(5)];
             let mut args = crate::directive::ArgList::new(&args);
-            let mut labels = LabelTable::default();
+            let mut names = Vec::new();
             let mut counter = 0;
-            let mut parser = Parser::<_, false>::new(text, 0, &mut args, &mut labels, &mut counter);
+            let mut parser = Parser::<_, false>::new(
+                text,
+                0,
+                &mut args,
+                LabelTable::reusing(&mut names),
+                &mut counter,
+            );
             if let Some((var, end)) = parser.var_short(0) {
                 // The digit loop's reading, without the short path.
                 let bytes = text.as_bytes();
