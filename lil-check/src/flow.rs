@@ -906,7 +906,11 @@ impl<'s> Flow<'s> {
         let mut st = State::entry(stub.entry.std_places);
         let mut reached = true;
         let mut block_start = 0;
-        for (i, inst) in body.iter().enumerate() {
+        debug_assert!(self.facts.insts.is_empty());
+        for inst in body {
+            // Its index is the count of records, one per instruction
+            // before it: no counter of its own to keep across the transfer.
+            let i = self.facts.insts.len();
             let at = i as u32;
             if let InstKind::Label(l) = inst.kind {
                 if at > block_start {
@@ -954,11 +958,15 @@ impl<'s> Flow<'s> {
                     }
                 }
             }
-            let block = self.facts.blocks.len() as u32;
-            let mut facts = self.context_facts(&st, block);
+            // The block is the one the transfer leaves (it adds none):
+            // known there, it is not kept across the transfer.
+            let mut facts = self.context_facts(&st, 0);
             let (op_type, shape) = self.transfer(&mut st, i, inst, true);
+            facts.block = self.facts.blocks.len() as u32;
             facts.op_type = op_type;
             self.facts.insts.push(facts);
+            // The index of the next instruction (likewise).
+            let next = self.facts.insts.len();
             // An unconditional jump hands its state over; the others
             // keep theirs for the fall-through.
             let (l, hands_over) = match shape {
@@ -971,7 +979,7 @@ impl<'s> Flow<'s> {
             if hands_over {
                 reached = false;
                 if body
-                    .get(i + 1)
+                    .get(next)
                     .is_some_and(|next| !matches!(next.kind, InstKind::Label(_)))
                 {
                     return Err(GiveUp);
@@ -1013,10 +1021,10 @@ impl<'s> Flow<'s> {
             }
             self.facts.blocks.push(Block {
                 start: block_start,
-                end: at + 1,
+                end: next as u32,
                 succs,
             });
-            block_start = at + 1;
+            block_start = next as u32;
         }
         // Falls off the end (or the body is empty); a label still waiting
         // was never declared.
@@ -1464,37 +1472,17 @@ impl<'s> Flow<'s> {
 
     // -------------------------------------------------------- variables
 
-    /// The type of a variable read. Reads of defined locals, the most
-    /// common, take the inlined first half.
+    /// The type of a variable read. Reads of defined locals and of `r`,
+    /// the most common, take the inlined first half.
     #[inline(always)]
     fn read_var(&mut self, st: &mut State, var: Var, span: Span, report: bool) -> Option<Type> {
-        if let Var::Local(k) = var
-            && let Some(t) = st.local(k).and_then(Ty::get)
-        {
-            if report {
-                self.local_read.insert(k);
-                self.last_local_read = self.at;
-            }
-            return Some(t);
-        }
-        self.read_var_rest(st, var, span, report)
-    }
-
-    /// The valid reads of anything but a local (inputs, mostly) return
-    /// here, in a small function; everything else goes to the general
-    /// code, which decides and reports every error.
-    #[inline(never)]
-    fn read_var_rest(
-        &mut self,
-        st: &mut State,
-        var: Var,
-        span: Span,
-        report: bool,
-    ) -> Option<Type> {
         match var {
-            Var::Input(k) => {
-                if let Some(&t) = self.params.and_then(|p| p.get(k as usize)) {
-                    self.note_input_read(st, report);
+            Var::Local(k) => {
+                if let Some(t) = st.local(k).and_then(Ty::get) {
+                    if report {
+                        self.local_read.insert(k);
+                        self.last_local_read = self.at;
+                    }
                     return Some(t);
                 }
             }
@@ -1504,6 +1492,26 @@ impl<'s> Flow<'s> {
                 }
             }
             _ => {}
+        }
+        self.read_var_rest(st, var, span, report)
+    }
+
+    /// The valid reads of inputs return here, in a small function;
+    /// everything else goes to the general code, which decides and
+    /// reports every error.
+    #[inline(never)]
+    fn read_var_rest(
+        &mut self,
+        st: &mut State,
+        var: Var,
+        span: Span,
+        report: bool,
+    ) -> Option<Type> {
+        if let Var::Input(k) = var
+            && let Some(&t) = self.params.and_then(|p| p.get(k as usize))
+        {
+            self.note_input_read(st, report);
+            return Some(t);
         }
         self.read_var_general(st, var, span, report)
     }

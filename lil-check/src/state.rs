@@ -6,12 +6,15 @@
 use crate::MAX_STD_PLACES;
 use lil_syntax::{MAX_INDEX, Type};
 
-/// A type or "undefined", in one byte.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+/// A type or "undefined", in one byte. A type is its [`Type`]'s
+/// discriminant and "undefined" is 8, the value an `Option<Type>` uses
+/// for `None`: the conversions between the three, made several times
+/// per instruction, cost nothing or a compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Ty(pub(crate) u8);
 
 impl Ty {
-    pub(crate) const UNDEF: Ty = Ty(0);
+    pub(crate) const UNDEF: Ty = Ty(8);
     /// The value of an expression that already had an error: reading it
     /// reports nothing more, so one mistake gives one error.
     pub(crate) const ERROR: Ty = Ty(255);
@@ -21,44 +24,34 @@ impl Ty {
     }
 
     /// The type of a checked value: `None` means its expression had an error.
+    #[inline]
     pub(crate) fn checked(t: Option<Type>) -> Ty {
         t.map_or(Ty::ERROR, Ty::of)
     }
 
+    #[inline]
     pub(crate) fn of(t: Type) -> Ty {
-        Ty(match t {
-            Type::G1 => 1,
-            Type::G2 => 2,
-            Type::G4 => 3,
-            Type::G8 => 4,
-            Type::F4 => 5,
-            Type::F8 => 6,
-            Type::Ref => 7,
-            Type::Pint => 8,
-        })
+        Ty(t as u8)
     }
 
     /// The float types and the general-purpose types, as sets of
     /// [`Ty`] values (bit `Ty(n)` is `1 << n`).
-    pub(crate) const FLOAT_SET: u32 = 1 << 5 | 1 << 6;
-    pub(crate) const GENERAL_SET: u32 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 7 | 1 << 8;
+    pub(crate) const FLOAT_SET: u32 = 1 << Type::F4 as u32 | 1 << Type::F8 as u32;
+    pub(crate) const GENERAL_SET: u32 = 1 << Type::G1 as u32
+        | 1 << Type::G2 as u32
+        | 1 << Type::G4 as u32
+        | 1 << Type::G8 as u32
+        | 1 << Type::Ref as u32
+        | 1 << Type::Pint as u32;
 
+    #[inline]
     pub(crate) fn from_opt(t: Option<Type>) -> Ty {
         t.map_or(Ty::UNDEF, Ty::of)
     }
 
+    #[inline]
     pub(crate) fn get(self) -> Option<Type> {
-        Some(match self.0 {
-            1 => Type::G1,
-            2 => Type::G2,
-            3 => Type::G4,
-            4 => Type::G8,
-            5 => Type::F4,
-            6 => Type::F8,
-            7 => Type::Ref,
-            8 => Type::Pint,
-            _ => return None,
-        })
+        Type::ALL.get(usize::from(self.0)).copied()
     }
 }
 
@@ -177,13 +170,18 @@ impl Bits {
     }
 
     /// Whether some element of `self` is not in `other`.
+    #[inline]
     pub(crate) fn has_any_not_in(&self, other: &Bits) -> bool {
-        self.inline & !other.inline != 0
-            || self
-                .more
-                .iter()
-                .enumerate()
-                .any(|(i, w)| w & !other.more.get(i).copied().unwrap_or(0) != 0)
+        self.inline & !other.inline != 0 || (!self.more.is_empty() && self.more_not_in(other))
+    }
+
+    /// [`Bits::has_any_not_in`] of the elements beyond the first 64.
+    #[cold]
+    fn more_not_in(&self, other: &Bits) -> bool {
+        self.more
+            .iter()
+            .enumerate()
+            .any(|(i, w)| w & !other.more.get(i).copied().unwrap_or(0) != 0)
     }
 }
 
@@ -578,6 +576,19 @@ mod tests {
     #[test]
     fn a_state_is_small() {
         assert!(size_of::<State>() <= 48, "{}", size_of::<State>());
+    }
+
+    /// A type is its discriminant, and `Ty::get` undoes `Ty::of`.
+    #[test]
+    fn ty_round_trips() {
+        for (i, t) in Type::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(Ty::of(t).0), i, "{t}");
+            assert_eq!(Ty::of(t).get(), Some(t));
+            assert_eq!(Ty::from_opt(Some(t)), Ty::of(t));
+        }
+        assert_eq!(Ty::from_opt(None), Ty::UNDEF);
+        assert_eq!(Ty::UNDEF.get(), None);
+        assert_eq!(Ty::ERROR.get(), None);
     }
 
     #[test]
