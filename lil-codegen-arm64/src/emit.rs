@@ -16,10 +16,9 @@ use lil_check::Context;
 use lil_codegen::asm::BranchField;
 use lil_codegen::drive::{EmitState, EmitTables, IsaEmitter};
 use lil_codegen::plan::Loc;
-use lil_codegen::unwind::FrameState;
+use lil_codegen::unwind::{FrameState, UnwindInfo};
 use lil_codegen::{
-    ArgLoc, CheckedStub, CodegenError, CompileOptions, CompiledStub, FramePlan, HostEnv, Reg,
-    RegClass,
+    ArgLoc, CheckedStub, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass,
 };
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
@@ -286,8 +285,35 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    /// The roles of the plan's scratch registers. The plan nearly always
+    /// gives the target's own pool in its order (x16, x17, x15, x14; no
+    /// register borrowed), and that is recognised with one comparison;
+    /// any other pool is searched ([`Scratch::search`]).
     #[inline]
     pub(crate) fn of(plan: &FramePlan) -> R<Scratch> {
+        let (pool, fp_pool) = (Scratch::POOL, Scratch::FP_POOL);
+        if plan.scratch_gp[..] == pool && plan.scratch_fp[..] == fp_pool {
+            return Ok(Scratch {
+                v0: pool[2].num,
+                v1: pool[3].num,
+                f0: fp_pool[0].num,
+                f1: fp_pool[1].num,
+            });
+        }
+        Scratch::search(plan)
+    }
+
+    /// The target's scratch pools (`abi::DESC.scratch_gp`, `scratch_fp`)
+    /// in their order, as the plan lists them when it borrows nothing.
+    const POOL: [Reg; 4] = [Reg::gp(X16), Reg::gp(X17), Reg::gp(15), Reg::gp(14)];
+    const FP_POOL: [Reg; 2] = [Reg::fp(31), Reg::fp(30)];
+
+    /// [`Scratch::of`] for a pool other than the target's own: x16 and
+    /// x17 must be in it (addresses, call targets), and the first two
+    /// others are the value scratch registers.
+    #[cold]
+    #[inline(never)]
+    fn search(plan: &FramePlan) -> R<Scratch> {
         let scratch = &plan.scratch_gp;
         let has = |n: u8| scratch.iter().any(|r| r.num == n);
         let mut others = scratch
@@ -325,6 +351,11 @@ impl<'a> Emitter<'a> {
     // Infallible (the registers were checked by `Scratch::of`) and inlined
     // into `compile_with`, so the emitter, assembler included, is built in
     // place rather than copied out of a `Result`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts the emitter is built from in place: a struct of them, or the \
+                  emission state built by the caller, costs a copy (measured)"
+    )]
     #[inline]
     pub(crate) fn new(
         stub: &'a CheckedStub,
@@ -333,10 +364,9 @@ impl<'a> Emitter<'a> {
         tables: &'a mut EmitTables,
         scratch: Scratch,
         options: CompileOptions,
-        out: &mut CompiledStub,
+        code: Vec<u8>,
+        unwind: &'a mut UnwindInfo,
     ) -> Emitter<'a> {
-        let code = std::mem::take(&mut out.code);
-        let unwind = std::mem::take(&mut out.unwind);
         Emitter {
             ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
             st: EmitState::new(stub, &DESC, plan, env, options, unwind, tables),
@@ -970,6 +1000,22 @@ mod branch_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pools `Scratch::of` recognises are the target's, and give the
+    /// roles the search gives.
+    #[test]
+    fn scratch_pools_are_the_targets() {
+        let nums = |regs: &[Reg]| regs.iter().map(|r| r.num).collect::<Vec<_>>();
+        assert_eq!(nums(&Scratch::POOL), DESC.scratch_gp);
+        assert_eq!(nums(&Scratch::FP_POOL), DESC.scratch_fp);
+        let mut plan = FramePlan::empty(&DESC);
+        plan.scratch_gp.extend(Scratch::POOL);
+        plan.scratch_fp = Scratch::FP_POOL;
+        let (fast, searched) = (Scratch::of(&plan).ok(), Scratch::search(&plan).ok());
+        let roles = |s: Option<Scratch>| s.map(|s| (s.v0, s.v1, s.f0, s.f1));
+        assert_eq!(roles(fast), roles(searched));
+        assert_eq!(roles(fast), Some((15, 14, 31, 30)));
+    }
 
     const KINDS: [Acc; 15] = [
         Acc::LdrX,

@@ -580,7 +580,7 @@ impl Emitter<'_> {
         }
         let (x, y) = if first_low { (r1, r2) } else { (r2, r1) };
         self.pair(true, class, x.num, y.num, base, lo);
-        self.st.absorb(j);
+        self.st.absorb_next();
         Ok(true)
     }
 
@@ -608,7 +608,7 @@ impl Emitter<'_> {
         let r2 = self.at_inst(j, |e| e.value_reg(src2, class, v1, f1))?;
         let (x, y) = if first_low { (r1, r2) } else { (r2, r1) };
         self.pair(false, class, x, y, base, lo);
-        self.st.absorb(j);
+        self.st.absorb_next();
         Ok(true)
     }
 

@@ -13,10 +13,8 @@ use lil_check::{CheckedStub, Context};
 use lil_codegen::asm::BranchField;
 use lil_codegen::drive::{EmitState, EmitTables, IsaEmitter};
 use lil_codegen::plan::Loc;
-use lil_codegen::unwind::FrameState;
-use lil_codegen::{
-    ArgLoc, CodegenError, CompileOptions, CompiledStub, FramePlan, HostEnv, Reg, RegClass,
-};
+use lil_codegen::unwind::{FrameState, UnwindInfo};
+use lil_codegen::{ArgLoc, CodegenError, CompileOptions, FramePlan, HostEnv, Reg, RegClass};
 use lil_syntax::{InstKind, Operand, OperandKind, Type, Var};
 
 pub(crate) type Asm = lil_codegen::asm::Assembler<X64Relocation>;
@@ -512,6 +510,11 @@ impl<'a> Emitter<'a> {
     // Infallible (the registers were checked by `Scratch::of`) and inlined
     // into `compile_with`, so the emitter, assembler included, is built in
     // place rather than copied out of a `Result`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts the emitter is built from in place: a struct of them, or the \
+                  emission state built by the caller, costs a copy (measured)"
+    )]
     #[inline]
     pub(crate) fn new(
         stub: &'a CheckedStub,
@@ -520,10 +523,9 @@ impl<'a> Emitter<'a> {
         tables: &'a mut EmitTables,
         scratch: Scratch,
         options: CompileOptions,
-        out: &mut CompiledStub,
+        code: Vec<u8>,
+        unwind: &'a mut UnwindInfo,
     ) -> Emitter<'a> {
-        let code = std::mem::take(&mut out.code);
-        let unwind = std::mem::take(&mut out.unwind);
         Emitter {
             ops: Asm::reusing(code, lil_codegen::drive::code_capacity(stub, plan)),
             st: EmitState::new(stub, &DESC, plan, env, options, unwind, tables),
@@ -692,7 +694,19 @@ impl<'a> Emitter<'a> {
     }
 
     /// Write the general-purpose value in register `r` to a location.
+    /// A result computed in its destination register (the common case)
+    /// is decided inline: it costs no call.
+    #[inline]
     pub(crate) fn put(&mut self, loc: Loc, r: u8) -> R<()> {
+        match loc {
+            Loc::Reg(d) if d.num == r => Ok(()),
+            loc => self.put_code(loc, r),
+        }
+    }
+
+    /// [`Emitter::put`]'s code.
+    #[inline(never)]
+    fn put_code(&mut self, loc: Loc, r: u8) -> R<()> {
         match loc {
             Loc::Reg(d) => self.load(d.num, Val::Reg(r)),
             loc => {

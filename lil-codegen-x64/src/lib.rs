@@ -48,20 +48,16 @@ impl Backend for X64Backend {
         scratch: &mut CompileScratch,
     ) -> Result<(), CodegenError> {
         out.target = Target::X64;
-        // Planned in place, where the emitter reads it (the plan is about
-        // a kilobyte, which returning it would copy), and kept there.
-        let (plan, tables) = scratch.plan_and_tables();
-        let planned = plan
-            .plan(stub, &abi::DESC, env)
-            .and_then(|()| Ok(emit::Scratch::of(plan)?));
-        let regs = match planned {
-            Ok(regs) => regs,
-            Err(err) => {
-                out.clear();
-                return Err(err);
-            }
-        };
-        let mut e = emit::Emitter::new(stub, env, plan, tables, regs, *options, out);
-        lil_codegen::drive::run(&mut e, out)
+        lil_codegen::drive::compile(
+            stub,
+            &abi::DESC,
+            env,
+            out,
+            scratch,
+            |plan| Ok(emit::Scratch::of(plan)?),
+            |plan, tables, regs, buffer, unwind| {
+                emit::Emitter::new(stub, env, plan, tables, regs, *options, buffer, unwind)
+            },
+        )
     }
 }

@@ -197,11 +197,19 @@ impl<R: Relocation> Assembler<R> {
     /// Why: a stub's labels are known before its code is emitted, and
     /// creating them one by one on first use costs a table of "created
     /// yet?" entries, its clearing, and a label-id look-up per label.
+    /// (A stub without labels is answered inline: no call.)
+    #[inline]
     pub fn new_dynamic_labels(&mut self, n: usize, ids: &mut SmallVec<[DynamicLabel; 8]>) {
         if n == 0 {
             ids.clear();
-            return;
+        } else {
+            self.new_dynamic_labels_code(n, ids);
         }
+    }
+
+    /// [`Assembler::new_dynamic_labels`] of at least one label.
+    #[inline(never)]
+    fn new_dynamic_labels_code(&mut self, n: usize, ids: &mut SmallVec<[DynamicLabel; 8]>) {
         let first = self.dynamic.len();
         // The ids an earlier call left are consecutive.
         if ids.len() >= n && ids.first().is_none_or(|id| id.get_id() == first) {
@@ -277,25 +285,14 @@ impl<R: Relocation> Assembler<R> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        for ((name, version), loc) in &self.static_relocs {
-            let (label, kind) = if *version == 0 {
-                (LabelKind::Global(name), TargetKind::Global(name))
-            } else {
-                (LabelKind::Local(name), TargetKind::Local(name))
-            };
-            let at = self
-                .statics
-                .iter()
-                .find(|(l, _)| l == &(*name, *version))
-                .map(|&(_, at)| at)
-                .ok_or(DynasmError::UnknownLabel(label))?;
-            let buf = &mut self.ops[loc.range(0)];
-            if loc.patch(buf, 0, at as usize).is_err() {
-                return Err(DynasmError::ImpossibleRelocation(kind));
-            }
+        if !self.static_relocs.is_empty() {
+            self.resolve_static()?;
         }
-        for (id, patch) in &self.dynamic_relocs {
-            let target = self.dynamic.get(*id as usize).copied().unwrap_or(UNBOUND);
+        // The tables as slices, taken once: no inline-or-heap test per
+        // relocation.
+        let dynamic = self.dynamic.as_slice();
+        for (id, patch) in self.dynamic_relocs.as_slice() {
+            let target = dynamic.get(*id as usize).copied().unwrap_or(UNBOUND);
             if target == UNBOUND {
                 return Err(DynasmError::UnknownLabel(LabelKind::Dynamic(label_id(
                     *id as usize,
@@ -318,6 +315,31 @@ impl<R: Relocation> Assembler<R> {
         }
         self.static_relocs.clear();
         self.dynamic_relocs.clear();
+        Ok(())
+    }
+
+    /// Patch the relocations to static labels (only a prologue's
+    /// stack-probe loop makes any: out of line).
+    #[cold]
+    #[inline(never)]
+    fn resolve_static(&mut self) -> Result<(), DynasmError> {
+        for ((name, version), loc) in &self.static_relocs {
+            let (label, kind) = if *version == 0 {
+                (LabelKind::Global(name), TargetKind::Global(name))
+            } else {
+                (LabelKind::Local(name), TargetKind::Local(name))
+            };
+            let at = self
+                .statics
+                .iter()
+                .find(|(l, _)| l == &(*name, *version))
+                .map(|&(_, at)| at)
+                .ok_or(DynasmError::UnknownLabel(label))?;
+            let buf = &mut self.ops[loc.range(0)];
+            if loc.patch(buf, 0, at as usize).is_err() {
+                return Err(DynasmError::ImpossibleRelocation(kind));
+            }
+        }
         Ok(())
     }
 }

@@ -10,11 +10,11 @@
 //! frame exists.
 
 use crate::asm::Assembler;
-use crate::plan::{BitSet, FramePlan, Loc};
+use crate::plan::{FramePlan, Loc};
 use crate::unwind::{FrameState, UnwindInfo};
 use crate::{
-    ArgLoc, CallingConvention, CodegenError, CompileOptions, CompiledStub, HostEnv, RegClass,
-    SourceMapEntry, TargetDesc,
+    ArgLoc, CallingConvention, CodegenError, CompileOptions, HostEnv, RegClass, SourceMapEntry,
+    TargetDesc,
 };
 use dynasmrt::relocations::Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
@@ -66,9 +66,10 @@ pub struct EmitState<'a> {
     /// Index of the instruction being emitted.
     pub i: usize,
     /// Where the frame state changes (emitters note their prologue and
-    /// epilogue steps; the driver notes the state at each instruction).
-    /// Written through [`EmitState::note_unwind`] only.
-    pub unwind: UnwindInfo,
+    /// epilogue steps; the driver notes the state at each instruction):
+    /// the output's own, written in place. Written through
+    /// [`EmitState::note_unwind`] only.
+    pub unwind: &'a mut UnwindInfo,
     /// Whether `unwind` ends in [`FrameState::Saved`] (`Some(true)`) or
     /// [`FrameState::Entry`] (`Some(false)`), the two states code between
     /// instructions is in: the driver's note at each instruction mostly
@@ -76,10 +77,11 @@ pub struct EmitState<'a> {
     unwind_at_rest: Option<bool>,
     /// The per-stub tables, kept from one compile to the next.
     tables: &'a mut EmitTables,
-    /// Instructions emitted with an earlier one (here, not among the
-    /// tables: the emitters ask for every instruction, and a set of up to
-    /// 128 costs no allocation).
-    absorbed: BitSet,
+    /// The instruction emitted with the one before it
+    /// ([`EmitState::absorb_next`]), or `usize::MAX`: one index, not a
+    /// set, as an instruction only ever absorbs its successor (a set was
+    /// built, sized and dropped with every compile).
+    absorbed: usize,
     /// The plan's tables that [`EmitState::var_loc`] reads for every
     /// operand, as slices taken once: reading a small vector asks each
     /// time whether its data is inline or on the heap.
@@ -127,10 +129,11 @@ pub trait IsaEmitter<'a> {
 
 impl<'a> EmitState<'a> {
     /// State for emitting `stub` with `plan`, noting the frame states in
-    /// `unwind` (the unwind information of an earlier compile, whose
-    /// allocations are reused; emptied by [`run`]) and keeping its
-    /// per-stub tables in `tables` (whatever an earlier compile left
-    /// there; emptied by [`run`]).
+    /// `unwind` (the output's, still holding an earlier compile's, whose
+    /// allocations are reused; emptied by [`run`]: borrowed rather than
+    /// moved in and back out, a dozen words copied twice per compile)
+    /// and keeping its per-stub tables in `tables` (whatever an earlier
+    /// compile left there; emptied by [`run`]).
     ///
     /// Only stores, no call: the emitter that holds the state is built
     /// with its assembler, and a call that may fail (allocate) after the
@@ -144,7 +147,7 @@ impl<'a> EmitState<'a> {
         plan: &'a FramePlan,
         env: &'a HostEnv,
         options: CompileOptions,
-        unwind: UnwindInfo,
+        unwind: &'a mut UnwindInfo,
         tables: &'a mut EmitTables,
     ) -> EmitState<'a> {
         EmitState {
@@ -158,7 +161,7 @@ impl<'a> EmitState<'a> {
             unwind,
             unwind_at_rest: Some(false),
             tables,
-            absorbed: BitSet::default(),
+            absorbed: usize::MAX,
             locals_gp: &plan.locals_gp,
             locals_fp: &plan.locals_fp,
             inputs: &plan.inputs,
@@ -167,16 +170,15 @@ impl<'a> EmitState<'a> {
     }
 
     /// Creates the dynasm labels of the stub's labels in `asm` (the
-    /// checker numbered them from 0), sizes the table of its
-    /// instructions, and empties the unwind information (room for the few
-    /// rows a frame notes).
+    /// checker numbered them from 0), empties the other tables, and
+    /// empties the unwind information (room for the few rows a frame
+    /// notes).
     fn size_for_stub<R: Relocation>(&mut self, asm: &mut Assembler<R>) {
         let s = self.stub.stub();
         let t = &mut *self.tables;
         asm.new_dynamic_labels(s.labels.len(), &mut t.labels);
         t.edge_stubs.clear();
         t.strings.clear();
-        self.absorbed.reset(s.body.len());
         // Each prologue and epilogue notes a few frame states.
         let rows = if self.plan.has_frame() { 16 } else { 0 };
         crate::clear_with_room(&mut self.unwind.rows, rows);
@@ -309,16 +311,17 @@ impl<'a> EmitState<'a> {
         .then_some(j)
     }
 
-    /// Note that instruction `j`'s code has been emitted with an earlier
-    /// instruction's: when its turn comes it emits nothing.
-    pub fn absorb(&mut self, j: usize) {
-        self.absorbed.insert(j);
+    /// Note that the next instruction's code has been emitted with the
+    /// current one's (the two being [`EmitState::next_in_line`]): when
+    /// its turn comes it emits nothing.
+    pub fn absorb_next(&mut self) {
+        self.absorbed = self.i + 1;
     }
 
-    /// Whether instruction `i` was emitted with an earlier one.
+    /// Whether instruction `i` was emitted with the one before it.
     #[inline]
     pub fn is_absorbed(&self, i: usize) -> bool {
-        self.absorbed.contains(i)
+        self.absorbed == i
     }
 
     /// Where a variable of class `class` lives at the current instruction,
@@ -477,38 +480,86 @@ fn falls_into(stub: &CheckedStub, i: usize) -> bool {
     )
 }
 
-/// Emit the whole stub into `out` (the buffers the emitter was built
-/// with, taken from `out`, go back there): the code, source map, data
-/// offset and unwind information, or, on error, `out` emptied as
-/// [`crate::Backend::compile_into`] documents.
-pub fn run<'a, E: IsaEmitter<'a>>(e: &mut E, out: &mut CompiledStub) -> Result<(), CodegenError> {
-    let result = match emit(e, &mut out.source_map) {
-        Ok(data_start) => {
-            out.data_start = data_start;
+/// What every backend's [`crate::Backend::compile_into_with`] does around
+/// its emitter: plan `stub` in place in `scratch` (the plan is about a
+/// kilobyte, which returning it would copy), ask the backend for its
+/// scratch registers (`regs`), build its emitter (`emitter`, given the
+/// plan, the tables, those registers, the code buffer taken from `out`
+/// and `out`'s unwind information to write in place), and [`run`] it.
+/// On error `out` is emptied, as [`crate::Backend::compile_into`]
+/// documents.
+#[inline(always)]
+pub fn compile<'a, E: IsaEmitter<'a>, Regs>(
+    stub: &CheckedStub,
+    desc: &TargetDesc,
+    env: &HostEnv,
+    out: &'a mut crate::CompiledStub,
+    scratch: &'a mut crate::CompileScratch,
+    regs: impl FnOnce(&FramePlan) -> Result<Regs, CodegenError>,
+    emitter: impl FnOnce(&'a FramePlan, &'a mut EmitTables, Regs, Vec<u8>, &'a mut UnwindInfo) -> E,
+) -> Result<(), CodegenError> {
+    let (plan, tables) = scratch.plan_and_tables();
+    let regs = match plan.plan(stub, desc, env).and_then(|()| regs(plan)) {
+        Ok(regs) => regs,
+        Err(err) => {
+            out.clear();
+            return Err(err);
+        }
+    };
+    let crate::CompiledStub {
+        code,
+        source_map,
+        data_start,
+        unwind,
+        ..
+    } = out;
+    let buffer = std::mem::take(code);
+    let mut e = emitter(plan, tables, regs, buffer, unwind);
+    run(&mut e, code, source_map, data_start)
+}
+
+/// Emit the whole stub into the parts of a [`crate::CompiledStub`] the emitter
+/// does not hold (it writes the unwind information in place, and its
+/// assembler's buffer, taken from `code`, goes back there): the code,
+/// source map, data offset and unwind information, or, on error, all of
+/// them emptied as [`crate::Backend::compile_into`] documents.
+pub fn run<'a, E: IsaEmitter<'a>>(
+    e: &mut E,
+    code: &mut Vec<u8>,
+    source_map: &mut Vec<SourceMapEntry>,
+    data_start: &mut u32,
+) -> Result<(), CodegenError> {
+    let result = match emit(e, source_map) {
+        Ok(start) => {
+            *data_start = start;
             e.asm()
-                .finalize_into(&mut out.code)
+                .finalize_into(code)
                 .map_err(|err| CodegenError::Assembler(format!("{err:?}")))
         }
         Err(err) => {
-            out.code = e.asm().take_buffer();
+            *code = e.asm().take_buffer();
             Err(err)
         }
     };
     let st = e.state();
-    out.unwind = std::mem::take(&mut st.unwind);
     match result {
         Ok(()) => {
             // Slots as offsets from the CFA, the frame base being
             // `frame_size` below it.
             let frame_size = st.plan.frame_size as i32;
             let saved = st.plan.saved.iter();
-            out.unwind
+            st.unwind
                 .saved
                 .extend(saved.map(|&(r, slot)| (r, slot - frame_size)));
             Ok(())
         }
         Err(err) => {
-            out.clear();
+            // As `CompiledStub::clear`.
+            code.clear();
+            source_map.clear();
+            *data_start = 0;
+            st.unwind.rows.clear();
+            st.unwind.saved.clear();
             Err(err)
         }
     }

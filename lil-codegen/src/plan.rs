@@ -50,10 +50,12 @@ pub enum Loc {
     Incoming(i32),
 }
 
-/// Registers with their frame slots (saves and restores), inline for the
-/// handful a stub has: the plan is built for every compilation, and a heap
-/// allocation costs more than most of the planning.
-pub type RegSlots = SmallVec<[(Reg, i32); 8]>;
+/// Registers with their frame slots (saves and restores). A plain vector:
+/// the plan is planned into for one stub after another, and each plan
+/// empties its lists and keeps their storage, so a reused plan allocates
+/// nothing once warm and each push is one capacity test (a small vector
+/// asks where its data lives at every push, clear and read).
+pub type RegSlots = Vec<(Reg, i32)>;
 
 /// A set of registers: one bit per register number of each class (every
 /// `u8`, so a host convention naming odd registers cannot overflow it).
@@ -100,18 +102,20 @@ impl RegSet {
 /// helpers of its own, in the order they were taken: that order decides the
 /// helper-save slots, so it must be kept. Most stubs call no helper, and
 /// then keeping the set is all (a bit per register, not a push).
-struct Occupied {
+struct Occupied<'o> {
     /// Whether `order` is kept.
     keep_order: bool,
-    order: SmallVec<[Reg; 32]>,
+    /// The plan's list, emptied ([`PlanLists::order`]).
+    order: &'o mut Vec<Reg>,
     set: RegSet,
 }
 
-impl Occupied {
-    fn new(keep_order: bool) -> Occupied {
+impl<'o> Occupied<'o> {
+    fn new(keep_order: bool, order: &'o mut Vec<Reg>) -> Occupied<'o> {
+        order.clear();
         Occupied {
             keep_order,
-            order: SmallVec::new(),
+            order,
             set: RegSet::default(),
         }
     }
@@ -237,7 +241,9 @@ impl BitSet {
     }
 
     /// Empties the set and sizes it for `len` members, keeping its
-    /// storage: a plan reused for the next stub replaces nothing.
+    /// storage: a plan reused for the next stub replaces nothing. Inlined:
+    /// the usual set of at most 128 is two stores and a test.
+    #[inline]
     pub(crate) fn reset(&mut self, len: usize) {
         self.low = 0;
         // Most sets fit the integer and had no vector before either.
@@ -367,22 +373,23 @@ fn mask128(lo: usize, hi: usize) -> u128 {
 #[derive(Clone, Debug)]
 pub struct FramePlan {
     /// Where each input arrives (register or incoming stack slot).
-    pub inputs: SmallVec<[ArgLoc; 8]>,
+    pub inputs: Vec<ArgLoc>,
     /// Register inputs also have a home slot in the frame (used once the
     /// frame is set up), because something may clobber argument registers
     /// before an input is read.
-    pub input_homes: SmallVec<[Option<i32>; 8]>,
+    pub input_homes: Vec<Option<i32>>,
     /// `arbitrary` stubs that call save every argument register here and
     /// restore them before `tailcall`.
     pub arbitrary_saves: RegSlots,
     /// Location of each local index holding a general-purpose value.
-    pub locals_gp: SmallVec<[Option<Loc>; 8]>,
+    pub locals_gp: Vec<Option<Loc>>,
     /// Location of each local index holding a floating-point value.
-    pub locals_fp: SmallVec<[Option<Loc>; 8]>,
+    pub locals_fp: Vec<Option<Loc>>,
     /// Scratch registers: free inside any one instruction.
-    pub scratch_gp: SmallVec<[Reg; 4]>,
-    /// Floating-point scratch registers.
-    pub scratch_fp: SmallVec<[Reg; 2]>,
+    pub scratch_gp: Vec<Reg>,
+    /// Floating-point scratch registers: always two (a stub needs no more
+    /// in any one instruction).
+    pub scratch_fp: [Reg; 2],
     /// Callee-saved registers the prologue saves, and their slots (for a
     /// register the M2N frame records, its slot in the M2N frame).
     pub saved: RegSlots,
@@ -401,8 +408,9 @@ pub struct FramePlan {
     pub out_area: u32,
     /// Instructions before which the frame is set up.
     framed_before: BitSet,
-    /// Instructions that need the frame (see [`FramePlan::requires_frame`]).
-    requires_frame: BitSet,
+    /// What the walk over the body found, with the instructions that
+    /// need the frame (see [`FramePlan::requires_frame`]).
+    facts: BodyFacts,
     /// Basic blocks (in `CheckedStub::blocks` order) framed on entry.
     block_framed_in: BitSet,
     /// The register holding the thread pointer, if the host pins one.
@@ -420,7 +428,7 @@ pub struct FramePlan {
     /// Argument registers of an `arbitrary` stub given to scratch values or
     /// locals: the prologue saves them and only `tailcall` restores them,
     /// so in between they are free (the whole stub is then framed).
-    pub borrowed: SmallVec<[Reg; 8]>,
+    pub borrowed: Vec<Reg>,
     /// What may still be read after each instruction.
     pub liveness: Liveness,
     /// Reads of locals holding a known `alloc` address:
@@ -428,6 +436,22 @@ pub struct FramePlan {
     alloc_reads: Vec<(u32, u32, u32)>,
     /// Not part of the plan: the last plan's callee-saved set, for the next.
     callee_saved: CalleeSaved,
+    /// Not part of the plan: lists only the planning itself uses, kept for
+    /// their storage.
+    lists: PlanLists,
+}
+
+/// Lists the planner fills and reads while it plans, kept with the plan
+/// so that planning the next stub reuses their storage (none allocates
+/// once the plan is warm).
+#[derive(Clone, Debug, Default)]
+struct PlanLists {
+    /// Callee-saved registers the prologue saves, in the order taken.
+    saved: Vec<Reg>,
+    /// Locals given no register, by class and index: they get frame slots.
+    spilled: Vec<(RegClass, usize)>,
+    /// The registers taken, in order, when kept ([`Occupied`]).
+    order: Vec<Reg>,
 }
 
 /// The registers a stub's callee preserves, as a set: those of its entry
@@ -475,14 +499,10 @@ impl CalleeSaved {
     }
 }
 
-/// `n` times `None`: for a small `n`, from an array of them (a few wide
-/// stores; `smallvec!` pushes one at a time).
-fn nones<T: Copy>(n: usize) -> SmallVec<[Option<T>; 8]> {
-    if n <= 8 {
-        SmallVec::from_buf_and_len([None; 8], n)
-    } else {
-        smallvec::smallvec![None; n]
-    }
+/// Makes `v` hold `n` times `None`, keeping its storage.
+fn set_nones<T: Copy>(v: &mut Vec<Option<T>>, n: usize) {
+    v.clear();
+    v.resize(n, None);
 }
 
 fn align_up(x: u32, a: u32) -> u32 {
@@ -531,13 +551,13 @@ impl FramePlan {
     #[inline]
     pub(crate) fn blank() -> FramePlan {
         FramePlan {
-            inputs: SmallVec::new(),
-            input_homes: SmallVec::new(),
+            inputs: Vec::new(),
+            input_homes: Vec::new(),
             arbitrary_saves: RegSlots::new(),
-            locals_gp: SmallVec::new(),
-            locals_fp: SmallVec::new(),
-            scratch_gp: SmallVec::new(),
-            scratch_fp: SmallVec::new(),
+            locals_gp: Vec::new(),
+            locals_fp: Vec::new(),
+            scratch_gp: Vec::new(),
+            scratch_fp: [Reg::fp(0); 2],
             saved: RegSlots::new(),
             helper_saves: RegSlots::new(),
             frame_size: 0,
@@ -545,16 +565,17 @@ impl FramePlan {
             m2n_offset: None,
             out_area: 0,
             framed_before: BitSet::default(),
-            requires_frame: BitSet::default(),
+            facts: BodyFacts::default(),
             block_framed_in: BitSet::default(),
             ts_register: None,
             std_places_saved: 0,
             ret_gp: Reg::gp(0),
             ret_fp: Reg::fp(0),
-            borrowed: SmallVec::new(),
+            borrowed: Vec::new(),
             liveness: Liveness::default(),
             alloc_reads: Vec::new(),
             callee_saved: CalleeSaved::default(),
+            lists: PlanLists::default(),
         }
     }
 
@@ -584,7 +605,7 @@ impl FramePlan {
             m2n_offset: plan_m2n_offset,
             out_area: plan_out_area,
             framed_before,
-            requires_frame,
+            facts,
             block_framed_in,
             ts_register: plan_ts_register,
             std_places_saved: plan_std_places_saved,
@@ -594,6 +615,12 @@ impl FramePlan {
             liveness,
             alloc_reads,
             callee_saved,
+            lists:
+                PlanLists {
+                    saved,
+                    spilled,
+                    order,
+                },
         } = self;
         let summary = stub.summary();
         let body = &stub.stub().body;
@@ -622,7 +649,7 @@ impl FramePlan {
             || (summary.pushes_m2n && clobbers.contains(Clobbers::POP_M2N));
 
         // ---- Registers with a fixed role in this stub.
-        let mut occupied = Occupied::new(helper_call);
+        let mut occupied = Occupied::new(helper_call, order);
         inputs.clear();
         if let EntrySignature::Typed(sig) = &entry.signature {
             for loc in entry_cc.arg_locs(&sig.params) {
@@ -638,24 +665,17 @@ impl FramePlan {
         // are found first; the summary says whether there can be any
         // (`alloc v, 0` aside, which the walk finds).
         let needing_frame = Kind::needing_frame(env);
-        let fresh = || BodyFacts {
-            acyclic: true,
-            needing_frame,
-            noted: needing_frame | Kind::CALL | Kind::ALLOC | Kind::IN2OUT,
-            requires_frame: BitSet::new(body.len()),
-            ..BodyFacts::default()
-        };
-        let mut facts = fresh();
+        facts.reset(body.len(), needing_frame);
         alloc_reads.clear();
         if summary.alloc_bytes > 0 {
             alloc_addresses(stub, is_acyclic(stub), alloc_reads);
         }
-        liveness.compute(stub, alloc_reads, &mut facts);
+        liveness.compute(stub, alloc_reads, facts);
         if facts.any_alloc && summary.alloc_bytes == 0 {
             alloc_addresses(stub, facts.acyclic, alloc_reads);
             if !alloc_reads.is_empty() {
-                facts = fresh();
-                liveness.compute(stub, alloc_reads, &mut facts);
+                facts.reset(body.len(), needing_frame);
+                liveness.compute(stub, alloc_reads, facts);
             }
         }
         let mut out_area = 0u32;
@@ -748,7 +768,7 @@ impl FramePlan {
         };
 
         // ---- Scratch registers.
-        let mut saved: SmallVec<[Reg; 16]> = SmallVec::new();
+        saved.clear();
         let mut scratch_gp_pool = Pool::new(desc.scratch_gp, RegClass::General);
         let mut scratch_fp_pool = Pool::new(desc.scratch_fp, RegClass::Float);
         // Pools for locals, by class (`RegClass as usize`): caller-saved,
@@ -777,7 +797,7 @@ impl FramePlan {
                 < desc.scratch_count
             && framed_from_entry(body, &facts.requires_frame);
         borrowed.clear();
-        let mut borrow = |class: RegClass, borrowed: &mut SmallVec<[Reg; 8]>| -> Option<Reg> {
+        let mut borrow = |class: RegClass, borrowed: &mut Vec<Reg>| -> Option<Reg> {
             let r = borrowable.as_mut()?.take(class)?;
             borrowed.push(r);
             Some(r)
@@ -804,73 +824,74 @@ impl FramePlan {
             }
             scratch_gp.push(r);
         }
-        // Always two: stored whole, not pushed one by one.
-        let mut fp = [Reg::fp(0); 2];
-        for r in &mut fp {
+        for r in scratch_fp.iter_mut() {
             *r = scratch_fp_pool
                 .take(&mut occupied)
                 .ok_or(CodegenError::OutOfRegisters {
                     what: "floating-point scratch registers",
                 })?;
         }
-        *scratch_fp = SmallVec::from_buf(fp);
 
         // ---- Locals.
         let nlocals = summary.max_locals as usize;
-        *locals_gp = nones(nlocals);
-        *locals_fp = nones(nlocals);
-        let mut spilled: SmallVec<[(RegClass, usize); 8]> = SmallVec::new();
+        set_nones(locals_gp, nlocals);
+        set_nones(locals_fp, nlocals);
+        spilled.clear();
         // Some local lives in a callee-saved register (which the prologue
         // saves, so using it needs the frame).
         let mut locals_saved = false;
-        // Made once, not per local: the closure's captures are set up once.
-        let mut place = |class: RegClass, k: usize, crosses: bool| {
-            let [caller, callee] = &mut locals_pools[class as usize];
-            let reg = if crosses {
-                callee.take(&mut occupied)
-            } else {
-                caller
-                    .take(&mut occupied)
-                    .or_else(|| borrow(class, borrowed))
-                    .or_else(|| callee.take(&mut occupied))
-            };
-            let slot = match reg {
-                Some(r) => {
-                    if callee_saved.contains(r) {
-                        saved.push(r);
-                        locals_saved = true;
+        // Asked once: a stub without locals skips setting up the placing
+        // closure (its captures).
+        if !summary.locals.is_empty() {
+            // Made once, not per local: the closure's captures are set up once.
+            let mut place = |class: RegClass, k: usize, crosses: bool| {
+                let [caller, callee] = &mut locals_pools[class as usize];
+                let reg = if crosses {
+                    callee.take(&mut occupied)
+                } else {
+                    caller
+                        .take(&mut occupied)
+                        .or_else(|| borrow(class, borrowed))
+                        .or_else(|| callee.take(&mut occupied))
+                };
+                let slot = match reg {
+                    Some(r) => {
+                        if callee_saved.contains(r) {
+                            saved.push(r);
+                            locals_saved = true;
+                        }
+                        Some(Loc::Reg(r))
                     }
-                    Some(Loc::Reg(r))
-                }
-                None => {
-                    spilled.push((class, k));
-                    None
+                    None => {
+                        spilled.push((class, k));
+                        None
+                    }
+                };
+                let locals = match class {
+                    RegClass::General => &mut *locals_gp,
+                    RegClass::Float => &mut *locals_fp,
+                };
+                if let Some(l) = locals.get_mut(k) {
+                    *l = slot;
                 }
             };
-            let locals = match class {
-                RegClass::General => &mut *locals_gp,
-                RegClass::Float => &mut *locals_fp,
-            };
-            if let Some(l) = locals.get_mut(k) {
-                *l = slot;
-            }
-        };
-        for (k, usage) in summary.locals.iter().enumerate() {
-            // The checker's liveness by type, refined by ours: a local whose
-            // reads after a call all recompute an `alloc` address need not
-            // survive the call.
-            let crosses = usage.general_across_call || usage.float_across_call;
-            let live = crosses
-                && (k >= nlocals
-                    || facts
-                        .calls
-                        .iter()
-                        .any(|&i| liveness.local_after(i as usize, k as u32)));
-            if usage.general {
-                place(RegClass::General, k, usage.general_across_call && live);
-            }
-            if usage.float {
-                place(RegClass::Float, k, usage.float_across_call && live);
+            for (k, usage) in summary.locals.iter().enumerate() {
+                // The checker's liveness by type, refined by ours: a local whose
+                // reads after a call all recompute an `alloc` address need not
+                // survive the call.
+                let crosses = usage.general_across_call || usage.float_across_call;
+                let live = crosses
+                    && (k >= nlocals
+                        || facts
+                            .calls
+                            .iter()
+                            .any(|&i| liveness.local_after(i as usize, k as u32)));
+                if usage.general {
+                    place(RegClass::General, k, usage.general_across_call && live);
+                }
+                if usage.float {
+                    place(RegClass::Float, k, usage.float_across_call && live);
+                }
             }
         }
 
@@ -907,7 +928,7 @@ impl FramePlan {
         // Helper saves: caller-saved registers holding variables.
         helper_saves.clear();
         if helper_call {
-            for &r in &occupied.order {
+            for &r in occupied.order.iter() {
                 let caller_saved = match r.class {
                     RegClass::General => !callee_saved.contains(r) && !scratch_gp.contains(&r),
                     RegClass::Float => !callee_saved.contains(r) && !scratch_fp.contains(&r),
@@ -919,7 +940,7 @@ impl FramePlan {
                 }
             }
         }
-        for &(class, k) in &spilled {
+        for &(class, k) in spilled.iter() {
             let at = Some(Loc::Frame(off as i32));
             off += 8;
             let locals = match class {
@@ -930,7 +951,7 @@ impl FramePlan {
                 *l = at;
             }
         }
-        *input_homes = nones(inputs.len());
+        set_nones(input_homes, inputs.len());
         if homes {
             for (home, loc) in input_homes.iter_mut().zip(inputs.iter()) {
                 if let ArgLoc::Reg(_) = loc {
@@ -965,7 +986,7 @@ impl FramePlan {
         };
         let mut saved_set = RegSet::default();
         saved_slots.clear();
-        for &r in &saved {
+        for &r in saved.iter() {
             saved_set.insert(r);
             let at = m2n_slot(r).unwrap_or_else(|| {
                 let at = off as i32;
@@ -983,7 +1004,7 @@ impl FramePlan {
         // ---- Shrink-wrapping: which instructions need the frame.
         // The walk found the instructions that need the frame by their
         // kind; with variables in the frame, those naming one need it too.
-        *requires_frame = facts.requires_frame;
+        let requires_frame = &mut facts.requires_frame;
         // Scratch registers that are callee-saved need the frame wherever used:
         // with no caller-saved scratch left, frame the whole stub.
         // So do borrowed argument registers (they are free only once saved).
@@ -1090,7 +1111,7 @@ impl FramePlan {
     /// looks at the variables only of instructions that may run unframed.
     #[inline]
     pub fn requires_frame(&self, i: usize) -> bool {
-        self.requires_frame.contains(i)
+        self.facts.requires_frame.contains(i)
     }
 
     /// Whether basic block `b` (in `CheckedStub::blocks` order) is framed
@@ -1302,7 +1323,7 @@ fn operands(kind: &InstKind, mut f: impl FnMut(Var, bool)) -> Kind {
 
 /// What an instruction's kind says for the planner, whatever its operands
 /// (from [`operands`]).
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Kind(u16);
 
 impl Kind {
@@ -1405,22 +1426,26 @@ impl Liveness {
     }
 
     /// Whether `r` may be read after instruction `i`.
+    #[inline]
     pub fn ret_after(&self, i: usize) -> bool {
         self.bit(i, 0)
     }
 
     /// Whether input `k` may be read after instruction `i`.
+    #[inline]
     pub fn input_after(&self, i: usize, k: u32) -> bool {
         self.bit(i, 1 + k)
     }
 
     /// Whether local `k` may be read after instruction `i`.
+    #[inline]
     pub fn local_after(&self, i: usize, k: u32) -> bool {
         self.bit(i, 1 + self.inputs + k)
     }
 
     /// Whether `v` may be read after instruction `i` (outputs and standard
     /// places are not tracked: always live).
+    #[inline]
     pub fn var_after(&self, i: usize, v: Var) -> bool {
         match v {
             Var::Ret => self.ret_after(i),
@@ -1543,11 +1568,11 @@ impl Liveness {
                         // One look at the instruction: its write clears a
                         // bit, then its reads set theirs (`operands` names
                         // the write first), and the kind says the rest.
-                        let mut writes_ret_place = false;
+                        let mut place_write = 0;
                         let mut reads_ret = false;
                         let kind = operands(&inst.kind, |v, written| {
                             if written {
-                                writes_ret_place = BodyFacts::is_ret_place(v);
+                                place_write = BodyFacts::place_write(v);
                             }
                             let Some(b) = bit(v) else { return };
                             let (w, m) = (b as usize / 64, 1 << (b % 64));
@@ -1582,8 +1607,8 @@ impl Liveness {
                         }
                         // Most instructions are not noted at all: that is
                         // asked first, the pass only of those that are.
-                        if facts.notes(kind, writes_ret_place) && first_pass {
-                            facts.note(stub, i, kind, writes_ret_place);
+                        if facts.notes(kind, place_write) && first_pass {
+                            facts.note(stub, i, kind, place_write);
                         }
                     }
                     // Word by word, not a slice comparison (a call to
@@ -1644,7 +1669,7 @@ impl Liveness {
 /// What the planner needs from the body besides liveness, gathered by the
 /// liveness walk's first pass ([`Liveness::compute`]) so that no analysis
 /// looks at the instructions again.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct BodyFacts {
     /// Every edge of the control-flow graph goes forward ([`is_acyclic`]).
     acyclic: bool,
@@ -1655,48 +1680,68 @@ struct BodyFacts {
     /// `alloc` and `in2out`.
     noted: Kind,
     /// Instructions that need the frame whatever the locations of their
-    /// variables ([`Kind::needing_frame`]).
+    /// variables ([`Kind::needing_frame`]); the planner then adds those
+    /// that need it for their variables ([`FramePlan::requires_frame`]).
     requires_frame: BitSet,
     /// Reachable returning calls: the locals live after them must survive
     /// a call.
-    calls: SmallVec<[u32; 4]>,
+    calls: Vec<u32>,
     /// Reachable instructions that write `r`, an input or an output, or
     /// are `in2out`: the only ones that can keep `r` out of a convention's
-    /// result register ([`ret_fits`]). In reverse program order.
-    ret_writers: SmallVec<[u32; 8]>,
+    /// result register ([`ret_fits`]). In reverse program order; those
+    /// that write `r` have [`WRITES_RET`] set, so that telling them apart
+    /// needs no second look at the instruction.
+    ret_writers: Vec<u32>,
     /// Some reachable `alloc`.
     any_alloc: bool,
 }
 
 impl BodyFacts {
+    /// Empties the facts for a walk over `len` instructions on a host whose
+    /// [`Kind::needing_frame`] is `needing_frame`, keeping their storage.
+    fn reset(&mut self, len: usize, needing_frame: Kind) {
+        self.acyclic = true;
+        self.needing_frame = needing_frame;
+        self.noted = needing_frame | Kind::CALL | Kind::ALLOC | Kind::IN2OUT;
+        self.requires_frame.reset(len);
+        self.calls.clear();
+        self.ret_writers.clear();
+        self.any_alloc = false;
+    }
+
     /// Whether a write of `v` may keep `r` out of a convention's result
-    /// register ([`BodyFacts::ret_writers`]): a write of `r`, an input or
-    /// an output.
+    /// register ([`BodyFacts::ret_writers`]), as a mark for that list: a
+    /// write of `r` is [`WRITES_RET`], one of an input or an output 1,
+    /// any other 0.
     #[inline(always)]
-    fn is_ret_place(v: Var) -> bool {
-        matches!(v, Var::Ret | Var::Input(_) | Var::Output(_))
+    fn place_write(v: Var) -> u32 {
+        match v {
+            Var::Ret => WRITES_RET,
+            Var::Input(_) | Var::Output(_) => 1,
+            Var::Local(_) | Var::StdPlace(_) => 0,
+        }
     }
 
     /// Whether [`BodyFacts::note`] records anything of an instruction of
-    /// kind `kind` that writes `r`, an input or an output when
-    /// `ret_writer`. Most instructions need no frame by their kind, write
-    /// neither `r` nor an input or output, and do not call or allocate.
+    /// kind `kind` whose write is `place_write` ([`BodyFacts::place_write`]).
+    /// Most instructions need no frame by their kind, write neither `r`
+    /// nor an input or output, and do not call or allocate.
     #[inline(always)]
-    fn notes(&self, kind: Kind, ret_writer: bool) -> bool {
-        ret_writer || kind.has(self.noted)
+    fn notes(&self, kind: Kind, place_write: u32) -> bool {
+        place_write != 0 || kind.has(self.noted)
     }
 
-    /// Notes instruction `i` of kind `kind`, which writes `r`, an input or
-    /// an output when `ret_writer` ([`BodyFacts::is_ret_place`]); asked
-    /// only when [`BodyFacts::notes`] says there is something to note.
+    /// Notes instruction `i` of kind `kind` whose write is `place_write`
+    /// ([`BodyFacts::place_write`]); asked only when [`BodyFacts::notes`]
+    /// says there is something to note.
     #[inline(always)]
-    fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, ret_writer: bool) {
+    fn note(&mut self, stub: &CheckedStub, i: usize, kind: Kind, place_write: u32) {
         if kind.has(self.needing_frame) {
             self.requires_frame.insert(i);
         }
         if stub.is_reachable(i) {
-            if ret_writer || kind.has(Kind::IN2OUT) {
-                self.ret_writers.push(i as u32);
+            if place_write != 0 || kind.has(Kind::IN2OUT) {
+                self.ret_writers.push(i as u32 | place_write & WRITES_RET);
             }
             if kind.has(Kind::CALL) {
                 self.calls.push(i as u32);
@@ -1705,6 +1750,10 @@ impl BodyFacts {
         }
     }
 }
+
+/// The mark of an instruction that writes `r` in
+/// [`BodyFacts::ret_writers`] (instruction indices are far below it).
+const WRITES_RET: u32 = 1 << 31;
 
 /// Whether the entry block runs framed from its start: its first
 /// instruction that is not a declaration needs the frame by its kind
@@ -1884,32 +1933,32 @@ fn ret_fits(
     let mut fits = candidates.map(|c| c.is_some());
     let arbitrary = stub.stub().entry.signature.typed().is_none();
     // The input arriving in each candidate, if any (a register carries at
-    // most one): found once, when first asked, not per instruction.
-    let mut held_once = None;
-    let mut held = || {
-        *held_once.get_or_insert_with(|| {
-            candidates.map(|reg| {
-                let reg = ArgLoc::Reg(reg?);
-                inputs.iter().position(|&loc| loc == reg).map(|k| k as u32)
-            })
-        })
-    };
+    // most one): found once, not per instruction.
+    let held = candidates.map(|reg| {
+        let reg = ArgLoc::Reg(reg?);
+        inputs.iter().position(|&loc| loc == reg).map(|k| k as u32)
+    });
+    // Whether writes of `r` cannot disqualify a candidate: the stub is not
+    // `arbitrary` and no input arrives in either. Most entry conventions
+    // return in a register no input arrives in: then the many writes of
+    // `r` are passed over at one test each.
+    let ret_writes_harmless = !arbitrary && held == [None, None];
     // Most instructions write neither `r` nor an input or output and copy
     // nothing: they cannot disqualify a register, and the walk over the
     // body left them out. So did calls: a call overwrites every argument
     // register anyway (inputs read after one come from their homes).
-    for &i in ret_writers {
+    for &writer in ret_writers {
         if fits == [false, false] {
             break;
         }
-        let i = i as usize;
-        let Some(inst) = stub.stub().body.get(i) else {
-            break;
-        };
-        let written = written(&inst.kind);
-        if written == Some(Var::Ret) {
-            // A write of `r` must not destroy an input still to be read.
-            for ((fit, reg), held) in fits.iter_mut().zip(candidates).zip(held()) {
+        let i = (writer & !WRITES_RET) as usize;
+        if writer & WRITES_RET != 0 {
+            // A write of `r` must not destroy an input still to be read
+            // (in an `arbitrary` stub, any caller's argument).
+            if ret_writes_harmless {
+                continue;
+            }
+            for ((fit, reg), held) in fits.iter_mut().zip(candidates).zip(held) {
                 if reg.is_some() && (arbitrary || held.is_some_and(|k| liveness.input_after(i, k)))
                 {
                     *fit = false;
@@ -1917,15 +1966,21 @@ fn ret_fits(
             }
             continue;
         }
-        // A write of an argument register must not destroy `r`.
+        // A write of an argument register must not destroy `r`: asked
+        // first, so that where `r` is dead (as before the call an
+        // `in2out` sets up) the instruction is not looked at.
         if !liveness.ret_after(i) {
             continue;
         }
+        let Some(inst) = stub.stub().body.get(i) else {
+            break;
+        };
+        let written = written(&inst.kind);
         let writes = |reg: Option<Reg>, loc: Option<ArgLoc>| {
             reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
         };
         let written_regs = match written {
-            Some(Var::Input(k)) => held().map(|held| held == Some(k)),
+            Some(Var::Input(k)) => held.map(|held| held == Some(k)),
             Some(Var::Output(k)) => {
                 // Where the output goes, if known (else any register).
                 let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
