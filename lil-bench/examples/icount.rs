@@ -27,7 +27,12 @@
 //! `compile-x64` / `compile-arm64` (the same through one `lil::Compiler`
 //! reused by every iteration, as a VM does), `hand-x64` (hand-written `dynasm!` → installed).
 //! `STUB` may also be `sized:N`, the generated stub of N statements the
-//! bench's linearity rows use (phases `parse`, `check` and `clone` only).
+//! bench's linearity rows use (phases `parse`, `check` and `clone` only),
+//! or `file:PATH`, a LIL text without `%Ni` directives (phases
+//! `parse-into`, `check-reuse`, `emit-into-*` and `compile-*`, with the
+//! example host's environment): an empty stub measures what every
+//! compile pays whatever its body, and two stubs that differ by some
+//! statements measure what those statements cost.
 //! The inputs of each phase are prepared before the loop; instruction
 //! counts are meaningful as the difference between two runs of different
 //! N (`scripts/icount` does that).
@@ -38,7 +43,9 @@ use std::time::Instant;
 use lil::{Compiler, backend};
 use lil_bench::harness::aarch64_params;
 use lil_bench::stubs::{Params, StubKind};
-use lil_codegen::{CodeCache, Target};
+use lil_check::CheckedStub;
+use lil_codegen::{CodeCache, HostEnv, InstalledCode, Target};
+use lil_syntax::Stub;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,6 +56,10 @@ fn main() {
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     if let Some(size) = stub.strip_prefix("sized:") {
         sized(size.parse().unwrap_or(1000), phase, n);
+        return;
+    }
+    if let Some(path) = stub.strip_prefix("file:") {
+        file(path, phase, n);
         return;
     }
     let Some(stub) = StubKind::ALL.into_iter().find(|s| s.name() == stub) else {
@@ -95,20 +106,7 @@ fn main() {
                 drop(black_box(black_box(&s).clone()));
             }
         }
-        "check-reuse" => {
-            let s = stub.parse(&p.args(stub)).expect("parses");
-            let mut checker = lil_check::Checker::new();
-            let mut input = s.clone();
-            for _ in 0..n {
-                // The input is copied into the stub the last iteration
-                // recycled, whose vectors keep their memory.
-                input.entry.clone_from(&s.entry);
-                input.body.clone_from(&s.body);
-                input.labels.clone_from(&s.labels);
-                let checked = checker.check(black_box(input)).expect("checks");
-                input = checker.recycle(black_box(checked));
-            }
-        }
+        "check-reuse" => check_reuse(&stub.parse(&p.args(stub)).expect("parses"), n),
         "emit-x64" | "emit-arm64" | "emit-into-x64" | "emit-into-arm64" => {
             let t = if phase.ends_with("x64") {
                 Target::X64
@@ -119,21 +117,10 @@ fn main() {
             let env = tp.env();
             let s = stub.parse(&tp.args(stub)).expect("parses");
             let c = lil_check::check_owned(s).expect("checks");
-            let options = lil_codegen::CompileOptions::default();
-            let mut out = lil_codegen::CompiledStub::new(t);
-            let mut scratch = lil_codegen::CompileScratch::new();
-            let reuse = phase.starts_with("emit-into");
-            for _ in 0..n {
-                if reuse {
-                    let compiled = backend(t).compile_into_with(
-                        black_box(&c),
-                        &env,
-                        &options,
-                        &mut out,
-                        &mut scratch,
-                    );
-                    black_box((compiled.ok(), &out));
-                } else {
+            if phase.starts_with("emit-into") {
+                emit_into(&c, &env, t, n);
+            } else {
+                for _ in 0..n {
                     black_box(backend(t).compile(black_box(&c), &env).ok());
                 }
             }
@@ -148,46 +135,84 @@ fn main() {
             let env = tp.env();
             let a = tp.args(stub);
             let mut compiler = Compiler::new(t);
-            let mut handles = Vec::with_capacity(64);
-            for i in 0..n {
-                let installed = if phase.starts_with("compile") {
+            installing(&cache, n, || {
+                if phase.starts_with("compile") {
                     compiler.install_text(&cache, stub.text(), &a, &env)
                 } else {
                     let s = stub.parse(&a).expect("parses");
                     let c = lil_check::check_owned(s).expect("checks");
                     let code = backend(t).compile(&c, &env).expect("compiles");
                     cache.install(&code.code).map_err(lil::Error::from)
-                };
-                handles.push(installed.expect("installs"));
-                if i % 64 == 63 {
-                    for h in handles.drain(..) {
-                        let _ = cache.free(h);
-                    }
                 }
-            }
+            });
         }
-        "hand-x64" => {
-            let mut handles = Vec::with_capacity(64);
-            for i in 0..n {
-                let code = lil_bench::hand_x64::emit(stub, &p).expect("emits");
-                handles.push(cache.install(&code).expect("installs"));
-                if i % 64 == 63 {
-                    for h in handles.drain(..) {
-                        let _ = cache.free(h);
-                    }
-                }
-            }
-        }
+        "hand-x64" => installing(&cache, n, || {
+            let code = lil_bench::hand_x64::emit(stub, &p).expect("emits");
+            cache.install(&code)
+        }),
         other => {
             eprintln!("no phase {other}");
             std::process::exit(2);
         }
     }
+    report(n, start);
+}
+
+/// The wall-clock time per iteration, on stderr (noisy: the instruction
+/// count is the measure).
+fn report(n: usize, start: Instant) {
     if n > 0 {
         eprintln!(
             "{n} iterations, {:.1} ns each (wall clock, noisy)",
             start.elapsed().as_nanos() as f64 / n as f64
         );
+    }
+}
+
+/// `check-reuse`: one `Checker` checks `s` `n` times, taking back the
+/// checked stub's buffers with `recycle` every iteration; the input is
+/// copied with `clone_from` into the stub the last iteration recycled,
+/// whose vectors keep their memory.
+fn check_reuse(s: &Stub, n: usize) {
+    let mut checker = lil_check::Checker::new();
+    let mut input = s.clone();
+    for _ in 0..n {
+        input.entry.clone_from(&s.entry);
+        input.body.clone_from(&s.body);
+        input.labels.clone_from(&s.labels);
+        let checked = checker.check(black_box(input)).expect("checks");
+        input = checker.recycle(black_box(checked));
+    }
+}
+
+/// `emit-into-*`: `c` compiled `n` times into one warm `CompiledStub` and
+/// `CompileScratch`, as `lil::Compiler` does.
+fn emit_into(c: &CheckedStub, env: &HostEnv, t: Target, n: usize) {
+    let options = lil_codegen::CompileOptions::default();
+    let mut out = lil_codegen::CompiledStub::new(t);
+    let mut scratch = lil_codegen::CompileScratch::new();
+    for _ in 0..n {
+        let compiled =
+            backend(t).compile_into_with(black_box(c), env, &options, &mut out, &mut scratch);
+        black_box((compiled.ok(), &out));
+    }
+}
+
+/// Runs `install` `n` times, freeing the installed code after every 64 so
+/// that the cache never fills.
+fn installing<E: std::fmt::Debug>(
+    cache: &CodeCache,
+    n: usize,
+    mut install: impl FnMut() -> Result<InstalledCode, E>,
+) {
+    let mut handles = Vec::with_capacity(64);
+    for i in 0..n {
+        handles.push(install().expect("installs"));
+        if i % 64 == 63 {
+            for h in handles.drain(..) {
+                let _ = cache.free(h);
+            }
+        }
     }
 }
 
@@ -217,4 +242,50 @@ fn sized(size: usize, phase: &str, n: usize) {
             std::process::exit(2);
         }
     }
+}
+
+/// The phases a VM's steady state runs, on the LIL text in `path`.
+fn file(path: &str, phase: &str, n: usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let parsed = lil_syntax::parse(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+    let p = Params::example();
+    let p_a64 = aarch64_params(&p);
+    let target = if phase.ends_with("arm64") {
+        Target::Arm64
+    } else {
+        Target::X64
+    };
+    let env = match target {
+        Target::X64 => p.env(),
+        Target::Arm64 => p_a64.env(),
+    };
+    let cache = CodeCache::with_default_capacity().unwrap_or_else(|e| panic!("{e}"));
+    let start = Instant::now();
+    match phase {
+        "parse-into" => {
+            let mut warm = parsed;
+            for _ in 0..n {
+                black_box(lil_syntax::parse_with_into(black_box(&text), &[], &mut warm).ok());
+                black_box(&warm);
+            }
+        }
+        "check-reuse" => check_reuse(&parsed, n),
+        "emit-into-x64" | "emit-into-arm64" => {
+            let c = lil_check::check_owned(parsed).expect("checks");
+            emit_into(&c, &env, target, n);
+        }
+        "compile-x64" | "compile-arm64" => {
+            let mut compiler = Compiler::new(target);
+            installing(&cache, n, || {
+                compiler.install_text(&cache, black_box(&text), &[], &env)
+            });
+        }
+        other => {
+            eprintln!(
+                "no phase {other} for a file (parse-into, check-reuse, emit-into-*, compile-*)"
+            );
+            std::process::exit(2);
+        }
+    }
+    report(n, start);
 }
