@@ -2443,7 +2443,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 self.expect(b',', "`,`")?;
                 self.address(addr)?;
                 let addr = *addr;
-                let ext = if self.eat(b',') {
+                // The `;` that ends nearly every load is told apart at
+                // once, before `eat` looks past blanks for a `,`.
+                let ext = if self.peek() != Some(b';') && self.eat(b',') {
                     let (w, start, end) = self.word("`sx` or `zx`")?;
                     match w {
                         kw::SX => Some(Extension::Sign),
