@@ -850,9 +850,24 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
         self.pos = blank_end(self.bytes, self.pos);
     }
 
+    /// Skip the blanks before the next statement, and say whether the
+    /// text ends there.
+    ///
+    /// Between two statements there is nearly always one newline and then
+    /// the next statement's first byte: both are tested at once, where
+    /// [`blank_end`]'s loop tests the newline, loops back and tests the
+    /// next byte again (about 8 instructions more per statement).
+    #[inline(always)]
     fn at_end(&mut self) -> bool {
-        self.skip_ws();
-        self.pos >= self.bytes.len()
+        let (bytes, pos) = (self.bytes, self.pos);
+        // `pos + 1` in the text, so `pos` is too (one bounds check).
+        self.pos = match bytes.get(pos + 1) {
+            Some(&next) if bytes[pos] == b'\n' && CLASS[next as usize] & (SPACE | SLASH) == 0 => {
+                pos + 1
+            }
+            _ => blank_end(bytes, pos),
+        };
+        self.pos >= bytes.len()
     }
 
     /// End of the identifier starting at `start` (`start` if there is none).
@@ -2428,7 +2443,9 @@ impl<'s, 'd, A: DirectiveArgs + ?Sized, const SHIFTED: bool> Parser<'s, 'd, A, S
                 self.expect(b',', "`,`")?;
                 self.address(addr)?;
                 let addr = *addr;
-                let ext = if self.eat(b',') {
+                // The `;` that ends nearly every load is told apart at
+                // once, before `eat` looks past blanks for a `,`.
+                let ext = if self.peek() != Some(b';') && self.eat(b',') {
                     let (w, start, end) = self.word("`sx` or `zx`")?;
                     match w {
                         kw::SX => Some(Extension::Sign),
