@@ -2006,7 +2006,9 @@ impl<'s> Flow<'s> {
         }
     }
 
-    #[inline]
+    // Inlined: its one caller is the transfer function, and the call
+    // and its prologue cost more than its body on the common path.
+    #[inline(always)]
     fn call_target(&mut self, st: &mut State, o: &Operand, report: bool) {
         if let Some(t) = self.operand(st, o, Some(Type::Pint), report)
             && t != Type::Pint
