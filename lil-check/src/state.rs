@@ -407,6 +407,22 @@ impl State {
         }
     }
 
+    /// Whether outputs `0..n` are all set: for the first 64, one test.
+    #[inline]
+    pub(crate) fn outputs_set_below(&self, n: u32) -> bool {
+        if n < 64 {
+            let mask = (1u64 << n) - 1;
+            self.outputs_set & mask == mask
+        } else {
+            self.outputs_set_below_more(n)
+        }
+    }
+
+    #[cold]
+    fn outputs_set_below_more(&self, n: u32) -> bool {
+        (0..n).all(|k| self.output_set(k))
+    }
+
     /// Notes that output `k` is set.
     #[inline]
     pub(crate) fn set_output(&mut self, k: u32) {
