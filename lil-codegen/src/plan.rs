@@ -1975,30 +1975,46 @@ fn ret_fits(
         let Some(inst) = stub.stub().body.get(i) else {
             break;
         };
-        let written = written(&inst.kind);
-        let writes = |reg: Option<Reg>, loc: Option<ArgLoc>| {
-            reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
-        };
-        let written_regs = match written {
-            Some(Var::Input(k)) => held.map(|held| held == Some(k)),
-            Some(Var::Output(k)) => {
-                // Where the output goes, if known (else any register).
-                let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
-                    env.convention(desc, sig.cc)
-                        .locate_one(&sig.params, k as usize)
-                });
-                candidates.map(|reg| writes(reg, loc))
-            }
-            _ => match &inst.kind {
-                InstKind::In2Out { cc, .. } => in2out_writes(stub, env, desc, *cc, candidates),
-                _ => [false; 2],
-            },
-        };
+        let written_regs = argument_writes(stub, env, desc, i, &inst.kind, held, candidates);
         for (fit, w) in fits.iter_mut().zip(written_regs) {
             *fit &= !w;
         }
     }
     fits
+}
+
+/// Which of `candidates` instruction `i` (of kind `kind`) writes when it
+/// writes an input (`held` is the input arriving in each candidate), an
+/// output or is `in2out`. Out of line: [`ret_fits`] asks only where `r`
+/// is live across such an instruction, which most stubs never are.
+#[inline(never)]
+fn argument_writes(
+    stub: &CheckedStub,
+    env: &HostEnv,
+    desc: &TargetDesc,
+    i: usize,
+    kind: &InstKind,
+    held: [Option<u32>; 2],
+    candidates: [Option<Reg>; 2],
+) -> [bool; 2] {
+    let writes = |reg: Option<Reg>, loc: Option<ArgLoc>| {
+        reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
+    };
+    match written(kind) {
+        Some(Var::Input(k)) => held.map(|held| held == Some(k)),
+        Some(Var::Output(k)) => {
+            // Where the output goes, if known (else any register).
+            let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
+                env.convention(desc, sig.cc)
+                    .locate_one(&sig.params, k as usize)
+            });
+            candidates.map(|reg| writes(reg, loc))
+        }
+        _ => match kind {
+            InstKind::In2Out { cc, .. } => in2out_writes(stub, env, desc, *cc, candidates),
+            _ => [false; 2],
+        },
+    }
 }
 
 /// Which of `candidates` an `in2out` to convention `cc` writes.
