@@ -203,6 +203,28 @@ impl<'p> Borrowable<'p> {
         self.args.each_ref().map(|pool| (pool.class, pool.regs))
     }
 
+    /// Takes every argument register of `cc` into `occupied`; when the
+    /// stub makes `returning_calls`, those not already taken can be
+    /// borrowed. Out of line: only `arbitrary` stubs get here.
+    #[inline(never)]
+    fn take_all(
+        cc: &'p CallingConvention,
+        returning_calls: bool,
+        occupied: &mut Occupied,
+    ) -> Borrowable<'p> {
+        let mut args = Borrowable::new(cc);
+        for (class, nums) in args.classes() {
+            for &num in nums {
+                let r = Reg { class, num };
+                if returning_calls && !occupied.contains(r) {
+                    args.free.insert(r);
+                }
+                occupied.push_unique(r);
+            }
+        }
+        args
+    }
+
     /// Takes the first free argument register of `class`.
     fn take(&mut self, class: RegClass) -> Option<Reg> {
         let pool = &mut self.args[class as usize];
@@ -299,6 +321,15 @@ impl BitSet {
             let first = lo + rest.trailing_zeros() as usize;
             return (first < hi).then_some(first);
         }
+        self.first_in_far(lo, hi)
+    }
+
+    /// [`BitSet::first_in`] for a range that ends past the low word. Out
+    /// of line, as is [`BitSet::insert_range_far`]: most stubs have fewer
+    /// than 64 instructions, and the planner stays shorter without them.
+    #[cold]
+    #[inline(never)]
+    fn first_in_far(&self, lo: usize, hi: usize) -> Option<usize> {
         if hi <= 128 {
             // Within the integer: one shift and a count of trailing zeros
             // (128 when none is left, which is past `hi`).
@@ -333,6 +364,13 @@ impl BitSet {
             self.low |= mask64(lo, hi) as u128;
             return;
         }
+        self.insert_range_far(lo, hi);
+    }
+
+    /// [`BitSet::insert_range`] for a range that ends past the low word.
+    #[cold]
+    #[inline(never)]
+    fn insert_range_far(&mut self, lo: usize, hi: usize) {
         if lo < 128 {
             self.low |= mask128(lo, hi.min(128));
         }
@@ -487,15 +525,27 @@ impl CalleeSaved {
         }
         let lists = fixed.then_some(key);
         if lists.is_none() || lists != self.lists {
-            let mut set = RegSet::default();
-            set.insert_all(RegClass::General, &entry.callee_saved_gp);
-            if !std::ptr::eq(entry, c_abi) {
-                set.insert_all(RegClass::General, &c_abi.callee_saved_gp);
-            }
-            set.insert_all(RegClass::Float, &c_abi.callee_saved_fp);
-            *self = CalleeSaved { lists, set };
+            self.rebuild(entry, c_abi, lists);
         }
         &self.set
+    }
+
+    /// Builds the set anew, for lists `lists`. Out of line: a plan reused
+    /// for stubs of the same conventions builds it once.
+    #[inline(never)]
+    fn rebuild(
+        &mut self,
+        entry: &CallingConvention,
+        c_abi: &CallingConvention,
+        lists: Option<[(usize, usize); 3]>,
+    ) {
+        let mut set = RegSet::default();
+        set.insert_all(RegClass::General, &entry.callee_saved_gp);
+        if !std::ptr::eq(entry, c_abi) {
+            set.insert_all(RegClass::General, &c_abi.callee_saved_gp);
+        }
+        set.insert_all(RegClass::Float, &c_abi.callee_saved_fp);
+        *self = CalleeSaved { lists, set };
     }
 }
 
@@ -733,19 +783,8 @@ impl FramePlan {
         // arguments. When the stub calls, the prologue saves them and only
         // `tailcall` puts them back, so the ones no call, standard place or
         // `r` uses can be borrowed in between.
-        let mut borrowable = None;
-        if arbitrary {
-            let args = borrowable.insert(Borrowable::new(entry_cc));
-            for (class, nums) in args.classes() {
-                for &num in nums {
-                    let r = Reg { class, num };
-                    if summary.returning_calls && !occupied.contains(r) {
-                        args.free.insert(r);
-                    }
-                    occupied.push_unique(r);
-                }
-            }
-        }
+        let mut borrowable = arbitrary
+            .then(|| Borrowable::take_all(entry_cc, summary.returning_calls, &mut occupied));
         let ts_register = match env.thread_pointer {
             ThreadPointer::Register(n) => {
                 let r = Reg::gp(n);
@@ -1017,23 +1056,12 @@ impl FramePlan {
             requires_frame.fill(body.len());
             None
         } else if any_frame_vars {
-            let in_frame = |loc: Option<Loc>| match loc {
-                Some(Loc::Frame(_)) | Some(Loc::Incoming(_)) => true,
-                Some(Loc::Reg(r)) => saved_set.contains(r),
-                None => false,
-            };
-            let mut locals = BitSet::new(nlocals);
-            for k in 0..nlocals {
-                let gp = locals_gp.get(k).copied().flatten();
-                let fp = locals_fp.get(k).copied().flatten();
-                if in_frame(gp) || in_frame(fp) {
-                    locals.insert(k);
-                }
-            }
-            Some(FrameVars {
-                locals,
-                std_places: std_places_saved,
-            })
+            Some(FrameVars::new(
+                locals_gp,
+                locals_fp,
+                &saved_set,
+                std_places_saved,
+            ))
         } else {
             None
         };
@@ -1175,6 +1203,33 @@ struct FrameVars {
 }
 
 impl FrameVars {
+    /// The locals that live in the frame or in a register of `saved`, and
+    /// the saved standard places `std_places`. Out of line: only stubs
+    /// with such variables get here.
+    #[inline(never)]
+    fn new(
+        locals_gp: &[Option<Loc>],
+        locals_fp: &[Option<Loc>],
+        saved: &RegSet,
+        std_places: u32,
+    ) -> FrameVars {
+        let in_frame = |loc: Option<Loc>| match loc {
+            Some(Loc::Frame(_)) | Some(Loc::Incoming(_)) => true,
+            Some(Loc::Reg(r)) => saved.contains(r),
+            None => false,
+        };
+        let nlocals = locals_gp.len();
+        let mut locals = BitSet::new(nlocals);
+        for k in 0..nlocals {
+            let gp = locals_gp.get(k).copied().flatten();
+            let fp = locals_fp.get(k).copied().flatten();
+            if in_frame(gp) || in_frame(fp) {
+                locals.insert(k);
+            }
+        }
+        FrameVars { locals, std_places }
+    }
+
     /// The first of instructions `start..end` that names a variable in the
     /// frame. Out of line: only stubs with such variables get here, and
     /// only for the instructions before each block's first that needs the
