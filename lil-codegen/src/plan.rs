@@ -304,7 +304,8 @@ impl BitSet {
         }
     }
 
-    /// Adds `0..len`.
+    /// Adds `0..len`. Out of line: only stubs framed throughout get here.
+    #[inline(never)]
     fn fill(&mut self, len: usize) {
         self.low = if len >= 128 { !0 } else { (1 << len) - 1 };
         for (k, w) in self.high.iter_mut().enumerate() {
@@ -827,14 +828,8 @@ impl FramePlan {
         // when they cost nothing (the stub is framed from its entry),
         // keeping the free ones for locals. Only an `arbitrary` stub has
         // any to borrow, so only its are counted.
-        let short_and_framed = borrowable.is_some()
-            && desc
-                .scratch_gp
-                .iter()
-                .filter(|&&n| !occupied.contains(Reg::gp(n)))
-                .count()
-                < desc.scratch_count
-            && framed_from_entry(body, &facts.requires_frame);
+        let short_and_framed =
+            borrowable.is_some() && short_and_framed(desc, &occupied, body, &facts.requires_frame);
         borrowed.clear();
         let mut borrow = |class: RegClass, borrowed: &mut Vec<Reg>| -> Option<Reg> {
             let r = borrowable.as_mut()?.take(class)?;
@@ -1817,6 +1812,24 @@ const WRITES_RET: u32 = 1 << 31;
 /// in their registers; when that instruction comes first, everything runs
 /// framed anyway. Asked only by a stub short of scratch registers, so not
 /// noted for every instruction by the liveness walk.
+/// Whether a stub with argument registers to borrow is short of scratch
+/// registers (`occupied` has taken some of `desc`'s) and framed from its
+/// entry ([`framed_from_entry`]). Out of line: only `arbitrary` stubs ask.
+#[inline(never)]
+fn short_and_framed(
+    desc: &TargetDesc,
+    occupied: &Occupied,
+    body: &[lil_syntax::Instruction],
+    requires_frame: &BitSet,
+) -> bool {
+    desc.scratch_gp
+        .iter()
+        .filter(|&&n| !occupied.contains(Reg::gp(n)))
+        .count()
+        < desc.scratch_count
+        && framed_from_entry(body, requires_frame)
+}
+
 fn framed_from_entry(body: &[lil_syntax::Instruction], requires_frame: &BitSet) -> bool {
     body.iter()
         .position(|inst| !operands(&inst.kind, |_, _| {}).has(Kind::DECLARATION))
