@@ -1645,13 +1645,17 @@ impl Liveness {
                             } else if kind.has(Kind::READ_RET) {
                                 cur[0] |= 1;
                             } else {
-                                let (kill, read) = if kind.has(Kind::KILL_LOCALS) {
-                                    ((1 + inputs, 1 + inputs + locals), (0, 0))
-                                } else {
-                                    ((0, 0), (1, 1 + inputs))
-                                };
+                                // No bit past the locals' is ever set, so
+                                // killing the locals keeps `r` and the
+                                // inputs: one range either way.
+                                let kill = kind.has(Kind::KILL_LOCALS);
                                 for (w, x) in cur.iter_mut().enumerate() {
-                                    *x = *x & !range(w, kill.0, kill.1) | range(w, read.0, read.1);
+                                    let inputs_bits = range(w, 1, 1 + inputs);
+                                    *x = if kill {
+                                        *x & (inputs_bits | (w == 0) as u64)
+                                    } else {
+                                        *x | inputs_bits
+                                    };
                                 }
                             }
                         }
