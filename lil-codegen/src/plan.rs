@@ -203,6 +203,28 @@ impl<'p> Borrowable<'p> {
         self.args.each_ref().map(|pool| (pool.class, pool.regs))
     }
 
+    /// Takes every argument register of `cc` into `occupied`; when the
+    /// stub makes `returning_calls`, those not already taken can be
+    /// borrowed. Out of line: only `arbitrary` stubs get here.
+    #[inline(never)]
+    fn take_all(
+        cc: &'p CallingConvention,
+        returning_calls: bool,
+        occupied: &mut Occupied,
+    ) -> Borrowable<'p> {
+        let mut args = Borrowable::new(cc);
+        for (class, nums) in args.classes() {
+            for &num in nums {
+                let r = Reg { class, num };
+                if returning_calls && !occupied.contains(r) {
+                    args.free.insert(r);
+                }
+                occupied.push_unique(r);
+            }
+        }
+        args
+    }
+
     /// Takes the first free argument register of `class`.
     fn take(&mut self, class: RegClass) -> Option<Reg> {
         let pool = &mut self.args[class as usize];
@@ -282,7 +304,8 @@ impl BitSet {
         }
     }
 
-    /// Adds `0..len`.
+    /// Adds `0..len`. Out of line: only stubs framed throughout get here.
+    #[inline(never)]
     fn fill(&mut self, len: usize) {
         self.low = if len >= 128 { !0 } else { (1 << len) - 1 };
         for (k, w) in self.high.iter_mut().enumerate() {
@@ -299,6 +322,15 @@ impl BitSet {
             let first = lo + rest.trailing_zeros() as usize;
             return (first < hi).then_some(first);
         }
+        self.first_in_far(lo, hi)
+    }
+
+    /// [`BitSet::first_in`] for a range that ends past the low word. Out
+    /// of line, as is [`BitSet::insert_range_far`]: most stubs have fewer
+    /// than 64 instructions, and the planner stays shorter without them.
+    #[cold]
+    #[inline(never)]
+    fn first_in_far(&self, lo: usize, hi: usize) -> Option<usize> {
         if hi <= 128 {
             // Within the integer: one shift and a count of trailing zeros
             // (128 when none is left, which is past `hi`).
@@ -333,6 +365,13 @@ impl BitSet {
             self.low |= mask64(lo, hi) as u128;
             return;
         }
+        self.insert_range_far(lo, hi);
+    }
+
+    /// [`BitSet::insert_range`] for a range that ends past the low word.
+    #[cold]
+    #[inline(never)]
+    fn insert_range_far(&mut self, lo: usize, hi: usize) {
         if lo < 128 {
             self.low |= mask128(lo, hi.min(128));
         }
@@ -487,15 +526,27 @@ impl CalleeSaved {
         }
         let lists = fixed.then_some(key);
         if lists.is_none() || lists != self.lists {
-            let mut set = RegSet::default();
-            set.insert_all(RegClass::General, &entry.callee_saved_gp);
-            if !std::ptr::eq(entry, c_abi) {
-                set.insert_all(RegClass::General, &c_abi.callee_saved_gp);
-            }
-            set.insert_all(RegClass::Float, &c_abi.callee_saved_fp);
-            *self = CalleeSaved { lists, set };
+            self.rebuild(entry, c_abi, lists);
         }
         &self.set
+    }
+
+    /// Builds the set anew, for lists `lists`. Out of line: a plan reused
+    /// for stubs of the same conventions builds it once.
+    #[inline(never)]
+    fn rebuild(
+        &mut self,
+        entry: &CallingConvention,
+        c_abi: &CallingConvention,
+        lists: Option<[(usize, usize); 3]>,
+    ) {
+        let mut set = RegSet::default();
+        set.insert_all(RegClass::General, &entry.callee_saved_gp);
+        if !std::ptr::eq(entry, c_abi) {
+            set.insert_all(RegClass::General, &c_abi.callee_saved_gp);
+        }
+        set.insert_all(RegClass::Float, &c_abi.callee_saved_fp);
+        *self = CalleeSaved { lists, set };
     }
 }
 
@@ -733,19 +784,8 @@ impl FramePlan {
         // arguments. When the stub calls, the prologue saves them and only
         // `tailcall` puts them back, so the ones no call, standard place or
         // `r` uses can be borrowed in between.
-        let mut borrowable = None;
-        if arbitrary {
-            let args = borrowable.insert(Borrowable::new(entry_cc));
-            for (class, nums) in args.classes() {
-                for &num in nums {
-                    let r = Reg { class, num };
-                    if summary.returning_calls && !occupied.contains(r) {
-                        args.free.insert(r);
-                    }
-                    occupied.push_unique(r);
-                }
-            }
-        }
+        let mut borrowable = arbitrary
+            .then(|| Borrowable::take_all(entry_cc, summary.returning_calls, &mut occupied));
         let ts_register = match env.thread_pointer {
             ThreadPointer::Register(n) => {
                 let r = Reg::gp(n);
@@ -788,14 +828,8 @@ impl FramePlan {
         // when they cost nothing (the stub is framed from its entry),
         // keeping the free ones for locals. Only an `arbitrary` stub has
         // any to borrow, so only its are counted.
-        let short_and_framed = borrowable.is_some()
-            && desc
-                .scratch_gp
-                .iter()
-                .filter(|&&n| !occupied.contains(Reg::gp(n)))
-                .count()
-                < desc.scratch_count
-            && framed_from_entry(body, &facts.requires_frame);
+        let short_and_framed =
+            borrowable.is_some() && short_and_framed(desc, &occupied, body, &facts.requires_frame);
         borrowed.clear();
         let mut borrow = |class: RegClass, borrowed: &mut Vec<Reg>| -> Option<Reg> {
             let r = borrowable.as_mut()?.take(class)?;
@@ -1017,23 +1051,12 @@ impl FramePlan {
             requires_frame.fill(body.len());
             None
         } else if any_frame_vars {
-            let in_frame = |loc: Option<Loc>| match loc {
-                Some(Loc::Frame(_)) | Some(Loc::Incoming(_)) => true,
-                Some(Loc::Reg(r)) => saved_set.contains(r),
-                None => false,
-            };
-            let mut locals = BitSet::new(nlocals);
-            for k in 0..nlocals {
-                let gp = locals_gp.get(k).copied().flatten();
-                let fp = locals_fp.get(k).copied().flatten();
-                if in_frame(gp) || in_frame(fp) {
-                    locals.insert(k);
-                }
-            }
-            Some(FrameVars {
-                locals,
-                std_places: std_places_saved,
-            })
+            Some(FrameVars::new(
+                locals_gp,
+                locals_fp,
+                &saved_set,
+                std_places_saved,
+            ))
         } else {
             None
         };
@@ -1175,6 +1198,33 @@ struct FrameVars {
 }
 
 impl FrameVars {
+    /// The locals that live in the frame or in a register of `saved`, and
+    /// the saved standard places `std_places`. Out of line: only stubs
+    /// with such variables get here.
+    #[inline(never)]
+    fn new(
+        locals_gp: &[Option<Loc>],
+        locals_fp: &[Option<Loc>],
+        saved: &RegSet,
+        std_places: u32,
+    ) -> FrameVars {
+        let in_frame = |loc: Option<Loc>| match loc {
+            Some(Loc::Frame(_)) | Some(Loc::Incoming(_)) => true,
+            Some(Loc::Reg(r)) => saved.contains(r),
+            None => false,
+        };
+        let nlocals = locals_gp.len();
+        let mut locals = BitSet::new(nlocals);
+        for k in 0..nlocals {
+            let gp = locals_gp.get(k).copied().flatten();
+            let fp = locals_fp.get(k).copied().flatten();
+            if in_frame(gp) || in_frame(fp) {
+                locals.insert(k);
+            }
+        }
+        FrameVars { locals, std_places }
+    }
+
     /// The first of instructions `start..end` that names a variable in the
     /// frame. Out of line: only stubs with such variables get here, and
     /// only for the instructions before each block's first that needs the
@@ -1595,13 +1645,17 @@ impl Liveness {
                             } else if kind.has(Kind::READ_RET) {
                                 cur[0] |= 1;
                             } else {
-                                let (kill, read) = if kind.has(Kind::KILL_LOCALS) {
-                                    ((1 + inputs, 1 + inputs + locals), (0, 0))
-                                } else {
-                                    ((0, 0), (1, 1 + inputs))
-                                };
+                                // No bit past the locals' is ever set, so
+                                // killing the locals keeps `r` and the
+                                // inputs: one range either way.
+                                let kill = kind.has(Kind::KILL_LOCALS);
                                 for (w, x) in cur.iter_mut().enumerate() {
-                                    *x = *x & !range(w, kill.0, kill.1) | range(w, read.0, read.1);
+                                    let inputs_bits = range(w, 1, 1 + inputs);
+                                    *x = if kill {
+                                        *x & (inputs_bits | (w == 0) as u64)
+                                    } else {
+                                        *x | inputs_bits
+                                    };
                                 }
                             }
                         }
@@ -1762,6 +1816,24 @@ const WRITES_RET: u32 = 1 << 31;
 /// in their registers; when that instruction comes first, everything runs
 /// framed anyway. Asked only by a stub short of scratch registers, so not
 /// noted for every instruction by the liveness walk.
+/// Whether a stub with argument registers to borrow is short of scratch
+/// registers (`occupied` has taken some of `desc`'s) and framed from its
+/// entry ([`framed_from_entry`]). Out of line: only `arbitrary` stubs ask.
+#[inline(never)]
+fn short_and_framed(
+    desc: &TargetDesc,
+    occupied: &Occupied,
+    body: &[lil_syntax::Instruction],
+    requires_frame: &BitSet,
+) -> bool {
+    desc.scratch_gp
+        .iter()
+        .filter(|&&n| !occupied.contains(Reg::gp(n)))
+        .count()
+        < desc.scratch_count
+        && framed_from_entry(body, requires_frame)
+}
+
 fn framed_from_entry(body: &[lil_syntax::Instruction], requires_frame: &BitSet) -> bool {
     body.iter()
         .position(|inst| !operands(&inst.kind, |_, _| {}).has(Kind::DECLARATION))
@@ -1975,30 +2047,46 @@ fn ret_fits(
         let Some(inst) = stub.stub().body.get(i) else {
             break;
         };
-        let written = written(&inst.kind);
-        let writes = |reg: Option<Reg>, loc: Option<ArgLoc>| {
-            reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
-        };
-        let written_regs = match written {
-            Some(Var::Input(k)) => held.map(|held| held == Some(k)),
-            Some(Var::Output(k)) => {
-                // Where the output goes, if known (else any register).
-                let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
-                    env.convention(desc, sig.cc)
-                        .locate_one(&sig.params, k as usize)
-                });
-                candidates.map(|reg| writes(reg, loc))
-            }
-            _ => match &inst.kind {
-                InstKind::In2Out { cc, .. } => in2out_writes(stub, env, desc, *cc, candidates),
-                _ => [false; 2],
-            },
-        };
+        let written_regs = argument_writes(stub, env, desc, i, &inst.kind, held, candidates);
         for (fit, w) in fits.iter_mut().zip(written_regs) {
             *fit &= !w;
         }
     }
     fits
+}
+
+/// Which of `candidates` instruction `i` (of kind `kind`) writes when it
+/// writes an input (`held` is the input arriving in each candidate), an
+/// output or is `in2out`. Out of line: [`ret_fits`] asks only where `r`
+/// is live across such an instruction, which most stubs never are.
+#[inline(never)]
+fn argument_writes(
+    stub: &CheckedStub,
+    env: &HostEnv,
+    desc: &TargetDesc,
+    i: usize,
+    kind: &InstKind,
+    held: [Option<u32>; 2],
+    candidates: [Option<Reg>; 2],
+) -> [bool; 2] {
+    let writes = |reg: Option<Reg>, loc: Option<ArgLoc>| {
+        reg.is_some_and(|reg| loc.is_none_or(|loc| loc == ArgLoc::Reg(reg)))
+    };
+    match written(kind) {
+        Some(Var::Input(k)) => held.map(|held| held == Some(k)),
+        Some(Var::Output(k)) => {
+            // Where the output goes, if known (else any register).
+            let loc = stub.context(i).and_then(|c| c.out()).and_then(|sig| {
+                env.convention(desc, sig.cc)
+                    .locate_one(&sig.params, k as usize)
+            });
+            candidates.map(|reg| writes(reg, loc))
+        }
+        _ => match kind {
+            InstKind::In2Out { cc, .. } => in2out_writes(stub, env, desc, *cc, candidates),
+            _ => [false; 2],
+        },
+    }
 }
 
 /// Which of `candidates` an `in2out` to convention `cc` writes.
