@@ -427,7 +427,26 @@ impl Emitter<'_> {
 
     /// The memory operand for a LIL address. Uses `s0` (and `s1` unless
     /// `keep_s1` is set, in which case the result uses `s0` at most).
+    ///
+    /// The common form, `[base + disp]` with the base in a register other
+    /// than `s1`, needs no code and is answered here; the others go to
+    /// [`Emitter::addr_code`] (out of line: its rare cases, which emit
+    /// code, would give this answer a large frame).
     fn addr(&mut self, a: &Address, keep_s1: bool) -> R<Mem> {
+        if a.index.is_none()
+            && let Some(p) = a.base
+            && let Val::Reg(base) = self.var_val(p.var)?
+            && base != self.s1
+            && let Ok(disp) = i32::try_from(imm_bits(a.offset))
+        {
+            return Ok(Mem::Base { base, disp });
+        }
+        self.addr_code(a, keep_s1)
+    }
+
+    /// [`Emitter::addr`] of any address.
+    #[inline(never)]
+    fn addr_code(&mut self, a: &Address, keep_s1: bool) -> R<Mem> {
         let (s0, s1) = (self.s0, self.s1);
         // An alloc address as the base is the stack pointer plus a displacement.
         let (base, frame_disp) = match a.base {
