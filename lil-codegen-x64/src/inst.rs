@@ -705,6 +705,9 @@ impl Emitter<'_> {
             (1, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov BYTE], [, x as i8]),
             (2, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov WORD], [, x as i16]),
             (4, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov DWORD], [, x as i32]),
+            // A register, the common source, is stored inline: the call
+            // would cost as much as the store.
+            (8, Val::Reg(r)) => rm64(&mut self.ops, Rm64::MovStore, r, m),
             (8, v) => self.store64(m, v, s1),
             (size, v) => {
                 let r = self.in_reg(v, s1);
