@@ -521,6 +521,20 @@ impl Emitter<'_> {
     /// in a register or an alloc address, the displacement within 32 bits).
     #[inline]
     fn plain_addr(&self, a: &Address) -> R<Option<Mem>> {
+        // The common form first, as in `addr`.
+        if a.index.is_none()
+            && let Some(p) = a.base
+            && let Val::Reg(base) = self.var_val(p.var)?
+            && let Ok(disp) = i32::try_from(imm_bits(a.offset))
+        {
+            return Ok(Some(Mem::Base { base, disp }));
+        }
+        self.plain_addr_code(a)
+    }
+
+    /// [`Emitter::plain_addr`] of any address.
+    #[inline(never)]
+    fn plain_addr_code(&self, a: &Address) -> R<Option<Mem>> {
         let (base, frame_disp) = match a.base {
             Some(p) => match self.var_val(p.var)? {
                 Val::Reg(r) => (Some(r), 0),
