@@ -587,9 +587,16 @@ impl<'a> Emitter<'a> {
     }
 
     /// Where a variable of class `class` lives at the current instruction.
+    /// A general-purpose local or `r`, most operands, is read from the
+    /// plan inline (the call and its result written through memory cost
+    /// more than the read).
     #[inline]
     pub(crate) fn var_loc(&self, var: Var, class: RegClass) -> R<Loc> {
-        self.st.var_loc(&DESC, var, class)
+        match (var, class) {
+            (Var::Local(k), RegClass::General) => self.st.local(k, class),
+            (Var::Ret, RegClass::General) => Ok(Loc::Reg(self.st.plan.ret_gp)),
+            _ => self.st.var_loc_outlined(&DESC, var, class),
+        }
     }
 
     /// A general-purpose variable as a value where the current instruction

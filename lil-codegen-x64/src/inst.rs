@@ -427,7 +427,26 @@ impl Emitter<'_> {
 
     /// The memory operand for a LIL address. Uses `s0` (and `s1` unless
     /// `keep_s1` is set, in which case the result uses `s0` at most).
+    ///
+    /// The common form, `[base + disp]` with the base in a register other
+    /// than `s1`, needs no code and is answered here; the others go to
+    /// [`Emitter::addr_code`] (out of line: its rare cases, which emit
+    /// code, would give this answer a large frame).
     fn addr(&mut self, a: &Address, keep_s1: bool) -> R<Mem> {
+        if a.index.is_none()
+            && let Some(p) = a.base
+            && let Val::Reg(base) = self.var_val(p.var)?
+            && base != self.s1
+            && let Ok(disp) = i32::try_from(imm_bits(a.offset))
+        {
+            return Ok(Mem::Base { base, disp });
+        }
+        self.addr_code(a, keep_s1)
+    }
+
+    /// [`Emitter::addr`] of any address.
+    #[inline(never)]
+    fn addr_code(&mut self, a: &Address, keep_s1: bool) -> R<Mem> {
         let (s0, s1) = (self.s0, self.s1);
         // An alloc address as the base is the stack pointer plus a displacement.
         let (base, frame_disp) = match a.base {
@@ -502,6 +521,20 @@ impl Emitter<'_> {
     /// in a register or an alloc address, the displacement within 32 bits).
     #[inline]
     fn plain_addr(&self, a: &Address) -> R<Option<Mem>> {
+        // The common form first, as in `addr`.
+        if a.index.is_none()
+            && let Some(p) = a.base
+            && let Val::Reg(base) = self.var_val(p.var)?
+            && let Ok(disp) = i32::try_from(imm_bits(a.offset))
+        {
+            return Ok(Some(Mem::Base { base, disp }));
+        }
+        self.plain_addr_code(a)
+    }
+
+    /// [`Emitter::plain_addr`] of any address.
+    #[inline(never)]
+    fn plain_addr_code(&self, a: &Address) -> R<Option<Mem>> {
         let (base, frame_disp) = match a.base {
             Some(p) => match self.var_val(p.var)? {
                 Val::Reg(r) => (Some(r), 0),
@@ -686,6 +719,9 @@ impl Emitter<'_> {
             (1, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov BYTE], [, x as i8]),
             (2, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov WORD], [, x as i16]),
             (4, Val::Imm(x)) => with_mem!(&mut self.ops, m, [mov DWORD], [, x as i32]),
+            // A register, the common source, is stored inline: the call
+            // would cost as much as the store.
+            (8, Val::Reg(r)) => rm64(&mut self.ops, Rm64::MovStore, r, m),
             (8, v) => self.store64(m, v, s1),
             (size, v) => {
                 let r = self.in_reg(v, s1);

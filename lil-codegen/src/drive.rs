@@ -343,6 +343,20 @@ impl<'a> EmitState<'a> {
         }
     }
 
+    /// [`EmitState::var_loc`], never inlined: for an emitter that answers
+    /// its common variables inline and asks here for the others (the
+    /// whole match, inlined into that answer, would make it too large to
+    /// inline into the emitter's callers).
+    #[inline(never)]
+    pub fn var_loc_outlined(
+        &self,
+        desc: &TargetDesc,
+        var: Var,
+        class: RegClass,
+    ) -> EmitResult<Loc> {
+        self.var_loc(desc, var, class)
+    }
+
     /// Where output `k` of the current `out` signature goes (out of line:
     /// asking the convention would make every `var_loc` call pay for a
     /// large frame).
